@@ -1,0 +1,3 @@
+from althedge.cli.main import run
+
+run()

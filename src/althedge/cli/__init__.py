@@ -1,0 +1,1 @@
+"""Command-line interface (typer + rich). Only argument parsing and rendering live here."""

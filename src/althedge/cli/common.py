@@ -1,0 +1,44 @@
+"""Shared CLI plumbing: consoles, JSON output, turning errors into one-line messages."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+# stdout carries results (tables or exactly one JSON object); stderr carries
+# progress bars, warnings and errors, so `--json` output stays machine-readable.
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN/inf; null means "not applicable"
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return _to_jsonable(value.to_dict())
+    return value
+
+
+def emit_json(payload: Mapping[str, Any]) -> None:
+    """Print exactly one JSON object on stdout (NaN/inf become null)."""
+    print(json.dumps(_to_jsonable(payload), indent=2, allow_nan=False))

@@ -1,0 +1,7 @@
+"""`althedge data …`: fetch, import, list and check market data (being written)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
