@@ -1,0 +1,460 @@
+"""Contract specifications as data: :class:`Instrument`, margin tiers, the built-in dated table.
+
+Units
+-----
+* ``contract_size``: coin per contract for a linear contract (Binance USDⓈ-M
+  quantity is in coin, so 1; OKX BTC-USDT-SWAP 0.01 BTC), USD per contract for an
+  inverse one (Binance COIN-M BTC 100 USD, other coins 10 USD; Bybit inverse 1 USD;
+  OKX BTC-USD-SWAP 100 USD; Deribit BTC 10 USD, ETH 1 USD).
+* ``tick_size``: price step in USD; ``lot_step``/``min_contracts``: in contracts.
+* Margin tiers (:class:`MarginTier`): ``floor``/``cap`` are position notional in the
+  unit the exchange uses for its tier table — USD(T) for linear contracts, coin for
+  Binance COIN-M and Bybit inverse. ``maint_amount`` is Binance's "cum" (maintenance
+  amount) / Bybit's "deduction", in the same unit.
+
+The built-in table is only the offline default. Specifications change; live specs
+come from ccxt (``load_markets()``, ``fetch_leverage_tiers()``) through the data
+layer and fill the same :class:`Instrument` type with ``specs_as_of="live"``.
+
+Sources for the built-in rows (checked on :data:`SPECS_AS_OF`; see each tier table's
+comment for what was and was not verified against a published page):
+* Binance USDⓈ-M / COIN-M: "Leverage and Margin of USDⓈ-M Futures" / "COIN-M Futures"
+  pages (binance.com/en/futures/trading-rules/perpetual/leverage-margin).
+* Bybit: "Risk Limit" pages of the help centre (bybit.com/en/announcement-info/…).
+* OKX: "Position tiers" (okx.com/trade-market/position-tiers/swap).
+* Deribit: knowledge base "Margin requirements" (no tiered table; a flat rate used).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import IntEnum, StrEnum
+
+from althedge.errors import InputError, UnknownInstrumentError
+
+__all__ = [
+    "BUILTIN_INSTRUMENTS",
+    "SPECS_AS_OF",
+    "ContractType",
+    "Instrument",
+    "MarginTier",
+    "Side",
+    "build_tiers",
+    "find_instrument",
+    "get_instrument",
+    "list_instruments",
+    "parse_contract_type",
+    "parse_side",
+]
+
+SPECS_AS_OF = "2026-11-25"
+
+
+class ContractType(StrEnum):
+    """Linear (margined and settled in the quote, USD(T)) or inverse (in the coin)."""
+
+    LINEAR = "linear"
+    INVERSE = "inverse"
+
+
+class Side(IntEnum):
+    """Position side as a sign: +1 long, −1 short."""
+
+    LONG = 1
+    SHORT = -1
+
+
+def parse_contract_type(value: ContractType | str) -> ContractType:
+    """Accept ``ContractType`` or ``"linear"``/``"inverse"`` (any case)."""
+    if isinstance(value, ContractType):
+        return value
+    try:
+        return ContractType(str(value).strip().lower())
+    except ValueError:
+        raise InputError(
+            f"contract: must be 'linear' or 'inverse', got {value!r}"
+        ) from None
+
+
+def parse_side(value: Side | str | int) -> Side:
+    """Accept ``Side``, ``"long"``/``"short"`` (``"buy"``/``"sell"``) or ±1."""
+    if isinstance(value, Side):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in (1, -1):
+            return Side(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("long", "buy", "+1", "1"):
+            return Side.LONG
+        if text in ("short", "sell", "-1"):
+            return Side.SHORT
+    raise InputError(f"side: must be 'long' or 'short', got {value!r}")
+
+
+@dataclass(frozen=True)
+class MarginTier:
+    """One row of an exchange's maintenance-margin (risk-limit) table.
+
+    A position whose notional ``n`` satisfies ``floor <= n <= cap`` uses this row:
+    maintenance margin = ``n · mmr − maint_amount``.
+    """
+
+    floor: float  # notional lower bound (USD linear; coin for Binance COIN-M / Bybit inverse)
+    cap: float  # notional upper bound (inf for the last tier)
+    mmr: float  # maintenance-margin rate, e.g. 0.004
+    maint_amount: float  # Binance "cum" / Bybit "deduction", same unit as notional
+    max_leverage: float
+
+
+def build_tiers(rows: Sequence[tuple[float, float, float]]) -> tuple[MarginTier, ...]:
+    """Build a tier table from ``(cap, mmr, max_leverage)`` rows, the first starting at 0.
+
+    The maintenance amount is derived the way Binance defines it, so that the
+    maintenance margin is continuous across tier boundaries:
+    ``cum_i = cum_{i−1} + floor_i · (mmr_i − mmr_{i−1})``, ``cum_0 = 0``.
+    (This reproduces Binance's published "cum" column exactly, e.g. BTCUSDT tier 2
+    cum = 50 000 × (0.5 % − 0.4 %) = 50.)
+    """
+    tiers: list[MarginTier] = []
+    floor = 0.0
+    cum = 0.0
+    prev_mmr = 0.0
+    for cap, mmr, max_lev in rows:
+        if cap <= floor:
+            raise InputError(f"tiers: caps must increase, got {cap} after {floor}")
+        cum = cum + floor * (mmr - prev_mmr)
+        tiers.append(MarginTier(floor, cap, mmr, round(cum, 10), max_lev))
+        floor, prev_mmr = cap, mmr
+    return tuple(tiers)
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A futures contract's specification (built-in default or live from ccxt)."""
+
+    exchange: str  # ccxt id: "binance" | "bybit" | "okx" | "deribit"
+    symbol: str  # ccxt unified symbol, e.g. "BTC/USDT:USDT", "BTC/USD:BTC-261225"
+    base: str
+    quote: str
+    settle: str
+    contract_type: ContractType
+    contract_size: float  # coin per contract (linear) / USD per contract (inverse)
+    tick_size: float  # price step, USD
+    lot_step: float  # quantity step in contracts
+    min_contracts: float
+    max_leverage: float
+    funding_interval_hours: float | None  # None for dated futures
+    expiry: date | None
+    tiers: tuple[MarginTier, ...]
+    amount_in_usd: bool = False  # Deribit: order amount is in USD
+    specs_as_of: str = ""  # date the built-in row was checked, or "live"
+
+    @property
+    def is_inverse(self) -> bool:
+        """True for coin-margined (inverse) contracts."""
+        return self.contract_type == ContractType.INVERSE
+
+    @property
+    def is_perpetual(self) -> bool:
+        """True for perpetual swaps (no expiry)."""
+        return self.expiry is None
+
+    def tier_for_notional(self, notional: float) -> MarginTier:
+        """The tier whose ``[floor, cap]`` holds ``notional`` (tier unit: see :class:`MarginTier`).
+
+        Raises :class:`InputError` when the notional is negative/NaN, when the
+        instrument has no tier table, or when it exceeds the last tier's cap.
+        """
+        return tier_for_notional(self.tiers, notional, what=f"{self.exchange} {self.symbol}")
+
+
+def tier_for_notional(
+    tiers: Sequence[MarginTier], notional: float, what: str = "tiers"
+) -> MarginTier:
+    """Pick the tier holding ``notional`` (a boundary belongs to the lower tier, as listed)."""
+    if not tiers:
+        raise InputError(f"{what}: no maintenance-margin tiers known; pass --mmr explicitly")
+    if not math.isfinite(notional) or notional < 0:
+        raise InputError(f"notional: must be a finite number >= 0, got {notional}")
+    for tier in tiers:
+        if notional <= tier.cap:
+            return tier
+    raise InputError(
+        f"notional: {notional:,.2f} exceeds the largest tier cap {tiers[-1].cap:,.2f} of {what}; "
+        "reduce the position"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Tier tables (rows: cap, mmr, max leverage). See the comment on each table for
+# its source and what was verified.
+# ---------------------------------------------------------------------------
+
+_INF = math.inf
+
+#: Binance USDⓈ-M BTCUSDT (notional in USDT). The 10-row table Binance published on
+#: its "Leverage & Margin" page (2022–2023); "cum" values derived by build_tiers match
+#: the published column (50; 1 300; 46 300; 421 300; 1 921 300; 3 921 300; 6 421 300;
+#: 26 421 300; 101 421 300). Binance revises this table; NOT re-verified on SPECS_AS_OF.
+BINANCE_USDM_BTC_TIERS = build_tiers(
+    [
+        (50_000, 0.004, 125),
+        (250_000, 0.005, 100),
+        (3_000_000, 0.01, 50),
+        (15_000_000, 0.025, 20),
+        (30_000_000, 0.05, 10),
+        (80_000_000, 0.10, 5),
+        (100_000_000, 0.125, 4),
+        (200_000_000, 0.15, 3),
+        (300_000_000, 0.25, 2),
+        (500_000_000, 0.50, 1),
+    ]
+)
+
+#: Binance USDⓈ-M ETHUSDT (USDT). Same shape as the 2022–2023 published ETHUSDT table
+#: (first tier 10 000 at 0.5 %); reproduced from memory of that page — NOT verified.
+BINANCE_USDM_ETH_TIERS = build_tiers(
+    [
+        (10_000, 0.005, 100),
+        (100_000, 0.0065, 75),
+        (500_000, 0.01, 50),
+        (1_000_000, 0.02, 25),
+        (2_000_000, 0.05, 10),
+        (5_000_000, 0.10, 5),
+        (10_000_000, 0.125, 4),
+        (20_000_000, 0.15, 3),
+        (50_000_000, 0.25, 2),
+        (_INF, 0.50, 1),
+    ]
+)
+
+#: Binance COIN-M BTCUSD (notional in BTC). First tiers as on Binance's COIN-M
+#: "Leverage & Margin" page (2022–2023); NOT re-verified on SPECS_AS_OF.
+BINANCE_COINM_BTC_TIERS = build_tiers(
+    [
+        (5, 0.004, 125),
+        (10, 0.005, 100),
+        (20, 0.01, 50),
+        (50, 0.025, 20),
+        (100, 0.05, 10),
+        (200, 0.10, 5),
+        (400, 0.125, 4),
+        (1_000, 0.15, 3),
+        (1_500, 0.25, 2),
+        (_INF, 0.50, 1),
+    ]
+)
+
+#: Binance COIN-M ETHUSD (notional in ETH). Same shape as BTCUSD scaled; NOT verified.
+BINANCE_COINM_ETH_TIERS = build_tiers(
+    [
+        (50, 0.005, 75),
+        (100, 0.0065, 50),
+        (500, 0.01, 25),
+        (1_000, 0.02, 20),
+        (2_000, 0.05, 10),
+        (4_000, 0.10, 5),
+        (8_000, 0.125, 4),
+        (15_000, 0.15, 3),
+        (30_000, 0.25, 2),
+        (_INF, 0.50, 1),
+    ]
+)
+
+#: Bybit USDT perpetual BTCUSDT risk limits (USDT). Bybit's classic table: base risk
+#: limit 2 000 000 USDT at MMR 0.5 % (100×), each further step of 2 000 000 USDT adds
+#: 0.5 % MMR. Deduction derived by build_tiers. NOT re-verified on SPECS_AS_OF.
+BYBIT_LINEAR_BTC_TIERS = build_tiers(
+    [(2_000_000.0 * (i + 1), 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
+     for i in range(10)]
+)
+
+#: Bybit USDT perpetual ETHUSDT: base 1 000 000 USDT at 0.5 %, step 1 000 000 (+0.5 %).
+#: NOT verified.
+BYBIT_LINEAR_ETH_TIERS = build_tiers(
+    [(1_000_000.0 * (i + 1), 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
+     for i in range(10)]
+)
+
+#: Bybit inverse BTCUSD (notional in BTC): base 150 BTC at 0.5 %, step 100 BTC (+0.5 %).
+#: NOT verified.
+BYBIT_INVERSE_BTC_TIERS = build_tiers(
+    [(150.0 + 100.0 * i, 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
+     for i in range(10)]
+)
+
+#: Bybit inverse ETHUSD (notional in ETH): base 1 500 ETH at 0.5 %, step 1 000 ETH. NOT verified.
+BYBIT_INVERSE_ETH_TIERS = build_tiers(
+    [(1_500.0 + 1_000.0 * i, 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
+     for i in range(10)]
+)
+
+#: OKX swaps: first tier only (MMR 0.4 % BTC, 0.5 % ETH — notional in USD for the
+#: table used here). OKX's published tiers are in contracts; NOT verified; the
+#: generic liquidation formula is used for OKX.
+OKX_BTC_TIERS = build_tiers([(_INF, 0.004, 100)])
+OKX_ETH_TIERS = build_tiers([(_INF, 0.005, 100)])
+
+#: Deribit: no tier table; maintenance margin 0.5 % flat is used (Deribit's published
+#: rule adds a size-dependent term). NOT verified; the generic formula is used.
+DERIBIT_TIERS = build_tiers([(_INF, 0.005, 50)])
+
+
+def _row(
+    exchange: str,
+    symbol: str,
+    contract_size: float,
+    tick: float,
+    lot: float,
+    min_q: float,
+    max_lev: float,
+    tiers: tuple[MarginTier, ...],
+    *,
+    expiry: date | None = None,
+    amount_in_usd: bool = False,
+    funding_hours: float | None = 8.0,
+) -> Instrument:
+    pair, _, rest = symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    settle = rest.split("-")[0]
+    ctype = ContractType.INVERSE if settle == base else ContractType.LINEAR
+    return Instrument(
+        exchange=exchange,
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        settle=settle,
+        contract_type=ctype,
+        contract_size=contract_size,
+        tick_size=tick,
+        lot_step=lot,
+        min_contracts=min_q,
+        max_leverage=max_lev,
+        funding_interval_hours=None if expiry is not None else funding_hours,
+        expiry=expiry,
+        tiers=tiers,
+        amount_in_usd=amount_in_usd,
+        specs_as_of=SPECS_AS_OF,
+    )
+
+
+_Q1 = date(2026, 12, 25)  # last Friday of December 2026 (Binance/Deribit quarterly)
+_Q2 = date(2027, 3, 26)  # last Friday of March 2027
+
+#: The built-in, dated offline table (see module docstring for sources).
+BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
+    # Binance USDⓈ-M (linear, quantity in coin → ccxt contractSize 1)
+    _row("binance", "BTC/USDT:USDT", 1.0, 0.1, 0.001, 0.001, 125, BINANCE_USDM_BTC_TIERS),
+    _row("binance", "ETH/USDT:USDT", 1.0, 0.01, 0.001, 0.001, 125, BINANCE_USDM_ETH_TIERS),
+    _row("binance", "BTC/USDT:USDT-261225", 1.0, 0.1, 0.001, 0.001, 125,
+         BINANCE_USDM_BTC_TIERS, expiry=_Q1),
+    _row("binance", "ETH/USDT:USDT-261225", 1.0, 0.01, 0.001, 0.001, 125,
+         BINANCE_USDM_ETH_TIERS, expiry=_Q1),
+    # Binance COIN-M (inverse; BTC 100 USD, other coins 10 USD)
+    _row("binance", "BTC/USD:BTC", 100.0, 0.1, 1, 1, 125, BINANCE_COINM_BTC_TIERS),
+    _row("binance", "ETH/USD:ETH", 10.0, 0.01, 1, 1, 75, BINANCE_COINM_ETH_TIERS),
+    _row("binance", "BTC/USD:BTC-261225", 100.0, 0.1, 1, 1, 125,
+         BINANCE_COINM_BTC_TIERS, expiry=_Q1),
+    _row("binance", "ETH/USD:ETH-261225", 10.0, 0.01, 1, 1, 75,
+         BINANCE_COINM_ETH_TIERS, expiry=_Q1),
+    _row("binance", "BTC/USD:BTC-270326", 100.0, 0.1, 1, 1, 125,
+         BINANCE_COINM_BTC_TIERS, expiry=_Q2),
+    _row("binance", "ETH/USD:ETH-270326", 10.0, 0.01, 1, 1, 75,
+         BINANCE_COINM_ETH_TIERS, expiry=_Q2),
+    # Bybit linear (quantity in coin) and inverse (1 USD contracts)
+    _row("bybit", "BTC/USDT:USDT", 1.0, 0.1, 0.001, 0.001, 100, BYBIT_LINEAR_BTC_TIERS),
+    _row("bybit", "ETH/USDT:USDT", 1.0, 0.01, 0.01, 0.01, 100, BYBIT_LINEAR_ETH_TIERS),
+    _row("bybit", "BTC/USD:BTC", 1.0, 0.5, 1, 1, 100, BYBIT_INVERSE_BTC_TIERS),
+    _row("bybit", "ETH/USD:ETH", 1.0, 0.05, 1, 1, 100, BYBIT_INVERSE_ETH_TIERS),
+    # OKX swaps (BTC-USDT-SWAP 0.01 BTC, ETH-USDT-SWAP 0.1 ETH; BTC-USD-SWAP 100 USD,
+    # ETH-USD-SWAP 10 USD)
+    _row("okx", "BTC/USDT:USDT", 0.01, 0.1, 0.01, 0.01, 100, OKX_BTC_TIERS),
+    _row("okx", "ETH/USDT:USDT", 0.1, 0.01, 0.01, 0.01, 100, OKX_ETH_TIERS),
+    _row("okx", "BTC/USD:BTC", 100.0, 0.1, 1, 1, 100, OKX_BTC_TIERS),
+    _row("okx", "ETH/USD:ETH", 10.0, 0.01, 1, 1, 100, OKX_ETH_TIERS),
+    # Deribit perpetuals and a quarterly (inverse; amount in USD, 10 USD BTC / 1 USD ETH)
+    _row("deribit", "BTC/USD:BTC", 10.0, 0.5, 1, 1, 50, DERIBIT_TIERS, amount_in_usd=True),
+    _row("deribit", "ETH/USD:ETH", 1.0, 0.05, 1, 1, 50, DERIBIT_TIERS, amount_in_usd=True),
+    _row("deribit", "BTC/USD:BTC-261225", 10.0, 2.5, 1, 1, 50, DERIBIT_TIERS,
+         expiry=_Q1, amount_in_usd=True),
+    _row("deribit", "ETH/USD:ETH-261225", 1.0, 0.25, 1, 1, 50, DERIBIT_TIERS,
+         expiry=_Q1, amount_in_usd=True),
+)
+
+_EXCHANGE_ALIASES = {
+    "binanceusdm": "binance",
+    "binancecoinm": "binance",
+    "binance-usdm": "binance",
+    "binance-coinm": "binance",
+}
+
+
+def _norm_exchange(exchange: str) -> str:
+    key = str(exchange).strip().lower()
+    return _EXCHANGE_ALIASES.get(key, key)
+
+
+def list_instruments(exchange: str | None = None) -> list[Instrument]:
+    """All built-in instruments, optionally only those of one exchange (ccxt id)."""
+    if exchange is None:
+        return list(BUILTIN_INSTRUMENTS)
+    ex = _norm_exchange(exchange)
+    return [i for i in BUILTIN_INSTRUMENTS if i.exchange == ex]
+
+
+def get_instrument(exchange: str, symbol: str) -> Instrument:
+    """The built-in instrument with this exchange and ccxt symbol.
+
+    Raises :class:`UnknownInstrumentError` naming the known symbols otherwise.
+    """
+    ex = _norm_exchange(exchange)
+    sym = str(symbol).strip().upper()
+    for inst in BUILTIN_INSTRUMENTS:
+        if inst.exchange == ex and inst.symbol.upper() == sym:
+            return inst
+    known = ", ".join(i.symbol for i in list_instruments(ex))
+    if not known:
+        exchanges = ", ".join(sorted({i.exchange for i in BUILTIN_INSTRUMENTS}))
+        raise UnknownInstrumentError(
+            f"exchange: {exchange!r} has no built-in contracts; use one of {exchanges}"
+        )
+    raise UnknownInstrumentError(
+        f"symbol: {symbol!r} is not a built-in {ex} contract; use one of {known}"
+    )
+
+
+def find_instrument(
+    exchange: str,
+    hedge_asset: str,
+    contract_type: ContractType | str,
+    *,
+    perpetual: bool = True,
+) -> Instrument:
+    """The built-in contract on ``exchange`` for ``hedge_asset`` (e.g. "BTC") and type.
+
+    ``perpetual=False`` returns the nearest-expiring dated contract in the table.
+    Raises :class:`UnknownInstrumentError` when none matches.
+    """
+    ex = _norm_exchange(exchange)
+    asset = str(hedge_asset).strip().upper()
+    ctype = parse_contract_type(contract_type)
+    matches = [
+        i
+        for i in BUILTIN_INSTRUMENTS
+        if i.exchange == ex
+        and i.base == asset
+        and i.contract_type == ctype
+        and i.is_perpetual == perpetual
+    ]
+    if not matches:
+        kind = "perpetual" if perpetual else "dated"
+        raise UnknownInstrumentError(
+            f"hedge asset: no built-in {kind} {ctype.value} {asset} contract on {exchange!r}; "
+            "choose another exchange, contract type or asset (BTC, ETH)"
+        )
+    matches.sort(key=lambda i: i.expiry or date.min)
+    return matches[0]
