@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum, StrEnum
+from fractions import Fraction
 
 from althedge.errors import InputError, UnknownInstrumentError
 
@@ -121,14 +122,16 @@ def build_tiers(rows: Sequence[tuple[float, float, float]]) -> tuple[MarginTier,
     """
     tiers: list[MarginTier] = []
     floor = 0.0
-    cum = 0.0
-    prev_mmr = 0.0
+    cum = Fraction(0)
+    prev_mmr = Fraction(0)
     for cap, mmr, max_lev in rows:
         if cap <= floor:
             raise InputError(f"tiers: caps must increase, got {cap} after {floor}")
-        cum = cum + floor * (mmr - prev_mmr)
-        tiers.append(MarginTier(floor, cap, mmr, round(cum, 10), max_lev))
-        floor, prev_mmr = cap, mmr
+        # exact decimal arithmetic so that e.g. 3 921 300 is not 3 921 299.9999999995
+        mmr_x = Fraction(str(mmr))
+        cum = cum + Fraction(str(floor)) * (mmr_x - prev_mmr)
+        tiers.append(MarginTier(float(floor), float(cap), float(mmr), float(cum), float(max_lev)))
+        floor, prev_mmr = cap, mmr_x
     return tuple(tiers)
 
 
@@ -196,18 +199,20 @@ def tier_for_notional(
 
 _INF = math.inf
 
-#: Binance USDⓈ-M BTCUSDT (notional in USDT). The 10-row table Binance published on
-#: its "Leverage & Margin" page (2022–2023); "cum" values derived by build_tiers match
-#: the published column (50; 1 300; 46 300; 421 300; 1 921 300; 3 921 300; 6 421 300;
-#: 26 421 300; 101 421 300). Binance revises this table; NOT re-verified on SPECS_AS_OF.
+#: Binance USDⓈ-M BTCUSDT (notional in USDT). Source: Binance announcement "Updates to
+#: Leverage and Margin Tiers of Binance Futures Contracts (2021-03-18)" (caps, leverage,
+#: MMR as published). "cum" derived by build_tiers = 0; 50; 1 300; 16 300; 266 300;
+#: 1 266 300; 2 516 300; 5 016 300; 25 016 300; 100 016 300, the same values Binance's
+#: web front end used (bracket "cumFastMaintenanceAmount"). Binance has revised BTCUSDT
+#: tiers since; NOT re-verified on SPECS_AS_OF — prefer live tiers from ccxt.
 BINANCE_USDM_BTC_TIERS = build_tiers(
     [
         (50_000, 0.004, 125),
         (250_000, 0.005, 100),
-        (3_000_000, 0.01, 50),
-        (15_000_000, 0.025, 20),
-        (30_000_000, 0.05, 10),
-        (80_000_000, 0.10, 5),
+        (1_000_000, 0.01, 50),
+        (10_000_000, 0.025, 20),
+        (20_000_000, 0.05, 10),
+        (50_000_000, 0.10, 5),
         (100_000_000, 0.125, 4),
         (200_000_000, 0.15, 3),
         (300_000_000, 0.25, 2),
@@ -215,8 +220,10 @@ BINANCE_USDM_BTC_TIERS = build_tiers(
     ]
 )
 
-#: Binance USDⓈ-M ETHUSDT (USDT). Same shape as the 2022–2023 published ETHUSDT table
-#: (first tier 10 000 at 0.5 %); reproduced from memory of that page — NOT verified.
+#: Binance USDⓈ-M ETHUSDT (USDT). The 2021 table as used by Binance's front end
+#: (caps 10 000 … 20 000 000, MMR 0.5 % … 15 %, cum 0; 15; 365; 5 365; 35 365; 135 365;
+#: 260 365; 510 365; 2 510 365); only second-hand (a public reverse-engineered calculator
+#: gist), NOT verified against a Binance page; last tier's cap unknown (inf here).
 BINANCE_USDM_ETH_TIERS = build_tiers(
     [
         (10_000, 0.005, 100),
@@ -227,13 +234,16 @@ BINANCE_USDM_ETH_TIERS = build_tiers(
         (5_000_000, 0.10, 5),
         (10_000_000, 0.125, 4),
         (20_000_000, 0.15, 3),
-        (50_000_000, 0.25, 2),
-        (_INF, 0.50, 1),
+        (_INF, 0.25, 2),
     ]
 )
 
-#: Binance COIN-M BTCUSD (notional in BTC). First tiers as on Binance's COIN-M
-#: "Leverage & Margin" page (2022–2023); NOT re-verified on SPECS_AS_OF.
+#: Binance COIN-M BTCUSD (notional in BTC). Caps and leverage from Binance FAQ "Leverage
+#: and Margin in Coin-Margined Futures Contracts" (5, 10, 20, 50, 100, 200, 400, 1 000 BTC;
+#: 125× … 3×); MMR = half the initial margin rate. Verified against Binance FAQ "How to
+#: Calculate Liquidation Price of COIN-M Futures Contracts": a 300 BTC position has MMR
+#: 12.5 % and maintenance amount 11.605 BTC — build_tiers gives exactly that. The tier
+#: above 1 000 BTC (2×, 25 %) has no published cap here (inf).
 BINANCE_COINM_BTC_TIERS = build_tiers(
     [
         (5, 0.004, 125),
@@ -244,24 +254,24 @@ BINANCE_COINM_BTC_TIERS = build_tiers(
         (200, 0.10, 5),
         (400, 0.125, 4),
         (1_000, 0.15, 3),
-        (1_500, 0.25, 2),
-        (_INF, 0.50, 1),
+        (_INF, 0.25, 2),
     ]
 )
 
-#: Binance COIN-M ETHUSD (notional in ETH). Same shape as BTCUSD scaled; NOT verified.
+#: Binance COIN-M ETHUSD (notional in ETH). Caps and leverage from the same FAQ page
+#: (100, 500, 1 000, 2 000, 4 000, 6 000, 8 000, 10 000 ETH; 100× … 3×). The page shows
+#: initial-margin rates only; MMR here = half the IMR as in the BTC table — NOT verified.
 BINANCE_COINM_ETH_TIERS = build_tiers(
     [
-        (50, 0.005, 75),
-        (100, 0.0065, 50),
-        (500, 0.01, 25),
-        (1_000, 0.02, 20),
-        (2_000, 0.05, 10),
-        (4_000, 0.10, 5),
+        (100, 0.005, 100),
+        (500, 0.0065, 75),
+        (1_000, 0.01, 50),
+        (2_000, 0.025, 20),
+        (4_000, 0.05, 10),
+        (6_000, 0.10, 5),
         (8_000, 0.125, 4),
-        (15_000, 0.15, 3),
-        (30_000, 0.25, 2),
-        (_INF, 0.50, 1),
+        (10_000, 0.15, 3),
+        (_INF, 0.25, 2),
     ]
 )
 
@@ -287,9 +297,11 @@ BYBIT_INVERSE_BTC_TIERS = build_tiers(
      for i in range(10)]
 )
 
-#: Bybit inverse ETHUSD (notional in ETH): base 1 500 ETH at 0.5 %, step 1 000 ETH. NOT verified.
+#: Bybit inverse ETHUSD (notional in ETH): Bybit's help centre ("How to calculate
+#: Liquidation Price (Inverse Contract)") states the minimum MMR is 0.5 % for BTC and 1 %
+#: for ETH; base 5 000 ETH at 1 %, step 5 000 ETH (+0.5 %) — steps NOT verified.
 BYBIT_INVERSE_ETH_TIERS = build_tiers(
-    [(1_500.0 + 1_000.0 * i, 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
+    [(5_000.0 * (i + 1), 0.01 + 0.005 * i, round(1 / (0.02 + 0.01 * i), 2))
      for i in range(10)]
 )
 
@@ -356,14 +368,14 @@ BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
          BINANCE_USDM_ETH_TIERS, expiry=_Q1),
     # Binance COIN-M (inverse; BTC 100 USD, other coins 10 USD)
     _row("binance", "BTC/USD:BTC", 100.0, 0.1, 1, 1, 125, BINANCE_COINM_BTC_TIERS),
-    _row("binance", "ETH/USD:ETH", 10.0, 0.01, 1, 1, 75, BINANCE_COINM_ETH_TIERS),
+    _row("binance", "ETH/USD:ETH", 10.0, 0.01, 1, 1, 100, BINANCE_COINM_ETH_TIERS),
     _row("binance", "BTC/USD:BTC-261225", 100.0, 0.1, 1, 1, 125,
          BINANCE_COINM_BTC_TIERS, expiry=_Q1),
-    _row("binance", "ETH/USD:ETH-261225", 10.0, 0.01, 1, 1, 75,
+    _row("binance", "ETH/USD:ETH-261225", 10.0, 0.01, 1, 1, 100,
          BINANCE_COINM_ETH_TIERS, expiry=_Q1),
     _row("binance", "BTC/USD:BTC-270326", 100.0, 0.1, 1, 1, 125,
          BINANCE_COINM_BTC_TIERS, expiry=_Q2),
-    _row("binance", "ETH/USD:ETH-270326", 10.0, 0.01, 1, 1, 75,
+    _row("binance", "ETH/USD:ETH-270326", 10.0, 0.01, 1, 1, 100,
          BINANCE_COINM_ETH_TIERS, expiry=_Q2),
     # Bybit linear (quantity in coin) and inverse (1 USD contracts)
     _row("bybit", "BTC/USDT:USDT", 1.0, 0.1, 0.001, 0.001, 100, BYBIT_LINEAR_BTC_TIERS),
