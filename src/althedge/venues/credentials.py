@@ -1,0 +1,137 @@
+"""API credentials from environment variables or the OS keyring, never printed.
+
+Lookup order for exchange ``binance`` (ccxt id upper-cased, non-alphanumerics → ``_``):
+
+1. ``ALTHEDGE_BINANCE_API_KEY``, ``ALTHEDGE_BINANCE_SECRET``, ``ALTHEDGE_BINANCE_PASSWORD``
+   (password = OKX passphrase; optional elsewhere);
+2. the OS keyring (optional ``keyring`` package), service ``"althedge"``, usernames
+   ``"binance:api_key"``, ``"binance:secret"``, ``"binance:password"``.
+
+:class:`Credentials` masks every field in ``repr``/``str`` and refuses to be pickled or
+turned into a dict by accident; the secret values are reachable only through
+:meth:`Credentials.ccxt_config`, which the adapter passes straight to ccxt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from althedge.errors import ConfigError
+
+__all__ = ["KEYRING_SERVICE", "Credentials", "env_var_names", "load_credentials", "redact"]
+
+KEYRING_SERVICE = "althedge"
+_MASK = "***"
+
+
+class Credentials:
+    """Exchange API key/secret/password. ``repr``/``str`` show only which fields are set."""
+
+    __slots__ = ("_api_key", "_password", "_secret", "exchange", "source")
+
+    def __init__(
+        self,
+        exchange: str,
+        api_key: str,
+        secret: str,
+        password: str | None = None,
+        *,
+        source: str = "explicit",
+    ) -> None:
+        self.exchange = exchange
+        self.source = source
+        self._api_key = api_key
+        self._secret = secret
+        self._password = password
+
+    def __repr__(self) -> str:
+        pw = f", password={_MASK}" if self._password else ""
+        return (
+            f"Credentials(exchange={self.exchange!r}, api_key={_MASK}, secret={_MASK}{pw}, "
+            f"source={self.source!r})"
+        )
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Credentials cannot be pickled or copied to storage")
+
+    def ccxt_config(self) -> dict[str, str]:
+        """The ccxt constructor entries ``apiKey``/``secret``(/``password``)."""
+        cfg = {"apiKey": self._api_key, "secret": self._secret}
+        if self._password:
+            cfg["password"] = self._password
+        return cfg
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret strings themselves, for redaction of error messages only."""
+        return tuple(s for s in (self._api_key, self._secret, self._password) if s)
+
+
+def _env_prefix(exchange: str) -> str:
+    return "ALTHEDGE_" + re.sub(r"[^A-Za-z0-9]", "_", exchange).upper()
+
+
+def env_var_names(exchange: str) -> tuple[str, str, str]:
+    """(api key, secret, password) environment variable names for ``exchange``."""
+    p = _env_prefix(exchange)
+    return (f"{p}_API_KEY", f"{p}_SECRET", f"{p}_PASSWORD")
+
+
+def _from_keyring(exchange: str) -> tuple[str | None, str | None, str | None]:
+    try:
+        import keyring  # optional dependency
+        from keyring.errors import KeyringError
+    except ImportError:
+        return (None, None, None)
+    out: list[str | None] = []
+    for field in ("api_key", "secret", "password"):
+        try:
+            out.append(keyring.get_password(KEYRING_SERVICE, f"{exchange}:{field}"))
+        except (KeyringError, RuntimeError):
+            out.append(None)
+    return (out[0], out[1], out[2])
+
+
+def load_credentials(
+    exchange: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    use_keyring: bool = True,
+    required: bool = True,
+) -> Credentials | None:
+    """Credentials for ``exchange`` from ``env`` (default ``os.environ``), then the keyring.
+
+    Returns None when nothing is configured and ``required`` is False; otherwise raises
+    :class:`ConfigError` naming the variables to set (never their values).
+    """
+    environ = os.environ if env is None else env
+    k_name, s_name, p_name = env_var_names(exchange)
+    key, secret, password = environ.get(k_name), environ.get(s_name), environ.get(p_name)
+    source = "env"
+    if not (key and secret) and use_keyring:
+        kk, ks, kp = _from_keyring(exchange)
+        if kk and ks:
+            key, secret, password, source = kk, ks, kp or password, "keyring"
+    if key and secret:
+        return Credentials(exchange, key, secret, password or None, source=source)
+    if key or secret:
+        missing = s_name if key else k_name
+        raise ConfigError(f"{missing}: not set while its pair is; set both {k_name} and {s_name}")
+    if not required:
+        return None
+    raise ConfigError(
+        f"credentials for {exchange}: none found; set {k_name} and {s_name} "
+        f"(and {p_name} for OKX) or store them in the keyring service {KEYRING_SERVICE!r}"
+    )
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every occurrence of each secret replaced by ``***``."""
+    for s in sorted(secrets, key=len, reverse=True):
+        if s:
+            text = text.replace(s, _MASK)
+    return text

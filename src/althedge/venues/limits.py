@@ -1,0 +1,109 @@
+"""Safety caps checked before any order is sent, live or dry run.
+
+A cap refuses an order that would leave the position larger than configured:
+
+* ``max_contracts`` — contracts of the instrument in the resulting position;
+* ``max_notional_usd`` — its USD notional at the reference price (linear
+  Q·CS·P, inverse Q·CS; :func:`althedge.core.pnl.position_value_usd` when available);
+* ``max_leverage`` — the leverage set on the position.
+
+Orders with ``reduce_only=True`` only ever shrink the position, so they are never
+refused by a size cap: a user must always be able to take a hedge off.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from althedge.core.instruments import ContractType, Instrument
+from althedge.errors import InputError, LimitExceededError
+from althedge.venues.protocol import OrderRequest
+
+__all__ = ["Limits", "check_leverage", "check_order", "order_notional_usd"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps; defaults mirror ``althedge.config.LimitsConfig``."""
+
+    max_notional_usd: float = 1_000_000.0
+    max_contracts: float = 100_000.0
+    max_leverage: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_notional_usd", "max_contracts", "max_leverage"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and v > 0 and not math.isnan(v)):
+                raise InputError(f"limits.{name}: must be > 0, got {v!r}")
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Limits:
+        """From any object with the three attributes (e.g. ``PortfolioConfig.limits``)."""
+        return cls(
+            max_notional_usd=float(cfg.max_notional_usd),
+            max_contracts=float(cfg.max_contracts),
+            max_leverage=float(cfg.max_leverage),
+        )
+
+
+def _notional_usd(instrument: Instrument, contracts: float, price_usd: float) -> float:
+    try:
+        from althedge.core.pnl import position_value_usd
+    except ImportError:  # core.pnl not merged yet: same formula as docs/domain.md
+        if instrument.contract_type == ContractType.INVERSE:
+            return abs(contracts) * instrument.contract_size
+        return abs(contracts) * instrument.contract_size * price_usd
+    return float(
+        position_value_usd(instrument.contract_type, contracts, instrument.contract_size, price_usd)
+    )
+
+
+def order_notional_usd(instrument: Instrument, contracts: float, price_usd: float) -> float:
+    """USD notional of ``contracts`` at ``price_usd`` (linear Q·CS·P, inverse Q·CS)."""
+    return _notional_usd(instrument, contracts, price_usd)
+
+
+def check_leverage(limits: Limits, leverage: float) -> None:
+    """Raise :class:`LimitExceededError` when ``leverage`` exceeds ``limits.max_leverage``."""
+    if leverage > limits.max_leverage:
+        raise LimitExceededError(
+            f"leverage: {leverage:g}x exceeds limits.max_leverage {limits.max_leverage:g}x; "
+            "lower hedge.leverage or raise the cap in the portfolio file"
+        )
+
+
+def check_order(
+    limits: Limits,
+    order: OrderRequest,
+    instrument: Instrument,
+    price_usd: float,
+    *,
+    position_contracts: float = 0.0,
+    leverage: float | None = None,
+) -> None:
+    """Refuse ``order`` when the resulting position would break a cap.
+
+    ``position_contracts`` is the current position in the order's direction of
+    growth (≥ 0; the hedge's current short for a sell). ``price_usd`` is the
+    reference price (the limit price or the mark). Reduce-only orders pass the size
+    caps (see the module docstring); the leverage cap applies to every order.
+    """
+    if leverage is not None:
+        check_leverage(limits, leverage)
+    if order.reduce_only:
+        return
+    total = max(position_contracts, 0.0) + order.contracts
+    if total > limits.max_contracts:
+        raise LimitExceededError(
+            f"contracts: {total:g} {order.symbol} contracts would exceed limits.max_contracts "
+            f"{limits.max_contracts:g}; reduce the hedge or raise the cap in the portfolio file"
+        )
+    notional = order_notional_usd(instrument, total, price_usd)
+    if notional > limits.max_notional_usd:
+        raise LimitExceededError(
+            f"notional: {notional:,.0f} USD on {order.symbol} would exceed "
+            f"limits.max_notional_usd {limits.max_notional_usd:,.0f}; reduce the hedge or "
+            "raise the cap in the portfolio file"
+        )
