@@ -1,1 +1,16 @@
-"""journal layer; see docs/architecture.md."""
+"""The SQLite journal (plans, orders, fills, funding, snapshots, alerts) and its migrations."""
+
+from althedge.journal.migrations import MIGRATIONS, current_version, migrate
+from althedge.journal.store import OPEN_STATUSES, FillRow, HedgeRow, Journal, OrderRow, now_iso
+
+__all__ = [
+    "MIGRATIONS",
+    "OPEN_STATUSES",
+    "FillRow",
+    "HedgeRow",
+    "Journal",
+    "OrderRow",
+    "current_version",
+    "migrate",
+    "now_iso",
+]

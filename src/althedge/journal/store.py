@@ -1,0 +1,527 @@
+"""The SQLite journal: every hedge, plan, order, fill, funding payment, snapshot and alert.
+
+Guarantees
+----------
+* WAL mode, ``synchronous=FULL``: a committed row survives a crash of the process.
+* Every write runs in one ``BEGIN IMMEDIATE … COMMIT`` transaction
+  (:meth:`Journal.transaction`), so a crash leaves either all of a step or none.
+* Orders are written as an ``intent`` row carrying the deterministic client order
+  id *before* they are sent; the venue's answer is recorded afterwards
+  (:meth:`Journal.record_result`). A crash between the two leaves an ``intent``
+  (or ``sent``) row that the next command looks up at the venue by client order id
+  — it is never re-sent blindly.
+* Fills are derived from the cumulative filled amount the venue reports; the
+  unique key ``(client_order_id, cumulative_filled)`` makes recording the same
+  answer twice a no-op, so nothing is doubled.
+
+Amounts: ``amount``/``filled`` in contracts, prices in USD, fees and funding in USD
+(positive fee = paid; positive funding = received by the hedge).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from althedge.errors import JournalError
+from althedge.journal.migrations import migrate
+
+__all__ = [
+    "OPEN_STATUSES",
+    "FillRow",
+    "HedgeRow",
+    "Journal",
+    "OrderRow",
+    "now_iso",
+]
+
+#: order statuses whose outcome is not final yet (reconciled at every start)
+OPEN_STATUSES: tuple[str, ...] = ("intent", "sent", "open", "partially_filled")
+#: final statuses
+FINAL_STATUSES: tuple[str, ...] = ("filled", "canceled", "rejected", "expired", "not_sent")
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, allow_nan=True)
+
+
+@dataclass(frozen=True)
+class HedgeRow:
+    """One hedge from open to close."""
+
+    id: int
+    status: str
+    venue: str
+    symbol: str
+    opened_at: str
+    closed_at: str | None
+    portfolio: dict[str, Any]
+    settings: dict[str, Any]
+    attribution: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """One order as the journal knows it (``filled`` cumulative, contracts)."""
+
+    id: int
+    hedge_id: int
+    client_order_id: str
+    venue: str
+    symbol: str
+    side: str
+    amount: float
+    order_type: str
+    price: float | None
+    reduce_only: bool
+    purpose: str
+    status: str
+    exchange_order_id: str | None
+    filled: float
+    average_price: float | None
+    fee_usd: float
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class FillRow:
+    """One (partial) fill: ``amount`` contracts at ``price`` USD, ``fee_usd`` paid."""
+
+    id: int
+    order_id: int
+    hedge_id: int
+    client_order_id: str
+    side: str
+    amount: float
+    price: float
+    fee_usd: float
+    at: str
+
+    @property
+    def signed_amount(self) -> float:
+        """+amount for a buy, −amount for a sell (contracts)."""
+        return self.amount if self.side == "buy" else -self.amount
+
+
+def _hedge(row: sqlite3.Row) -> HedgeRow:
+    return HedgeRow(
+        id=row["id"],
+        status=row["status"],
+        venue=row["venue"],
+        symbol=row["symbol"],
+        opened_at=row["opened_at"],
+        closed_at=row["closed_at"],
+        portfolio=json.loads(row["portfolio_json"]),
+        settings=json.loads(row["settings_json"]),
+        attribution=json.loads(row["attribution_json"]) if row["attribution_json"] else None,
+    )
+
+
+def _order(row: sqlite3.Row) -> OrderRow:
+    return OrderRow(
+        id=row["id"],
+        hedge_id=row["hedge_id"],
+        client_order_id=row["client_order_id"],
+        venue=row["venue"],
+        symbol=row["symbol"],
+        side=row["side"],
+        amount=row["amount"],
+        order_type=row["order_type"],
+        price=row["price"],
+        reduce_only=bool(row["reduce_only"]),
+        purpose=row["purpose"],
+        status=row["status"],
+        exchange_order_id=row["exchange_order_id"],
+        filled=row["filled"],
+        average_price=row["average_price"],
+        fee_usd=row["fee_usd"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _fill(row: sqlite3.Row) -> FillRow:
+    return FillRow(
+        id=row["id"],
+        order_id=row["order_id"],
+        hedge_id=row["hedge_id"],
+        client_order_id=row["client_order_id"],
+        side=row["side"],
+        amount=row["amount"],
+        price=row["price"],
+        fee_usd=row["fee_usd"],
+        at=row["at"],
+    )
+
+
+class Journal:
+    """The journal file; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self.schema_version = migrate(self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(
+                f"journal: cannot open {self.path} ({exc}); "
+                "move the file away or pass another --data-dir"
+            ) from None
+
+    # -- plumbing -----------------------------------------------------------------
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return list(self._conn.execute(sql, params).fetchall())
+
+    def journal_mode(self) -> str:
+        return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    # -- hedges ---------------------------------------------------------------------
+    def create_hedge(
+        self,
+        *,
+        venue: str,
+        symbol: str,
+        opened_at: str,
+        portfolio: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        plan: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Insert an ``open`` hedge (and its plan) in one transaction; returns its id."""
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM hedges WHERE status='open'").fetchone():
+                raise JournalError(
+                    "journal: a hedge is already open; "
+                    "run `althedge hedge status` or close it first"
+                )
+            cur = conn.execute(
+                "INSERT INTO hedges (status, venue, symbol, opened_at, portfolio_json,"
+                " settings_json) VALUES ('open', ?, ?, ?, ?, ?)",
+                (venue, symbol, opened_at, _dumps(portfolio), _dumps(settings)),
+            )
+            hedge_id = int(cur.lastrowid or 0)
+            if plan is not None:
+                conn.execute(
+                    "INSERT INTO plans (hedge_id, created_at, purpose, plan_json)"
+                    " VALUES (?, ?, 'open', ?)",
+                    (hedge_id, opened_at, _dumps(plan)),
+                )
+        return hedge_id
+
+    def active_hedge(self) -> HedgeRow | None:
+        """The hedge with status ``open`` (at most one), or None."""
+        rows = self._all("SELECT * FROM hedges WHERE status='open' ORDER BY id DESC")
+        return _hedge(rows[0]) if rows else None
+
+    def hedge(self, hedge_id: int) -> HedgeRow:
+        rows = self._all("SELECT * FROM hedges WHERE id=?", (hedge_id,))
+        if not rows:
+            raise JournalError(f"journal: no hedge with id {hedge_id}")
+        return _hedge(rows[0])
+
+    def hedges(self) -> list[HedgeRow]:
+        return [_hedge(r) for r in self._all("SELECT * FROM hedges ORDER BY id")]
+
+    def finish_hedge(
+        self, hedge_id: int, *, status: str, at: str, attribution: Mapping[str, Any] | None
+    ) -> None:
+        """Mark a hedge ``closed`` (with its attribution) or ``abandoned``."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE hedges SET status=?, closed_at=?, attribution_json=? WHERE id=?",
+                (status, at, _dumps(attribution) if attribution is not None else None, hedge_id),
+            )
+
+    def update_settings(self, hedge_id: int, settings: Mapping[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE hedges SET settings_json=? WHERE id=?", (_dumps(settings), hedge_id)
+            )
+
+    # -- plans ------------------------------------------------------------------------
+    def record_plan(
+        self, hedge_id: int | None, plan: Mapping[str, Any], *, at: str, purpose: str
+    ) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO plans (hedge_id, created_at, purpose, plan_json) VALUES (?, ?, ?, ?)",
+                (hedge_id, at, purpose, _dumps(plan)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def plans(self, hedge_id: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": r["id"],
+                "at": r["created_at"],
+                "purpose": r["purpose"],
+                "plan": json.loads(r["plan_json"]),
+            }
+            for r in self._all("SELECT * FROM plans WHERE hedge_id=? ORDER BY id", (hedge_id,))
+        ]
+
+    # -- orders -----------------------------------------------------------------------
+    def order_count(self, hedge_id: int) -> int:
+        """Orders ever journaled for this hedge (the next sequence number for client ids)."""
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM orders WHERE hedge_id=?", (hedge_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def record_intent(
+        self,
+        *,
+        hedge_id: int,
+        client_order_id: str,
+        venue: str,
+        symbol: str,
+        side: str,
+        amount: float,
+        order_type: str,
+        price: float | None,
+        reduce_only: bool,
+        purpose: str,
+        at: str,
+    ) -> int:
+        """Write the ``intent`` row for an order about to be sent; returns the row id.
+
+        Raises :class:`JournalError` if the client order id is already journaled
+        (the caller must look that order up instead of sending it again).
+        """
+        try:
+            with self.transaction() as conn:
+                cur = conn.execute(
+                    "INSERT INTO orders (hedge_id, client_order_id, venue, symbol, side, amount,"
+                    " order_type, price, reduce_only, purpose, status, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?)",
+                    (
+                        hedge_id,
+                        client_order_id,
+                        venue,
+                        symbol,
+                        side,
+                        float(amount),
+                        order_type,
+                        price,
+                        int(reduce_only),
+                        purpose,
+                        at,
+                        at,
+                    ),
+                )
+                return int(cur.lastrowid or 0)
+        except sqlite3.IntegrityError:
+            raise JournalError(
+                f"journal: client order id {client_order_id} already recorded; "
+                "run `althedge hedge status` to reconcile it"
+            ) from None
+
+    def mark_status(self, client_order_id: str, status: str, *, at: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE orders SET status=?, updated_at=? WHERE client_order_id=?",
+                (status, at, client_order_id),
+            )
+
+    def record_result(
+        self,
+        client_order_id: str,
+        *,
+        status: str,
+        filled: float,
+        average_price: float | None,
+        fee_usd: float,
+        exchange_order_id: str | None,
+        at: str,
+    ) -> float:
+        """Record the venue's view of an order (cumulative ``filled``/``fee_usd``).
+
+        Inserts one fill row for any newly filled amount (price derived from the
+        change in cumulative ``filled × average_price``). Idempotent: recording the
+        same answer twice inserts nothing. Returns the newly filled contracts.
+        """
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"journal: unknown client order id {client_order_id}")
+            old = _order(row)
+            new_filled = max(float(filled), old.filled)
+            delta = new_filled - old.filled
+            if delta > 1e-12:
+                old_cost = old.filled * (old.average_price or 0.0)
+                avg = average_price if average_price is not None else (old.average_price or 0.0)
+                price = (new_filled * avg - old_cost) / delta
+                if not price > 0:
+                    price = avg
+                conn.execute(
+                    "INSERT OR IGNORE INTO fills (order_id, hedge_id, client_order_id, side,"
+                    " amount, price, fee_usd, cumulative_filled, at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        old.id,
+                        old.hedge_id,
+                        client_order_id,
+                        old.side,
+                        delta,
+                        price,
+                        max(float(fee_usd), old.fee_usd) - old.fee_usd,
+                        new_filled,
+                        at,
+                    ),
+                )
+            conn.execute(
+                "UPDATE orders SET status=?, filled=?, average_price=?, fee_usd=?,"
+                " exchange_order_id=COALESCE(?, exchange_order_id), updated_at=? WHERE id=?",
+                (
+                    status,
+                    new_filled,
+                    average_price if average_price is not None else old.average_price,
+                    max(float(fee_usd), old.fee_usd),
+                    exchange_order_id,
+                    at,
+                    old.id,
+                ),
+            )
+        return delta
+
+    def order(self, client_order_id: str) -> OrderRow | None:
+        rows = self._all("SELECT * FROM orders WHERE client_order_id=?", (client_order_id,))
+        return _order(rows[0]) if rows else None
+
+    def orders(
+        self, hedge_id: int | None = None, statuses: Sequence[str] | None = None
+    ) -> list[OrderRow]:
+        sql, params = "SELECT * FROM orders WHERE 1=1", []
+        if hedge_id is not None:
+            sql += " AND hedge_id=?"
+            params.append(hedge_id)
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            params.extend(statuses)
+        return [_order(r) for r in self._all(sql + " ORDER BY id", params)]
+
+    def fills(self, hedge_id: int) -> list[FillRow]:
+        return [
+            _fill(r)
+            for r in self._all("SELECT * FROM fills WHERE hedge_id=? ORDER BY id", (hedge_id,))
+        ]
+
+    def net_contracts(self, hedge_id: int) -> float:
+        """Signed contracts the fills add up to (+ long, − short)."""
+        return sum(f.signed_amount for f in self.fills(hedge_id))
+
+    # -- funding, snapshots, alerts, events --------------------------------------------
+    def record_funding(
+        self,
+        hedge_id: int,
+        *,
+        at: str,
+        amount_usd: float,
+        rate: float | None,
+        mark_price: float | None,
+    ) -> bool:
+        """Record a funding payment (USD, + received); False if ``at`` was already recorded."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO funding (hedge_id, at, amount_usd, rate, mark_price)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (hedge_id, at, float(amount_usd), rate, mark_price),
+            )
+            return cur.rowcount == 1
+
+    def funding(self, hedge_id: int) -> list[dict[str, Any]]:
+        return [
+            dict(r)
+            for r in self._all("SELECT * FROM funding WHERE hedge_id=? ORDER BY at", (hedge_id,))
+        ]
+
+    def funding_total_usd(self, hedge_id: int) -> float:
+        row = self._conn.execute(
+            "SELECT COALESCE(SUM(amount_usd), 0) FROM funding WHERE hedge_id=?", (hedge_id,)
+        ).fetchone()
+        return float(row[0])
+
+    def record_snapshot(self, hedge_id: int | None, snapshot: Mapping[str, Any], *, at: str) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO snapshots (hedge_id, at, snapshot_json) VALUES (?, ?, ?)",
+                (hedge_id, at, _dumps(snapshot)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def snapshots(self, hedge_id: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM snapshots" + (" WHERE hedge_id=?" if hedge_id is not None else "")
+        rows = self._all(sql + " ORDER BY id", (hedge_id,) if hedge_id is not None else ())
+        return [{"id": r["id"], "at": r["at"], **json.loads(r["snapshot_json"])} for r in rows]
+
+    def record_alert(
+        self, hedge_id: int | None, *, kind: str, severity: str, message: str, at: str
+    ) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO alerts (hedge_id, at, kind, severity, message) VALUES (?, ?, ?, ?, ?)",
+                (hedge_id, at, kind, severity, message),
+            )
+            return int(cur.lastrowid or 0)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._all("SELECT * FROM alerts ORDER BY id")]
+
+    def record_event(
+        self, hedge_id: int | None, kind: str, detail: Mapping[str, Any], *, at: str
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO events (hedge_id, at, kind, detail_json) VALUES (?, ?, ?, ?)",
+                (hedge_id, at, kind, _dumps(detail)),
+            )
+
+    def events(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": r["id"],
+                "hedge_id": r["hedge_id"],
+                "at": r["at"],
+                "kind": r["kind"],
+                "detail": json.loads(r["detail_json"]),
+            }
+            for r in self._all("SELECT * FROM events ORDER BY id")
+        ]

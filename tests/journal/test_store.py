@@ -1,0 +1,189 @@
+"""The SQLite journal: migrations, WAL, transactions, idempotent order/fill recording."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from althedge.errors import JournalError
+from althedge.journal import MIGRATIONS, Journal, current_version
+
+
+def _open_hedge(j: Journal) -> int:
+    return j.create_hedge(
+        venue="paper",
+        symbol="BTC/USDT:USDT",
+        opened_at="2024-01-01T00:00:00+00:00",
+        portfolio={"SOL": 10.0},
+        settings={"leverage": 2},
+        plan={"contracts": 1.5},
+    )
+
+
+def _intent(j: Journal, hedge_id: int, coid: str, side: str = "sell", amount: float = 2.0) -> None:
+    j.record_intent(
+        hedge_id=hedge_id,
+        client_order_id=coid,
+        venue="paper",
+        symbol="BTC/USDT:USDT",
+        side=side,
+        amount=amount,
+        order_type="limit",
+        price=40000.0,
+        reduce_only=side == "buy",
+        purpose="open",
+        at="2024-01-01T00:00:00+00:00",
+    )
+
+
+def test_new_journal_is_migrated_to_latest_in_wal_mode(tmp_path: Path) -> None:
+    with Journal(tmp_path / "journal.sqlite") as j:
+        assert j.schema_version == MIGRATIONS[-1][0]
+        assert j.journal_mode() == "wal"
+    conn = sqlite3.connect(tmp_path / "journal.sqlite")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"hedges", "plans", "orders", "fills", "funding", "snapshots", "alerts"} <= tables
+    assert current_version(conn) == MIGRATIONS[-1][0]
+    # re-opening applies nothing twice
+    assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+    conn.close()
+    with Journal(tmp_path / "journal.sqlite") as j:
+        assert j.schema_version == MIGRATIONS[-1][0]
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    Journal(tmp_path / "j.sqlite").close()
+    conn = sqlite3.connect(tmp_path / "j.sqlite")
+    conn.execute("INSERT INTO schema_version VALUES (999, 'future', 'x')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalError, match="newer than this althedge"):
+        Journal(tmp_path / "j.sqlite")
+
+
+def test_garbage_file_gives_journal_error(tmp_path: Path) -> None:
+    (tmp_path / "j.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(JournalError, match="cannot open"):
+        Journal(tmp_path / "j.sqlite")
+
+
+def test_only_one_open_hedge(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        hid = _open_hedge(j)
+        assert j.active_hedge() is not None and j.active_hedge().id == hid  # type: ignore[union-attr]
+        with pytest.raises(JournalError, match="already open"):
+            _open_hedge(j)
+        assert len(j.plans(hid)) == 1
+        j.finish_hedge(hid, status="closed", at="2024-02-01", attribution={"net_usd": 1.0})
+        assert j.active_hedge() is None
+        assert j.hedge(hid).attribution == {"net_usd": 1.0}
+        assert _open_hedge(j) != hid
+
+
+def test_duplicate_client_order_id_is_refused(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        hid = _open_hedge(j)
+        _intent(j, hid, "ahopen0abc")
+        with pytest.raises(JournalError, match="already recorded"):
+            _intent(j, hid, "ahopen0abc")
+        assert len(j.orders(hid)) == 1
+        assert j.orders(hid, ["intent"])[0].status == "intent"
+
+
+def test_partial_fills_become_fill_rows_and_repeats_add_nothing(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        hid = _open_hedge(j)
+        _intent(j, hid, "c1", amount=2.0)
+        common = {"exchange_order_id": "x1", "at": "t"}
+        assert j.record_result(
+            "c1", status="partially_filled", filled=0.5, average_price=100.0, fee_usd=0.1, **common
+        ) == pytest.approx(0.5)
+        # the same answer twice (e.g. after a crash) adds nothing
+        assert (
+            j.record_result(
+                "c1",
+                status="partially_filled",
+                filled=0.5,
+                average_price=100.0,
+                fee_usd=0.1,
+                **common,
+            )
+            == 0.0
+        )
+        j.record_result(
+            "c1", status="filled", filled=2.0, average_price=130.0, fee_usd=0.4, **common
+        )
+        fills = j.fills(hid)
+        assert [f.amount for f in fills] == pytest.approx([0.5, 1.5])
+        # 0.5 @ 100 then 1.5 @ p with average 130 → p = (2·130 − 50)/1.5 = 140
+        assert fills[1].price == pytest.approx(140.0)
+        assert sum(f.fee_usd for f in fills) == pytest.approx(0.4)
+        assert j.net_contracts(hid) == pytest.approx(-2.0)
+        assert j.order("c1").status == "filled"  # type: ignore[union-attr]
+
+
+def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        hid = _open_hedge(j)
+        with pytest.raises(RuntimeError), j.transaction() as conn:
+            conn.execute(
+                "INSERT INTO alerts (hedge_id, at, kind, severity, message)"
+                " VALUES (?, 't', 'k', 's', 'm')",
+                (hid,),
+            )
+            raise RuntimeError("boom")
+        assert j.alerts() == []
+
+
+def test_funding_is_recorded_once_per_timestamp(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        hid = _open_hedge(j)
+        assert j.record_funding(hid, at="2024-01-02", amount_usd=3.5, rate=1e-4, mark_price=4e4)
+        assert not j.record_funding(hid, at="2024-01-02", amount_usd=3.5, rate=1e-4, mark_price=4e4)
+        assert j.record_funding(hid, at="2024-01-03", amount_usd=-1.0, rate=-1e-4, mark_price=4e4)
+        assert j.funding_total_usd(hid) == pytest.approx(2.5)
+
+
+def test_snapshots_alerts_events_roundtrip(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        hid = _open_hedge(j)
+        j.record_snapshot(hid, {"beta": 1.2}, at="t1")
+        j.record_alert(hid, kind="beta_drift", severity="warning", message="m", at="t1")
+        j.record_event(hid, "reconcile", {"differences": []}, at="t1")
+        assert j.snapshots(hid)[0]["beta"] == 1.2
+        assert j.alerts()[0]["kind"] == "beta_drift"
+        assert j.events()[0]["detail"] == {"differences": []}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.01, max_value=5.0), min_size=1, max_size=6),
+    st.floats(min_value=10.0, max_value=1e5),
+)
+def test_fills_sum_to_cumulative_filled(
+    tmp_path_factory: pytest.TempPathFactory, increments: list[float], price: float
+) -> None:
+    path = tmp_path_factory.mktemp("j") / "j.sqlite"
+    with Journal(path) as j:
+        hid = _open_hedge(j)
+        total = sum(increments)
+        _intent(j, hid, "c", amount=total)
+        cum = 0.0
+        for inc in increments:
+            cum += inc
+            for _ in range(2):  # each answer recorded twice: still counted once
+                j.record_result(
+                    "c",
+                    status="partially_filled",
+                    filled=cum,
+                    average_price=price,
+                    fee_usd=cum * 0.001,
+                    exchange_order_id=None,
+                    at="t",
+                )
+        assert sum(f.amount for f in j.fills(hid)) == pytest.approx(total)
+        assert sum(f.fee_usd for f in j.fills(hid)) == pytest.approx(total * 0.001)
