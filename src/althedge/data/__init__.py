@@ -1,1 +1,11 @@
-"""data layer; see docs/architecture.md."""
+"""Market data: sources (bundled, files, ccxt), the Parquet cache and quality checks.
+
+See docs/data.md. Public names (docs/internal-api.md, section data/)::
+
+    PriceSource, open_source, bundled_source, FileSource,
+    Finding, check_series, check_closes, exclude_error_series, require_usable
+"""
+
+from althedge.data.sources import FileSource, PriceSource, bundled_source, open_source
+
+__all__ = ["FileSource", "PriceSource", "bundled_source", "open_source"]
