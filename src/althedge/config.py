@@ -201,7 +201,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         else:
             out += ("." if out else "") + str(part)
-    return out or "file"
+    return out
 
 
 def _first_error_message(err: ValidationError, source: str) -> str:
@@ -216,7 +216,8 @@ def _first_error_message(err: ValidationError, source: str) -> str:
     shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict | list) else f" (got {got!r})"
     more = len(err.errors()) - 1
     tail = f" [+{more} more problem{'s' if more > 1 else ''}]" if more else ""
-    return f"{source}: {_field_path(loc)}: {msg}{shown}{tail}"
+    where = f"{_field_path(loc)}: " if loc else ""
+    return f"{source}: {where}{msg}{shown}{tail}"
 
 
 def parse_portfolio(data: dict[str, Any], source: str = "portfolio") -> PortfolioConfig:

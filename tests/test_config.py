@@ -1,0 +1,98 @@
+"""Portfolio file validation: every bad file gets one line naming the field, exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from althedge.config import load_portfolio, parse_portfolio
+from althedge.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = {"holdings": [{"asset": "sol", "amount": 10}]}
+
+
+def test_example_portfolio_loads_and_matches_bundled_copy() -> None:
+    cfg = load_portfolio(ROOT / "examples" / "portfolio.toml")
+    assert [h.asset for h in cfg.holdings] == ["SOL", "AVAX", "LINK", "DOGE", "ADA"]
+    assert cfg.hedge.assets == ["BTC"] and cfg.hedge.contract == "linear"
+    bundled = ROOT / "src" / "althedge" / "bundled" / "portfolio.toml"
+    assert bundled.read_text() == (ROOT / "examples" / "portfolio.toml").read_text()
+
+
+def test_defaults_and_normalisation() -> None:
+    cfg = parse_portfolio(GOOD)
+    assert cfg.holdings[0].asset == "SOL"
+    assert cfg.hedge.beta_method == "ols" and cfg.hedge.lookback_days == 90
+    assert cfg.hedge.rounding == "down" and cfg.quote == "USD"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"holdings": []}, "holdings"),
+        ({"holdings": [{"asset": "SOL", "amount": -1}]}, "holdings[0].amount"),
+        ({"holdings": [{"asset": "SOL", "amount": 0}]}, "holdings[0].amount"),
+        ({"holdings": [{"asset": "SOL"}]}, "holdings[0].amount"),
+        ({"holdings": [{"asset": "SOL", "amount": 1, "clas": "l1"}]}, "holdings[0].clas"),
+        ({"holdings": [{"asset": "SOL", "amount": 1, "class": "meme"}]}, "holdings[0].class"),
+        ({**GOOD, "hedge": {"leverage": 0}}, "hedge.leverage"),
+        ({**GOOD, "hedge": {"leverage": -2}}, "hedge.leverage"),
+        ({**GOOD, "hedge": {"contract": "perp"}}, "hedge.contract"),
+        ({**GOOD, "hedge": {"exchange": "kraken"}}, "hedge.exchange"),
+        ({**GOOD, "hedge": {"assets": ["SOL"]}}, "hedge.assets"),
+        ({**GOOD, "hedge": {"rounding": "sideways"}}, "hedge.rounding"),
+        ({**GOOD, "quote": "EUR"}, "quote"),
+        ({"holdings": [{"asset": "SOL", "amount": 1}, {"asset": "sol", "amount": 2}]}, "holdings"),
+        ({**GOOD, "hedge": {"collateral_amount": 1.0}}, "collateral_amount"),
+    ],
+)
+def test_bad_input_names_the_field(data: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_portfolio(data, "p.toml")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("p.toml: ")
+    assert field in msg
+
+
+def test_leverage_above_exchange_maximum(tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text(
+        '[[holdings]]\nasset = "SOL"\namount = 1\n[hedge]\nexchange = "binance"\n'
+        'contract = "inverse"\nleverage = 200\n[limits]\nmax_leverage = 500\n'
+    )
+    with pytest.raises(ConfigError, match=r"hedge.leverage: 200x is above the \d+x maximum"):
+        load_portfolio(p)
+
+
+def test_unknown_contract_symbol(tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text('[[holdings]]\nasset = "SOL"\namount = 1\n[hedge]\nsymbol = "BTC/EUR:EUR"\n')
+    with pytest.raises(ConfigError, match="BTC/EUR:EUR"):
+        load_portfolio(p)
+
+
+def test_not_toml_and_missing_file(tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text("holdings = [[[")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_portfolio(p)
+    with pytest.raises(ConfigError, match="no such portfolio file"):
+        load_portfolio(tmp_path / "missing.toml")
+
+
+def test_cli_bad_file_one_line_exit_2(tmp_path: Path) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text('[[holdings]]\nasset = "SOL"\namount = -5\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "althedge", "plan", str(p)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1
+    assert "holdings[0].amount" in err and "Traceback" not in err
