@@ -1,0 +1,201 @@
+"""Quality checks on the real shared data (real defects), on clean and on corrupted copies."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from althedge.data import bundled_source, open_source
+from althedge.data.files import read_ohlcv
+from althedge.data.quality import (
+    ERROR,
+    Finding,
+    check_closes,
+    check_series,
+    exclude_error_series,
+    require_usable,
+)
+from althedge.errors import DataQualityError
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+if not SHARED.exists():
+    SHARED = Path("/work/shared/data")
+needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="shared data folder absent")
+
+
+def kinds(findings: list[Finding], severity: str | None = None) -> set[str]:
+    return {f.kind for f in findings if severity is None or f.severity == severity}
+
+
+def check_file(path: Path) -> list[Finding]:
+    return check_series(path.name.split("-")[0], read_ohlcv(path), timeframe="1d")
+
+
+# --- the real files ---------------------------------------------------------------------------
+
+@needs_shared
+@pytest.mark.parametrize("sym", ["BTC", "ETH", "BNB", "SOL", "LINK", "XRP", "DOT"])
+def test_liquid_real_series_have_no_errors(sym: str) -> None:
+    findings = check_file(SHARED / "daily" / f"{sym}-USD_1d.csv")
+    assert not [f for f in findings if f.severity == ERROR], findings
+    if sym in ("BTC", "ETH"):
+        # BTC's worst day (2020-03-12, −37 %) and ETH's (−43 %) are genuine and below thresholds.
+        assert findings == []
+
+
+@needs_shared
+def test_uni_is_another_coin_except_three_days() -> None:
+    findings = check_file(SHARED / "daily" / "UNI-USD_1d.csv")
+    shifts = {f.timestamp for f in findings if f.kind == "level_shift" and f.severity == ERROR}
+    # 2022-10-20 0.000038 USD → 2022-10-21 0.598 (Uniswap's price) → back to 0.000232 on 10-24.
+    assert {"2022-10-21", "2022-10-24"} <= shifts
+    assert "stale" in kinds(findings, ERROR)  # 24 days at 0.00024 USD from 2020-03-20
+
+
+@needs_shared
+def test_ton_alternates_between_two_coins() -> None:
+    findings = check_file(SHARED / "daily" / "TON-USD_1d.csv")
+    errs = [f for f in findings if f.severity == ERROR]
+    assert any(f.kind == "level_shift" and f.timestamp == "2025-01-03" for f in errs)
+    assert any(f.kind == "spike" and f.timestamp == "2025-01-18" for f in errs)
+
+
+@needs_shared
+def test_shib_zero_prices_and_rounding() -> None:
+    findings = check_file(SHARED / "daily" / "SHIB-USD_1d.csv")
+    zero = [f for f in findings if f.kind == "non_positive_price"]
+    assert zero and zero[0].severity == ERROR and zero[0].timestamp == "2020-08-01"
+    assert "217 bar(s)" in zero[0].detail
+    assert {"gap", "coarse_prices"} <= kinds(findings, "warning")
+
+
+@needs_shared
+def test_avax_listing_gap_and_hourly_gap() -> None:
+    findings = check_file(SHARED / "daily" / "AVAX-USD_1d.csv")
+    gap = [f for f in findings if f.kind == "gap"]
+    assert gap and gap[0].severity == "warning" and "69 daily bar(s) missing" in gap[0].detail
+    hourly = check_series("BTC", read_ohlcv(SHARED / "hourly" / "BTC-USD_1h.csv"))
+    assert [(f.kind, f.timestamp) for f in hourly] == [("gap", "2025-01-02T14:00:00")]
+
+
+@needs_shared
+def test_folder_source_refuses_bad_series_and_excludes_on_request() -> None:
+    src = open_source(SHARED)
+    closes = src.closes(["BTC", "SOL", "UNI", "SHIB"], start="2021-01-01")
+    with pytest.raises(DataQualityError) as exc:
+        require_usable(closes)
+    msg = str(exc.value)
+    assert "\n" not in msg and ("UNI" in msg or "SHIB" in msg) and "exclude" in msg
+    kept, findings = require_usable(closes, exclude=True)
+    assert list(kept.columns) == ["BTC", "SOL"]
+    assert {f.symbol for f in findings if f.severity == ERROR} == {"UNI", "SHIB"}
+    with pytest.raises(DataQualityError, match="UNI"):
+        require_usable(src.closes(["UNI", "BTC"]), exclude=True, protect=["UNI"])
+
+
+def test_bundled_data_has_no_errors() -> None:
+    src = bundled_source()
+    findings = check_closes(src.closes(src.symbols()))
+    assert not [f for f in findings if f.severity == ERROR], findings
+    # the genuine extreme days are shown as warnings with their explanation
+    doge = [f for f in findings if f.symbol == "DOGE" and f.timestamp == "2021-01-28"]
+    assert doge and doge[0].kind == "extreme_move" and "+356%" in doge[0].detail
+
+
+# --- corrupted copies ------------------------------------------------------------------------
+
+@pytest.fixture()
+def btc_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "BTC-USD_1d.csv"
+    shutil.copy(bundled_source().entry("BTC").file, target)  # type: ignore[arg-type]
+    return target
+
+
+def corrupt(path: Path, edit: Callable[[list[str]], None]) -> list[Finding]:
+    lines = path.read_text().splitlines()
+    edit(lines)
+    path.write_text("\n".join(lines) + "\n")
+    return check_file(path)
+
+
+def _set_close(lines: list[str], i: int, value: str) -> None:
+    cells = lines[i].split(",")
+    cells[4] = value
+    lines[i] = ",".join(cells)
+
+
+def test_clean_copy_is_clean(btc_copy: Path) -> None:
+    assert check_file(btc_copy) == []
+
+
+def test_corrupted_zero_price(btc_copy: Path) -> None:
+    f = corrupt(btc_copy, lambda ls: _set_close(ls, 1000, "0"))
+    assert "non_positive_price" in kinds(f, ERROR)
+
+
+def test_corrupted_spike(btc_copy: Path) -> None:
+    def edit(ls: list[str]) -> None:
+        _set_close(ls, 1500, str(float(ls[1500].split(",")[4]) * 5))
+    f = corrupt(btc_copy, edit)
+    spikes = [x for x in f if x.kind == "spike"]
+    assert spikes and spikes[0].severity == ERROR
+    assert spikes[0].timestamp == btc_copy.read_text().splitlines()[1500].split(",")[0]
+
+
+def test_corrupted_level_shift(btc_copy: Path) -> None:
+    def edit(ls: list[str]) -> None:
+        for i in range(2000, len(ls)):
+            _set_close(ls, i, str(float(ls[i].split(",")[4]) / 1000))
+    assert "level_shift" in kinds(corrupt(btc_copy, edit), ERROR)
+
+
+def test_corrupted_rows_duplicates_order_stale_gap(btc_copy: Path) -> None:
+    def edit(ls: list[str]) -> None:
+        ls.insert(50, "garbage,row")                 # unparseable
+        ls.insert(100, ls[100].replace(",", ",", 1))  # identical duplicate
+        ls[200], ls[201] = ls[201], ls[200]           # unordered
+        for i in range(300, 312):                     # 12 identical closes
+            _set_close(ls, i, "500.0")
+        del ls[400:410]                               # a 10-day gap
+    f = corrupt(btc_copy, edit)
+    assert {"unparseable", "stale"} <= kinds(f, ERROR)
+    assert {"duplicate_timestamp", "unordered", "gap"} <= kinds(f, "warning")
+
+
+def test_conflicting_duplicate_is_error() -> None:
+    idx = pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"])
+    f = check_series("X", pd.Series([1.0, 1.1, 1.2, 1.15], index=idx))
+    assert [(x.kind, x.severity, x.timestamp) for x in f] == [
+        ("duplicate_timestamp", "error", "2024-01-02")]
+
+
+def test_check_closes_trims_listing_nans_and_exclude() -> None:
+    idx = pd.date_range("2024-01-01", periods=30, freq="D")
+    good = 100 * np.exp(np.cumsum(np.full(30, 0.01)))
+    late = np.where(np.arange(30) < 10, np.nan, good)
+    bad = good.copy()
+    bad[20:] /= 100
+    closes = pd.DataFrame({"A": good, "LATE": late, "BAD": bad}, index=idx)
+    findings = check_closes(closes)
+    assert [(f.symbol, f.kind) for f in findings] == [("BAD", "level_shift")]
+    kept, dropped = exclude_error_series(closes, findings)
+    assert dropped == ["BAD"] and list(kept.columns) == ["A", "LATE"]
+    assert findings[0].to_dict()["severity"] == "error"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-0.3, 0.3), min_size=5, max_size=200), st.floats(1e-6, 1e5))
+def test_random_walks_with_moderate_moves_have_no_errors(rets: list[float], p0: float) -> None:
+    """A price path whose daily moves stay within ±35 % never gets an error (no false alarms)."""
+    rets = [r if abs(r) > 1e-9 else 0.001 for r in rets]  # no stale runs by construction
+    prices = p0 * np.exp(np.cumsum(rets))
+    idx = pd.date_range("2024-01-01", periods=len(prices), freq="D")
+    findings = check_series("X", pd.Series(prices, index=idx))
+    assert not [f for f in findings if f.severity == ERROR]
