@@ -80,13 +80,13 @@ def parse_contract_type(value: ContractType | str) -> ContractType:
         ) from None
 
 
-def parse_side(value: Side | str | int) -> Side:
+def parse_side(value: Side | str | float) -> Side:
     """Accept ``Side``, ``"long"``/``"short"`` (``"buy"``/``"sell"``) or ±1."""
     if isinstance(value, Side):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         if value in (1, -1):
-            return Side(value)
+            return Side(int(value))
     elif isinstance(value, str):
         text = value.strip().lower()
         if text in ("long", "buy", "+1", "1"):
