@@ -1,11 +1,513 @@
-"""`althedge hedge …` and `althedge monitor` (being written)."""
+"""`althedge hedge open|status|rebalance|close` and `althedge monitor`.
+
+Dry run is the default: without ``--live`` a command prints the exact orders it
+would send and sends nothing. Every command first reconciles the journal with the
+venue and prints any difference (stderr) before doing anything else. State (the
+journal, the paper account) lives in ``--data-dir`` / ``$ALTHEDGE_HOME``.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.table import Table
+
+from althedge.cli.common import console, emit_json, err_console
+from althedge.errors import InputError
+from althedge.journal import Journal
+from althedge.services import state
+from althedge.services.lifecycle import (
+    CloseResult,
+    ExecutionSettings,
+    HedgeStatus,
+    LifecycleResult,
+    Reconciliation,
+)
 
 app = typer.Typer(no_args_is_help=True)
 
+#: Paper clock override for tests and demos (same as ``--at``).
+ENV_PAPER_AT = "ALTHEDGE_PAPER_AT"
+
+DataDirOpt = typer.Option(
+    None,
+    "--data-dir",
+    help="State directory (journal, paper account). Default $ALTHEDGE_HOME or ~/.althedge.",
+)
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+LiveOpt = typer.Option(
+    False, "--live", help="Send the orders (paper: execute on paper). Default: dry run."
+)
+AtOpt = typer.Option(
+    None,
+    "--at",
+    help=f"Paper venue only: the market date (YYYY-MM-DD) to run at; env {ENV_PAPER_AT}.",
+)
+PricesOpt = typer.Option(
+    None, "--prices", help="Price folder for the plan and the paper venue (default: bundled data)."
+)
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _parse_date(value: str | None, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{field}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-08-05"
+        ) from None
+
+
+def _at(value: str | None) -> date | None:
+    return _parse_date(value if value is not None else os.environ.get(ENV_PAPER_AT), "--at")
+
+
+@contextmanager
+def _journal(data_dir: Path | None) -> Iterator[Journal]:
+    journal = Journal(state.journal_path(data_dir))
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
+def _open_source(prices: str | None) -> Any:
+    from althedge.data import open_source
+
+    return open_source(prices or None)
+
+
+def _make_venue(
+    name: str,
+    *,
+    data_dir: Path | None,
+    prices: str | None,
+    at: date | None,
+    testnet: bool,
+    source: Any,
+    live: bool,
+) -> Any:
+    """The venue for ``name``: ``paper`` (persisted in the data dir) or a ccxt exchange id."""
+    if name == "paper":
+        from althedge.venues.paper import PaperExchange
+
+        return PaperExchange.open(state.paper_dir(data_dir), source=source, at=at, persist=live)
+    if at is not None:
+        raise InputError("--at: only the paper venue can run at a past date; drop --at")
+    from althedge.venues.ccxt_venue import CcxtVenue
+    from althedge.venues.credentials import load_credentials
+
+    credentials = load_credentials(name) if live else None
+    return CcxtVenue.create(name, credentials, testnet=testnet)
+
+
+def _venue_from_journal(
+    journal: Journal,
+    *,
+    data_dir: Path | None,
+    venue: str | None,
+    prices: str | None,
+    at: date | None,
+    testnet: bool | None,
+    live: bool,
+) -> tuple[Any, Any, str | None]:
+    """(venue, price source, prices dir) for the open hedge, or the flags when none is open."""
+    hedge = journal.active_hedge()
+    settings = hedge.settings if hedge else {}
+    name = venue or settings.get("venue_id") or "paper"
+    prices = prices or settings.get("prices")
+    use_testnet = bool(testnet if testnet is not None else settings.get("testnet", False))
+    source = _open_source(prices)
+    v = _make_venue(
+        name, data_dir=data_dir, prices=prices, at=at, testnet=use_testnet, source=source, live=live
+    )
+    return v, source, prices
+
+
+def _as_of(venue: Any, at: date | None) -> date | None:
+    """The market date commands use: ``--at``, else the paper clock, else the latest data."""
+    if at is not None:
+        return at
+    clock = getattr(venue, "today", None)
+    if callable(clock):
+        clock = clock()
+    return clock if isinstance(clock, date) else None
+
+
+def _execution(
+    order_type: str, offset_bps: float, timeout: float, fallback: str
+) -> ExecutionSettings:
+    return ExecutionSettings(
+        order_type=order_type,  # type: ignore[arg-type]
+        offset_bps=offset_bps,
+        timeout_s=timeout,
+        fallback=fallback,  # type: ignore[arg-type]
+    )
+
+
+def _print_reconciliation(rec: Reconciliation) -> None:
+    for line in rec.resolved:
+        err_console.print(f"[cyan]reconciled:[/] {line}", soft_wrap=True)
+    for line in rec.differences:
+        err_console.print(f"[bold yellow]difference:[/] {line}", soft_wrap=True)
+
+
+def _fmt(x: Any, spec: str = ",.2f") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return format(x, spec)
+
+
+def _print_orders(result: LifecycleResult) -> None:
+    if not result.orders:
+        return
+    table = Table(title="orders" + (" (dry run — not sent)" if not result.live else ""))
+    for col in ("client id", "side", "contracts", "type", "price", "reduce-only", "notional USD"):
+        table.add_column(col)
+    for o in result.orders:
+        table.add_row(
+            o["client_order_id"],
+            o["side"],
+            _fmt(o["contracts"], "g"),
+            o["order_type"],
+            _fmt(o["price"]) if o["price"] else "market",
+            "yes" if o["reduce_only"] else "no",
+            _fmt(o["notional_usd"]),
+        )
+    console.print(table)
+
+
+def _print_result(result: LifecycleResult) -> None:
+    console.print(
+        f"[bold]{result.action}[/] {result.venue} {result.symbol} as of {result.as_of or 'now'}"
+    )
+    if result.target_contracts is not None:
+        console.print(
+            f"held {_fmt(result.current_contracts, 'g')} · "
+            f"target {_fmt(result.target_contracts, 'g')}"
+            + (f" · drift {_fmt(result.drift_pct, '.1f')}%" if result.drift_pct is not None else "")
+        )
+    _print_orders(result)
+    for ex in result.executed:
+        console.print(
+            f"  {ex['client_order_id']}: {ex['status']} {ex['filled_contracts']:g}/"
+            f"{ex['contracts']:g} @ {_fmt(ex['average_price'])}"
+        )
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+    if result.message:
+        console.print(result.message)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command("open")
+def open_cmd(
+    portfolio: Path = typer.Argument(..., help="Portfolio TOML file."),
+    venue: str = typer.Option(
+        "paper",
+        "--venue",
+        help="paper, or a ccxt id: binanceusdm, binancecoinm, bybit, okx, deribit.",
+    ),
+    prices: str | None = PricesOpt,
+    live: bool = LiveOpt,
+    testnet: bool = typer.Option(False, "--testnet", help="Use the exchange's testnet/demo."),
+    as_json: bool = JsonOpt,
+    data_dir: Path | None = DataDirOpt,
+    at: str | None = AtOpt,
+    order_type: str = typer.Option("limit", "--order-type", help="limit or market."),
+    offset_bps: float = typer.Option(
+        0.0, "--offset-bps", help="Limit price offset from mark (passive side), bp."
+    ),
+    timeout: float = typer.Option(
+        30.0, "--timeout", help="Seconds a limit order may work before the fallback."
+    ),
+    fallback: str = typer.Option(
+        "market", "--fallback", help="After the timeout: market, reprice or cancel."
+    ),
+) -> None:
+    """Plan the hedge for PORTFOLIO and place the short (dry run unless --live)."""
+    from althedge.config import load_portfolio
+    from althedge.services.lifecycle import open_hedge
+
+    cfg = load_portfolio(portfolio)
+    when = _at(at)
+    execution = _execution(order_type, offset_bps, timeout, fallback)
+    prices = prices or cfg.hedge.price_source
+    source = _open_source(prices)
+    with _journal(data_dir) as journal:
+        v = _make_venue(
+            venue,
+            data_dir=data_dir,
+            prices=prices,
+            at=when,
+            testnet=testnet,
+            source=source,
+            live=live,
+        )
+        result = open_hedge(
+            journal,
+            v,
+            cfg,
+            source,
+            as_of=_as_of(v, when),
+            live=live,
+            execution=execution,
+            portfolio_path=str(portfolio),
+            extra_settings={"venue_id": venue, "prices": prices, "testnet": testnet},
+        )
+        _save(v, live)
+    _print_reconciliation(result.reconciliation)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print_result(result)
+
+
+def _save(venue: Any, live: bool) -> None:
+    save = getattr(venue, "save", None)
+    if live and callable(save):
+        save()
+
+
+@app.command("status")
+def status_cmd(
+    as_json: bool = JsonOpt,
+    data_dir: Path | None = DataDirOpt,
+    at: str | None = AtOpt,
+    prices: str | None = PricesOpt,
+    venue: str | None = typer.Option(None, "--venue", help="Override the venue of the open hedge."),
+) -> None:
+    """Portfolio vs hedge now: beta, hedge ratio, PnL, funding, margin, liquidation, basis."""
+    from althedge.services.lifecycle import hedge_status
+
+    when = _at(at)
+    with _journal(data_dir) as journal:
+        v, source, _ = _venue_from_journal(
+            journal, data_dir=data_dir, venue=venue, prices=prices, at=when, testnet=None, live=True
+        )
+        status = hedge_status(journal, v, source, as_of=_as_of(v, when))
+        _save(v, True)
+    _print_reconciliation(status.reconciliation)
+    if as_json:
+        emit_json(status.to_dict())
+    else:
+        _print_status(status)
+
+
+def _print_status(s: HedgeStatus) -> None:
+    if s.hedge_id is None:
+        console.print("no open hedge")
+        return
+    table = Table(
+        title=f"hedge #{s.hedge_id} · {s.venue} {s.symbol} · {s.as_of}", show_header=False
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("portfolio value USD", _fmt(s.portfolio_value_usd)),
+        ("portfolio PnL since open USD", _fmt(s.portfolio_pnl_usd)),
+        ("beta now / at open", f"{_fmt(s.current_beta, '.3f')} / {_fmt(s.target_beta, '.3f')}"),
+        ("correlation", _fmt(s.correlation, ".2f")),
+        ("contracts held / target", f"{_fmt(s.contracts, 'g')} / {_fmt(s.target_contracts, 'g')}"),
+        ("hedge notional USD", _fmt(s.hedge_notional_usd)),
+        ("hedge ratio achieved", _fmt(s.hedge_ratio_achieved, ".1%")),
+        (
+            "entry / mark / spot",
+            f"{_fmt(s.entry_price)} / {_fmt(s.mark_price)} / {_fmt(s.spot_price)}",
+        ),
+        ("basis", _fmt(s.basis, ".3%")),
+        ("unrealised PnL USD", _fmt(s.unrealised_pnl_usd)),
+        ("funding so far USD (+ received)", _fmt(s.funding_usd)),
+        ("fees USD", _fmt(s.fees_usd)),
+        ("margin ratio", _fmt(s.margin_ratio, ".1%")),
+        ("liquidation price", _fmt(s.liquidation_price)),
+        ("rally to liquidation", _fmt(s.liquidation_distance_pct, ".1f") + "%"),
+    ]
+    for k, val in rows:
+        table.add_row(k, val)
+    console.print(table)
+    for w in s.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+
+
+@app.command("rebalance")
+def rebalance_cmd(
+    threshold: float = typer.Option(
+        10.0, "--threshold", help="Resize only when off target by more than PCT %."
+    ),
+    live: bool = LiveOpt,
+    as_json: bool = JsonOpt,
+    data_dir: Path | None = DataDirOpt,
+    at: str | None = AtOpt,
+    prices: str | None = PricesOpt,
+) -> None:
+    """Resize the short to the current beta when it is off by more than --threshold %."""
+    from althedge.services.lifecycle import rebalance_hedge
+
+    when = _at(at)
+    with _journal(data_dir) as journal:
+        v, source, _ = _venue_from_journal(
+            journal, data_dir=data_dir, venue=None, prices=prices, at=when, testnet=None, live=live
+        )
+        result = rebalance_hedge(
+            journal, v, source, threshold_pct=threshold, as_of=_as_of(v, when), live=live
+        )
+        _save(v, live)
+    _print_reconciliation(result.reconciliation)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print_result(result)
+
+
+@app.command("close")
+def close_cmd(
+    live: bool = LiveOpt,
+    as_json: bool = JsonOpt,
+    data_dir: Path | None = DataDirOpt,
+    at: str | None = AtOpt,
+    prices: str | None = PricesOpt,
+) -> None:
+    """Buy the short back (reduce-only) and print the attribution."""
+    from althedge.services.lifecycle import close_hedge
+
+    when = _at(at)
+    with _journal(data_dir) as journal:
+        v, source, _ = _venue_from_journal(
+            journal, data_dir=data_dir, venue=None, prices=prices, at=when, testnet=None, live=live
+        )
+        result = close_hedge(journal, v, source, as_of=_as_of(v, when), live=live)
+        _save(v, live)
+    _print_reconciliation(result.result.reconciliation)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print_close(result)
+
+
+def _print_close(c: CloseResult) -> None:
+    _print_result(c.result)
+    table = Table(title="attribution (USD)" + (" — estimated, dry run" if c.estimated else ""))
+    table.add_column("component")
+    table.add_column("USD", justify="right")
+    for k, val in (
+        ("portfolio PnL", c.portfolio_pnl_usd),
+        ("hedge PnL", c.hedge_pnl_usd),
+        ("funding", c.funding_usd),
+        ("fees", c.fees_usd),
+        ("net", c.net_usd),
+    ):
+        table.add_row(k, _fmt(val))
+    if c.total_value_change_usd is not None:
+        table.add_row("change in total value", _fmt(c.total_value_change_usd))
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- monitor
+
+_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_every(value: str) -> float:
+    """``"1h"``, ``"30m"``, ``"10s"``, ``"1d"`` or plain seconds → seconds."""
+    m = _EVERY.match(value)
+    if not m or float(m.group(1)) <= 0:
+        raise InputError(f"--every: {value!r} is not a duration; use e.g. 30s, 15m, 1h or 1d")
+    mult = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return float(m.group(1)) * mult
+
+
+def monitor_cmd(
+    every: str = typer.Option("1h", "--every", help="Interval between checks: 30s, 15m, 1h, 1d."),
+    iterations: int | None = typer.Option(
+        None, "--iterations", help="Stop after N checks (default: until Ctrl-C)."
+    ),
+    webhook: str | None = typer.Option(
+        None, "--webhook", help="POST each alert as JSON to this URL."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON summary object on stdout at the end."
+    ),
+    data_dir: Path | None = DataDirOpt,
+    at: str | None = AtOpt,
+    advance_days: int = typer.Option(
+        0, "--advance-days", help="Paper only: move the paper clock N days per check."
+    ),
+    prices: str | None = PricesOpt,
+    beta_drift_pct: float = typer.Option(
+        10.0, "--beta-drift-pct", help="Alert when beta moves more than PCT % from open."
+    ),
+    liquidation_pct: float = typer.Option(
+        30.0, "--liquidation-pct", help="Alert when the rally to liquidation is below PCT %."
+    ),
+    min_correlation: float = typer.Option(
+        0.5, "--min-correlation", help="Alert when correlation falls below this."
+    ),
+) -> None:
+    """Run `hedge status` periodically: snapshots into the journal, alerts to console/webhook."""
+    from althedge.services.monitor import AlertThresholds, run_monitor
+
+    seconds = parse_every(every)
+    if iterations is not None and iterations < 1:
+        raise InputError("--iterations: must be >= 1")
+    if advance_days < 0:
+        raise InputError("--advance-days: must be >= 0")
+    if webhook is not None and not re.match(r"^https?://", webhook):
+        raise InputError("--webhook: must be an http:// or https:// URL")
+    thresholds = AlertThresholds(
+        beta_drift_pct=beta_drift_pct,
+        liquidation_distance_pct=liquidation_pct,
+        min_correlation=min_correlation,
+    )
+    start = _at(at)
+    with _journal(data_dir) as journal:
+
+        def venue_at(day: date | None) -> tuple[Any, Any, date | None]:
+            v, source, _ = _venue_from_journal(
+                journal,
+                data_dir=data_dir,
+                venue=None,
+                prices=prices,
+                at=day,
+                testnet=None,
+                live=True,
+            )
+            return v, source, _as_of(v, day)
+
+        def on_line(text: str) -> None:
+            err_console.print(text, soft_wrap=True) if as_json else console.print(
+                text, soft_wrap=True
+            )
+
+        summary = run_monitor(
+            journal,
+            venue_at,
+            every_s=seconds,
+            iterations=iterations,
+            webhook=webhook,
+            thresholds=thresholds,
+            start=start,
+            advance_days=advance_days,
+            on_line=on_line,
+        )
+    if as_json:
+        emit_json(summary.to_dict())
+
 
 def register(root: typer.Typer) -> None:
-    """Attach top-level commands of this module (e.g. `monitor`) to the root app."""
+    """Attach the top-level `monitor` command to the root app."""
+    root.command("monitor")(monitor_cmd)

@@ -1,0 +1,1104 @@
+"""Hedge lifecycle: open, status, rebalance, close — against any :class:`Venue`, journaled.
+
+Every command starts with :func:`reconcile`: orders the journal left unfinished
+(``intent``/``sent``/``open``) are looked up at the venue **by client order id** —
+never re-sent — and their fills recorded; the journal's net position is compared
+with the venue's position and with the venue's open orders, and every difference
+is reported before anything else happens.
+
+Sending an order is three journaled steps::
+
+    intent row (client order id fixed)  →  venue.place_order  →  result + fills
+
+A crash between any two leaves a state the next command reconciles: an ``intent``
+the venue never saw becomes ``not_sent``; one it did see gets its fills. Because
+client order ids are derived from the hedge's key and the order's sequence number
+(:func:`althedge.venues.protocol.client_order_id`), retrying the same step can
+never create a second order.
+
+Dry run is the default (``live=False``): the exact orders are computed, checked
+against the caps (:mod:`althedge.venues.limits`, which refuse live or not) and
+returned; nothing is sent and nothing is journaled.
+
+Attribution at close (all USD; ``fees_usd`` is negative, a cost)::
+
+    portfolio_pnl_usd = Σ_i amount_i · (P_i,close − P_i,open)
+    hedge_pnl_usd     = Σ_fills −signed_contracts · CS · price          (linear, flat at close)
+                      = P_close · Σ_fills signed_contracts · CS / price  (inverse, coin → USD)
+    funding_usd       = Σ funding received (negative = paid)
+    fees_usd          = −Σ fees paid
+    net_usd           = portfolio_pnl_usd + hedge_pnl_usd + funding_usd + fees_usd
+
+For a linear contract ``net_usd`` equals the change in total value (holdings at
+market + the venue account's USD balance) exactly; the result carries both so the
+identity can be checked (``unexplained_usd``).
+
+Test-only hook: when the environment variable ``ALTHEDGE_TEST_CRASH_AFTER`` names
+one of :data:`CRASH_POINTS`, the process calls ``os._exit(77)`` at that point. It
+exists so the crash-safety tests can kill a real process between two steps; never
+set it in normal use.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from althedge.core.instruments import ContractType, Instrument
+from althedge.errors import ExchangeError, InputError, JournalError
+from althedge.journal import OPEN_STATUSES, HedgeRow, Journal, now_iso
+from althedge.venues.limits import Limits, check_leverage, check_order, order_notional_usd
+from althedge.venues.protocol import (
+    OrderRequest,
+    OrderResult,
+    Venue,
+    VenuePosition,
+    client_order_id,
+)
+
+__all__ = [
+    "CRASH_ENV",
+    "CRASH_POINTS",
+    "CloseResult",
+    "ExecutionSettings",
+    "HedgeStatus",
+    "LifecycleResult",
+    "Reconciliation",
+    "close_hedge",
+    "hedge_status",
+    "open_hedge",
+    "plan_orders",
+    "rebalance_hedge",
+    "reconcile",
+]
+
+CRASH_ENV = "ALTHEDGE_TEST_CRASH_AFTER"
+#: Named points where the test-only crash hook may fire (in the order they happen).
+CRASH_POINTS = ("hedge_recorded", "leverage_set", "intent", "sent", "recorded", "closed_orders")
+USD_LIKE = frozenset({"", "USD", "USDT", "USDC", "BUSD", "FDUSD"})
+#: |journal − venue| contracts tolerated as float noise
+_EPS = 1e-9
+
+#: default warning thresholds (status warnings and monitor alerts)
+BETA_DRIFT_WARN_PCT = 10.0
+LIQUIDATION_WARN_PCT = 30.0
+CORRELATION_WARN = 0.5
+
+
+def _crash_point(name: str) -> None:
+    """Test-only: ``os._exit(77)`` when ``$ALTHEDGE_TEST_CRASH_AFTER == name``."""
+    if os.environ.get(CRASH_ENV) == name:
+        os._exit(77)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """How orders are worked.
+
+    ``offset_bps``: limit price distance from mark in basis points, on the passive
+    side (sell at mark·(1+o), buy at mark·(1−o)); negative crosses the spread.
+    ``timeout_s``: how long a limit order may work before the ``fallback``:
+    ``"market"`` (cancel, send the rest at market), ``"reprice"`` (cancel, re-send the
+    rest as a limit at the new mark, up to ``max_reprices`` times, then market) or
+    ``"cancel"`` (leave the rest unfilled; rebalance later).
+    """
+
+    order_type: Literal["limit", "market"] = "limit"
+    offset_bps: float = 0.0
+    timeout_s: float = 30.0
+    poll_s: float = 1.0
+    fallback: Literal["market", "reprice", "cancel"] = "market"
+    max_reprices: int = 3
+
+    def __post_init__(self) -> None:
+        if self.order_type not in ("limit", "market"):
+            raise InputError(f"--order-type: must be limit or market, got {self.order_type!r}")
+        if self.fallback not in ("market", "reprice", "cancel"):
+            raise InputError(
+                f"--fallback: must be market, reprice or cancel, got {self.fallback!r}"
+            )
+        if not (math.isfinite(self.offset_bps) and abs(self.offset_bps) < 1000):
+            raise InputError(f"--offset-bps: must be within ±1000, got {self.offset_bps}")
+        if self.timeout_s < 0 or self.poll_s <= 0:
+            raise InputError("--timeout: must be >= 0 seconds (and the poll interval > 0)")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Reconciliation:
+    """What the start-of-command check found. ``differences`` are unresolved mismatches."""
+
+    differences: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    journal_contracts: float | None = None
+    venue_contracts: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "differences": list(self.differences),
+            "resolved": list(self.resolved),
+            "journal_contracts": self.journal_contracts,
+            "venue_contracts": self.venue_contracts,
+        }
+
+
+@dataclass
+class LifecycleResult:
+    """Outcome of open/rebalance (and the order part of close)."""
+
+    action: str
+    live: bool
+    venue: str
+    symbol: str
+    as_of: str
+    orders: list[dict[str, Any]]
+    executed: list[dict[str, Any]]
+    reconciliation: Reconciliation
+    hedge_id: int | None = None
+    target_contracts: float | None = None
+    current_contracts: float | None = None
+    drift_pct: float | None = None
+    threshold_pct: float | None = None
+    message: str = ""
+    plan: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "live": self.live,
+            "dry_run": not self.live,
+            "venue": self.venue,
+            "symbol": self.symbol,
+            "as_of": self.as_of,
+            "hedge_id": self.hedge_id,
+            "target_contracts": self.target_contracts,
+            "current_contracts": self.current_contracts,
+            "drift_pct": self.drift_pct,
+            "threshold_pct": self.threshold_pct,
+            "orders": self.orders,
+            "executed": self.executed,
+            "message": self.message,
+            "reconciliation": self.reconciliation.to_dict(),
+            "warnings": list(self.warnings),
+            "plan": self.plan,
+        }
+
+
+@dataclass
+class CloseResult:
+    """Close outcome and the attribution (USD; fees negative)."""
+
+    result: LifecycleResult
+    portfolio_pnl_usd: float
+    hedge_pnl_usd: float
+    funding_usd: float
+    fees_usd: float
+    net_usd: float
+    total_value_open_usd: float | None
+    total_value_close_usd: float | None
+    estimated: bool
+
+    @property
+    def total_value_change_usd(self) -> float | None:
+        if self.total_value_open_usd is None or self.total_value_close_usd is None:
+            return None
+        return self.total_value_close_usd - self.total_value_open_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        change = self.total_value_change_usd
+        out = self.result.to_dict()
+        out.update(
+            {
+                "portfolio_pnl_usd": self.portfolio_pnl_usd,
+                "hedge_pnl_usd": self.hedge_pnl_usd,
+                "funding_usd": self.funding_usd,
+                "fees_usd": self.fees_usd,
+                "net_usd": self.net_usd,
+                "total_value_open_usd": self.total_value_open_usd,
+                "total_value_close_usd": self.total_value_close_usd,
+                "total_value_change_usd": change,
+                "unexplained_usd": None if change is None else change - self.net_usd,
+                "estimated": self.estimated,
+            }
+        )
+        return out
+
+
+@dataclass
+class HedgeStatus:
+    """Portfolio vs hedge now (``hedge_id`` None when no hedge is open)."""
+
+    reconciliation: Reconciliation
+    hedge_id: int | None = None
+    venue: str = ""
+    symbol: str = ""
+    as_of: str = ""
+    portfolio_value_usd: float | None = None
+    portfolio_pnl_usd: float | None = None
+    current_beta: float | None = None
+    target_beta: float | None = None
+    beta_drift_pct: float | None = None
+    correlation: float | None = None
+    contracts: float | None = None
+    target_contracts: float | None = None
+    hedge_notional_usd: float | None = None
+    hedge_ratio_achieved: float | None = None
+    drift_pct: float | None = None
+    entry_price: float | None = None
+    mark_price: float | None = None
+    spot_price: float | None = None
+    basis: float | None = None
+    unrealised_pnl_usd: float | None = None
+    realised_pnl_usd: float | None = None
+    funding_usd: float | None = None
+    fees_usd: float | None = None
+    funding_rate: float | None = None
+    funding_interval_hours: float | None = None
+    margin_ratio: float | None = None
+    liquidation_price: float | None = None
+    liquidation_distance_pct: float | None = None
+    leverage: float | None = None
+    margin_mode: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["reconciliation"] = self.reconciliation.to_dict()
+        out["open"] = self.hedge_id is not None
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _fee_usd(result: OrderResult) -> float:
+    """Fee paid (USD): settlement-currency fee, coin fees converted at the average price."""
+    amount = result.fee.amount
+    if not amount:
+        return 0.0
+    if result.fee.currency.upper() in USD_LIKE:
+        return float(amount)
+    return float(amount) * float(result.average_price or result.price or 0.0)
+
+
+def _signed(position: VenuePosition | None) -> float:
+    """Signed contracts of a venue position (+ long, − short)."""
+    if position is None or position.contracts <= 0:
+        return 0.0
+    return float(position.side) * float(position.contracts)
+
+
+def _record(journal: Journal, result: OrderResult) -> float:
+    return journal.record_result(
+        result.client_order_id,
+        status=result.status,
+        filled=result.filled_contracts,
+        average_price=result.average_price,
+        fee_usd=_fee_usd(result),
+        exchange_order_id=result.exchange_order_id,
+        at=now_iso(),
+    )
+
+
+def _round_step(x: float, step: float) -> float:
+    if step <= 0:
+        return x
+    n = math.floor(x / step + 1e-9)
+    return round(n * step, 12)
+
+
+def _round_tick(price: float, tick: float) -> float:
+    if tick <= 0:
+        return price
+    return round(round(price / tick) * tick, 12)
+
+
+def _to_usd(instrument: Instrument, amount: float, price: float) -> float:
+    return amount if instrument.contract_type == ContractType.LINEAR else amount * price
+
+
+def _hedge_key(hedge: HedgeRow) -> str:
+    return str(hedge.settings.get("hedge_key") or f"{hedge.id}:{hedge.opened_at}")
+
+
+def plan_orders(
+    *,
+    hedge_key: str,
+    first_step: int,
+    purpose: str,
+    instrument: Instrument,
+    current_short: float,
+    target_short: float,
+    mark_price: float,
+    execution: ExecutionSettings,
+    limits: Limits,
+    leverage: float | None = None,
+    close_all: bool = False,
+) -> list[OrderRequest]:
+    """The orders that take the short from ``current_short`` to ``target_short`` contracts.
+
+    Growing the short: a sell, never reduce-only. Shrinking: a reduce-only buy.
+    Sizes are floored to the lot step; a change below the exchange minimum sends
+    nothing (``close_all`` buys back the whole position whatever its size). Every
+    order is checked against the caps (:func:`althedge.venues.limits.check_order`),
+    which raise :class:`LimitExceededError` — dry run or not.
+    """
+    delta = target_short - current_short
+    if close_all:
+        delta = -current_short
+    size = abs(delta) if close_all else _round_step(abs(delta), instrument.lot_step)
+    if size <= _EPS or (not close_all and size < instrument.min_contracts - _EPS):
+        return []
+    side: Literal["buy", "sell"] = "sell" if delta > 0 else "buy"
+    if execution.order_type == "limit":
+        sign = 1.0 if side == "sell" else -1.0
+        price: float | None = _round_tick(
+            mark_price * (1.0 + sign * execution.offset_bps / 10_000.0), instrument.tick_size
+        )
+    else:
+        price = None
+    order = OrderRequest(
+        symbol=instrument.symbol,
+        side=side,
+        contracts=size,
+        order_type=execution.order_type,
+        client_order_id=client_order_id(hedge_key, first_step, purpose),
+        price=price,
+        reduce_only=side == "buy",
+    )
+    check_order(
+        limits,
+        order,
+        instrument,
+        price or mark_price,
+        position_contracts=max(current_short, 0.0),
+        leverage=leverage,
+    )
+    return [order]
+
+
+def _order_view(order: OrderRequest, instrument: Instrument, mark: float) -> dict[str, Any]:
+    d = order.to_dict()
+    d["notional_usd"] = order_notional_usd(instrument, order.contracts, order.price or mark)
+    d["reference_price"] = order.price or mark
+    return d
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+def reconcile(journal: Journal, venue: Venue, symbol: str | None = None) -> Reconciliation:
+    """Bring the journal up to date with the venue and report what differs.
+
+    1. Each order the journal left unfinished is fetched by client order id: its
+       fills are recorded; one the venue never received becomes ``not_sent``.
+    2. Working orders at the venue that the journal does not know are reported.
+    3. The journal's net position (sum of fills) is compared with the venue's.
+    Writes a ``reconcile`` event when anything was found.
+    """
+    rec = Reconciliation()
+    hedge = journal.active_hedge()
+    symbols = {symbol} if symbol else set()
+    if hedge is not None:
+        symbols.add(hedge.symbol)
+    for order in journal.orders(statuses=OPEN_STATUSES):
+        if order.venue != venue.name:
+            continue
+        symbols.add(order.symbol)
+        remote = venue.fetch_order(order.symbol, order.client_order_id)
+        if remote is None:
+            if order.status == "intent":
+                journal.mark_status(order.client_order_id, "not_sent", at=now_iso())
+                rec.resolved.append(
+                    f"order {order.client_order_id} ({order.side} {order.amount:g}) was journaled "
+                    "but never reached the venue; marked not_sent (it will not be re-sent)"
+                )
+            else:
+                rec.differences.append(
+                    f"order {order.client_order_id} is '{order.status}' in the journal but "
+                    "unknown to the venue"
+                )
+            continue
+        added = _record(journal, remote)
+        if remote.status != order.status or added > _EPS:
+            rec.resolved.append(
+                f"order {order.client_order_id} ({order.side} {order.amount:g}): "
+                f"journal '{order.status}' → venue '{remote.status}', "
+                f"{remote.filled_contracts:g} filled"
+                + (f" ({added:g} newly recorded)" if added > _EPS else "")
+            )
+    known = {o.client_order_id for o in journal.orders()}
+    for sym in sorted(symbols):
+        for remote in venue.open_orders(sym):
+            if remote.client_order_id not in known:
+                rec.differences.append(
+                    f"venue has a working order {remote.client_order_id} ({remote.side} "
+                    f"{remote.contracts:g} {sym}) that the journal does not know"
+                )
+    if hedge is not None:
+        rec.journal_contracts = journal.net_contracts(hedge.id)
+        rec.venue_contracts = _signed(venue.position(hedge.symbol))
+        if abs(rec.journal_contracts - rec.venue_contracts) > 1e-6:
+            rec.differences.append(
+                f"position on {hedge.symbol}: journal {rec.journal_contracts:+g} contracts, "
+                f"venue {rec.venue_contracts:+g}; check the exchange before trading"
+            )
+    elif symbol:
+        pos = _signed(venue.position(symbol))
+        rec.venue_contracts = pos
+        rec.journal_contracts = 0.0
+        if abs(pos) > _EPS:
+            rec.differences.append(
+                f"venue holds {pos:+g} contracts of {symbol} that no open hedge in the "
+                "journal accounts for"
+            )
+    if rec.differences or rec.resolved:
+        journal.record_event(hedge.id if hedge else None, "reconcile", rec.to_dict(), at=now_iso())
+    return rec
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _execute(
+    journal: Journal,
+    venue: Venue,
+    hedge: HedgeRow,
+    instrument: Instrument,
+    order: OrderRequest,
+    *,
+    purpose: str,
+    execution: ExecutionSettings,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict[str, Any]]:
+    """Send ``order`` (intent → place → result), work it until filled or the fallback."""
+    executed: list[dict[str, Any]] = []
+    key = _hedge_key(hedge)
+    current = order
+    reprices = 0
+    while True:
+        journal.record_intent(
+            hedge_id=hedge.id,
+            client_order_id=current.client_order_id,
+            venue=venue.name,
+            symbol=current.symbol,
+            side=current.side,
+            amount=current.contracts,
+            order_type=current.order_type,
+            price=current.price,
+            reduce_only=current.reduce_only,
+            purpose=purpose,
+            at=now_iso(),
+        )
+        _crash_point("intent")
+        try:
+            result = venue.place_order(current)
+        except ExchangeError:
+            # never re-send blindly: ask the venue whether it got the order
+            found = venue.fetch_order(current.symbol, current.client_order_id)
+            if found is None:
+                journal.mark_status(current.client_order_id, "not_sent", at=now_iso())
+                raise
+            result = found
+        journal.mark_status(current.client_order_id, "sent", at=now_iso())
+        _crash_point("sent")
+        _record(journal, result)
+        _crash_point("recorded")
+        deadline = time.monotonic() + execution.timeout_s
+        while not result.is_final and time.monotonic() < deadline:
+            sleep(min(execution.poll_s, max(deadline - time.monotonic(), 0.0)))
+            fetched = venue.fetch_order(current.symbol, current.client_order_id)
+            if fetched is not None:
+                result = fetched
+                _record(journal, result)
+        if not result.is_final:
+            venue.cancel_order(current.symbol, current.client_order_id)
+            fetched = venue.fetch_order(current.symbol, current.client_order_id)
+            if fetched is not None:
+                result = fetched
+            _record(journal, result)
+            if not result.is_final:
+                journal.mark_status(current.client_order_id, "canceled", at=now_iso())
+        executed.append(result.to_dict())
+        remaining = _round_step(current.contracts - result.filled_contracts, instrument.lot_step)
+        if remaining <= _EPS or result.status == "rejected" or execution.fallback == "cancel":
+            if result.status == "rejected":
+                raise ExchangeError(
+                    f"order {current.client_order_id}: the venue rejected "
+                    f"{current.side} {current.contracts:g} {current.symbol}; see `hedge status`"
+                )
+            return executed
+        if remaining < instrument.min_contracts and not current.reduce_only:
+            return executed
+        use_market = execution.fallback == "market" or reprices >= execution.max_reprices
+        reprices += 1
+        mark = venue.mark_price(current.symbol)
+        sign = 1.0 if current.side == "sell" else -1.0
+        current = OrderRequest(
+            symbol=current.symbol,
+            side=current.side,
+            contracts=remaining,
+            order_type="market" if use_market else "limit",
+            client_order_id=client_order_id(key, journal.order_count(hedge.id), purpose),
+            price=None
+            if use_market
+            else _round_tick(
+                mark * (1.0 + sign * execution.offset_bps / 10_000.0), instrument.tick_size
+            ),
+            reduce_only=current.reduce_only,
+        )
+
+
+def _sync_funding(journal: Journal, venue: Venue, hedge: HedgeRow, instrument: Instrument) -> None:
+    """Record funding payments the venue reports since the hedge opened (idempotent)."""
+    fetch = getattr(venue, "funding_payments", None) or getattr(venue, "funding_history", None)
+    if fetch is None:
+        return
+    try:
+        payments = fetch(hedge.symbol)
+    except TypeError:
+        return
+    for p in payments or []:
+        amount_usd = _to_usd(instrument, float(p.amount), float(p.mark_price))
+        journal.record_funding(
+            hedge.id,
+            at=str(p.timestamp_ms),
+            amount_usd=amount_usd,
+            rate=float(p.rate),
+            mark_price=float(p.mark_price),
+        )
+
+
+# --------------------------------------------------------------------------- plan glue
+
+
+def _build_plan(portfolio: Any, source: Any, as_of: date | None) -> Any:
+    from althedge.services.plan import build_plan
+
+    return build_plan(portfolio, source, as_of)
+
+
+def _portfolio_from_hedge(hedge: HedgeRow) -> Any:
+    from althedge.config import parse_portfolio
+
+    return parse_portfolio(dict(hedge.portfolio["config"]), source="journal")
+
+
+def _prices_now(
+    source: Any, assets: Sequence[str], as_of: date | None, overrides: dict[str, float]
+) -> dict[str, float]:
+    """Latest close on or before ``as_of`` per asset (USD); ``price_usd`` overrides win."""
+    import pandas as pd
+
+    assets = [a for a in assets if a not in overrides]
+    if not assets:
+        return dict(overrides)
+
+    closes = source.closes(list(assets), end=pd.Timestamp(as_of) if as_of else None)
+    if as_of is not None:
+        closes = closes.loc[closes.index <= pd.Timestamp(as_of)]
+    out: dict[str, float] = {}
+    for asset in assets:
+        col = closes[asset].dropna() if asset in closes else None
+        if col is None or col.empty:
+            raise InputError(f"prices: no close for {asset} on or before {as_of}; check --prices")
+        out[asset] = float(col.iloc[-1])
+    return {**out, **overrides}
+
+
+def _venue_balance_usd(venue: Venue, instrument: Instrument, mark: float) -> float | None:
+    """The venue account's value in USD when the venue reports it (paper does)."""
+    fn = getattr(venue, "balance_usd", None) or getattr(venue, "equity_usd", None)
+    if fn is None:
+        fn_coin = getattr(venue, "balance", None)
+        if fn_coin is None:
+            return None
+        try:
+            value = float(fn_coin(instrument.settle))
+        except Exception:
+            return None
+        return _to_usd(instrument, value, mark)
+    try:
+        return float(fn() if callable(fn) else fn)
+    except Exception:
+        return None
+
+
+def _need_hedge(journal: Journal, what: str) -> HedgeRow:
+    hedge = journal.active_hedge()
+    if hedge is None:
+        raise InputError(
+            f"{what}: no open hedge in the journal; run "
+            "`althedge hedge open PORTFOLIO.toml --live` first "
+            "(or pass the --data-dir that holds it)"
+        )
+    return hedge
+
+
+def _refuse_if_unreconciled(rec: Reconciliation, what: str, live: bool) -> None:
+    if live and rec.differences:
+        raise JournalError(
+            f"{what}: journal and venue disagree ({rec.differences[0]}); "
+            "resolve it (see `althedge hedge status`) before trading"
+        )
+
+
+# --------------------------------------------------------------------------- open
+
+
+def open_hedge(
+    journal: Journal,
+    venue: Venue,
+    portfolio: Any,
+    source: Any,
+    *,
+    as_of: date | None = None,
+    live: bool = False,
+    execution: ExecutionSettings | None = None,
+    portfolio_path: str | None = None,
+    extra_settings: dict[str, Any] | None = None,
+) -> LifecycleResult:
+    """Plan the hedge for ``portfolio`` and place the short (only when ``live``)."""
+    execution = execution or ExecutionSettings()
+    plan = _build_plan(portfolio, source, as_of)
+    leg = plan.hedge
+    symbol = leg.instrument
+    rec = reconcile(journal, venue, symbol)
+    existing = journal.active_hedge()
+    if existing is not None:
+        raise InputError(
+            f"hedge open: hedge #{existing.id} on {existing.venue} {existing.symbol} is already "
+            "open; use `althedge hedge rebalance` or `althedge hedge close`"
+        )
+    _refuse_if_unreconciled(rec, "hedge open", live)
+    limits = Limits.from_config(portfolio.limits)
+    check_leverage(limits, float(leg.leverage))
+    instrument = venue.instrument(symbol)
+    mark = venue.mark_price(symbol)
+    key = uuid.uuid4().hex
+    orders = plan_orders(
+        hedge_key=key,
+        first_step=0,
+        purpose="open",
+        instrument=instrument,
+        current_short=max(-(rec.venue_contracts or 0.0), 0.0),
+        target_short=float(leg.contracts),
+        mark_price=mark,
+        execution=execution,
+        limits=limits,
+        leverage=float(leg.leverage),
+    )
+    plan_dict = plan.to_dict()
+    result = LifecycleResult(
+        action="open",
+        live=live,
+        venue=venue.name,
+        symbol=symbol,
+        as_of=str(plan.as_of),
+        orders=[_order_view(o, instrument, mark) for o in orders],
+        executed=[],
+        reconciliation=rec,
+        target_contracts=float(leg.contracts),
+        current_contracts=0.0,
+        plan=plan_dict,
+        warnings=list(plan.warnings),
+    )
+    if not orders:
+        result.message = (
+            f"target {leg.contracts:g} contracts is below the minimum order; nothing to open"
+        )
+        return result
+    if not live:
+        result.message = "dry run: nothing sent; pass --live to place these orders"
+        return result
+    prices = {h.asset: float(h.price_usd) for h in plan.holdings}
+    settings = {
+        "hedge_key": key,
+        "leverage": float(leg.leverage),
+        "margin_mode": str(leg.margin_mode),
+        "execution": asdict(execution),
+        "exchange": leg.exchange,
+        "balance_open_usd": _venue_balance_usd(venue, instrument, mark),
+        "mark_open": mark,
+        "hedge_asset": leg.hedge_asset,
+        **(extra_settings or {}),
+    }
+    hedge_id = journal.create_hedge(
+        venue=venue.name,
+        symbol=symbol,
+        opened_at=now_iso(),
+        portfolio={
+            "config": portfolio.model_dump(mode="json", by_alias=True),
+            "path": portfolio_path,
+            "as_of": str(plan.as_of),
+            "prices_open": prices,
+            "amounts": {h.asset: float(h.amount) for h in plan.holdings},
+            "value_open_usd": sum(float(h.amount) * prices[h.asset] for h in plan.holdings),
+            "beta_open": float(plan.portfolio_beta),
+            "correlation_open": float(plan.portfolio_correlation),
+        },
+        settings=settings,
+        plan=plan_dict,
+    )
+    result.hedge_id = hedge_id
+    _crash_point("hedge_recorded")
+    venue.set_leverage(symbol, float(leg.leverage), str(leg.margin_mode))
+    _crash_point("leverage_set")
+    hedge = journal.hedge(hedge_id)
+    for order in orders:
+        result.executed.extend(
+            _execute(journal, venue, hedge, instrument, order, purpose="open", execution=execution)
+        )
+    result.current_contracts = max(-journal.net_contracts(hedge_id), 0.0)
+    result.message = f"hedge #{hedge_id} opened: short {result.current_contracts:g} {symbol}"
+    return result
+
+
+# --------------------------------------------------------------------------- status
+
+
+def _realised_and_fees(
+    journal: Journal, hedge: HedgeRow, instrument: Instrument, mark: float
+) -> tuple[float, float]:
+    """(hedge PnL in USD marked at ``mark`` incl. any open remainder, fees paid in USD)."""
+    fills = journal.fills(hedge.id)
+    cs = instrument.contract_size
+    fees = sum(f.fee_usd for f in fills)
+    net = sum(f.signed_amount for f in fills)
+    if instrument.contract_type == ContractType.LINEAR:
+        cash = sum(-f.signed_amount * cs * f.price for f in fills)
+        return cash + net * cs * mark, fees
+    coin = sum(f.signed_amount * cs / f.price for f in fills) - net * cs / mark
+    return coin * mark, fees
+
+
+def hedge_status(
+    journal: Journal,
+    venue: Venue,
+    source: Any,
+    *,
+    as_of: date | None = None,
+    rec: Reconciliation | None = None,
+) -> HedgeStatus:
+    """Portfolio vs hedge now: beta (now vs at open), ratio achieved, PnL, funding, margin."""
+    rec = rec if rec is not None else reconcile(journal, venue)
+    hedge = journal.active_hedge()
+    status = HedgeStatus(reconciliation=rec)
+    if hedge is None:
+        status.warnings.extend(rec.differences)
+        return status
+    portfolio = _portfolio_from_hedge(hedge)
+    plan = _build_plan(portfolio, source, as_of)
+    instrument = venue.instrument(hedge.symbol)
+    mark = venue.mark_price(hedge.symbol)
+    _sync_funding(journal, venue, hedge, instrument)
+    position = venue.position(hedge.symbol)
+    contracts = max(-_signed(position), 0.0)
+    amounts: dict[str, float] = hedge.portfolio["amounts"]
+    prices_open: dict[str, float] = hedge.portfolio["prices_open"]
+    prices_now = {h.asset: float(h.price_usd) for h in plan.holdings}
+    value_now = sum(amounts[a] * prices_now.get(a, prices_open[a]) for a in amounts)
+    beta_now = float(plan.portfolio_beta)
+    beta_open = float(hedge.portfolio["beta_open"])
+    hedge_notional = float(
+        order_notional_usd(instrument, contracts, mark) if contracts > 0 else 0.0
+    )
+    target = float(plan.hedge.contracts)
+    status.hedge_id = hedge.id
+    status.venue = hedge.venue
+    status.symbol = hedge.symbol
+    status.as_of = str(plan.as_of)
+    status.portfolio_value_usd = value_now
+    status.portfolio_pnl_usd = value_now - float(hedge.portfolio["value_open_usd"])
+    status.current_beta = beta_now
+    status.target_beta = beta_open
+    status.beta_drift_pct = (beta_now / beta_open - 1.0) * 100.0 if beta_open else None
+    status.correlation = float(plan.portfolio_correlation)
+    status.contracts = contracts
+    status.target_contracts = target
+    status.hedge_notional_usd = hedge_notional
+    wanted = value_now * beta_now
+    status.hedge_ratio_achieved = hedge_notional / wanted if wanted > 0 else None
+    status.drift_pct = (contracts / target - 1.0) * 100.0 if target > 0 else None
+    status.mark_price = mark
+    spot = float(plan.hedge.hedge_price_usd)
+    status.spot_price = spot
+    status.basis = mark / spot - 1.0 if spot > 0 else None
+    pnl, fees = _realised_and_fees(journal, hedge, instrument, mark)
+    if position is not None and contracts > 0:
+        status.entry_price = position.entry_price
+        status.unrealised_pnl_usd = _to_usd(instrument, position.unrealised_pnl, mark)
+        status.realised_pnl_usd = pnl - status.unrealised_pnl_usd
+        status.leverage = position.leverage
+        status.margin_mode = position.margin_mode
+        liq = position.liquidation_price
+        if liq is not None and math.isfinite(liq) and liq > 0:
+            status.liquidation_price = liq
+            status.liquidation_distance_pct = (liq / mark - 1.0) * 100.0
+        status.margin_ratio = _margin_ratio(instrument, position, mark)
+    else:
+        status.unrealised_pnl_usd = 0.0
+        status.realised_pnl_usd = pnl
+    status.fees_usd = -fees
+    status.funding_usd = journal.funding_total_usd(hedge.id)
+    rate, interval = venue.funding_rate(hedge.symbol)
+    status.funding_rate = rate
+    status.funding_interval_hours = interval
+    status.warnings = _warnings(status) + list(rec.differences)
+    return status
+
+
+def _margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) -> float | None:
+    """Maintenance margin / margin balance (Binance's "margin ratio"; liquidation at 100 %)."""
+    if position.isolated_margin is None:
+        return None
+    notional = (
+        position.contracts * instrument.contract_size * mark
+        if instrument.contract_type == ContractType.LINEAR
+        else position.contracts * instrument.contract_size / mark
+    )
+    try:
+        tier = instrument.tier_for_notional(notional)
+        mmr, cum = tier.mmr, tier.maint_amount
+    except Exception:
+        return None
+    maintenance = notional * mmr - cum
+    balance = float(position.isolated_margin) + float(position.unrealised_pnl)
+    if balance <= 0:
+        return math.inf
+    return maintenance / balance
+
+
+def _warnings(s: HedgeStatus) -> list[str]:
+    out: list[str] = []
+    if s.beta_drift_pct is not None and abs(s.beta_drift_pct) > BETA_DRIFT_WARN_PCT:
+        out.append(
+            f"beta drift: portfolio beta {s.current_beta:.2f} vs {s.target_beta:.2f} at open "
+            f"({s.beta_drift_pct:+.1f}%); consider `althedge hedge rebalance`"
+        )
+    if s.liquidation_distance_pct is not None and s.liquidation_distance_pct < LIQUIDATION_WARN_PCT:
+        out.append(
+            f"liquidation: a {s.liquidation_distance_pct:.1f}% rally reaches the liquidation price "
+            f"{s.liquidation_price:,.2f}; add margin or lower leverage"
+        )
+    if s.funding_rate is not None and s.funding_rate < 0:
+        out.append(
+            f"funding: rate {s.funding_rate * 100:.4f}% per {s.funding_interval_hours:g} h is "
+            "negative; the short hedge is paying funding"
+        )
+    if s.correlation is not None and s.correlation < CORRELATION_WARN:
+        out.append(
+            f"correlation: portfolio vs hedge asset {s.correlation:.2f} is below "
+            f"{CORRELATION_WARN}; the beta hedge is less reliable"
+        )
+    if s.margin_ratio is not None and s.margin_ratio > 0.8:
+        out.append(f"margin ratio {s.margin_ratio:.0%}: close to liquidation (100%)")
+    return out
+
+
+# --------------------------------------------------------------------------- rebalance
+
+
+def rebalance_hedge(
+    journal: Journal,
+    venue: Venue,
+    source: Any,
+    *,
+    threshold_pct: float = 10.0,
+    as_of: date | None = None,
+    live: bool = False,
+    execution: ExecutionSettings | None = None,
+) -> LifecycleResult:
+    """Resize the short to the current plan when it is off by more than ``threshold_pct`` %.
+
+    Drift = |contracts held / contracts targeted − 1| × 100. Shrinking is reduce-only.
+    """
+    if not (math.isfinite(threshold_pct) and threshold_pct >= 0):
+        raise InputError(f"--threshold: must be a percentage >= 0, got {threshold_pct}")
+    rec = reconcile(journal, venue)
+    hedge = _need_hedge(journal, "hedge rebalance")
+    _refuse_if_unreconciled(rec, "hedge rebalance", live)
+    stored = hedge.settings.get("execution") or {}
+    execution = execution or ExecutionSettings(**stored)
+    portfolio = _portfolio_from_hedge(hedge)
+    plan = _build_plan(portfolio, source, as_of)
+    instrument = venue.instrument(hedge.symbol)
+    mark = venue.mark_price(hedge.symbol)
+    current = max(-_signed(venue.position(hedge.symbol)), 0.0)
+    target = float(plan.hedge.contracts)
+    if target > 0:
+        drift = abs(current / target - 1.0) * 100.0
+    else:
+        drift = 0.0 if current <= _EPS else math.inf
+    result = LifecycleResult(
+        action="rebalance",
+        live=live,
+        venue=venue.name,
+        symbol=hedge.symbol,
+        as_of=str(plan.as_of),
+        orders=[],
+        executed=[],
+        reconciliation=rec,
+        hedge_id=hedge.id,
+        target_contracts=target,
+        current_contracts=current,
+        drift_pct=drift,
+        threshold_pct=threshold_pct,
+        plan=plan.to_dict(),
+        warnings=list(plan.warnings),
+    )
+    if drift <= threshold_pct:
+        result.message = (
+            f"within threshold: {current:g} held vs {target:g} targeted "
+            f"({drift:.1f}% ≤ {threshold_pct:g}%); nothing to do"
+        )
+        return result
+    limits = Limits.from_config(portfolio.limits)
+    orders = plan_orders(
+        hedge_key=_hedge_key(hedge),
+        first_step=journal.order_count(hedge.id),
+        purpose="rebalance",
+        instrument=instrument,
+        current_short=current,
+        target_short=target,
+        mark_price=mark,
+        execution=execution,
+        limits=limits,
+        leverage=float(hedge.settings.get("leverage", 1.0)),
+    )
+    result.orders = [_order_view(o, instrument, mark) for o in orders]
+    if not orders:
+        result.message = "the change is below the exchange's minimum order; nothing to do"
+        return result
+    if not live:
+        result.message = "dry run: nothing sent; pass --live to place these orders"
+        return result
+    journal.record_plan(hedge.id, plan.to_dict(), at=now_iso(), purpose="rebalance")
+    for order in orders:
+        result.executed.extend(
+            _execute(
+                journal, venue, hedge, instrument, order, purpose="rebalance", execution=execution
+            )
+        )
+    result.current_contracts = max(-journal.net_contracts(hedge.id), 0.0)
+    result.message = f"rebalanced: short {result.current_contracts:g} {hedge.symbol}"
+    return result
+
+
+# --------------------------------------------------------------------------- close
+
+
+def close_hedge(
+    journal: Journal,
+    venue: Venue,
+    source: Any,
+    *,
+    as_of: date | None = None,
+    live: bool = False,
+    execution: ExecutionSettings | None = None,
+) -> CloseResult:
+    """Buy the short back (reduce-only) and attribute the result.
+
+    Dry run: the buy-back order and an attribution *estimated* at the current mark.
+    """
+    rec = reconcile(journal, venue)
+    hedge = _need_hedge(journal, "hedge close")
+    _refuse_if_unreconciled(rec, "hedge close", live)
+    stored = hedge.settings.get("execution") or {}
+    execution = execution or ExecutionSettings(**stored)
+    portfolio = _portfolio_from_hedge(hedge)
+    instrument = venue.instrument(hedge.symbol)
+    mark = venue.mark_price(hedge.symbol)
+    current = max(-_signed(venue.position(hedge.symbol)), 0.0)
+    limits = Limits.from_config(portfolio.limits)
+    orders = plan_orders(
+        hedge_key=_hedge_key(hedge),
+        first_step=journal.order_count(hedge.id),
+        purpose="close",
+        instrument=instrument,
+        current_short=current,
+        target_short=0.0,
+        mark_price=mark,
+        execution=execution,
+        limits=limits,
+        close_all=True,
+    )
+    amounts: dict[str, float] = hedge.portfolio["amounts"]
+    overrides = {h.asset: float(h.price_usd) for h in portfolio.holdings if h.price_usd}
+    prices_now = _prices_now(source, list(amounts), as_of, overrides)
+    result = LifecycleResult(
+        action="close",
+        live=live,
+        venue=venue.name,
+        symbol=hedge.symbol,
+        as_of=str(as_of or ""),
+        orders=[_order_view(o, instrument, mark) for o in orders],
+        executed=[],
+        reconciliation=rec,
+        hedge_id=hedge.id,
+        target_contracts=0.0,
+        current_contracts=current,
+    )
+    _sync_funding(journal, venue, hedge, instrument)
+    if live:
+        for order in orders:
+            result.executed.extend(
+                _execute(
+                    journal, venue, hedge, instrument, order, purpose="close", execution=execution
+                )
+            )
+        _crash_point("closed_orders")
+        _sync_funding(journal, venue, hedge, instrument)
+        left = max(-journal.net_contracts(hedge.id), 0.0)
+        result.current_contracts = left
+        if left > _EPS:
+            raise ExchangeError(
+                f"hedge close: {left:g} contracts of {hedge.symbol} are still open after the "
+                "buy-back; run `althedge hedge close --live` again"
+            )
+    else:
+        result.message = "dry run: nothing sent; attribution estimated at the current mark"
+    prices_open: dict[str, float] = hedge.portfolio["prices_open"]
+    portfolio_pnl = sum(amounts[a] * (prices_now[a] - prices_open[a]) for a in amounts)
+    hedge_pnl, fees = _realised_and_fees(journal, hedge, instrument, mark)
+    if not live and orders:
+        # estimated buy-back fee at the mark is not known for every venue: leave it out
+        pass
+    funding = journal.funding_total_usd(hedge.id)
+    net = portfolio_pnl + hedge_pnl + funding - fees
+    balance_open = hedge.settings.get("balance_open_usd")
+    balance_close = _venue_balance_usd(venue, instrument, mark) if live else None
+    value_open = float(hedge.portfolio["value_open_usd"])
+    value_close = sum(amounts[a] * prices_now[a] for a in amounts)
+    close = CloseResult(
+        result=result,
+        portfolio_pnl_usd=portfolio_pnl,
+        hedge_pnl_usd=hedge_pnl,
+        funding_usd=funding,
+        fees_usd=-fees,
+        net_usd=net,
+        total_value_open_usd=None if balance_open is None else value_open + float(balance_open),
+        total_value_close_usd=None if balance_close is None else value_close + balance_close,
+        estimated=not live,
+    )
+    if live:
+        journal.finish_hedge(hedge.id, status="closed", at=now_iso(), attribution=close.to_dict())
+        result.message = f"hedge #{hedge.id} closed"
+    return close

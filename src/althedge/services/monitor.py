@@ -1,0 +1,244 @@
+"""Periodic hedge status: snapshots into the journal, alerts to the console and a webhook.
+
+Each check runs :func:`althedge.services.lifecycle.hedge_status` (which reconciles
+first), stores the status as a journal snapshot, and evaluates the alert rules:
+
+* ``beta_drift`` — |β now / β at open − 1| × 100 above ``beta_drift_pct``;
+* ``liquidation`` — the rally that reaches the liquidation price below
+  ``liquidation_distance_pct`` %;
+* ``funding`` — the funding rate turned negative (a short hedge pays it);
+* ``correlation`` — portfolio/hedge-asset correlation below ``min_correlation``;
+* ``reconcile`` — the journal and the venue disagree.
+
+An alert fires when its condition becomes true (not again while it stays true);
+each is written to the journal's ``alerts`` table, printed, and — with a webhook
+— POSTed as JSON (``urllib``, 10 s timeout; a failing webhook is reported, never
+fatal). Ctrl-C (SIGINT) stops the loop cleanly between or during checks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from althedge.errors import AlthedgeError
+from althedge.journal import Journal, now_iso
+from althedge.services.lifecycle import HedgeStatus, hedge_status
+
+__all__ = [
+    "Alert",
+    "AlertThresholds",
+    "MonitorSummary",
+    "evaluate_alerts",
+    "post_webhook",
+    "run_monitor",
+]
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """Alert limits: beta drift %, rally-to-liquidation %, minimum correlation."""
+
+    beta_drift_pct: float = 10.0
+    liquidation_distance_pct: float = 30.0
+    min_correlation: float = 0.5
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    severity: str  # "warning" | "critical"
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "severity": self.severity, "message": self.message}
+
+
+@dataclass
+class MonitorSummary:
+    iterations: int = 0
+    snapshots: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    webhook_errors: list[str] = field(default_factory=list)
+    stopped_by: str = "iterations"
+    last_status: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "iterations": self.iterations,
+            "snapshots": self.snapshots,
+            "alerts": self.alerts,
+            "webhook_errors": self.webhook_errors,
+            "stopped_by": self.stopped_by,
+            "last_status": self.last_status,
+        }
+
+
+def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Alert]:
+    """Every alert condition true for ``status`` (no de-duplication here)."""
+    out: list[Alert] = []
+    if status.reconciliation.differences:
+        out.append(
+            Alert(
+                "reconcile",
+                "critical",
+                "journal and venue disagree: " + "; ".join(status.reconciliation.differences),
+            )
+        )
+    if status.hedge_id is None:
+        return out
+    d = status.beta_drift_pct
+    if d is not None and abs(d) > thresholds.beta_drift_pct:
+        out.append(
+            Alert(
+                "beta_drift",
+                "warning",
+                f"portfolio beta {status.current_beta:.2f} vs {status.target_beta:.2f} at open "
+                f"({d:+.1f}%, limit {thresholds.beta_drift_pct:g}%); consider `hedge rebalance`",
+            )
+        )
+    liq = status.liquidation_distance_pct
+    if liq is not None and liq < thresholds.liquidation_distance_pct:
+        out.append(
+            Alert(
+                "liquidation",
+                "critical",
+                f"a {liq:.1f}% rally reaches the liquidation price {status.liquidation_price:,.2f} "
+                f"(limit {thresholds.liquidation_distance_pct:g}%); add margin or reduce leverage",
+            )
+        )
+    if status.funding_rate is not None and status.funding_rate < 0:
+        out.append(
+            Alert(
+                "funding",
+                "warning",
+                f"funding {status.funding_rate * 100:.4f}% per {status.funding_interval_hours:g} h "
+                "is negative: the short hedge now pays funding",
+            )
+        )
+    c = status.correlation
+    if c is not None and c < thresholds.min_correlation:
+        out.append(
+            Alert(
+                "correlation",
+                "warning",
+                f"correlation with the hedge asset fell to {c:.2f} "
+                f"(limit {thresholds.min_correlation:g}); the beta hedge is less reliable",
+            )
+        )
+    return out
+
+
+def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 10.0) -> None:
+    """POST ``payload`` as JSON; raises :class:`AlthedgeError` with a one-line reason on failure."""
+    body = json.dumps(payload, default=str).encode()
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            if resp.status >= 300:
+                raise AlthedgeError(f"webhook: HTTP {resp.status}")
+    except urllib.error.HTTPError as exc:
+        raise AlthedgeError(f"webhook: HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise AlthedgeError(f"webhook: {reason}") from None
+
+
+def _status_line(s: HedgeStatus) -> str:
+    if s.hedge_id is None:
+        return f"[{now_iso()}] no open hedge"
+
+    def f(x: float | None, spec: str) -> str:
+        return "—" if x is None else format(x, spec)
+
+    return (
+        f"[{now_iso()}] {s.as_of} hedge #{s.hedge_id} {s.symbol}: beta {f(s.current_beta, '.2f')} "
+        f"(open {f(s.target_beta, '.2f')}), ratio {f(s.hedge_ratio_achieved, '.0%')}, "
+        f"uPnL {f(s.unrealised_pnl_usd, ',.2f')} USD, funding {f(s.funding_usd, ',.2f')} USD, "
+        f"liq +{f(s.liquidation_distance_pct, '.1f')}%"
+    )
+
+
+def run_monitor(
+    journal: Journal,
+    venue_at: Callable[[date | None], tuple[Any, Any, date | None]],
+    *,
+    every_s: float,
+    iterations: int | None = None,
+    webhook: str | None = None,
+    thresholds: AlertThresholds | None = None,
+    start: date | None = None,
+    advance_days: int = 0,
+    on_line: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> MonitorSummary:
+    """Check, snapshot, alert; repeat every ``every_s`` seconds until ``iterations`` or Ctrl-C.
+
+    ``venue_at(day)`` returns ``(venue, price source, as_of)`` for the market date
+    ``day`` (None = now); with ``advance_days`` the paper clock moves that many days
+    per check from ``start`` (a replay of real history).
+    """
+    thresholds = thresholds or AlertThresholds()
+    summary = MonitorSummary()
+    active: set[str] = set()
+    day = start
+    try:
+        while iterations is None or summary.iterations < iterations:
+            venue, source, as_of = venue_at(day)
+            status = hedge_status(journal, venue, source, as_of=as_of)
+            save = getattr(venue, "save", None)
+            if callable(save):
+                save()
+            summary.iterations += 1
+            snap = status.to_dict()
+            journal.record_snapshot(status.hedge_id, snap, at=now_iso())
+            summary.snapshots += 1
+            summary.last_status = snap
+            on_line(_status_line(status))
+            now_alerts = evaluate_alerts(status, thresholds)
+            kinds = {a.kind for a in now_alerts}
+            for alert in now_alerts:
+                if alert.kind in active:
+                    continue
+                at = now_iso()
+                journal.record_alert(
+                    status.hedge_id,
+                    kind=alert.kind,
+                    severity=alert.severity,
+                    message=alert.message,
+                    at=at,
+                )
+                payload = {
+                    "at": at,
+                    "as_of": status.as_of,
+                    "hedge_id": status.hedge_id,
+                    **alert.to_dict(),
+                }
+                summary.alerts.append(payload)
+                on_line(f"ALERT [{alert.severity}] {alert.kind}: {alert.message}")
+                if webhook:
+                    try:
+                        post_webhook(webhook, payload)
+                    except AlthedgeError as exc:
+                        summary.webhook_errors.append(str(exc))
+                        on_line(f"webhook failed: {exc}")
+            active = kinds
+            if advance_days and day is not None:
+                day = day + timedelta(days=advance_days)
+            elif advance_days and as_of is not None:
+                day = as_of + timedelta(days=advance_days)
+            if iterations is not None and summary.iterations >= iterations:
+                break
+            sleep(every_s)
+    except KeyboardInterrupt:
+        summary.stopped_by = "interrupt"
+        on_line("monitor stopped (Ctrl-C)")
+    return summary
