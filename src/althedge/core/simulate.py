@@ -1,0 +1,559 @@
+"""Walk-forward simulation of a short futures hedge, on arrays (pure, no I/O).
+
+One *leg* is one futures contract (e.g. BTCUSDT linear perpetual). A hedge policy
+gives, for every bar ``t``, a target hedge notional ``H_t = β_t·V_t`` (USD, short),
+decided at the close of bar ``t`` from data up to ``t`` only. The simulation then
+walks forward bar by bar:
+
+1. the position held over ``(t−1, t]`` is marked to market at the close of ``t``
+   (core :func:`~althedge.core.pnl.linear_pnl_usd` /
+   :func:`~althedge.core.pnl.inverse_pnl_coin` from ``P_{t−1}`` to ``P_t``; marking to
+   market every bar telescopes to the PnL from the entry price), and funding for the
+   bar is paid or received (core :func:`~althedge.core.funding.funding_payment`, with
+   the rate per bar the caller passes);
+2. with margin simulated (``leverage`` set), the isolated position is liquidated when
+   its equity (wallet + unrealised PnL) is at or below the maintenance margin at
+   ``P_t`` (core :func:`~althedge.core.margin.maintenance_margin`) — the very
+   condition the exchanges' liquidation price solves for; the whole remaining margin
+   is lost. A margin call is counted when maintenance / equity ≥
+   ``margin_call_ratio`` (Binance warns at 80 %); with ``top_up`` the account is
+   topped up to the initial margin (core :func:`~althedge.core.margin.initial_margin`)
+   whenever its equity falls to ``top_up_level`` of it;
+3. if bar ``t`` is a rebalancing bar, the position is moved to the target (core
+   sizing formulas: ``Q = H/(P·CS)`` linear, ``Q = (H + C·P)/CS`` inverse with the
+   coin balance C as collateral, whose own long delta is hedged too), rounded to the
+   lot step, unless the hedge is within ``threshold`` of its target or the trade is
+   below ``min_trade_usd``. Fees and slippage are charged on the traded notional.
+
+Everything is vectorised across columns: ``N`` independent portfolios (or policies)
+are simulated at once against one hedge price path; the loop runs over time only.
+When nothing is path dependent (linear contract, no margin, no threshold, no minimum
+trade) the whole simulation is a closed form and runs without a Python loop.
+
+Units: USD unless named ``_coin``; contracts are counts of the exchange's contract
+(CS coin per contract linear, USD per contract inverse); prices USD.
+Identity (tested): with zero costs, fractional contracts and every-bar rebalancing,
+a linear hedge's return on the portfolio is ``r_p,t − β_{t−1}·r_h,t`` exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from althedge.core.funding import funding_payment
+from althedge.core.instruments import ContractType, Side, parse_contract_type
+from althedge.core.pnl import inverse_pnl_coin, linear_pnl_usd, position_value_usd
+from althedge.core.sizing import Rounding, parse_rounding
+from althedge.errors import InputError
+
+__all__ = [
+    "LegResult",
+    "LegSpec",
+    "contracts_exact_array",
+    "round_contracts_array",
+    "simulate_leg",
+]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_STEP_RTOL = 1e-9  # same tolerance as core.sizing.round_contracts
+
+
+@dataclass(frozen=True)
+class LegSpec:
+    """Contract and trading rules of one hedge leg.
+
+    * ``contract_size``: coin per contract (linear) / USD per contract (inverse);
+    * ``rounding``/``lot_step``/``min_contracts``: as :func:`core.sizing.round_contracts`;
+    * ``fee_rate``: fraction of traded notional (Binance USDⓈ-M taker 0.0005, maker 0.0002);
+    * ``slippage_bps``: cost in basis points of traded notional;
+    * ``min_trade_usd``: a rebalance whose trade is smaller than this is skipped;
+    * ``threshold``: rebalance only when the hedged delta is off its target by more than
+      this fraction of the target (the seed's "beta drift"); None = always on due bars;
+    * ``leverage``: None = margin not simulated (no liquidation possible); otherwise the
+      isolated leverage used to size the collateral (initial margin = notional / L);
+    * ``collateral_usd``: initial deposit (USD; coin bought at the first trade for an
+      inverse contract); default: the initial margin of the first position;
+    * ``mmr``/``maint_amount``: maintenance-margin rate and amount (settlement currency);
+    * ``margin_call_ratio``: maintenance margin / equity that raises a margin call;
+    * ``top_up``: when the equity falls to ``top_up_level`` × the initial margin at the
+      current price (default half of it), deposit enough to restore the initial margin.
+    """
+
+    contract_type: ContractType = ContractType.LINEAR
+    contract_size: float = 1.0
+    rounding: Rounding = Rounding.NONE
+    lot_step: float = 1.0
+    min_contracts: float = 0.0
+    fee_rate: float = 0.0
+    slippage_bps: float = 0.0
+    min_trade_usd: float = 0.0
+    threshold: float | None = None
+    leverage: float | None = None
+    collateral_usd: float | None = None
+    mmr: float = 0.004
+    maint_amount: float = 0.0
+    margin_call_ratio: float = 0.8
+    top_up: bool = False
+    top_up_level: float = 0.5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "contract_type", parse_contract_type(self.contract_type))
+        object.__setattr__(self, "rounding", parse_rounding(self.rounding))
+        checks = {
+            "contract_size": (self.contract_size, False),
+            "lot_step": (self.lot_step, False),
+            "min_contracts": (self.min_contracts, True),
+            "fee_rate": (self.fee_rate, True),
+            "slippage_bps": (self.slippage_bps, True),
+            "min_trade_usd": (self.min_trade_usd, True),
+            "mmr": (self.mmr, True),
+        }
+        for name, (value, zero_ok) in checks.items():
+            if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+                need = "≥ 0" if zero_ok else "> 0"
+                raise InputError(f"{name}: must be a finite number {need}, got {value!r}")
+        if self.threshold is not None and not (0 <= self.threshold < 10):
+            raise InputError(
+                f"threshold: must be a fraction between 0 and 10, got {self.threshold!r}; "
+                "e.g. --rebalance threshold:10 for 10 %"
+            )
+        if self.leverage is not None and not (math.isfinite(self.leverage) and self.leverage > 0):
+            raise InputError(
+                f"leverage: must be > 0, got {self.leverage!r}; pass --leverage 1 or more"
+            )
+        if (
+            self.leverage is not None
+            and self.contract_type is ContractType.INVERSE
+            and self.leverage <= 1.0
+        ):
+            raise InputError(
+                f"leverage: an inverse short with coin collateral needs leverage > 1 to hedge "
+                f"anything (at 1x it is a synthetic dollar), got {self.leverage:g}; "
+                "pass --leverage 2"
+            )
+        if not 0 < self.margin_call_ratio <= 1:
+            raise InputError(
+                f"margin_call_ratio: must be in (0, 1], got {self.margin_call_ratio!r}"
+            )
+
+    @property
+    def margin(self) -> bool:
+        """True when collateral, margin calls and liquidations are simulated."""
+        return self.leverage is not None
+
+
+@dataclass
+class LegResult:
+    """Per-bar results of one leg, arrays of shape (T, N).
+
+    * ``contracts``: short contracts held over ``(t, t+1]`` (after the decision at ``t``);
+    * ``hedge_pnl_usd``: mark-to-market PnL of the position over ``(t−1, t]`` plus, for an
+      inverse contract, the revaluation of the coin balance held as collateral — before
+      funding, fees and slippage;
+    * ``funding_usd``: funding RECEIVED over the bar (negative = paid), USD;
+    * ``fees_usd``, ``slippage_usd``: costs (≥ 0), USD;
+    * ``liquidation_loss_usd``: margin forfeited at liquidation (≥ 0, included in
+      ``net_pnl_usd``);
+    * ``deposits_usd``: collateral added at ``t`` (initial margin, top-ups);
+    * ``account_usd``: account value (wallet + unrealised) after the bar, USD;
+    * ``traded_usd``: notional traded at ``t`` (USD);
+    * ``rebalanced``/``margin_call``/``liquidated``: event flags at ``t``;
+    * ``hedged_notional_usd``: USD delta removed by the short after ``t`` (``Q·CS·P``
+      linear; ``Q·CS − C·S`` inverse with coin balance C).
+    """
+
+    contracts: FloatArray
+    hedge_pnl_usd: FloatArray
+    funding_usd: FloatArray
+    fees_usd: FloatArray
+    slippage_usd: FloatArray
+    liquidation_loss_usd: FloatArray
+    deposits_usd: FloatArray
+    account_usd: FloatArray
+    traded_usd: FloatArray
+    hedged_notional_usd: FloatArray
+    rebalanced: BoolArray
+    margin_call: BoolArray
+    liquidated: BoolArray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def net_pnl_usd(self) -> FloatArray:
+        """Everything the hedge added to the portfolio over each bar (USD)."""
+        out: FloatArray = (
+            self.hedge_pnl_usd
+            + self.funding_usd
+            - self.fees_usd
+            - self.slippage_usd
+            - self.liquidation_loss_usd
+        )
+        return out
+
+
+def contracts_exact_array(
+    contract_type: ContractType | str,
+    notional_usd: FloatArray,
+    price_usd: FloatArray,
+    contract_size: float,
+    collateral_coin: FloatArray | float = 0.0,
+) -> FloatArray:
+    """Array form of :func:`core.sizing.contracts_exact` (same formula, no validation).
+
+    linear ``Q = H/(P·CS)``; inverse ``Q = (H + C·P)/CS``. Kept identical to the scalar
+    function by ``tests/core/test_simulate.py``.
+    """
+    ct = parse_contract_type(contract_type)
+    h = np.asarray(notional_usd, dtype=float)
+    p = np.asarray(price_usd, dtype=float)
+    if ct is ContractType.LINEAR:
+        out: FloatArray = h / (p * contract_size)
+        return out
+    res: FloatArray = (h + np.asarray(collateral_coin, dtype=float) * p) / contract_size
+    return res
+
+
+def round_contracts_array(
+    exact: FloatArray, rounding: Rounding | str, lot_step: float = 1.0, min_contracts: float = 0.0
+) -> FloatArray:
+    """Array form of :func:`core.sizing.round_contracts` (same rules; tested equal).
+
+    down/up/nearest (half up) to a multiple of ``lot_step`` with a relative 1e-9
+    tolerance; below the (step-rounded) minimum: 0 for down, the minimum for up, the
+    nearer of 0 and the smallest orderable size for nearest; ``none`` unchanged.
+    """
+    mode = parse_rounding(rounding)
+    x: FloatArray = np.maximum(np.asarray(exact, dtype=float), 0.0)
+    if mode is Rounding.NONE:
+        return x
+    q = x / lot_step
+    n = np.round(q)
+    on_step = np.abs(q - n) <= _STEP_RTOL * np.abs(q)
+    if mode is Rounding.DOWN:
+        steps = np.where(on_step, n, np.floor(q))
+    elif mode is Rounding.UP:
+        steps = np.where(on_step, n, np.ceil(q))
+    else:
+        steps = np.where(on_step, n, np.floor(q + 0.5))
+    out = steps * lot_step
+    if min_contracts > 0:
+        mq = min_contracts / lot_step
+        mn = round(mq)
+        min_q = (mn if abs(mq - mn) <= _STEP_RTOL * mq else math.ceil(mq)) * lot_step
+    else:
+        min_q = 0.0
+    below = (out == 0.0) | ((min_q > 0) & (out < min_q) & ~np.isclose(out, min_q, rtol=_STEP_RTOL))
+    if mode is Rounding.DOWN:
+        low = np.zeros_like(x)
+    elif mode is Rounding.UP:
+        low = np.maximum(min_q, out)
+    else:
+        smallest = max(min_q, lot_step)
+        low = np.where(x >= smallest / 2, smallest, 0.0)
+    res: FloatArray = np.where(x == 0.0, 0.0, np.where(below, low, out))
+    return res
+
+
+def _as_2d(a: Any, t: int, n: int, name: str) -> FloatArray:
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim == 1:
+        if arr.shape[0] != t:
+            raise InputError(f"{name}: expected {t} rows, got {arr.shape[0]}")
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != t or arr.shape[1] not in (1, n):
+        raise InputError(f"{name}: expected shape ({t}, 1) or ({t}, {n}), got {arr.shape}")
+    out: FloatArray = np.broadcast_to(arr, (t, n)).astype(float, copy=False)
+    return out
+
+
+def simulate_leg(
+    spec: LegSpec,
+    portfolio_value_usd: FloatArray,
+    target_beta: FloatArray,
+    price_usd: FloatArray,
+    *,
+    funding_rate: FloatArray | None = None,
+    rebalance_due: BoolArray | None = None,
+    entry_price_usd: FloatArray | None = None,
+    spot_usd: FloatArray | None = None,
+    force_loop: bool = False,
+) -> LegResult:
+    """Walk one hedge leg forward over ``T`` bars for ``N`` columns.
+
+    Parameters (``(T,)`` arrays broadcast across columns, ``(T, N)`` arrays per column):
+
+    * ``portfolio_value_usd`` (T, N): value V_t of the protected holdings at close ``t``;
+    * ``target_beta`` (T, N): hedge ratio decided at ``t`` (NaN = no estimate yet → no
+      hedge); target notional ``H_t = β_t·V_t`` (short, USD);
+    * ``price_usd`` (T,): close of the contract held over ``(t−1, t]`` at ``t`` (the
+      exit/mark price used for PnL);
+    * ``entry_price_usd`` (T,): price at ``t`` of the contract held from ``t`` on
+      (differs from ``price_usd`` only at a roll of a dated contract, where the
+      position is closed and re-opened); default ``price_usd``;
+    * ``spot_usd`` (T,): spot price valuing an inverse contract's coin balance;
+      default ``price_usd``;
+    * ``funding_rate`` (T,): funding rate applied at ``t`` to the position held over
+      ``(t−1, t]`` (already scaled to the bar: rate per 8 h × bar hours / 8); positive
+      = longs pay shorts, so the short receives;
+    * ``rebalance_due`` (T,): bars on which the policy may trade (default: every bar).
+    """
+    v = np.asarray(portfolio_value_usd, dtype=float)
+    if v.ndim == 1:
+        v = v[:, None]
+    t_len, n = v.shape
+    beta = _as_2d(target_beta, t_len, n, "target_beta")
+    p_exit = np.asarray(price_usd, dtype=float)
+    if p_exit.shape != (t_len,):
+        raise InputError(f"price_usd: expected shape ({t_len},), got {p_exit.shape}")
+    p_entry = p_exit if entry_price_usd is None else np.asarray(entry_price_usd, dtype=float)
+    spot = p_exit if spot_usd is None else np.asarray(spot_usd, dtype=float)
+    for name, arr in (("price_usd", p_exit), ("entry_price_usd", p_entry), ("spot_usd", spot)):
+        if arr.shape != (t_len,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise InputError(f"{name}: needs {t_len} finite prices > 0; fill or drop gaps first")
+    if not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise InputError("portfolio_value_usd: needs finite values ≥ 0; fill or drop gaps first")
+    rate = np.zeros(t_len) if funding_rate is None else np.asarray(funding_rate, dtype=float)
+    if rate.shape != (t_len,) or not np.all(np.isfinite(rate)):
+        raise InputError(f"funding_rate: needs {t_len} finite rates per bar")
+    due = np.ones(t_len, dtype=bool) if rebalance_due is None else np.asarray(rebalance_due, bool)
+    if due.shape != (t_len,):
+        raise InputError(f"rebalance_due: expected shape ({t_len},), got {due.shape}")
+    if np.any(np.asarray(beta)[np.isfinite(beta)] < 0):
+        raise InputError("target_beta: negative hedge ratios are refused (shorting would add risk)")
+    target_usd = np.where(np.isfinite(beta), beta, 0.0) * v
+    closed_form = (
+        spec.contract_type is ContractType.LINEAR
+        and not spec.margin
+        and spec.threshold is None
+        and spec.min_trade_usd == 0.0
+        and not force_loop
+    )
+    if closed_form:
+        return _closed_form(spec, target_usd, p_exit, p_entry, rate, due)
+    return _walk(spec, target_usd, p_exit, p_entry, spot, rate, due)
+
+
+def _closed_form(
+    spec: LegSpec,
+    target_usd: FloatArray,
+    p_exit: FloatArray,
+    p_entry: FloatArray,
+    rate: FloatArray,
+    due: BoolArray,
+) -> LegResult:
+    """Linear leg without path dependence: contracts are a function of the target only."""
+    t_len, n = target_usd.shape
+    ct = ContractType.LINEAR
+    cs = spec.contract_size
+    exact = contracts_exact_array(ct, target_usd, p_entry[:, None], cs)
+    q_due = round_contracts_array(exact, spec.rounding, spec.lot_step, spec.min_contracts)
+    # hold between due bars: forward-fill the last decided count (0 before the first)
+    idx = np.where(due, np.arange(t_len), -1)
+    last = np.maximum.accumulate(idx)
+    q = np.where(last[:, None] >= 0, q_due[np.maximum(last, 0)], 0.0)
+    q_prev = np.vstack([np.zeros((1, n)), q[:-1]])
+    p_prev = np.concatenate([p_entry[:1], p_entry[:-1]])
+    pnl = np.asarray(linear_pnl_usd(Side.SHORT, q_prev, cs, p_prev[:, None], p_exit[:, None]))
+    pnl[0] = 0.0
+    fund = np.asarray(funding_payment(ct, Side.SHORT, q_prev, cs, p_exit[:, None], rate[:, None]))
+    fund[0] = 0.0
+    roll = (p_entry != p_exit)[:, None] & (q_prev > 0)
+    traded_q = np.where(roll, q_prev + q, np.abs(q - q_prev))
+    traded_usd = np.asarray(position_value_usd(ct, traded_q, cs, p_entry[:, None]))
+    fees = traded_usd * spec.fee_rate
+    slip = traded_usd * spec.slippage_bps / 1e4
+    net = pnl + fund - fees - slip
+    zeros = np.zeros((t_len, n))
+    return LegResult(
+        contracts=q,
+        hedge_pnl_usd=pnl,
+        funding_usd=fund,
+        fees_usd=fees,
+        slippage_usd=slip,
+        liquidation_loss_usd=zeros,
+        deposits_usd=zeros.copy(),
+        account_usd=np.cumsum(net, axis=0),
+        traded_usd=traded_usd,
+        hedged_notional_usd=np.asarray(position_value_usd(ct, q, cs, p_entry[:, None])),
+        rebalanced=traded_q > 0,
+        margin_call=np.zeros((t_len, n), dtype=bool),
+        liquidated=np.zeros((t_len, n), dtype=bool),
+        meta={"engine": "closed-form"},
+    )
+
+
+def _walk(
+    spec: LegSpec,
+    target_usd: FloatArray,
+    p_exit: FloatArray,
+    p_entry: FloatArray,
+    spot: FloatArray,
+    rate: FloatArray,
+    due: BoolArray,
+) -> LegResult:
+    """General path-dependent walk (margin, thresholds, minimum trade, inverse balance)."""
+    from althedge.core.margin import initial_margin, maintenance_margin
+
+    t_len, n = target_usd.shape
+    ct = spec.contract_type
+    inverse = ct is ContractType.INVERSE
+    cs = spec.contract_size
+    out = {
+        k: np.zeros((t_len, n))
+        for k in (
+            "contracts", "pnl", "funding", "fees", "slip", "liq_loss", "deposits",
+            "account", "traded", "hedged",
+        )
+    }
+    flags = {k: np.zeros((t_len, n), dtype=bool) for k in ("reb", "call", "liq")}
+    q = np.zeros(n)  # short contracts held
+    bal = np.zeros(n)  # account equity in settlement currency (USD linear, coin inverse)
+    first_deposit = np.ones(n, dtype=bool)
+    lev = spec.leverage
+    for t in range(t_len):
+        pe = p_exit[t]
+        s = spot[t]
+        if t > 0:
+            pp = p_entry[t - 1]
+            sp = spot[t - 1]
+            if inverse:
+                pnl_c = np.asarray(inverse_pnl_coin(Side.SHORT, q, cs, pp, pe))
+                fund_c = np.asarray(funding_payment(ct, Side.SHORT, q, cs, pe, rate[t]))
+                # USD change of the coin account: old balance revalued + new coin × spot
+                out["pnl"][t] = bal * (s - sp) + pnl_c * s
+                out["funding"][t] = fund_c * s
+                bal = bal + pnl_c + fund_c
+            else:
+                pnl_u = np.asarray(linear_pnl_usd(Side.SHORT, q, cs, pp, pe))
+                fund_u = np.asarray(funding_payment(ct, Side.SHORT, q, cs, pe, rate[t]))
+                out["pnl"][t] = pnl_u
+                out["funding"][t] = fund_u
+                bal = bal + pnl_u + fund_u
+            if lev is not None:
+                held = q > 0
+                mm = np.asarray(maintenance_margin(ct, q, cs, pe, spec.mmr, spec.maint_amount))
+                liq = held & (bal <= mm)
+                if liq.any():
+                    # isolated margin: the position is closed and what is left is forfeited
+                    lost = np.where(liq, np.maximum(bal, 0.0), 0.0)
+                    out["liq_loss"][t] = lost * (s if inverse else 1.0)
+                    # a negative balance (gap through bankruptcy) is absorbed by the exchange
+                    out["pnl"][t] -= np.where(liq, np.minimum(bal, 0.0), 0.0) * (
+                        s if inverse else 1.0
+                    )
+                    bal = np.where(liq, 0.0, bal)
+                    q = np.where(liq, 0.0, q)
+                    flags["liq"][t] = liq
+                    first_deposit = first_deposit | liq
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(bal > 0, mm / bal, np.inf)
+                call = (q > 0) & ~liq & (ratio >= spec.margin_call_ratio)
+                flags["call"][t] = call
+                if spec.top_up:
+                    im = np.asarray(initial_margin(ct, q, cs, pe, lev))
+                    low = (q > 0) & ~liq & (bal <= spec.top_up_level * im)
+                    if low.any():
+                        add = np.where(low, np.maximum(im - bal, 0.0), 0.0)
+                        bal = bal + add
+                        out["deposits"][t] += add * (s if inverse else 1.0)
+        # -- decision at the close of t (data up to t only) --------------------------
+        h = target_usd[t]
+        px = p_entry[t]
+        if due[t]:
+            if lev is not None:
+                # keep at least the initial margin of the new position in the account
+                # (linear IM = H/L; inverse with coin collateral C: (H + C·S)/(C·P) = L
+                # → C = H/(P·L − S)); the first deposit is at least ``collateral_usd``
+                need = h > 0
+                if need.any():
+                    if inverse:
+                        c_req = h / (px * lev - s)
+                        floor = (spec.collateral_usd or 0.0) / s
+                    else:
+                        c_req = h / lev
+                        floor = spec.collateral_usd or 0.0
+                    c_req = np.where(first_deposit, np.maximum(c_req, floor), c_req)
+                    add = np.where(need, np.maximum(c_req - bal, 0.0), 0.0)
+                    out["deposits"][t] += add * (s if inverse else 1.0)
+                    bal = bal + add
+                    first_deposit = first_deposit & ~need
+            coll = np.maximum(bal, 0.0) if inverse else 0.0
+            exact = contracts_exact_array(ct, h, px, cs, coll)
+            q_new = round_contracts_array(exact, spec.rounding, spec.lot_step, spec.min_contracts)
+            roll = (p_entry[t] != pe) and t > 0
+            dq = np.abs(q_new - q)
+            trade = dq > 0
+            if spec.threshold is not None:
+                cur = _hedged_delta(ct, q, cs, px, coll, s)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    drift = np.where(h > 0, np.abs(cur - h) / h, np.where(q > 0, np.inf, 0.0))
+                trade &= drift > spec.threshold
+            if spec.min_trade_usd > 0:
+                trade &= np.asarray(position_value_usd(ct, dq, cs, px)) >= spec.min_trade_usd
+            q_after = np.where(trade, q_new, q)
+            traded_q = np.where(trade, dq, 0.0)
+            if roll:
+                traded_q = np.where(q > 0, q + q_after, traded_q)
+            traded_usd = np.asarray(position_value_usd(ct, traded_q, cs, px))
+            fee = traded_usd * spec.fee_rate
+            slip = traded_usd * spec.slippage_bps / 1e4
+            bal = bal - (fee + slip) / (px if inverse else 1.0)
+            out["fees"][t] = fee
+            out["slip"][t] = slip
+            out["traded"][t] = traded_usd
+            flags["reb"][t] = traded_q > 0
+            if inverse:
+                # a fee paid in coin at price px is worth (fee/px)·s in USD of balance
+                adj = (fee + slip) * (s / px - 1.0)
+                out["pnl"][t] -= adj
+            q = q_after
+        elif t > 0 and p_entry[t] != pe:
+            # a dated contract expires: close and re-open the same size in the next one
+            traded_usd = np.asarray(position_value_usd(ct, 2 * q, cs, px))
+            fee = traded_usd * spec.fee_rate
+            slip = traded_usd * spec.slippage_bps / 1e4
+            bal = bal - (fee + slip) / (px if inverse else 1.0)
+            out["fees"][t] = fee
+            out["slip"][t] = slip
+            out["traded"][t] = traded_usd
+            flags["reb"][t] = q > 0
+            if inverse:
+                out["pnl"][t] -= (fee + slip) * (s / px - 1.0)
+        coll_now = np.maximum(bal, 0.0) if inverse else 0.0
+        out["contracts"][t] = q
+        out["hedged"][t] = _hedged_delta(ct, q, cs, px, coll_now, s)
+        out["account"][t] = bal * (s if inverse else 1.0)
+    return LegResult(
+        contracts=out["contracts"],
+        hedge_pnl_usd=out["pnl"],
+        funding_usd=out["funding"],
+        fees_usd=out["fees"],
+        slippage_usd=out["slip"],
+        liquidation_loss_usd=out["liq_loss"],
+        deposits_usd=out["deposits"],
+        account_usd=out["account"],
+        traded_usd=out["traded"],
+        hedged_notional_usd=out["hedged"],
+        rebalanced=flags["reb"],
+        margin_call=flags["call"],
+        liquidated=flags["liq"],
+        meta={"engine": "walk"},
+    )
+
+
+def _hedged_delta(
+    ct: ContractType, q: Any, cs: float, price: float, coll_coin: Any, spot: float
+) -> FloatArray:
+    """USD delta removed by a short of ``q`` contracts (inverse: net of coin collateral)."""
+    if ct is ContractType.LINEAR:
+        out: FloatArray = np.asarray(position_value_usd(ct, q, cs, price))
+        return out
+    value = np.asarray(position_value_usd(ct, q, cs, price))
+    res: FloatArray = value - np.asarray(coll_coin) * spot
+    return res
