@@ -1,0 +1,120 @@
+"""Monitor alert rules and the webhook (a real HTTP server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from althedge.cli.hedge import parse_every
+from althedge.errors import AlthedgeError, InputError
+from althedge.services.lifecycle import HedgeStatus, Reconciliation
+from althedge.services.monitor import AlertThresholds, evaluate_alerts, post_webhook
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+    reply = 200
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(type(self).reply)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def server() -> Iterator[tuple[str, type[_Recorder]]]:
+    handler = type("H", (_Recorder,), {"received": [], "reply": 200})
+    httpd = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/hook", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _status(**kw: Any) -> HedgeStatus:
+    base: dict[str, Any] = {
+        "reconciliation": Reconciliation(),
+        "hedge_id": 1,
+        "current_beta": 1.5,
+        "target_beta": 1.5,
+        "beta_drift_pct": 0.0,
+        "correlation": 0.8,
+        "funding_rate": 0.0001,
+        "funding_interval_hours": 8.0,
+        "liquidation_price": 90_000.0,
+        "liquidation_distance_pct": 50.0,
+    }
+    base.update(kw)
+    return HedgeStatus(**base)
+
+
+def test_healthy_hedge_raises_nothing() -> None:
+    assert evaluate_alerts(_status(), AlertThresholds()) == []
+
+
+@pytest.mark.parametrize(
+    ("field_values", "kind"),
+    [
+        ({"current_beta": 1.8, "beta_drift_pct": 20.0}, "beta_drift"),
+        ({"current_beta": 1.2, "beta_drift_pct": -20.0}, "beta_drift"),
+        ({"liquidation_distance_pct": 12.0}, "liquidation"),
+        ({"funding_rate": -0.0002}, "funding"),
+        ({"correlation": 0.3}, "correlation"),
+        ({"reconciliation": Reconciliation(differences=["position differs"])}, "reconcile"),
+    ],
+)
+def test_each_rule_fires_on_its_condition(field_values: dict[str, Any], kind: str) -> None:
+    alerts = evaluate_alerts(_status(**field_values), AlertThresholds())
+    assert [a.kind for a in alerts] == [kind]
+    assert "\n" not in alerts[0].message
+
+
+def test_thresholds_are_respected() -> None:
+    s = _status(beta_drift_pct=15.0, liquidation_distance_pct=25.0, correlation=0.45)
+    assert evaluate_alerts(s, AlertThresholds(20.0, 20.0, 0.4)) == []
+    assert {a.kind for a in evaluate_alerts(s, AlertThresholds())} == {
+        "beta_drift",
+        "liquidation",
+        "correlation",
+    }
+
+
+def test_webhook_posts_json(server: tuple[str, type[_Recorder]]) -> None:
+    url, handler = server
+    post_webhook(url, {"kind": "beta_drift", "message": "m"})
+    assert handler.received == [{"kind": "beta_drift", "message": "m"}]
+
+
+def test_webhook_http_error_is_one_line(server: tuple[str, type[_Recorder]]) -> None:
+    url, handler = server
+    handler.reply = 500
+    with pytest.raises(AlthedgeError, match=r"^webhook: HTTP 500$"):
+        post_webhook(url, {"x": 1})
+
+
+def test_webhook_unreachable_is_reported() -> None:
+    with pytest.raises(AlthedgeError, match="webhook"):
+        post_webhook("http://127.0.0.1:9/none", {"x": 1}, timeout_s=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("1h", 3600), ("30m", 1800), ("10s", 10), ("0.5", 0.5), ("2d", 172800)]
+)
+def test_parse_every(text: str, seconds: float) -> None:
+    assert parse_every(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0s", "h", "5w", "-1h"])
+def test_parse_every_rejects(text: str) -> None:
+    with pytest.raises(InputError, match="--every"):
+        parse_every(text)
