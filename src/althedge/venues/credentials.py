@@ -14,6 +14,7 @@ turned into a dict by accident; the secret values are reachable only through
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -21,7 +22,15 @@ from typing import Any
 
 from althedge.errors import ConfigError
 
-__all__ = ["KEYRING_SERVICE", "Credentials", "env_var_names", "load_credentials", "redact"]
+__all__ = [
+    "KEYRING_SERVICE",
+    "Credentials",
+    "RedactingFilter",
+    "env_var_names",
+    "install_log_redaction",
+    "load_credentials",
+    "redact",
+]
 
 KEYRING_SERVICE = "althedge"
 _MASK = "***"
@@ -135,3 +144,47 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
         if s:
             text = text.replace(s, _MASK)
     return text
+
+
+_SIGNATURE = re.compile(r"(signature|sign|sig)=[0-9A-Za-z+/=%_-]+", re.IGNORECASE)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites log records so no secret (nor a request signature) reaches a handler.
+
+    ccxt logs every request with its headers at DEBUG (``X-MBX-APIKEY`` included);
+    this filter formats the record, masks the secrets and keeps the record.
+    """
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = set(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):
+            text = str(record.msg)
+        text = _SIGNATURE.sub(r"\1=***", redact(text, tuple(self.secrets)))
+        record.msg, record.args = text, None
+        return True
+
+
+#: loggers that may print request headers/urls: ccxt's and the HTTP stack's.
+_LOGGERS = ("ccxt", "ccxt.base.exchange", "urllib3.connectionpool", "aiohttp.client")
+
+
+def install_log_redaction(secrets: tuple[str, ...]) -> RedactingFilter:
+    """Attach (once) a :class:`RedactingFilter` holding ``secrets`` to the ccxt/HTTP loggers."""
+    existing: RedactingFilter | None = None
+    for name in _LOGGERS:
+        for f in logging.getLogger(name).filters:
+            if isinstance(f, RedactingFilter):
+                existing = f
+    filt = existing or RedactingFilter()
+    filt.secrets.update(s for s in secrets if s)
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        if filt not in logger.filters:
+            logger.addFilter(filt)
+    return filt

@@ -1,0 +1,271 @@
+"""CcxtVenue over a real ccxt.binanceusdm object talking to a local HTTP server.
+
+Fixtures: tests/fixtures/ccxt_venue/binanceusdm_*.json (shapes from the Binance
+USDⓈ-M Futures REST API documentation: exchangeInfo, New Order, Query Order,
+Position Information V3, Mark Price).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from althedge.core.instruments import ContractType, Side
+from althedge.errors import ExchangeError
+from althedge.venues.protocol import OrderRequest, client_order_id
+
+SYMBOL = "BTC/USDT:USDT"
+
+
+def _order(**kw: Any) -> OrderRequest:
+    base: dict[str, Any] = dict(
+        symbol=SYMBOL,
+        side="sell",
+        contracts=0.0104,
+        order_type="limit",
+        price=90_000.07,
+        client_order_id=client_order_id("plan-42", 0, "open"),
+    )
+    base.update(kw)
+    return OrderRequest(**base)
+
+
+def _signed_ok(raw_body: str, secret: str) -> bool:
+    """Binance SIGNED endpoint: HMAC-SHA256(secret, totalParams) in ``signature``."""
+    payload, _, sig = raw_body.rpartition("&signature=")
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest() == sig
+
+
+def test_leverage_then_order_request_is_built_rounded_and_signed(
+    binance_venue: Any, fake_binance: Any, api_keys: tuple[str, str]
+) -> None:
+    key, secret = api_keys
+    binance_venue.set_leverage(SYMBOL, 2, "isolated")
+    res = binance_venue.place_order(_order())
+
+    srv = fake_binance.server
+    margin = srv.calls("POST", "/fapi/v1/marginType")
+    lev = srv.calls("POST", "/fapi/v1/leverage")
+    posts = srv.calls("POST", "/fapi/v1/order")
+    assert margin[0].params["marginType"] == "ISOLATED"
+    assert lev[0].params["leverage"] == "2"
+    assert srv.requests.index(lev[0]) < srv.requests.index(posts[0])
+    assert len(posts) == 1
+    p = posts[0].params
+    assert p["symbol"] == "BTCUSDT"
+    assert p["side"] == "SELL"
+    assert p["type"] == "LIMIT"
+    assert p["quantity"] == "0.01"  # 0.0104 truncated to the 0.001 lot step
+    assert float(p["price"]) == pytest.approx(90_000.1)  # 0.10 tick
+    assert p["newClientOrderId"] == client_order_id("plan-42", 0, "open")
+    assert "reduceOnly" not in p or p["reduceOnly"] == "false"
+    assert posts[0].headers["X-MBX-APIKEY"] == key
+    assert _signed_ok(posts[0].raw, secret)
+    assert res.status == "open"
+    assert res.contracts == pytest.approx(0.01)
+    assert res.exchange_order_id is not None
+    assert res.client_order_id == p["newClientOrderId"]
+
+
+def test_margin_mode_no_need_to_change_is_not_an_error(
+    binance_venue: Any, fake_binance: Any
+) -> None:
+    fake_binance.margin_type = "ISOLATED"
+    binance_venue.set_leverage(SYMBOL, 3, "isolated")  # -4046 answered, ignored
+    assert fake_binance.server.calls("POST", "/fapi/v1/leverage")[0].params["leverage"] == "3"
+
+
+def test_reduce_only_buy_carries_reduce_only(binance_venue: Any, fake_binance: Any) -> None:
+    binance_venue.place_order(_order(side="buy", reduce_only=True, client_order_id="ahclose1"))
+    p = fake_binance.server.calls("POST", "/fapi/v1/order")[0].params
+    assert p["reduceOnly"] == "true"
+    assert p["side"] == "BUY"
+
+
+def test_partial_fill_is_reported(binance_venue: Any, fake_binance: Any) -> None:
+    fake_binance.fill_on_create = 0.4
+    res = binance_venue.place_order(_order(contracts=0.01))
+    assert res.status == "partially_filled"
+    assert res.filled_contracts == pytest.approx(0.004)
+    assert res.remaining_contracts == pytest.approx(0.006)
+    assert res.average_price == pytest.approx(90_000.1)
+
+
+def test_same_client_id_twice_sends_one_order(binance_venue: Any, fake_binance: Any) -> None:
+    first = binance_venue.place_order(_order())
+    second = binance_venue.place_order(_order())
+    assert len(fake_binance.server.calls("POST", "/fapi/v1/order")) == 1
+    assert second.exchange_order_id == first.exchange_order_id
+
+
+def test_rejection_insufficient_margin_is_a_clear_exchange_error(
+    binance_venue: Any, fake_binance: Any, api_keys: tuple[str, str]
+) -> None:
+    fake_binance.reject_create = (400, {"code": -2019, "msg": "Margin is insufficient."})
+    with pytest.raises(ExchangeError) as info:
+        binance_venue.place_order(_order())
+    msg = str(info.value)
+    assert "insufficient margin" in msg
+    assert "\n" not in msg
+    assert info.value.exit_code == 4
+    for secret in api_keys:
+        assert secret not in msg
+    assert "signature" not in msg
+
+
+def test_timeout_after_the_order_arrived_looks_it_up_and_never_resends(
+    binance_venue: Any, fake_binance: Any
+) -> None:
+    srv = fake_binance.server
+    srv.delay_next("POST", "/fapi/v1/order", 1.6)  # client timeout is 1.0 s
+    res = binance_venue.place_order(_order())
+    assert len(srv.calls("POST", "/fapi/v1/order")) == 1
+    lookups = srv.calls("GET", "/fapi/v1/order")
+    assert lookups and lookups[-1].params["origClientOrderId"] == _order().client_order_id
+    assert res.status == "open"
+    # the caller retries the same step after its own timeout: still one order
+    again = binance_venue.place_order(_order())
+    assert again.exchange_order_id == res.exchange_order_id
+    assert len(srv.calls("POST", "/fapi/v1/order")) == 1
+
+
+def test_timeout_before_the_order_arrived_sends_it_once_more(
+    binance_venue: Any, fake_binance: Any
+) -> None:
+    srv = fake_binance.server
+    real_create = srv.routes[("POST", "/fapi/v1/order")]
+    dropped: list[int] = []
+
+    def drop_first(r: Any) -> Any:
+        if not dropped:  # the exchange never saw it: no order is stored
+            dropped.append(1)
+            return 502, {"code": -1001, "msg": "Internal error; unable to process your request."}
+        return real_create(r)
+
+    srv.route("POST", "/fapi/v1/order", drop_first)
+    srv.delay_next("POST", "/fapi/v1/order", 1.6)
+    res = binance_venue.place_order(_order())
+    posts = srv.calls("POST", "/fapi/v1/order")
+    assert len(posts) == 2
+    assert posts[0].params["newClientOrderId"] == posts[1].params["newClientOrderId"]
+    assert len(fake_binance.orders) == 1
+    assert res.status == "open"
+
+
+def test_execute_polls_until_filled(binance_venue: Any, fake_binance: Any) -> None:
+    fake_binance.fill_per_poll = 0.5
+    report = binance_venue.execute(_order(contracts=0.01), offset_bps=5, timeout_s=60)
+    assert report.complete
+    assert report.filled_contracts == pytest.approx(0.01)
+    post = fake_binance.server.calls("POST", "/fapi/v1/order")
+    assert len(post) == 1
+    # sell limit at mark 88,000 × (1 + 5 bps) = 88,044, on the 0.10 tick
+    assert float(post[0].params["price"]) == pytest.approx(88_044.0)
+
+
+def test_execute_timeout_cancels_then_falls_back_to_reduce_only_market(
+    binance_venue: Any, fake_binance: Any
+) -> None:
+    clock = iter(range(0, 10_000, 10))
+    binance_venue._clock = lambda: float(next(clock))  # each poll "takes" 10 s
+    fake_binance.fill_on_create = 0.3
+    order = _order(side="buy", contracts=0.01, reduce_only=True)
+    report = binance_venue.execute(order, offset_bps=2, timeout_s=25, fallback="market")
+    srv = fake_binance.server
+    posts = srv.calls("POST", "/fapi/v1/order")
+    assert [p.params["type"] for p in posts] == ["LIMIT", "MARKET"]
+    assert all(p.params["reduceOnly"] == "true" for p in posts)
+    assert posts[1].params["quantity"] == "0.007"  # the unfilled remainder only
+    assert posts[1].params["newClientOrderId"] != posts[0].params["newClientOrderId"]
+    assert len(srv.calls("DELETE", "/fapi/v1/order")) == 1
+    assert report.complete
+    assert report.filled_contracts == pytest.approx(0.01)
+
+
+def test_below_exchange_minimum_is_refused_before_sending(
+    binance_venue: Any, fake_binance: Any
+) -> None:
+    with pytest.raises(ExchangeError, match="below the exchange minimum"):
+        binance_venue.place_order(_order(contracts=0.0004))
+    assert fake_binance.server.calls("POST", "/fapi/v1/order") == []
+
+
+def test_reconciliation_position_and_open_orders_parse(
+    binance_venue: Any, fake_binance: Any, load_fixture: Any
+) -> None:
+    fake_binance.positions = load_fixture("binanceusdm_positionRisk_v3.json")
+    binance_venue.place_order(_order(contracts=0.01))
+    fake_binance.fill_on_create = 0.5
+    binance_venue.place_order(_order(contracts=0.01, client_order_id="ahsecond1"))
+
+    pos = binance_venue.position(SYMBOL)
+    assert pos is not None
+    assert pos.side == Side.SHORT
+    assert pos.contracts == pytest.approx(0.01)
+    assert pos.entry_price == pytest.approx(90_000.0)
+    assert pos.contract_type == ContractType.LINEAR
+    assert pos.margin_mode == "isolated"
+    assert pos.liquidation_price == pytest.approx(133_660.19417475)
+    assert pos.unrealised_pnl == pytest.approx(20.0)
+    assert pos.mark_price == pytest.approx(88_000.0)
+
+    orders = binance_venue.open_orders(SYMBOL)
+    by_id = {o.client_order_id: o for o in orders}
+    assert set(by_id) == {_order().client_order_id, "ahsecond1"}
+    assert by_id["ahsecond1"].status == "partially_filled"
+    assert by_id["ahsecond1"].filled_contracts == pytest.approx(0.005)
+
+
+def test_flat_account_has_no_position(binance_venue: Any, fake_binance: Any) -> None:
+    assert binance_venue.position(SYMBOL) is None
+
+
+def test_mark_price_funding_and_live_instrument(binance_venue: Any) -> None:
+    assert binance_venue.mark_price(SYMBOL) == pytest.approx(88_000.0)
+    assert binance_venue.funding_rate(SYMBOL) == (pytest.approx(0.0001), 8.0)
+    inst = binance_venue.instrument(SYMBOL)
+    assert inst.specs_as_of == "live"
+    assert inst.lot_step == pytest.approx(0.001)
+    assert inst.min_contracts == pytest.approx(0.001)
+    assert inst.tick_size == pytest.approx(0.1)
+    assert inst.tiers  # from the built-in table
+
+
+def test_secrets_never_in_logs_output_or_errors(
+    binance_venue: Any,
+    fake_binance: Any,
+    api_keys: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_binance.reject_create = (
+        401,
+        {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+    )
+    messages = []
+    for action in (
+        lambda: binance_venue.place_order(_order()),
+        lambda: binance_venue.set_leverage(SYMBOL, 2, "cross"),
+    ):
+        try:
+            action()
+        except ExchangeError as err:
+            messages.append(str(err) + repr(err))
+    fake_binance.server.delay_next("GET", "/fapi/v1/premiumIndex", 1.6)
+    with pytest.raises(ExchangeError) as info:
+        binance_venue.mark_price(SYMBOL)
+    messages.append(str(info.value))
+    out = capsys.readouterr()
+    blob = "\n".join(messages) + caplog.text + out.out + out.err + repr(binance_venue)
+    assert messages and "authentication failed" in messages[0]
+    assert "timed out" in messages[-1]
+    for secret in api_keys:
+        assert secret not in blob
+    assert caplog.records  # ccxt did log its requests (headers included) ...
+    assert not re.search(r"signature=[0-9a-f]{64}", blob)  # ... but masked
