@@ -552,6 +552,61 @@ def _centred(values: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
 _CHUNK_COLUMNS = 64
 
 
+def _block_size(w: int) -> int | None:
+    """Block length b (a divisor of the window) for the blocked-matrix rolling beta."""
+    if w <= 32:
+        return w
+    divisors = [b for b in range(8, 33) if w % b == 0]
+    return max(divisors) if divisors else None
+
+
+def _rolling_beta_blocked(
+    y: FloatArray, xc: FloatArray, mx: FloatArray, inv: FloatArray, w: int, b: int
+) -> FloatArray:
+    """β for rows ≥ w − 1 of (T, N) ``y`` (no NaN) against centred hedge returns ``xc``.
+
+    With rows cut in blocks of b (b divides w, q = w/b), the window ending at row
+    t = k·b + j covers rows j+1… of block k−q, blocks k−q+1 … k−1 whole, and rows …j of
+    block k. β_t = Σ_i y_i·(xc_i − x̄_t)/den_t is linear in y, so each output block is
+    two small matrix products (the partial blocks, exact per-row weights) plus a rank-2
+    term from the whole blocks' sums Σy and Σy·xc (mean-centred running sums of block
+    totals, so no error builds up over long series). BLAS does the arithmetic; y is
+    read three times and β written once. Rows < w − 1 of the result are garbage.
+    """
+    t, n = y.shape
+    q = w // b
+    nb = -(-t // b)
+    pad = nb * b - t
+
+    def blocks(v: FloatArray) -> FloatArray:
+        return (np.concatenate([v, np.zeros(pad)]) if pad else v).reshape(nb, b)
+
+    x3 = blocks(xc)
+    inv3 = blocks(inv)[q:]
+    mxi3 = blocks(mx * inv)[q:]
+    lower = np.tri(b, b, 0, dtype=bool)
+    weights = x3[:, None, :]
+    k_cur = np.where(lower, weights[q:] * inv3[:, :, None] - mxi3[:, :, None], 0.0)
+    k_prev = np.where(~lower, weights[:-q] * inv3[:, :, None] - mxi3[:, :, None], 0.0)
+    coef = np.stack([-mxi3, inv3], axis=2)  # (nb−q, b, 2) against [Σy, Σy·xc]
+    sums = np.stack([np.ones((nb, b)), x3], axis=1)  # (nb, 2, b)
+    yp = np.concatenate([y, np.zeros((pad, n))]) if pad else y
+    y3 = yp.reshape(nb, b, n)
+    tot = np.matmul(sums, y3)  # (nb, 2, n): per block Σy, Σy·xc
+    mean_tot = tot.mean(axis=0)
+    run = np.zeros((nb + 1, 2, n))
+    np.cumsum(tot - mean_tot, axis=0, out=run[1:])
+    mid = run[q:nb] - run[1 : nb - q + 1] + (q - 1) * mean_tot  # blocks k−q+1 … k−1
+    out = np.empty((nb * b, n))
+    res = out[q * b :].reshape(nb - q, b, n)
+    np.matmul(k_cur, y3[q:], out=res)
+    res += np.matmul(k_prev, y3[:-q])
+    res += np.matmul(coef, mid)
+    first = run[q] + q * mean_tot  # window of rows 0 … w−1: blocks 0 … q−1
+    out[w - 1] = (first[1] - mx[w - 1] * first[0]) * inv[w - 1]
+    return out[:t]
+
+
 @overload
 def rolling_beta(asset_returns: pd.DataFrame, hedge_returns: Any, window: int) -> pd.DataFrame: ...
 @overload
@@ -569,15 +624,16 @@ def rolling_beta(asset_returns: Any, hedge_returns: Any, window: int) -> Any:
     hedge returns are flat are NaN — the same as pandas
     ``asset.rolling(window).cov(hedge) / hedge.rolling(window).var()``.
 
-    Cost O(T·N): windowed sums from block-restarted cumulative sums of mean-centred data
-    (see ``_window_sum``), processed in column chunks to stay in cache.
+    Cost O(T·N). The hedge's window moments come from block-restarted cumulative sums
+    of mean-centred data (``_window_sum``); the asset side is linear in the returns and is
+    done as small blocked matrix products (``_rolling_beta_blocked``) when the window has
+    a divisor between 8 and 32 (or is ≤ 32), else with ``_window_sum`` as well.
     """
     y, x, one_d, restore = _rolling_inputs(asset_returns, hedge_returns, window)
     w = int(window)
     t, n = y.shape
-    out = np.full((t, n), np.nan)
     if t < w:
-        return _finish(out, one_d, restore)
+        return _finish(np.full((t, n), np.nan), one_d, restore)
     x_ok = np.isfinite(x)
     xc = _centred(x, x_ok)
     sx = _window_sum(xc, w)
@@ -586,22 +642,29 @@ def rolling_beta(asset_returns: Any, hedge_returns: Any, window: int) -> Any:
     den = sxx - sx * mean_x
     # flat hedge windows: the variance is within rounding of zero
     flat = den <= 64.0 * np.finfo(np.float64).eps * w * np.maximum(sxx, np.finfo(np.float64).tiny)
-    x_bad = ~x_ok
     with np.errstate(divide="ignore", invalid="ignore"):
-        inv_den = np.where(flat, np.nan, 1.0 / den)
-    for start in range(0, n, _CHUNK_COLUMNS):
-        stop = min(n, start + _CHUNK_COLUMNS)
-        yb = y[:, start:stop]
-        y_ok = np.isfinite(yb)
-        yc = _centred(yb, y_ok)
-        sy = _window_sum(yc, w)
-        sxy = _window_sum(yc * xc[:, None], w)
-        beta = (sxy - sy * mean_x[:, None]) * inv_den[:, None]
-        bad = ~y_ok | x_bad[:, None]
-        if bad.any():
-            nbad = _window_sum(bad.astype(np.float64), w)
-            beta[nbad > 0.5] = np.nan
-        out[:, start:stop] = beta
+        inv_den = np.where(flat, np.nan, 1.0 / np.where(flat, 1.0, den))
+    y_ok = np.isfinite(y)
+    all_ok = bool(y_ok.all()) and bool(x_ok.all())
+    if not all_ok:
+        y = np.where(y_ok, y, 0.0)
+    b = _block_size(w)
+    if b is not None:
+        out = _rolling_beta_blocked(y, xc, mean_x, np.where(flat, 0.0, inv_den), w, b)
+        if flat.any():
+            out[flat] = np.nan
+    else:
+        out = np.empty((t, n))
+        for start in range(0, n, _CHUNK_COLUMNS):
+            stop = min(n, start + _CHUNK_COLUMNS)
+            yb = y[:, start:stop]
+            sy = _window_sum(yb, w)
+            sxy = _window_sum(yb * xc[:, None], w)
+            out[:, start:stop] = (sxy - sy * mean_x[:, None]) * inv_den[:, None]
+    if not all_ok:
+        bad = ~y_ok | ~x_ok[:, None]
+        nbad = _window_sum(bad.astype(np.float64), w)
+        out[nbad > 0.5] = np.nan
     out[: w - 1] = np.nan
     return _finish(out, one_d, restore)
 
