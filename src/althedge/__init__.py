@@ -1,10 +1,138 @@
 """althedge: hedge an altcoin portfolio against market-wide crashes with futures.
 
-The public Python API is re-exported here; see README.md for a tour.
+The public Python API is re-exported here; see README.md for a tour::
+
+    import althedge
+    betas = althedge.rolling_beta(alt_returns, btc_returns, window=90)   # arrays or pandas
+    size = althedge.size_hedge(50_000, 1.8, 65_000, "linear", 1.0, rounding="down")
+    size.contracts, size.residual_usd                                    # 1.0, 25000.0
+
+Names are imported lazily (on first use), so ``import althedge`` stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS: dict[str, str] = {
+    # returns
+    "simple_returns": "althedge.core.returns",
+    "portfolio_returns": "althedge.core.returns",
+    "value_weights": "althedge.core.returns",
+    # beta
+    "BetaEstimate": "althedge.core.beta",
+    "BetaUnavailableError": "althedge.core.beta",
+    "InsufficientHistoryError": "althedge.core.beta",
+    "BETA_METHODS": "althedge.core.beta",
+    "CLASS_DEFAULT_BETAS": "althedge.core.beta",
+    "class_default_beta": "althedge.core.beta",
+    "ols_beta": "althedge.core.beta",
+    "ewma_beta": "althedge.core.beta",
+    "downside_beta": "althedge.core.beta",
+    "robust_beta": "althedge.core.beta",
+    "conservative_beta": "althedge.core.beta",
+    "shrunk_betas": "althedge.core.beta",
+    "estimate_beta": "althedge.core.beta",
+    "min_variance_weights": "althedge.core.beta",
+    "rolling_beta": "althedge.core.beta",
+    "rolling_ewma_beta": "althedge.core.beta",
+    "rolling_downside_beta": "althedge.core.beta",
+    # sizing
+    "Rounding": "althedge.core.sizing",
+    "HedgeSize": "althedge.core.sizing",
+    "hedge_notional_usd": "althedge.core.sizing",
+    "contracts_exact": "althedge.core.sizing",
+    "round_contracts": "althedge.core.sizing",
+    "size_hedge": "althedge.core.sizing",
+    # metrics
+    "hedge_effectiveness": "althedge.core.metrics",
+    "annualised_volatility": "althedge.core.metrics",
+    "max_drawdown": "althedge.core.metrics",
+    "worst_weeks_return": "althedge.core.metrics",
+}
+
+__all__ = [
+    "BETA_METHODS",
+    "CLASS_DEFAULT_BETAS",
+    "BetaEstimate",
+    "BetaUnavailableError",
+    "HedgeSize",
+    "InsufficientHistoryError",
+    "Rounding",
+    "__version__",
+    "annualised_volatility",
+    "class_default_beta",
+    "conservative_beta",
+    "contracts_exact",
+    "downside_beta",
+    "estimate_beta",
+    "ewma_beta",
+    "hedge_effectiveness",
+    "hedge_notional_usd",
+    "max_drawdown",
+    "min_variance_weights",
+    "ols_beta",
+    "portfolio_returns",
+    "robust_beta",
+    "rolling_beta",
+    "rolling_downside_beta",
+    "rolling_ewma_beta",
+    "round_contracts",
+    "shrunk_betas",
+    "simple_returns",
+    "size_hedge",
+    "value_weights",
+    "worst_weeks_return",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from althedge.core.beta import (
+        BETA_METHODS,
+        CLASS_DEFAULT_BETAS,
+        BetaEstimate,
+        BetaUnavailableError,
+        InsufficientHistoryError,
+        class_default_beta,
+        conservative_beta,
+        downside_beta,
+        estimate_beta,
+        ewma_beta,
+        min_variance_weights,
+        ols_beta,
+        robust_beta,
+        rolling_beta,
+        rolling_downside_beta,
+        rolling_ewma_beta,
+        shrunk_betas,
+    )
+    from althedge.core.metrics import (
+        annualised_volatility,
+        hedge_effectiveness,
+        max_drawdown,
+        worst_weeks_return,
+    )
+    from althedge.core.returns import portfolio_returns, simple_returns, value_weights
+    from althedge.core.sizing import (
+        HedgeSize,
+        Rounding,
+        contracts_exact,
+        hedge_notional_usd,
+        round_contracts,
+        size_hedge,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'althedge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
