@@ -1,9 +1,213 @@
-"""`althedge plan` (being written)."""
+"""`althedge plan` and `althedge demo`: the hedge plan for a portfolio file, as a table or JSON."""
 
 from __future__ import annotations
 
+import math
+from datetime import date
+from pathlib import Path
+
 import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from althedge.cli.common import console, emit_json
+from althedge.errors import InputError
+from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan
+
+EXAMPLE_PORTFOLIO = "examples/portfolio.toml"
+
+
+def parse_date(value: str | None, field: str) -> date | None:
+    """Parse an ISO date from the command line; a bad one is a one-line InputError."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{field}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-08-05"
+        ) from None
+
+
+def _fmt(x: float, spec: str = ",.2f", na: str = "—") -> str:
+    return na if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def render_plan(plan: HedgePlan) -> None:
+    """Print the plan as a person reads it: holdings, the hedge, warnings."""
+    head = (
+        f"[bold]{plan.name}[/]  valued {plan.as_of}  ·  prices: {plan.price_source}  ·  "
+        f"beta: {plan.beta_method}, {plan.lookback_days}-day lookback"
+    )
+    console.print(head)
+    t = Table(title="1 · Valuation and beta", title_justify="left", header_style="bold")
+    for col in (
+        "asset",
+        "amount",
+        "price USD",
+        "value USD",
+        "weight",
+        "beta",
+        "source",
+        "corr",
+        "R²",
+        "±se",
+        "downside β",
+        "obs",
+    ):
+        t.add_column(col, justify="left" if col in ("asset", "source") else "right")
+    for h in plan.holdings:
+        src = "[yellow]ASSUMED[/]" if h.beta_source == "assumed" else "measured"
+        t.add_row(
+            h.asset,
+            _fmt(h.amount, ",.6g"),
+            _fmt(h.price_usd, ",.6g"),
+            _fmt(h.value_usd),
+            _fmt(h.weight * 100, ".1f") + "%",
+            _fmt(h.beta, ".3f"),
+            src,
+            _fmt(h.correlation, ".2f"),
+            _fmt(h.r_squared, ".2f"),
+            _fmt(h.beta_std_error, ".3f"),
+            _fmt(h.downside_beta, ".3f"),
+            str(h.observations),
+        )
+    t.add_section()
+    t.add_row(
+        "[bold]portfolio",
+        "",
+        "",
+        f"[bold]{_fmt(plan.portfolio_value_usd)}",
+        "100%",
+        f"[bold]{_fmt(plan.portfolio_beta, '.3f')}",
+        "[yellow]partly assumed[/]" if plan.portfolio_beta_source != "measured" else "measured",
+        _fmt(plan.portfolio_correlation, ".2f"),
+        _fmt(plan.portfolio_r_squared, ".2f"),
+        "",
+        "",
+        "",
+    )
+    console.print(t)
+
+    for leg in plan.hedges:
+        g = Table.grid(padding=(0, 2))
+        g.add_column(style="dim")
+        g.add_column(justify="right")
+        unit = f"{leg.contract_size:g} {leg.contract_size_unit}"
+        g.add_row(
+            "contract",
+            f"{leg.exchange} {leg.instrument} ({leg.contract_type}, {unit} per contract)",
+        )
+        g.add_row(f"{leg.hedge_asset} price", f"{_fmt(leg.hedge_price_usd)} USD")
+        g.add_row("hedge notional  H = V·β", f"{_fmt(leg.notional_usd)} USD  (β {leg.beta:.3f})")
+        g.add_row("contracts (exact)", _fmt(leg.contracts_exact, ",.4f"))
+        g.add_row(
+            f"[bold]SHORT contracts ({leg.rounding})",
+            f"[bold]{_fmt(leg.contracts, ',.6g')}[/]  "
+            f"(lot {leg.lot_step:g}, min {leg.min_contracts:g})",
+        )
+        g.add_row("residual unhedged", f"{_fmt(leg.residual_usd)} USD")
+        g.add_row("hedge ratio achieved", f"{_fmt(leg.hedge_ratio_achieved * 100, '.1f')}%")
+        im = f"{_fmt(leg.initial_margin, ',.6g')} {leg.initial_margin_currency}"
+        if leg.initial_margin_currency != "USD":
+            im += f" (≈ {_fmt(leg.initial_margin_usd)} USD)"
+        g.add_row(f"initial margin at {leg.leverage:g}× ({leg.margin_mode})", im)
+        rally = leg.rally_to_liquidation_pct
+        style = "red" if math.isfinite(rally) and rally < LIQUIDATION_WARNING_PCT else "green"
+        liq = (
+            "never (fully collateralised)"
+            if not math.isfinite(leg.liquidation_price)
+            else f"{_fmt(leg.liquidation_price)} USD  [{style}](+{_fmt(rally, '.1f')}% rally)[/]"
+        )
+        g.add_row("liquidation price", liq)
+        fund_style = "red" if leg.funding_usd_per_year < 0 else "green"
+        g.add_row(
+            "funding rate (per 8 h)",
+            f"{leg.funding_rate_8h * 100:.4f}%  [dim]{leg.funding_rate_source}[/]",
+        )
+        g.add_row(
+            "funding per year",
+            f"[{fund_style}]{leg.funding_usd_per_year:+,.0f} USD[/] (+ = the short earns)",
+        )
+        console.print(
+            Panel(g, title=f"2 · Hedge with {leg.hedge_asset}", title_align="left", expand=False)
+        )
+
+    for w in plan.warnings:
+        console.print(f"[yellow]⚠ {w}[/]")
+
+
+def plan_command(
+    portfolio: Path = typer.Argument(
+        ..., help="Portfolio TOML file (see examples/portfolio.toml)."
+    ),
+    prices: Path | None = typer.Option(
+        None,
+        "--prices",
+        help="Folder of price files (CSV/Parquet, one per coin). Default: bundled data.",
+    ),
+    exchange: str | None = typer.Option(
+        None, "--exchange", help="Take prices from this exchange through ccxt and the local cache."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Value and measure as of this date (YYYY-MM-DD)."
+    ),
+    funding_rate: float | None = typer.Option(
+        None, "--funding-rate", help="Assume this funding rate per 8 h (e.g. 0.0001 = 0.01%)."
+    ),
+    exclude_bad: bool = typer.Option(
+        False,
+        "--exclude-bad",
+        help="Exclude series with data errors (their beta is assumed) instead of stopping.",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
+) -> None:
+    """How much BTC/ETH to short, on which contract, with what margin, liquidation and funding."""
+    from althedge.config import load_portfolio
+    from althedge.data import open_source
+    from althedge.services.plan import build_plan
+
+    cfg = load_portfolio(portfolio)
+    day = parse_date(as_of, "--as-of")
+    src_path: str | Path | None = prices
+    if src_path is None and cfg.hedge.price_source:
+        src_path = (portfolio.parent / cfg.hedge.price_source).resolve()
+    source = open_source(src_path, exchange=exchange)
+    plan = build_plan(
+        cfg, source, day, exclude_bad_series=exclude_bad, funding_rate_8h=funding_rate
+    )
+    if json_out:
+        emit_json(plan.to_dict())
+    else:
+        render_plan(plan)
+
+
+def demo_command(
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
+) -> None:
+    """Run the plan on the bundled example portfolio and bundled real prices (offline)."""
+    from importlib import resources
+
+    from althedge.config import load_portfolio
+    from althedge.data import bundled_source
+    from althedge.services.plan import build_plan
+
+    ref = resources.files("althedge") / "bundled" / "portfolio.toml"
+    with resources.as_file(ref) as path:
+        cfg = load_portfolio(path)
+    plan = build_plan(cfg, bundled_source())
+    if json_out:
+        emit_json(plan.to_dict())
+        return
+    console.print(
+        "[dim]Demo: the example portfolio (examples/portfolio.toml) on bundled real daily prices.\n"
+        "Try: althedge plan examples/portfolio.toml --as-of 2022-06-13 · althedge calc hedge "
+        "--value 50000 --beta 1.8 --price 65000 --contract-size 1[/]"
+    )
+    render_plan(plan)
 
 
 def register(root: typer.Typer) -> None:
-    """Attach this module's top-level commands to the root app."""
+    """Attach `plan` and `demo` to the root app."""
+    root.command("plan")(plan_command)
+    root.command("demo")(demo_command)

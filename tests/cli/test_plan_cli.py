@@ -1,0 +1,111 @@
+"""`althedge plan` and `althedge demo` through the real console entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PLAN_KEYS = {"portfolio_value_usd", "portfolio_beta", "holdings", "hedge"}
+HOLDING_KEYS = {
+    "asset",
+    "amount",
+    "price_usd",
+    "value_usd",
+    "weight",
+    "beta",
+    "beta_source",
+    "correlation",
+    "observations",
+}
+HEDGE_KEYS = {
+    "instrument",
+    "exchange",
+    "contract_type",
+    "contract_size",
+    "hedge_price_usd",
+    "notional_usd",
+    "contracts_exact",
+    "contracts",
+    "rounding",
+    "residual_usd",
+    "hedge_ratio_achieved",
+    "leverage",
+    "initial_margin",
+    "liquidation_price",
+    "rally_to_liquidation_pct",
+    "funding_rate_8h",
+    "funding_usd_per_year",
+}
+
+
+def althedge(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "althedge", *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+def test_demo_json_contract() -> None:
+    proc = althedge("demo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)  # stdout is exactly one JSON object
+    assert out.keys() >= PLAN_KEYS
+    assert all(h.keys() >= HOLDING_KEYS for h in out["holdings"])
+    assert out["hedge"].keys() >= HEDGE_KEYS
+    assert out["hedge"]["contract_type"] in ("linear", "inverse")
+    assert {h["beta_source"] for h in out["holdings"]} <= {"measured", "assumed"}
+    total = sum(h["value_usd"] for h in out["holdings"])
+    assert abs(total - out["portfolio_value_usd"]) < 1e-6
+
+
+def test_demo_table_for_people() -> None:
+    proc = althedge("demo")
+    assert proc.returncode == 0, proc.stderr
+    assert "SHORT contracts" in proc.stdout and "liquidation price" in proc.stdout
+
+
+def test_plan_as_of_and_prices(shared_data: Path) -> None:
+    proc = althedge(
+        "plan",
+        "examples/portfolio.toml",
+        "--prices",
+        str(shared_data / "daily"),
+        "--as-of",
+        "2022-06-13",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["as_of"] == "2022-06-13"
+    assert out["hedge"]["contracts"] <= out["hedge"]["contracts_exact"]  # rounding = down
+
+
+def test_plan_bad_date_is_one_line_exit_2() -> None:
+    proc = althedge("plan", "examples/portfolio.toml", "--as-of", "13/06/2022")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "--as-of" in proc.stderr
+
+
+def test_plan_date_before_any_data_is_clear() -> None:
+    proc = althedge("plan", "examples/portfolio.toml", "--as-of", "2001-01-01")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_plan_inverse_with_collateral(tmp_path: Path) -> None:
+    p = tmp_path / "inv.toml"
+    p.write_text(
+        '[[holdings]]\nasset = "SOL"\namount = 200\n'
+        '[hedge]\nexchange = "binance"\ncontract = "inverse"\nleverage = 1\n'
+        'collateral_asset = "BTC"\ncollateral_amount = 0.3\n'
+    )
+    proc = althedge("plan", str(p), "--json")
+    assert proc.returncode == 0, proc.stderr
+    hedge = json.loads(proc.stdout)["hedge"]
+    assert hedge["contract_type"] == "inverse" and hedge["contract_size"] == 100
+    assert hedge["initial_margin_currency"] == "BTC"
