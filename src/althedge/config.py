@@ -114,7 +114,7 @@ class HedgeConfig(_Strict):
     def _collateral_consistent(self) -> HedgeConfig:
         if self.collateral_amount > 0 and self.contract != "inverse":
             raise ValueError(
-                "collateral_amount is only used with contract = \"inverse\" (coin collateral); "
+                'collateral_amount is only used with contract = "inverse" (coin collateral); '
                 "remove it or switch the contract"
             )
         if self.collateral_amount > 0 and self.collateral_asset not in (None, self.assets[0]):
@@ -213,7 +213,11 @@ def _first_error_message(err: ValidationError, source: str) -> str:
     elif first["type"] == "missing":
         msg = "is required"
     got = first.get("input")
-    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict | list) else f" (got {got!r})"
+    shown = (
+        ""
+        if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict | list)
+        else f" (got {got!r})"
+    )
     more = len(err.errors()) - 1
     tail = f" [+{more} more problem{'s' if more > 1 else ''}]" if more else ""
     where = f"{_field_path(loc)}: " if loc else ""

@@ -42,9 +42,17 @@ def _register() -> None:
     # Each sub-module owns its commands; imported here so `althedge --help` lists them all.
     from althedge.cli import backtest, calc, data, hedge, plan
 
-    app.add_typer(calc.app, name="calc", help="Futures calculators: PnL, liquidation, funding, basis, hedge size.")
+    app.add_typer(
+        calc.app,
+        name="calc",
+        help="Futures calculators: PnL, liquidation, funding, basis, hedge size.",
+    )
     app.add_typer(data.app, name="data", help="Market data: fetch, import, list, quality checks.")
-    app.add_typer(hedge.app, name="hedge", help="Open, watch, rebalance and close a hedge (dry run unless --live).")
+    app.add_typer(
+        hedge.app,
+        name="hedge",
+        help="Open, watch, rebalance and close a hedge (dry run unless --live).",
+    )
     plan.register(app)
     backtest.register(app)
     hedge.register(app)
