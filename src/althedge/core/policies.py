@@ -82,10 +82,9 @@ class PolicySpec:
     halflife: float | None = None  # ewma
     resolved_from: str | None = None  # "auto" when this spec is auto's winner
 
-    @property
-    def hedge_assets(self) -> tuple[str, ...]:
-        """Hedge instruments this policy trades (multi: BTC and ETH)."""
-        return ("BTC", "ETH") if self.kind == "multi" else ("BTC",)
+    def hedge_assets(self, primary: str = "BTC") -> tuple[str, ...]:
+        """Hedge instruments this policy trades (multi: BTC and ETH; else ``primary``)."""
+        return ("BTC", "ETH") if self.kind == "multi" else (primary,)
 
     @property
     def warmup(self) -> int:
@@ -291,11 +290,13 @@ def target_ratios(
     asset_returns: FloatArray | None = None,
     asset_weights: FloatArray | None = None,
     asset_classes: Sequence[str | None] | None = None,
+    primary: str = "BTC",
 ) -> PolicyTargets:
     """Hedge ratios decided at each bar by ``spec`` (rows ≤ t only).
 
     * ``portfolio_returns`` (T,) or (T, N): simple returns of each portfolio (row 0 NaN);
     * ``hedge_returns``: {"BTC": (T,), "ETH": (T,)} simple returns of the hedge assets;
+      single-instrument policies hedge with ``primary`` (default BTC), ``multi`` with both;
     * ``asset_returns`` (T, A) and ``asset_weights`` (T, A) or None: per-holding returns
       and buy-and-hold value weights at ``t`` (rows sum to 1), for ``shrunk`` and the
       class-table ``static``. Without weights the N portfolio columns are the assets
@@ -308,11 +309,11 @@ def target_ratios(
     y = np.asarray(portfolio_returns, dtype=float)
     y2 = y[:, None] if y.ndim == 1 else y
     t, n = y2.shape
-    if "BTC" not in hedge_returns:
-        raise InputError("hedge_returns: BTC returns are required")
-    x = np.asarray(hedge_returns["BTC"], dtype=float)
+    if primary not in hedge_returns:
+        raise InputError(f"hedge_returns: {primary} returns are required")
+    x = np.asarray(hedge_returns[primary], dtype=float)
     if x.shape != (t,):
-        raise InputError(f"hedge_returns['BTC']: expected shape ({t},), got {x.shape}")
+        raise InputError(f"hedge_returns[{primary!r}]: expected shape ({t},), got {x.shape}")
     se: FloatArray | None = None
     assumed = False
     notes: list[str] = []
@@ -320,7 +321,7 @@ def target_ratios(
     if kind in ("none", "one-to-one") or (kind == "static" and spec.beta is not None):
         beta = np.full((t, n), float(spec.beta or 0.0))
         assumed = kind == "static"
-        return PolicyTargets({"BTC": beta}, None, assumed, notes)
+        return PolicyTargets({primary: beta}, None, assumed, notes)
     if kind == "static":
         if asset_classes is None or asset_weights is None or any(c is None for c in asset_classes):
             missing = [] if asset_classes is None else [
@@ -334,7 +335,7 @@ def target_ratios(
         cb = np.array([class_default_beta(str(c)) for c in asset_classes])
         wts = np.asarray(asset_weights, dtype=float)
         beta = (wts @ cb)[:, None] * np.ones((1, n))
-        return PolicyTargets({"BTC": beta}, None, True, notes)
+        return PolicyTargets({primary: beta}, None, True, notes)
     if kind == "rolling-ols":
         assert spec.window is not None
         beta = np.asarray(rolling_beta(y2, x, spec.window), dtype=float)
@@ -351,9 +352,10 @@ def target_ratios(
         beta, se = _shrunk(y2, x, spec.window, asset_returns, asset_weights)
     elif kind == "multi":
         assert spec.window is not None
-        if "ETH" not in hedge_returns:
-            raise InputError("policy 'multi': ETH prices are needed as the second hedge asset")
-        h = np.column_stack([x, np.asarray(hedge_returns["ETH"], dtype=float)])
+        if "ETH" not in hedge_returns or "BTC" not in hedge_returns:
+            raise InputError("policy 'multi': BTC and ETH prices are both needed")
+        h = np.column_stack([np.asarray(hedge_returns["BTC"], dtype=float),
+                             np.asarray(hedge_returns["ETH"], dtype=float)])
         b = rolling_min_variance_weights(y2, h, spec.window)
         neg = np.nanmean(b < 0) if np.isfinite(b).any() else 0.0
         if neg > 0:
@@ -369,7 +371,7 @@ def target_ratios(
         raise InputError(f"policy: unsupported kind {kind!r}")
     with np.errstate(invalid="ignore"):
         clipped = np.where(np.isfinite(beta), np.maximum(beta, 0.0), np.nan)
-    return PolicyTargets({"BTC": clipped}, se, assumed, notes)
+    return PolicyTargets({primary: clipped}, se, assumed, notes)
 
 
 def _shrunk(

@@ -1,0 +1,296 @@
+"""Backtest report: one self-contained HTML page (plotly, embedded) and PNG charts.
+
+``write_html_report(result, path)`` writes a single page with plotly.js inlined
+(``include_plotlyjs=True``: no CDN, no network) showing, for every policy: equity
+hedged vs unhedged, drawdowns, the hedge ratio over time against the measured
+rolling beta and its ±2·se band (so the seed's static 1.8 can be seen against what
+was measured), the hedge size and its rebalances, cumulative funding and fees, and the
+comparison table. ``write_png_charts(result, folder)`` draws the same charts with
+matplotlib (Agg backend) for pasting elsewhere. Files are written atomically
+(temporary file in the same folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from althedge.errors import InputError
+from althedge.services.backtest import BacktestResult
+
+__all__ = ["comparison_rows", "write_html_report", "write_png_charts"]
+
+_COLUMNS: list[tuple[str, str, str]] = [
+    ("hedge_effectiveness", "hedge effectiveness", "{:.1%}"),
+    ("vol_unhedged", "vol unhedged", "{:.1%}"),
+    ("vol_hedged", "vol hedged", "{:.1%}"),
+    ("max_drawdown_unhedged", "max DD unhedged", "{:.1%}"),
+    ("max_drawdown_hedged", "max DD hedged", "{:.1%}"),
+    ("worst_weeks_return_unhedged", "worst 5% weeks unhedged", "{:.1%}"),
+    ("worst_weeks_return_hedged", "worst 5% weeks hedged", "{:.1%}"),
+    ("funding_usd", "funding cost USD", "{:,.0f}"),
+    ("fees_usd", "fees USD", "{:,.0f}"),
+    ("slippage_usd", "slippage USD", "{:,.0f}"),
+    ("cost_per_year_usd", "cost / year USD", "{:,.0f}"),
+    ("turnover_per_year", "turnover / year (×V)", "{:.1f}"),
+    ("rebalances", "rebalances", "{:d}"),
+    ("margin_calls", "margin calls", "{:d}"),
+    ("liquidations", "liquidations", "{:d}"),
+]
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    try:
+        return spec.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def comparison_rows(result: BacktestResult) -> list[list[str]]:
+    """Rows of the comparison table: rank, policy, then the formatted metrics."""
+    rows = []
+    for p in result.policies:
+        name = p.name + (f" (= {p.spec.resolved_from})" if p.spec.resolved_from else "")
+        rows.append([str(p.rank), name, *[_fmt(p.metrics.get(k), f) for k, _, f in _COLUMNS]])
+    return rows
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _drawdown(equity: np.ndarray) -> np.ndarray:
+    e = np.maximum(np.asarray(equity, dtype=float), 1e-9)
+    return e / np.maximum.accumulate(e) - 1.0
+
+
+def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
+    import plotly.graph_objects as go
+
+    first = result.policies[0].series
+    x = first.index
+    figs: list[tuple[str, Any]] = []
+
+    eq = go.Figure()
+    eq.add_trace(go.Scatter(x=x, y=first["value_usd"], name="unhedged", line={"color": "black"}))
+    for p in result.policies:
+        if p.spec.kind == "none":
+            continue
+        eq.add_trace(go.Scatter(x=x, y=p.series["equity_hedged_usd"], name=f"hedged: {p.name}"))
+    eq.update_layout(title="Portfolio value, hedged vs unhedged (USD)", yaxis_title="USD")
+    figs.append(("equity", eq))
+
+    dd = go.Figure()
+    dd.add_trace(go.Scatter(x=x, y=_drawdown(first["value_usd"].to_numpy()), name="unhedged",
+                            line={"color": "black"}))
+    for p in result.policies:
+        if p.spec.kind == "none":
+            continue
+        dd.add_trace(go.Scatter(x=x, y=_drawdown(p.series["equity_hedged_usd"].to_numpy()),
+                                name=f"hedged: {p.name}"))
+    dd.update_layout(title="Drawdown from the running peak", yaxis_tickformat=".0%")
+    figs.append(("drawdown", dd))
+
+    be = go.Figure()
+    mb = result.measured_beta
+    band = 2.0 * mb["std_error"]
+    be.add_trace(go.Scatter(x=mb.index, y=mb["beta"] + band, line={"width": 0},
+                            showlegend=False, hoverinfo="skip"))
+    be.add_trace(go.Scatter(x=mb.index, y=mb["beta"] - band, fill="tonexty", line={"width": 0},
+                            fillcolor="rgba(100,100,200,0.2)",
+                            name="measured β ± 2 se (rolling OLS)"))
+    be.add_trace(go.Scatter(x=mb.index, y=mb["beta"], name="measured β (rolling OLS)",
+                            line={"color": "rgb(60,60,160)"}))
+    for p in result.policies:
+        for col in [c for c in p.series.columns if c.startswith("beta_") and c != "beta_std_error"]:
+            be.add_trace(go.Scatter(x=x, y=p.series[col], name=f"{p.name} {col[5:]}",
+                                    line={"dash": "dot"}))
+    be.update_layout(title=f"Hedge ratio used vs measured beta to {result.hedge_asset}",
+                     yaxis_title="β")
+    figs.append(("beta", be))
+
+    hs = go.Figure()
+    for p in result.policies:
+        if p.spec.kind == "none":
+            continue
+        cols = [c for c in p.series.columns if c.startswith("hedged_notional_usd_")]
+        total = p.series[cols].sum(axis=1)
+        hs.add_trace(go.Scatter(x=x, y=total, name=f"{p.name}", line={"shape": "hv"}))
+        reb = p.series["rebalanced"].to_numpy(dtype=bool)
+        hs.add_trace(go.Scatter(x=x[reb], y=total[reb], mode="markers", marker={"size": 4},
+                                name=f"{p.name} rebalances", showlegend=False))
+    hs.update_layout(title="Hedge size (USD delta shorted) and rebalances", yaxis_title="USD")
+    figs.append(("hedge_size", hs))
+
+    co = go.Figure()
+    for p in result.policies:
+        if p.spec.kind == "none":
+            continue
+        co.add_trace(go.Scatter(x=x, y=p.series["funding_cost_usd"].cumsum(),
+                                name=f"{p.name} funding (+ paid / − earned)"))
+        co.add_trace(go.Scatter(x=x, y=(p.series["fees_usd"] + p.series["slippage_usd"]).cumsum(),
+                                name=f"{p.name} fees + slippage", line={"dash": "dash"}))
+    co.update_layout(title="Cumulative funding and trading costs (USD)", yaxis_title="USD")
+    figs.append(("costs", co))
+    for _, f in figs:
+        f.update_layout(template="plotly_white", height=420, margin={"l": 60, "r": 20, "t": 50,
+                                                                    "b": 40})
+    return figs
+
+
+def _table_html(result: BacktestResult) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["rank", "policy",
+                                                          *[c[1] for c in _COLUMNS]])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in comparison_rows(result)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_html_report(result: BacktestResult, path: str | Path) -> Path:
+    """Write the self-contained HTML report (plotly.js inlined once; no network)."""
+    out = Path(path)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"report: {out.name!r} should end in .html; e.g. --report backtest.html")
+    parts = []
+    for i, (name, fig) in enumerate(_figures(result)):
+        parts.append(
+            f'<section id="{name}">'
+            + fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"fig-{name}")
+            + "</section>"
+        )
+    warn = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
+    notes = "".join(
+        f"<li>{html.escape(p.name)}: {html.escape(n)}</li>"
+        for p in result.policies
+        for n in p.notes
+    )
+    s = result.settings
+    settings_line = html.escape(
+        f"{result.instrument} · rebalance {s.get('rebalance')} · fees {s.get('fee_rate')} · "
+        f"slippage {s.get('slippage_bps')} bps · funding {s.get('funding')} · rounding "
+        f"{s.get('rounding')} · leverage {s.get('leverage')}x · window {s.get('window')} bars"
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>althedge backtest — {html.escape(result.portfolio_name)}</title>
+<style>
+body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}}
+table{{border-collapse:collapse;font-size:13px}} th,td{{border:1px solid #ccc;padding:4px 8px;
+text-align:right}} th{{background:#f3f3f3}} td:nth-child(2){{text-align:left}}
+.muted{{color:#666;font-size:13px}}
+</style></head><body>
+<h1>Backtest: {html.escape(result.portfolio_name)}</h1>
+<p class="muted">Out-of-sample span {html.escape(result.start)} → {html.escape(result.end)}
+({result.bars} {html.escape(result.timeframe)} bars), hedged with {settings_line}.
+Hedge ratios decided at each close from data up to that close only. Ranked by hedge
+effectiveness 1 − Var(hedged)/Var(unhedged). Funding is a cost when positive (paid) and
+a gain when negative (earned by the short).</p>
+<h2>Comparison</h2>
+{_table_html(result)}
+{"<h3>Notes</h3><ul>" + notes + "</ul>" if notes else ""}
+{"<h3>Data and assumptions</h3><ul>" + warn + "</ul>" if warn else ""}
+{"".join(parts)}
+</body></html>
+"""
+    _atomic_write(out, page.encode("utf-8"))
+    return out
+
+
+def write_png_charts(result: BacktestResult, folder: str | Path) -> list[Path]:
+    """Write equity, drawdown, beta, hedge size and cost charts as PNG (matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(folder)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"png: {out_dir} is a file; pass a folder, e.g. --png charts/")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    first = result.policies[0].series
+    x = first.index
+    hedged = [p for p in result.policies if p.spec.kind != "none"]
+
+    def save(fig: Any, name: str) -> None:
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        target = out_dir / f"{name}.png"
+        _atomic_write(target, buf.getvalue())
+        written.append(target)
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(x, first["value_usd"], color="black", label="unhedged")
+    for p in hedged:
+        ax.plot(x, p.series["equity_hedged_usd"], label=f"hedged: {p.name}", lw=1)
+    ax.set_title("Portfolio value, hedged vs unhedged (USD)")
+    ax.legend(fontsize=7)
+    save(fig, "equity")
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(x, _drawdown(first["value_usd"].to_numpy()), color="black", label="unhedged")
+    for p in hedged:
+        ax.plot(x, _drawdown(p.series["equity_hedged_usd"].to_numpy()), label=p.name, lw=1)
+    ax.set_title("Drawdown from the running peak")
+    ax.legend(fontsize=7)
+    save(fig, "drawdown")
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    mb = result.measured_beta
+    ax.fill_between(mb.index, mb["beta"] - 2 * mb["std_error"], mb["beta"] + 2 * mb["std_error"],
+                    alpha=0.2, label="measured β ± 2 se")
+    ax.plot(mb.index, mb["beta"], label="measured β (rolling OLS)")
+    for p in result.policies:
+        for col in [c for c in p.series.columns if c.startswith("beta_") and c != "beta_std_error"]:
+            ax.plot(x, p.series[col], ls=":", lw=1, label=f"{p.name} {col[5:]}")
+    ax.set_title(f"Hedge ratio used vs measured beta to {result.hedge_asset}")
+    ax.legend(fontsize=7)
+    save(fig, "beta")
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for p in hedged:
+        cols = [c for c in p.series.columns if c.startswith("hedged_notional_usd_")]
+        total = p.series[cols].sum(axis=1)
+        ax.step(x, total, where="post", lw=1, label=p.name)
+        reb = p.series["rebalanced"].to_numpy(dtype=bool)
+        ax.plot(x[reb], total[reb], ".", ms=2)
+    ax.set_title("Hedge size (USD delta shorted) and rebalances")
+    ax.legend(fontsize=7)
+    save(fig, "hedge_size")
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for p in hedged:
+        ax.plot(x, p.series["funding_cost_usd"].cumsum(), lw=1, label=f"{p.name} funding")
+        ax.plot(x, (p.series["fees_usd"] + p.series["slippage_usd"]).cumsum(), ls="--", lw=1,
+                label=f"{p.name} fees + slippage")
+    ax.set_title("Cumulative funding (+ paid / − earned) and trading costs (USD)")
+    ax.legend(fontsize=7)
+    save(fig, "costs")
+    return written
