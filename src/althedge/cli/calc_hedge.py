@@ -1,8 +1,157 @@
-"""`althedge calc hedge`: the seed's hedge-size calculator (placeholder, being written)."""
+"""`althedge calc hedge`: the seed article's hedge-size calculator, directly.
+
+H = V·β; linear Q = H/(P·CS); inverse Q = (H + C·P)/CS (C = coin collateral); then
+rounding to the lot step and minimum. Every number comes from
+:func:`althedge.core.sizing.size_hedge`; this module parses flags and prints.
+"""
 
 from __future__ import annotations
 
+import math
 
-def hedge() -> None:
-    """Hedge size for a portfolio value and beta (not yet implemented)."""
-    raise NotImplementedError
+import typer
+from rich.table import Table
+
+from althedge.cli.common import console, emit_json, err_console
+from althedge.core.instruments import ContractType, parse_contract_type
+from althedge.core.sizing import HedgeSize, parse_rounding, size_hedge
+from althedge.errors import InputError
+
+
+def _decimals(step: float) -> int:
+    """Decimals needed to show multiples of ``step`` (at least 2)."""
+    text = f"{step:.10f}".rstrip("0")
+    return max(2, len(text.split(".")[1]) if "." in text else 0)
+
+
+def _payload(size: HedgeSize, value_usd: float, beta: float, price_usd: float,
+             contract_size: float, collateral_coin: float) -> dict[str, object]:
+    return {
+        "notional_usd": size.notional_usd,
+        "contracts_exact": size.contracts_exact,
+        "contracts": size.contracts,
+        "residual_usd": size.residual_usd,
+        "hedge_ratio_achieved": size.hedge_ratio_achieved,
+        "hedged_notional_usd": size.hedged_notional_usd,
+        "below_minimum": size.below_minimum,
+        "rounding": size.rounding.value,
+        "contract_type": size.contract_type.value,
+        "contract_size": contract_size,
+        "lot_step": size.lot_step,
+        "min_contracts": size.min_contracts,
+        "value_usd": value_usd,
+        "beta": beta,
+        "price_usd": price_usd,
+        "collateral_coin": collateral_coin,
+    }
+
+
+def _number(flag: str, text: str) -> float:
+    """A flag's value as a float, or a one-line InputError naming the flag (exit 2)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{flag}: expected a number, got {text!r}") from None
+
+
+def hedge(
+    value: str = typer.Option(..., "--value", help="Portfolio value V in USD."),
+    beta: str = typer.Option(..., "--beta", help="Portfolio beta β to the hedge asset."),
+    price: str = typer.Option(..., "--price", help="Hedge asset price P in USD."),
+    contract_size: str = typer.Option(
+        ...,
+        "--contract-size",
+        help="Contract size CS: coin per contract (linear) or USD per contract (inverse).",
+    ),
+    # plain strings, validated by the core parsers: a bad value is a one-line
+    # InputError (exit 2), the same as every other bad input
+    contract: str = typer.Option("linear", "--contract", help="Contract type: linear or inverse."),
+    collateral: str = typer.Option(
+        "0",
+        "--collateral",
+        help="Coin collateral C of an inverse position (its delta is hedged too).",
+    ),
+    rounding: str = typer.Option(
+        "down", "--rounding", help="down, up, nearest, or none (fractional)."
+    ),
+    lot_step: str = typer.Option("1", "--lot-step", help="Exchange quantity step, contracts."),
+    min_contracts: str = typer.Option(
+        "0", "--min-contracts", help="Exchange minimum quantity, contracts."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
+) -> None:
+    """Contracts to short for a portfolio worth --value USD with beta --beta (H = V·β)."""
+    # Numbers arrive as text and are converted here, so a malformed one is a one-line
+    # error with exit code 2 like every other bad input.
+    return _hedge(
+        _number("--value", value),
+        _number("--beta", beta),
+        _number("--price", price),
+        _number("--contract-size", contract_size),
+        contract,
+        _number("--collateral", collateral),
+        rounding,
+        _number("--lot-step", lot_step),
+        _number("--min-contracts", min_contracts),
+        as_json,
+    )
+
+
+def _hedge(
+    value: float,
+    beta: float,
+    price: float,
+    contract_size: float,
+    contract: str,
+    collateral: float,
+    rounding: str,
+    lot_step: float,
+    min_contracts: float,
+    as_json: bool,
+) -> None:
+    size = size_hedge(
+        value,
+        beta,
+        price,
+        parse_contract_type(contract),
+        contract_size,
+        collateral_coin=collateral,
+        rounding=parse_rounding(rounding),
+        lot_step=lot_step,
+        min_contracts=min_contracts,
+    )
+    if as_json:
+        emit_json(_payload(size, value, beta, price, contract_size, collateral))
+        return
+    dec = _decimals(lot_step)
+    cs_unit = "coin" if size.contract_type is ContractType.LINEAR else "USD"
+    table = Table(title="Hedge size (H = V·β)", show_header=True, header_style="bold")
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    table.add_row("portfolio value V", f"{value:,.2f} USD")
+    table.add_row("beta β", f"{beta:.4g}")
+    table.add_row("hedge notional H", f"{size.notional_usd:,.2f} USD")
+    table.add_row(
+        "contract", f"{size.contract_type.value}, {contract_size:g} {cs_unit} per contract"
+    )
+    if collateral:
+        table.add_row("coin collateral C", f"{collateral:g} (C·P = {collateral * price:,.2f} USD)")
+    table.add_row("contracts (exact)", f"{size.contracts_exact:,.{dec}f}")
+    table.add_row(f"contracts ({size.rounding.value})", f"[bold]{size.contracts:,.{dec}f}[/]")
+    table.add_row("hedged notional", f"{size.hedged_notional_usd:,.2f} USD")
+    table.add_row("residual unhedged", f"{size.residual_usd:,.2f} USD")
+    ratio = size.hedge_ratio_achieved
+    table.add_row("hedge ratio achieved", "n/a" if math.isnan(ratio) else f"{ratio:.1%}")
+    console.print(table)
+    if size.below_minimum:
+        err_console.print(
+            f"[yellow]warning:[/] {size.contracts_exact:.6g} contracts is below the minimum "
+            f"order ({max(min_contracts, lot_step):g}); nothing is hedged. Use --rounding up "
+            "or a smaller contract."
+        )
+    elif not math.isnan(ratio) and abs(ratio - 1.0) > 0.1:
+        err_console.print(
+            f"[yellow]warning:[/] whole contracts hedge {ratio:.0%} of the target; "
+            f"{abs(size.residual_usd):,.0f} USD is left "
+            f"{'unhedged' if size.residual_usd > 0 else 'over-hedged'}."
+        )
