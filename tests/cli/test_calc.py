@@ -172,3 +172,23 @@ def test_usage_error_exits_2() -> None:
     proc = run("pnl", "--contract", "quanto", "--side", "long", "--contracts", "1",
                "--contract-size", "1", "--entry", "1", "--exit", "2")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_rally_table_in_docs_matches_the_command() -> None:
+    # docs/futures-math.md prints the same table; keep the page honest.
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "futures-math.md").read_text()
+    rows = {}
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].endswith("×") and cells[0][:-1].isdigit():
+            rows[int(cells[0][:-1])] = cells[1:]
+    assert sorted(rows) == list(range(1, 11))
+    out = run_json("liquidation", "--table")
+    for r in out["rows"]:
+        lin, inv = rows[r["leverage"]]
+        assert lin == f"+{r['linear_rally_pct']:.2f} %"
+        expected_inv = "never" if r["inverse_rally_pct"] is None else (
+            f"+{r['inverse_rally_pct']:.2f} %")
+        assert inv == expected_inv
