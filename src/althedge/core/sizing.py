@@ -156,8 +156,8 @@ def _round_to_step(exact: float, rounding: Rounding, lot_step: float) -> float:
             n = math.floor(q)
         elif rounding is Rounding.UP:
             n = math.ceil(q)
-        else:  # nearest, half up
-            n = math.floor(q + 0.5)
+        else:  # nearest, half up (a half step within rounding noise counts as half)
+            n = math.floor(q + 0.5 + _STEP_RTOL * abs(q))
     return _multiple(n, lot_step)
 
 
