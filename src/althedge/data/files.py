@@ -48,7 +48,8 @@ _FIELD_ALIASES = {
     "volume": ("volume", "vol", "base_volume", "v"),
 }
 _FUNDING_ALIASES = (
-    "funding_mean", "fundingrate", "funding_rate", "rate", "funding", "last_funding_rate",
+    "funding_rate_8h", "funding_mean", "fundingrate", "funding_rate", "rate", "funding",
+    "last_funding_rate",
 )
 
 

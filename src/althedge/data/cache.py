@@ -1,0 +1,117 @@
+"""The market-data cache: one Parquet file per exchange / symbol / timeframe, written atomically.
+
+Layout under the data directory (``--data-dir``, ``$ALTHEDGE_HOME``, default ``~/.althedge``)::
+
+    <data_dir>/cache/<exchange>/<SAFE_SYMBOL>_<timeframe>.parquet   # OHLCV, e.g. SOL_USDT_1d
+    <data_dir>/cache/<exchange>/<SAFE_SYMBOL>_funding.parquet       # funding-rate history
+
+``SAFE_SYMBOL`` is the ccxt symbol with ``/`` → ``_`` and ``:`` → ``-`` (``BTC/USDT:USDT`` →
+``BTC_USDT-USDT``). Every write goes to a temporary file in the same folder and is moved into
+place with ``os.replace`` (atomic on POSIX and Windows), so an interrupted download leaves the
+previous file intact and never a half-written one. Each cache folder is also a valid
+:class:`althedge.data.sources.FileSource` folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from althedge.errors import DataError
+
+
+def safe_symbol(symbol: str) -> str:
+    """``BTC/USDT:USDT-250328`` → ``BTC_USDT-USDT-250328`` (a file-name-safe ccxt symbol)."""
+    return symbol.replace("/", "_", 1).replace(":", "-", 1)
+
+
+def unsafe_symbol(name: str) -> str:
+    """Inverse of :func:`safe_symbol`."""
+    return name.replace("_", "/", 1).replace("-", ":", 1)
+
+
+def atomic_write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        frame.to_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached series (for ``althedge data list``)."""
+
+    exchange: str
+    symbol: str
+    timeframe: str  # "1d", "1h" or "funding"
+    rows: int
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    path: Path
+
+
+class ParquetCache:
+    """Read, merge and atomically write cached series."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir).expanduser()
+        self.root = self.data_dir / "cache"
+
+    def path(self, exchange: str, symbol: str, timeframe: str) -> Path:
+        """File of one series (``timeframe="funding"`` for funding history)."""
+        return self.root / exchange / f"{safe_symbol(symbol)}_{timeframe}.parquet"
+
+    def read(self, exchange: str, symbol: str, timeframe: str) -> pd.DataFrame | None:
+        """The cached frame (index ``timestamp``, datetime64[ns]) or None when absent."""
+        p = self.path(exchange, symbol, timeframe)
+        if not p.exists():
+            return None
+        try:
+            frame = pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises several types
+            raise DataError(f"cache: {p} is unreadable ({type(exc).__name__}); delete it and "
+                            "fetch again") from exc
+        frame.index = pd.DatetimeIndex(frame.index, name="timestamp").as_unit("ns")
+        return frame
+
+    def merge_write(self, exchange: str, symbol: str, timeframe: str,
+                    new: pd.DataFrame) -> pd.DataFrame:
+        """Merge ``new`` rows into the cached series (new rows win) and write atomically."""
+        old = self.read(exchange, symbol, timeframe)
+        frame = new if old is None or old.empty else pd.concat([old, new])
+        frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+        frame.index = pd.DatetimeIndex(frame.index, name="timestamp").as_unit("ns")
+        atomic_write_parquet(frame, self.path(exchange, symbol, timeframe))
+        return frame
+
+    def entries(self) -> list[CacheEntry]:
+        """Everything in the cache, sorted by exchange, symbol, timeframe."""
+        out: list[CacheEntry] = []
+        if not self.root.exists():
+            return out
+        for f in sorted(self.root.glob("*/*.parquet")):
+            stem = f.name[: -len(".parquet")]
+            safe, _, tf = stem.rpartition("_")
+            try:
+                frame = pd.read_parquet(f)
+                first = frame.index.min() if len(frame) else None
+                last = frame.index.max() if len(frame) else None
+                rows = len(frame)
+            except Exception:  # a foreign or damaged file: list it, do not crash
+                first = last = None
+                rows = -1
+            out.append(CacheEntry(f.parent.name, unsafe_symbol(safe), tf, rows, first, last, f))
+        return out
