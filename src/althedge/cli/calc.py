@@ -68,7 +68,8 @@ def _fmt(x: float | None, spec: str = ",.2f") -> str:
 
 
 def _print_kv(title: str, rows: list[tuple[str, str]]) -> None:
-    table = Table(title=title, title_justify="left", show_header=False)
+    console.print(f"[bold]{title}[/]")
+    table = Table(show_header=False)
     table.add_column("field")
     table.add_column("value", justify="right")
     for k, v in rows:
@@ -149,10 +150,8 @@ def _rally_table(mmr: float, json_out: bool) -> None:
             }
         )
         return
-    table = Table(
-        title=f"Short: rally to liquidation (MMR {mmr * 100:g} %)",
-        title_justify="left",
-    )
+    console.print(f"[bold]Rally that liquidates an isolated short (MMR {mmr * 100:g} %)[/]")
+    table = Table()
     table.add_column("leverage", justify="right")
     table.add_column("linear", justify="right")
     table.add_column("inverse", justify="right")
@@ -289,7 +288,7 @@ def liquidation_cmd(
     if out["tier"] is not None:
         t = out["tier"]
         rows.append(("tier (as of " + t["specs_as_of"] + ")",
-                     f"level {t['level']}: {t['floor']:,.6g} – {t['cap']:,.6g}"))
+                     f"level {t['level']}: {t['floor']:,.10g} – {t['cap']:,.10g}"))
     rows.append(("formula", liq.method))
     _print_kv(f"Liquidation · {ex} {ct.value} {sd.value} {q:g} × {cs:g}", rows)
 
