@@ -212,3 +212,13 @@ def test_cross_uses_wallet_minus_other_maintenance_plus_pnl() -> None:
     assert margin_left("linear", "long", 1, 1, 10_000, 900, cross.liquidation_price) == (
         pytest.approx(cross.maintenance_margin)
     )
+
+
+def test_real_ccxt_binance_row_maintenance_margin() -> None:
+    # Same raw ccxt Binance USDⓈ-M row as in test_pnl: notional 4 806.295 USDT at mark
+    # 96 125.9, maintenanceMarginPercentage 0.004, maintenanceMargin 19.22518 — tier 1 of
+    # the built-in BTCUSDT table. Exact to the printed decimals.
+    tier = get_instrument("binance", "BTC/USDT:USDT").tier_for_notional(4806.295)
+    assert tier.mmr == 0.004
+    mm = maintenance_margin("linear", 0.05, 1, 96_125.9, tier.mmr, tier.maint_amount)
+    assert mm == pytest.approx(19.22518, abs=1e-9)

@@ -156,3 +156,12 @@ def test_average_entry_makes_pnl_additive(
     parts = sum(pnl_usd(ctype, Side.LONG, q, 1.0, e, p) for q, e in fills)
     scale = sum(qs) * max(*ps, p)
     assert total == pytest.approx(parts, rel=1e-8, abs=1e-12 * scale)
+
+
+def test_real_ccxt_binance_position_row() -> None:
+    # A raw ccxt position row from Binance USDⓈ-M (BTC/USDT:USDT, 2025-05-03T18:48:24Z),
+    # quoted in a public project's source comment (repository not identified by our search):
+    # contracts 0.05, contractSize 1, entryPrice 96117, markPrice 96125.9 →
+    # unrealizedPnl 0.445, notional 4806.295. Exact to the printed decimals.
+    assert linear_pnl_usd("long", 0.05, 1, 96_117, 96_125.9) == pytest.approx(0.445, abs=1e-9)
+    assert position_value_usd("linear", 0.05, 1, 96_125.9) == pytest.approx(4806.295, abs=1e-9)
