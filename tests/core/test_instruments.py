@@ -155,3 +155,15 @@ def test_parsers() -> None:
         parse_side("flat")
     with pytest.raises(InputError, match="contract"):
         parse_contract_type("quanto")
+
+
+def test_bybit_btcusdt_deductions_match_margin_parameters_page() -> None:
+    # Bybit "Margin Parameters" page, Perpetual · USDT-based · BTCUSDT: published
+    # "Maintenance Margin Deduction" column for tiers 1–20. Exact.
+    tiers = get_instrument("bybit", "BTC/USDT:USDT").tiers
+    assert [t.maint_amount for t in tiers] == [
+        0, 1_200, 3_020, 4_300, 5_820, 8_460, 15_460, 20_500, 46_000, 66_000, 80_000,
+        160_000, 300_000, 452_000, 502_000, 777_000, 837_000, 967_000, 1_107_000, 1_482_000,
+    ]
+    assert tiers[0].cap == 2_000_000 and tiers[0].max_leverage == 100
+    assert tiers[-1].cap == 80_000_000 and tiers[-1].mmr == 0.045

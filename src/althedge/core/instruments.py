@@ -20,7 +20,7 @@ Sources for the built-in rows (checked on :data:`SPECS_AS_OF`; see each tier tab
 comment for what was and was not verified against a published page):
 * Binance USDⓈ-M / COIN-M: "Leverage and Margin of USDⓈ-M Futures" / "COIN-M Futures"
   pages (binance.com/en/futures/trading-rules/perpetual/leverage-margin).
-* Bybit: "Risk Limit" pages of the help centre (bybit.com/en/announcement-info/…).
+* Bybit: "Margin Parameters" (bybit.com/en/announcement-info/margin-parameters).
 * OKX: "Position tiers" (okx.com/trade-market/position-tiers/swap).
 * Deribit: knowledge base "Margin requirements" (no tiered table; a flat rate used).
 """
@@ -275,12 +275,35 @@ BINANCE_COINM_ETH_TIERS = build_tiers(
     ]
 )
 
-#: Bybit USDT perpetual BTCUSDT risk limits (USDT). Bybit's classic table: base risk
-#: limit 2 000 000 USDT at MMR 0.5 % (100×), each further step of 2 000 000 USDT adds
-#: 0.5 % MMR. Deduction derived by build_tiers. NOT re-verified on SPECS_AS_OF.
+#: Bybit USDT perpetual BTCUSDT (USDT). Source: Bybit "Margin Parameters" page
+#: (bybit.com/en/announcement-info/margin-parameters, Perpetual · USDT-based · BTCUSDT,
+#: isolated & cross), tiers 1–20: risk limit, max leverage, MMR as published; the
+#: published deductions (0; 1 200; 3 020; 4 300; 5 820; 8 460; 15 460; 20 500; 46 000;
+#: 66 000; 80 000; 160 000; 300 000; 452 000; 502 000; 777 000; 837 000; 967 000;
+#: 1 107 000; 1 482 000) are exactly what build_tiers derives (tested).
 BYBIT_LINEAR_BTC_TIERS = build_tiers(
-    [(2_000_000.0 * (i + 1), 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
-     for i in range(10)]
+    [
+        (2_000_000, 0.005, 100),
+        (2_600_000, 0.0056, 90),
+        (3_200_000, 0.0063, 80),
+        (3_800_000, 0.0067, 75),
+        (4_400_000, 0.0071, 70),
+        (5_000_000, 0.0077, 65),
+        (5_600_000, 0.0091, 55),
+        (8_500_000, 0.01, 50),
+        (10_000_000, 0.013, 45),
+        (14_000_000, 0.015, 40),
+        (20_000_000, 0.016, 35),
+        (28_000_000, 0.02, 30),
+        (38_000_000, 0.025, 25),
+        (50_000_000, 0.029, 20),
+        (55_000_000, 0.03, 19),
+        (60_000_000, 0.035, 18),
+        (65_000_000, 0.036, 17),
+        (70_000_000, 0.038, 16),
+        (75_000_000, 0.04, 15),
+        (80_000_000, 0.045, 14),
+    ]
 )
 
 #: Bybit USDT perpetual ETHUSDT: base 1 000 000 USDT at 0.5 %, step 1 000 000 (+0.5 %).
