@@ -540,11 +540,14 @@ def _window_sum(v: FloatArray, w: int) -> FloatArray:
     return p.reshape((nb * w, *v.shape[1:]))[:t]
 
 
-def _centred(values: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
-    """Values minus their column mean over valid rows, 0 where invalid (covariances are
-    shift-invariant; centring keeps the moment sums free of cancellation)."""
-    filled = np.where(valid, values, 0.0)
-    count = valid.sum(axis=0)
+def _centred(values: FloatArray, valid: npt.NDArray[np.bool_], upto: int) -> FloatArray:
+    """Values minus their column mean over the valid rows among the first ``upto``, 0 where
+    invalid. Covariances are shift-invariant; centring keeps the moment sums free of
+    cancellation, and taking the reference from the first rows only keeps every later
+    result independent (to the last bit) of rows after it."""
+    head = slice(0, max(1, upto))
+    filled = np.where(valid[head], values[head], 0.0)
+    count = valid[head].sum(axis=0)
     mean = filled.sum(axis=0) / np.maximum(count, 1)
     return np.where(valid, values - mean, 0.0)
 
@@ -593,7 +596,7 @@ def _rolling_beta_blocked(
     yp = np.concatenate([y, np.zeros((pad, n))]) if pad else y
     y3 = yp.reshape(nb, b, n)
     tot = np.matmul(sums, y3)  # (nb, 2, n): per block Σy, Σy·xc
-    mean_tot = tot.mean(axis=0)
+    mean_tot = tot[:q].mean(axis=0)  # blocks 0 … q−1 lie in the first window
     run = np.zeros((nb + 1, 2, n))
     np.cumsum(tot - mean_tot, axis=0, out=run[1:])
     mid = run[q:nb] - run[1 : nb - q + 1] + (q - 1) * mean_tot  # blocks k−q+1 … k−1
@@ -635,7 +638,7 @@ def rolling_beta(asset_returns: Any, hedge_returns: Any, window: int) -> Any:
     if t < w:
         return _finish(np.full((t, n), np.nan), one_d, restore)
     x_ok = np.isfinite(x)
-    xc = _centred(x, x_ok)
+    xc = _centred(x, x_ok, w)
     sx = _window_sum(xc, w)
     sxx = _window_sum(xc * xc, w)
     mean_x = sx / w
@@ -692,8 +695,9 @@ def rolling_ewma_beta(
     y, x, one_d, restore = _rolling_inputs(asset_returns, hedge_returns, None)
     t, n = y.shape
     ok = np.isfinite(y) & np.isfinite(x)[:, None]
-    xc = _centred(np.broadcast_to(x[:, None], (t, n)), ok)
-    yc = _centred(y, ok)
+    head = max(2, min_periods)
+    xc = _centred(np.broadcast_to(x[:, None], (t, n)), ok, head)
+    yc = _centred(y, ok, head)
     sw = np.zeros(n)
     sx = np.zeros(n)
     sy = np.zeros(n)
@@ -751,7 +755,7 @@ def rolling_downside_beta(
     if t < w:
         return _finish(out, one_d, restore)
     x_ok = np.isfinite(x)
-    xc = _centred(x, x_ok)
+    xc = _centred(x, x_ok, w)
     xv = np.lib.stride_tricks.sliding_window_view(xc, w)  # (T−w+1, w)
     d = xv - xv.mean(axis=1, keepdims=True)
     m = (d < 0).astype(np.float64)
@@ -771,7 +775,7 @@ def rolling_downside_beta(
         stop = min(n, start + _CHUNK_COLUMNS)
         yb = y[:, start:stop]
         y_ok = np.isfinite(yb)
-        yc = _centred(yb, y_ok)
+        yc = _centred(yb, y_ok, w)
         yv = np.lib.stride_tricks.sliding_window_view(yc, w, axis=0)  # (T−w+1, n, w)
         sy = np.einsum("tj,tnj->tn", m, yv)
         sxy = np.einsum("tj,tnj->tn", md, yv)
