@@ -62,26 +62,16 @@ _register()
 
 
 def run() -> None:
-    """Entry point: run the app, turning our errors into one line and a non-zero exit."""
+    """Entry point: run the app, turning our errors into one line and a non-zero exit.
+
+    typer/click handle usage errors themselves (message + exit 2, standalone mode);
+    our own :class:`AlthedgeError` becomes ``error: <message>`` on stderr and its exit code.
+    """
     try:
-        rc = app(standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
+        app()
     except AlthedgeError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
