@@ -101,8 +101,17 @@ CREATE TABLE events (
 );
 """
 
+_V2 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('installation_id', lower(hex(randomblob(12))));
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "hedges, plans, orders, fills, funding, snapshots, alerts, events", _V1),
+    (2, "meta: installation id (makes client order ids unique per data directory)", _V2),
 )
 
 

@@ -212,6 +212,20 @@ class Journal:
     def journal_mode(self) -> str:
         return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
 
+    def installation_id(self) -> str:
+        """Random id created with the journal; keeps client order ids unique per data dir."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='installation_id'").fetchone()
+        return str(row[0])
+
+    def next_hedge_key(self) -> str:
+        """Deterministic key of the next hedge: installation id and hedge number.
+
+        The same before and after a dry run, so ``hedge open`` shows the exact client
+        order ids ``hedge open --live`` will send.
+        """
+        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM hedges").fetchone()
+        return f"{self.installation_id()}:{int(row[0]) + 1}"
+
     # -- hedges ---------------------------------------------------------------------
     def create_hedge(
         self,

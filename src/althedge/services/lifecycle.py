@@ -44,10 +44,10 @@ from __future__ import annotations
 import math
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any, Literal
 
 from althedge.core.instruments import ContractType, Instrument
@@ -89,6 +89,13 @@ _EPS = 1e-9
 BETA_DRIFT_WARN_PCT = 10.0
 LIQUIDATION_WARN_PCT = 30.0
 CORRELATION_WARN = 0.5
+
+
+def _persist(venue: Venue) -> None:
+    """Venues that keep local state (paper) write it now, as an exchange would have it."""
+    save = getattr(venue, "save", None)
+    if callable(save):
+        save()
 
 
 def _crash_point(name: str) -> None:
@@ -324,10 +331,20 @@ def _round_step(x: float, step: float) -> float:
     return round(n * step, 12)
 
 
-def _round_tick(price: float, tick: float) -> float:
+def _round_tick(price: float, tick: float, side: str) -> float:
+    """Round to the tick, toward the fill: a sell down, a buy up (exact decimals)."""
     if tick <= 0:
         return price
-    return round(round(price / tick) * tick, 12)
+    n = price / tick
+    n = math.floor(n + 1e-9) if side == "sell" else math.ceil(n - 1e-9)
+    decimals = max(0, -Decimal(str(tick)).as_tuple().exponent)  # type: ignore[operator]
+    return round(n * tick, decimals)
+
+
+def _limit_price(side: str, mark: float, offset_bps: float, tick: float) -> float:
+    """Mark offset on the passive side (sell above, buy below), rounded to the tick."""
+    sign = 1.0 if side == "sell" else -1.0
+    return _round_tick(mark * (1.0 + sign * offset_bps / 10_000.0), tick, side)
 
 
 def _to_usd(instrument: Instrument, amount: float, price: float) -> float:
@@ -368,9 +385,8 @@ def plan_orders(
         return []
     side: Literal["buy", "sell"] = "sell" if delta > 0 else "buy"
     if execution.order_type == "limit":
-        sign = 1.0 if side == "sell" else -1.0
-        price: float | None = _round_tick(
-            mark_price * (1.0 + sign * execution.offset_bps / 10_000.0), instrument.tick_size
+        price: float | None = _limit_price(
+            side, mark_price, execution.offset_bps, instrument.tick_size
         )
     else:
         price = None
@@ -510,7 +526,9 @@ def _execute(
         _crash_point("intent")
         try:
             result = venue.place_order(current)
+            _persist(venue)
         except ExchangeError:
+            _persist(venue)
             # never re-send blindly: ask the venue whether it got the order
             found = venue.fetch_order(current.symbol, current.client_order_id)
             if found is None:
@@ -521,7 +539,9 @@ def _execute(
         _crash_point("sent")
         _record(journal, result)
         _crash_point("recorded")
-        deadline = time.monotonic() + execution.timeout_s
+        # a simulated venue (paper) only moves when its clock does: waiting is pointless
+        simulated = callable(getattr(venue, "advance_to", None))
+        deadline = time.monotonic() + (0.0 if simulated else execution.timeout_s)
         while not result.is_final and time.monotonic() < deadline:
             sleep(min(execution.poll_s, max(deadline - time.monotonic(), 0.0)))
             fetched = venue.fetch_order(current.symbol, current.client_order_id)
@@ -530,6 +550,7 @@ def _execute(
                 _record(journal, result)
         if not result.is_final:
             venue.cancel_order(current.symbol, current.client_order_id)
+            _persist(venue)
             fetched = venue.fetch_order(current.symbol, current.client_order_id)
             if fetched is not None:
                 result = fetched
@@ -550,7 +571,6 @@ def _execute(
         use_market = execution.fallback == "market" or reprices >= execution.max_reprices
         reprices += 1
         mark = venue.mark_price(current.symbol)
-        sign = 1.0 if current.side == "sell" else -1.0
         current = OrderRequest(
             symbol=current.symbol,
             side=current.side,
@@ -559,9 +579,7 @@ def _execute(
             client_order_id=client_order_id(key, journal.order_count(hedge.id), purpose),
             price=None
             if use_market
-            else _round_tick(
-                mark * (1.0 + sign * execution.offset_bps / 10_000.0), instrument.tick_size
-            ),
+            else _limit_price(current.side, mark, execution.offset_bps, instrument.tick_size),
             reduce_only=current.reduce_only,
         )
 
@@ -624,21 +642,24 @@ def _prices_now(
 
 
 def _venue_balance_usd(venue: Venue, instrument: Instrument, mark: float) -> float | None:
-    """The venue account's value in USD when the venue reports it (paper does)."""
-    fn = getattr(venue, "balance_usd", None) or getattr(venue, "equity_usd", None)
-    if fn is None:
-        fn_coin = getattr(venue, "balance", None)
-        if fn_coin is None:
-            return None
-        try:
-            value = float(fn_coin(instrument.settle))
-        except Exception:
-            return None
-        return _to_usd(instrument, value, mark)
+    """The venue account's value in USD net of deposits, when the venue reports it (paper does).
+
+    Paper's ``equity_usd()`` is wallet + isolated margins + unrealised PnL; money the
+    paper account auto-deposited to fund margin (``deposits``) is not a profit, so it
+    is subtracted (coin deposits at today's price).
+    """
+    fn = getattr(venue, "equity_usd", None)
+    if not callable(fn):
+        return None
     try:
-        return float(fn() if callable(fn) else fn)
+        equity = float(fn())
+        deposits = getattr(venue, "deposits", {}) or {}
+        for ccy, amount in deposits.items():
+            rate = 1.0 if str(ccy).upper() in USD_LIKE else mark
+            equity -= float(amount) * rate
     except Exception:
         return None
+    return equity
 
 
 def _need_hedge(journal: Journal, what: str) -> HedgeRow:
@@ -692,7 +713,7 @@ def open_hedge(
     check_leverage(limits, float(leg.leverage))
     instrument = venue.instrument(symbol)
     mark = venue.mark_price(symbol)
-    key = uuid.uuid4().hex
+    key = journal.next_hedge_key()
     orders = plan_orders(
         hedge_key=key,
         first_step=0,
@@ -760,6 +781,7 @@ def open_hedge(
     result.hedge_id = hedge_id
     _crash_point("hedge_recorded")
     venue.set_leverage(symbol, float(leg.leverage), str(leg.margin_mode))
+    _persist(venue)
     _crash_point("leverage_set")
     hedge = journal.hedge(hedge_id)
     for order in orders:
