@@ -1,0 +1,148 @@
+"""CcxtVenue over a real ccxt.deribit object: amounts in USD, client id as ``label``.
+
+Deribit BTC-PERPETUAL is an inverse contract of 10 USD whose order ``amount`` is in
+USD (Deribit API v2 docs, private/buy: "amount ... for perpetual and inverse futures
+the amount is in USD units"). Fixtures: tests/fixtures/ccxt_venue/deribit_*.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import itertools
+from urllib.parse import urlencode
+from typing import Any
+
+import ccxt
+import pytest
+
+from althedge.core.instruments import ContractType, Side
+from althedge.venues.ccxt_venue import CcxtVenue
+from althedge.venues.credentials import Credentials
+from althedge.venues.protocol import OrderRequest, client_order_id
+
+SYMBOL = "BTC/USD:BTC"
+
+
+def _rpc(result: Any) -> tuple[int, Any]:
+    return 200, {"jsonrpc": "2.0", "result": result, "usIn": 0, "usOut": 0, "usDiff": 0}
+
+
+@pytest.fixture
+def deribit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> Any:
+    key, secret = api_keys
+    orders: dict[str, dict[str, Any]] = {}
+    ids = itertools.count(31_274_953_513)
+
+    def create(direction: str) -> Any:
+        def handler(r: Any) -> Any:
+            o = copy.deepcopy(load_fixture("deribit_order.json"))
+            o.pop("_comment")
+            amount = float(r.params["amount"])
+            filled = amount if r.params.get("type") == "market" else 0.0
+            o.update(
+                order_id=str(next(ids)),
+                label=r.params.get("label", ""),
+                direction=direction,
+                amount=amount,
+                filled_amount=filled,
+                price=float(r.params.get("price", 0.0)),
+                order_type=r.params.get("type", "limit"),
+                order_state="filled" if filled else "open",
+                average_price=88_000.0 if filled else 0.0,
+                reduce_only=r.params.get("reduce_only") == "true",
+            )
+            orders[o["label"]] = o
+            return _rpc({"order": o, "trades": []})
+
+        return handler
+
+    def by_label(r: Any) -> Any:
+        o = orders.get(r.params["label"])
+        return _rpc([o] if o else [])
+
+    s = local_server
+    s.route(
+        "GET", "/api/v2/public/get_instruments", (200, load_fixture("deribit_get_instruments.json"))
+    )
+    s.route(
+        "GET", "/api/v2/public/get_currencies", (200, load_fixture("deribit_get_currencies.json"))
+    )
+    s.route("GET", "/api/v2/private/sell", create("sell"))
+    s.route("GET", "/api/v2/private/buy", create("buy"))
+    s.route("GET", "/api/v2/private/get_order_state_by_label", by_label)
+    s.route(
+        "GET", "/api/v2/private/get_positions", (200, load_fixture("deribit_get_positions.json"))
+    )
+    ex = ccxt.deribit({"apiKey": key, "secret": secret, "timeout": 1000, "enableRateLimit": False})
+    ex.urls["api"] = {"rest": s.base}
+    venue = CcxtVenue(ex, credentials=Credentials("deribit", key, secret), sleep=lambda _s: None)
+    return venue, s, orders
+
+
+def test_instrument_is_inverse_with_usd_amounts(deribit: Any) -> None:
+    venue, _, _ = deribit
+    inst = venue.instrument(SYMBOL)
+    assert inst.contract_type == ContractType.INVERSE
+    assert inst.contract_size == 10.0
+    assert inst.amount_in_usd
+    assert inst.lot_step == pytest.approx(1.0)  # 10 USD step = 1 contract
+    assert inst.min_contracts == pytest.approx(1.0)
+
+
+def test_order_amount_is_sent_in_usd_with_label_and_reduce_only(
+    deribit: Any, api_keys: tuple[str, str]
+) -> None:
+    venue, srv, _ = deribit
+    cid = client_order_id("plan-d", 3, "close")
+    res = venue.place_order(
+        OrderRequest(SYMBOL, "buy", 100, "limit", cid, price=88_000.3, reduce_only=True)
+    )
+    (call,) = srv.calls("GET", "/api/v2/private/buy")
+    assert call.params["instrument_name"] == "BTC-PERPETUAL"
+    assert float(call.params["amount"]) == 1000.0  # 100 contracts × 10 USD
+    assert call.params["label"] == cid
+    assert call.params["reduce_only"] == "true"
+    assert float(call.params["price"]) == 88_000.5  # 0.5 USD tick
+    assert call.headers["Authorization"].startswith(f"deri-hmac-sha256 id={api_keys[0]},")
+    # read back in contracts, not USD
+    assert res.contracts == pytest.approx(100)
+    assert res.client_order_id == cid
+    assert res.reduce_only
+
+
+def test_signature_verifies(deribit: Any, api_keys: tuple[str, str]) -> None:
+    venue, srv, _ = deribit
+    venue.place_order(OrderRequest(SYMBOL, "sell", 5, "market", "ahdsig"))
+    (call,) = srv.calls("GET", "/api/v2/private/sell")
+    fields = dict(
+        p.split("=", 1) for p in call.headers["Authorization"].split(" ", 1)[1].split(",")
+    )
+    query = urlencode(call.params)
+    request_line = f"/api/v2/private/sell?{query}"
+    auth = f"{fields['ts']}\n{fields['nonce']}\nGET\n{request_line}\n\n"
+    expected = hmac.new(api_keys[1].encode(), auth.encode(), hashlib.sha256).hexdigest()
+    assert fields["sig"] == expected
+
+
+def test_market_fill_and_idempotent_by_label(deribit: Any) -> None:
+    venue, srv, _ = deribit
+    order = OrderRequest(SYMBOL, "sell", 25, "market", "ahdmkt")
+    first = venue.place_order(order)
+    second = venue.place_order(order)
+    assert len(srv.calls("GET", "/api/v2/private/sell")) == 1
+    assert first.status == second.status == "filled"
+    assert first.filled_contracts == pytest.approx(25)  # 250 USD / 10
+
+
+def test_position_in_contracts(deribit: Any) -> None:
+    venue, _, _ = deribit
+    pos = venue.position(SYMBOL)
+    assert pos is not None
+    assert pos.side == Side.SHORT
+    assert pos.contracts == pytest.approx(100)  # size −1000 USD / 10 USD
+    assert pos.entry_price == pytest.approx(90_000.0)
+    assert pos.contract_type == ContractType.INVERSE
+    assert pos.liquidation_price == pytest.approx(160_123.5)
+    assert pos.settle == "BTC"
