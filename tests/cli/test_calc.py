@@ -162,12 +162,6 @@ def test_impossible_input_exits_2_with_one_line(args: list[str], needle: str) ->
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/main.run catches click.exceptions.ClickException, but typer 0.29 raises "
-    "typer._click.exceptions.BadParameter (a different class): a usage error prints a "
-    "traceback and exits 1. Fix belongs in cli/main.py (not owned here).",
-)
 def test_usage_error_exits_2() -> None:
     proc = run("pnl", "--contract", "quanto", "--side", "long", "--contracts", "1",
                "--contract-size", "1", "--entry", "1", "--exit", "2")
