@@ -11,8 +11,8 @@ import copy
 import hashlib
 import hmac
 import itertools
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import ccxt
 import pytest
