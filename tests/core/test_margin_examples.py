@@ -222,3 +222,46 @@ def test_real_ccxt_binance_row_maintenance_margin() -> None:
     assert tier.mmr == 0.004
     mm = maintenance_margin("linear", 0.05, 1, 96_125.9, tier.mmr, tier.maint_amount)
     assert mm == pytest.approx(19.22518, abs=1e-9)
+
+
+# Binance USDⓈ-M FAQ worked example ("How to Calculate Liquidation Price of USDⓈ-M Futures
+# Contracts"): wallet 1 535 443.01 USDT; BTCUSDT long 109.488 at 32 481.98 (mark
+# 31 967.27, MMR 2.5 %, cum 16 300); ETHUSDT long 3 683.979 at 1 456.84 (mark 1 335.18,
+# MMR 10 %, cum 135 365). Published results, rounded to 0.01 (tolerance 0.005): isolated
+# 18 778.73 (BTC) and 1 114.78 (ETH); cross 26 316.89 (BTC) and 1 153.26 (ETH). The same
+# numbers are the reference cases of freqtrade's tests/exchange/test_binance.py
+# ("From calc example").
+WB_FAQ = 1_535_443.01
+
+
+def test_binance_usdm_faq_isolated_with_builtin_tiers() -> None:
+    btc = liquidation_price("binance", "linear", "long", 109.488, 1, 32_481.98,
+                            wallet_balance=WB_FAQ,
+                            tiers=get_instrument("binance", "BTC/USDT:USDT").tiers)
+    assert btc.liquidation_price == pytest.approx(18_778.73, abs=0.005)
+    assert (btc.mmr, btc.maint_amount) == (0.025, 16_300)  # tier chosen at the liq. price
+    eth = liquidation_price("binance", "linear", "long", 3_683.979, 1, 1_456.84,
+                            wallet_balance=WB_FAQ,
+                            tiers=get_instrument("binance", "ETH/USDT:USDT").tiers)
+    assert eth.liquidation_price == pytest.approx(1_114.78, abs=0.005)
+    assert (eth.mmr, eth.maint_amount) == (0.10, 135_365)
+
+
+def test_binance_usdm_faq_cross() -> None:
+    btc_q, btc_ep, btc_mark = 109.488, 32_481.98, 31_967.27
+    eth_q, eth_ep, eth_mark = 3_683.979, 1_456.84, 1_335.18
+    tmm_btc = maintenance_margin("linear", btc_q, 1, btc_mark, 0.025, 16_300)
+    tmm_eth = maintenance_margin("linear", eth_q, 1, eth_mark, 0.10, 135_365)
+    upnl_btc = btc_q * (btc_mark - btc_ep)
+    upnl_eth = eth_q * (eth_mark - eth_ep)
+    btc = cross_liquidation_price("binance", "linear", "long", btc_q, 1, btc_ep, WB_FAQ,
+                                  mmr=0.025, maint_amount=16_300,
+                                  other_maintenance_margin=tmm_eth,
+                                  other_unrealised_pnl=upnl_eth)
+    eth = cross_liquidation_price("binance", "linear", "long", eth_q, 1, eth_ep, WB_FAQ,
+                                  mmr=0.10, maint_amount=135_365,
+                                  other_maintenance_margin=tmm_btc,
+                                  other_unrealised_pnl=upnl_btc)
+    assert btc.liquidation_price == pytest.approx(26_316.89, abs=0.005)
+    assert eth.liquidation_price == pytest.approx(1_153.26, abs=0.005)
+    assert btc.method == "binance-usdm-cross"
