@@ -223,7 +223,9 @@ BINANCE_USDM_BTC_TIERS = build_tiers(
 #: Binance USDⓈ-M ETHUSDT (USDT). The 2021 table as used by Binance's front end
 #: (caps 10 000 … 20 000 000, MMR 0.5 % … 15 %, cum 0; 15; 365; 5 365; 35 365; 135 365;
 #: 260 365; 510 365; 2 510 365); only second-hand (a public reverse-engineered calculator
-#: gist), NOT verified against a Binance page; last tier's cap unknown (inf here).
+#: gist); the 2 M–5 M tier (10 %, cum 135 365) and BTCUSDT's 1 M–10 M tier (2.5 %, cum
+#: 16 300) are the ones Binance's USDⓈ-M liquidation FAQ example uses. Other rows NOT
+#: verified against a Binance page; last tier's cap unknown (inf here).
 BINANCE_USDM_ETH_TIERS = build_tiers(
     [
         (10_000, 0.005, 100),
