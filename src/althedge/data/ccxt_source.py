@@ -21,6 +21,7 @@ tier table is used.
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -94,7 +95,29 @@ def make_exchange(exchange: str | ccxt.Exchange, options: dict[str, Any] | None 
     result: ccxt.Exchange = cls(config)
     # market data never needs the currency list (a private endpoint on some exchanges)
     result.has["fetchCurrencies"] = False
+    gateway = os.environ.get(GATEWAY_ENV)
+    if gateway:
+        route_through_gateway(result, gateway)
     return result
+
+
+#: Environment variable: send every exchange request to ``<gateway>/<host>/<path>`` instead of
+#: ``https://<host>/<path>`` (a forwarding gateway; the tests point it at a local fixture server).
+GATEWAY_ENV = "ALTHEDGE_CCXT_GATEWAY"
+
+
+def route_through_gateway(exchange: ccxt.Exchange, gateway: str) -> None:
+    """Rewrite the exchange's API base URLs to go through ``gateway`` (``http://host:port``)."""
+    base = gateway.rstrip("/")
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(("https://", "http://")):
+            return f"{base}/{value.split('://', 1)[1]}"
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        return value
+
+    exchange.urls["api"] = rewrite(exchange.urls["api"])
 
 
 @dataclass(frozen=True)
