@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Any
 
 import pandas as pd
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "ccxt_data"
@@ -44,14 +43,16 @@ def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(proc.stdout)
 
 
-def test_check_real_file_with_errors_exits_3_and_json_shape() -> None:
-    proc = run("check", str(SHARED / "daily" / "UNI-USD_1d.csv"), "--json")
+def test_check_shared_folder_finds_the_known_defects() -> None:
+    proc = run("check", str(SHARED), "--json")
     assert proc.returncode == 3, proc.stderr
     out = as_json(proc)
-    assert out["series_checked"] == 1
     assert set(out["findings"][0]) == {"symbol", "severity", "kind", "timestamp", "detail"}
-    assert any(f["kind"] == "level_shift" and f["timestamp"] == "2022-10-21"
-               for f in out["findings"])
+    bad = {f["symbol"] for f in out["findings"] if f["severity"] == "error"}
+    assert bad == {"UNI", "TON", "SHIB"}
+    assert out["series_checked"] == 19  # 13 daily + 6 hourly
+    assert any(f["symbol"] == "UNI" and f["kind"] == "level_shift"
+               and f["timestamp"] == "2022-10-21" for f in out["findings"])
 
 
 def test_check_clean_series_exits_0() -> None:
@@ -61,15 +62,6 @@ def test_check_clean_series_exits_0() -> None:
     assert out == {"findings": [], "series_checked": 2, "errors": 0, "warnings": 0}
     human = run("check", "bundled")
     assert human.returncode == 0 and "10 series checked: 0 error(s)" in human.stdout
-
-
-def test_check_shared_folder_finds_the_known_defects() -> None:
-    proc = run("check", str(SHARED), "--json")
-    assert proc.returncode == 3
-    out = as_json(proc)
-    bad = {f["symbol"] for f in out["findings"] if f["severity"] == "error"}
-    assert bad == {"UNI", "TON", "SHIB"}
-    assert out["series_checked"] == 19  # 13 daily + 6 hourly
 
 
 def test_check_bad_input_is_one_line() -> None:
@@ -92,11 +84,6 @@ def test_import_then_list_then_check(tmp_path: Path) -> None:
     imp = as_json(proc)["imported"]
     assert imp == [{"file": "SOLUSDT.csv", "asset": "SOL", "timeframe": "1d", "rows": 40,
                     "dropped_rows": 1, "path": str(home / "cache/imported/SOL_USD_1d.parquet")}]
-    listed = as_json(run("list", "--data-dir", str(home), "--json"))["series"]
-    assert [(s["exchange"], s["symbol"], s["timeframe"], s["rows"], s["first"], s["last"])
-            for s in listed] == [("imported", "SOL/USD", "1d", 40, "2024-01-01", "2024-02-09")]
-    chk = run("check", str(home / "cache" / "imported"), "--json")
-    assert chk.returncode == 0 and as_json(chk)["series_checked"] == 1
     raw = run("check", str(src / "SOLUSDT.csv"), "--json")  # the original has a bad row
     assert raw.returncode == 3
     assert [f["kind"] for f in as_json(raw)["findings"]] == ["unparseable"]
@@ -125,22 +112,10 @@ def test_fetch_incremental_list_and_check_offline(tmp_path: Path) -> None:
     listed = as_json(run("list", "--data-dir", str(home), "--json"))["series"]
     assert {(s["symbol"], s["timeframe"]) for s in listed} == {
         ("SOL/USDT", "1d"), ("BTC/USDT:USDT", "1d"), ("BTC/USDT:USDT", "funding")}
-    chk = run("check", "SOL", "--exchange", "binance", "--data-dir", str(home), "--json")
-    assert chk.returncode == 0, chk.stderr
-    assert as_json(chk)["series_checked"] == 1
 
 
-def test_fetch_bad_symbol_and_unknown_exchange_are_one_line(tmp_path: Path) -> None:
-    with offline.proxy_server("binance") as (url, _router, _seen, _sim):
-        proc = run("fetch", "--exchange", "binance", "--symbols", "SOL/USDX",
-                   "--data-dir", str(tmp_path), env={"ALTHEDGE_CCXT_GATEWAY": url})
-    assert proc.returncode == 3
-    assert "'SOL/USDX' is not listed" in proc.stderr and "Traceback" not in proc.stderr
+def test_fetch_unknown_exchange_is_one_line() -> None:
+    # (a bad symbol on a real exchange object is covered in-process in tests/data)
     proc = run("fetch", "--exchange", "nosuchex", "--symbols", "BTC/USDT")
     assert proc.returncode == 2 and "not a ccxt exchange id" in proc.stderr
-
-
-@pytest.mark.parametrize("args", [("fetch", "--help"), ("check", "--help")])
-def test_help(args: tuple[str, ...]) -> None:
-    proc = run(*args)
-    assert proc.returncode == 0 and "--json" in proc.stdout
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
