@@ -461,6 +461,8 @@ def reconcile(journal: Journal, venue: Venue, symbol: str | None = None) -> Reco
                 + (f" ({added:g} newly recorded)" if added > _EPS else "")
             )
     known = {o.client_order_id for o in journal.orders()}
+    if hedge is not None:
+        _import_liquidations(journal, venue, hedge, known, rec)
     for sym in sorted(symbols):
         for remote in venue.open_orders(sym):
             if remote.client_order_id not in known:
@@ -488,6 +490,55 @@ def reconcile(journal: Journal, venue: Venue, symbol: str | None = None) -> Reco
     if rec.differences or rec.resolved:
         journal.record_event(hedge.id if hedge else None, "reconcile", rec.to_dict(), at=now_iso())
     return rec
+
+
+def _import_liquidations(
+    journal: Journal, venue: Venue, hedge: HedgeRow, known: set[str], rec: Reconciliation
+) -> None:
+    """Journal forced closes (liquidations) the venue reports and the journal lacks.
+
+    Uses the venue's optional ``fills_for(symbol)`` (paper has it); each liquidation
+    fill becomes an order with purpose ``liquidation`` and its fill, plus an alert.
+    """
+    fills_for = getattr(venue, "fills_for", None)
+    if not callable(fills_for):
+        return
+    for fill in fills_for(hedge.symbol):
+        if not getattr(fill, "liquidation", False) or fill.client_order_id in known:
+            continue
+        at = now_iso()
+        journal.record_intent(
+            hedge_id=hedge.id,
+            client_order_id=fill.client_order_id,
+            venue=venue.name,
+            symbol=fill.symbol,
+            side=fill.side,
+            amount=fill.contracts,
+            order_type="market",
+            price=fill.price,
+            reduce_only=True,
+            purpose="liquidation",
+            at=at,
+        )
+        journal.record_result(
+            fill.client_order_id,
+            status="filled",
+            filled=fill.contracts,
+            average_price=fill.price,
+            fee_usd=float(fill.fee.amount)
+            * (1.0 if fill.fee.currency.upper() in USD_LIKE else fill.price),
+            exchange_order_id=fill.trade_id,
+            at=at,
+        )
+        known.add(fill.client_order_id)
+        message = (
+            f"the venue liquidated the hedge: {fill.side} {fill.contracts:g} {fill.symbol} "
+            f"at {fill.price:,.2f}; run `althedge hedge close` for the attribution"
+        )
+        journal.record_alert(
+            hedge.id, kind="liquidated", severity="critical", message=message, at=at
+        )
+        rec.resolved.append(message)
 
 
 # --------------------------------------------------------------------------- execution

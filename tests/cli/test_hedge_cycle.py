@@ -1,0 +1,260 @@
+"""`althedge hedge …` through the real entry point on the paper venue and the real data.
+
+open (dry run, then live) → status → rebalance → close across real dates of
+../shared/data with fake API keys in the environment (they must appear nowhere),
+the attribution identity, caps, one-line errors, and the test-only crash hook
+(ALTHEDGE_TEST_CRASH_AFTER) killing the real process. The lifecycle's other crash
+points and periods are covered in-process in tests/services/test_lifecycle_paper.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PORTFOLIO = """
+name = "test bag"
+[[holdings]]
+asset = "SOL"
+amount = 120
+[[holdings]]
+asset = "AVAX"
+amount = 400
+[[holdings]]
+asset = "LINK"
+amount = 500
+[hedge]
+exchange = "binance"
+contract = "linear"
+leverage = 2
+lookback_days = 90
+[limits]
+max_notional_usd = {notional}
+max_contracts = {contracts}
+max_leverage = 5
+"""
+
+
+def _portfolio(tmp_path: Path, notional: float = 250_000, contracts: float = 1000) -> Path:
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO.format(notional=notional, contracts=contracts), encoding="utf-8")
+    return path
+
+
+def run(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "ALTHEDGE_HOME": str(home), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "althedge", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+    )
+
+
+def ok_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def _orders(home: Path) -> list[tuple[str, str, float, str]]:
+    path = home / "journal.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT client_order_id, side, amount, status FROM orders ORDER BY id"
+        ).fetchall()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _paper_orders(home: Path) -> dict[str, Any]:
+    state = json.loads((home / "paper" / "state.json").read_text())
+    return dict(state["orders"])
+
+
+SECRETS = {
+    "ALTHEDGE_BINANCEUSDM_API_KEY": "AKfakeKEY7f3a9c1e5b",
+    "ALTHEDGE_BINANCEUSDM_SECRET": "SKfakeSECRET2d8e4b6a0c",
+    "ALTHEDGE_BINANCE_API_KEY": "AKfakeKEYbinance91",
+    "ALTHEDGE_BINANCE_SECRET": "SKfakeSECRETbinance37",
+    "ALTHEDGE_OKX_PASSWORD": "PWfakePASSPHRASE55",
+}
+
+
+def _assert_no_secret(text: str | bytes, where: str) -> None:
+    data = text.encode() if isinstance(text, str) else text
+    for value in SECRETS.values():
+        assert value.encode() not in data, f"a secret leaked into {where}"
+
+
+def test_open_rebalance_close_cycle_on_real_data(tmp_path: Path, shared_data: Path) -> None:
+    home = tmp_path / "home"
+    pf = _portfolio(tmp_path)
+    prices = str(shared_data / "daily")
+    outputs: list[subprocess.CompletedProcess[str]] = []
+
+    def step(*args: str) -> dict[str, Any]:
+        proc = run(home, *args, env=SECRETS)
+        outputs.append(proc)
+        return ok_json(proc)
+
+    dry = step("hedge", "open", str(pf), "--prices", prices, "--at", "2024-06-03", "--json")
+    assert dry["dry_run"] is True and dry["executed"] == []
+    (order,) = dry["orders"]
+    assert order["side"] == "sell" and order["reduce_only"] is False and order["contracts"] > 0
+    assert _orders(home) == []  # nothing journaled
+    assert not (home / "paper" / "state.json").exists()  # nothing kept on paper
+
+    live = step(
+        "hedge", "open", str(pf), "--prices", prices, "--at", "2024-06-03", "--live", "--json"
+    )
+    assert live["orders"] == dry["orders"]  # the dry run showed the exact orders
+    assert live["executed"][-1]["status"] == "filled"
+    assert live["current_contracts"] == pytest.approx(order["contracts"])
+
+    st = step("hedge", "status", "--at", "2024-06-24", "--json")
+    for key in (
+        "current_beta",
+        "target_beta",
+        "hedge_ratio_achieved",
+        "unrealised_pnl_usd",
+        "funding_usd",
+        "margin_ratio",
+        "liquidation_price",
+        "liquidation_distance_pct",
+        "basis",
+        "warnings",
+        "contracts",
+        "target_contracts",
+    ):
+        assert key in st, key
+    assert st["open"] is True and st["reconciliation"]["ok"] is True
+    assert st["contracts"] == pytest.approx(order["contracts"])
+    assert st["liquidation_price"] > st["mark_price"] and st["liquidation_distance_pct"] > 0
+    assert 0 < st["margin_ratio"] < 1
+    with sqlite3.connect(home / "journal.sqlite") as conn:
+        n, total = conn.execute("SELECT COUNT(*), SUM(amount_usd) FROM funding").fetchone()
+    assert n == 21 * 3 and total == pytest.approx(st["funding_usd"])  # 3 a day for 3 weeks
+
+    reb = step(
+        "hedge", "rebalance", "--at", "2024-07-01", "--threshold", "0.01", "--live", "--json"
+    )
+    assert reb["drift_pct"] > 0.01
+    assert reb["current_contracts"] == pytest.approx(reb["target_contracts"])
+    for o in reb["orders"]:
+        assert o["reduce_only"] is (o["side"] == "buy")
+
+    close = step("hedge", "close", "--at", "2024-08-05", "--live", "--json")
+    (buy,) = close["orders"]
+    assert buy["side"] == "buy" and buy["reduce_only"] is True
+    parts = (
+        close["portfolio_pnl_usd"]
+        + close["hedge_pnl_usd"]
+        + close["funding_usd"]
+        + close["fees_usd"]
+    )
+    assert close["net_usd"] == pytest.approx(parts, abs=1e-9)
+    # the identity: components sum to the change in total value (holdings + paper account)
+    assert close["total_value_change_usd"] == pytest.approx(close["net_usd"], abs=1e-6)
+    assert abs(close["unexplained_usd"]) < 1e-6
+    assert close["fees_usd"] < 0
+    # 2024-06-03 → 2024-08-05 the alts fell and BTC fell: the short made money
+    assert close["portfolio_pnl_usd"] < 0 < close["hedge_pnl_usd"]
+    # every journaled order exists once on paper: nothing sent twice
+    assert sorted(o[0] for o in _orders(home)) == sorted(_paper_orders(home))
+
+    # a real exchange with the fake keys: fails offline (exit 4), one line, no secret
+    ccxt = run(
+        home,
+        "hedge",
+        "open",
+        str(pf),
+        "--venue",
+        "binanceusdm",
+        "--prices",
+        prices,
+        "--live",
+        env=SECRETS,
+    )
+    outputs.append(ccxt)
+    assert ccxt.returncode == 4 and "Traceback" not in ccxt.stderr
+    assert len(ccxt.stderr.strip().splitlines()) == 1
+
+    for proc in outputs:
+        _assert_no_secret(proc.stdout, "stdout")
+        _assert_no_secret(proc.stderr, "stderr")
+    for path in home.rglob("*"):
+        if path.is_file():
+            _assert_no_secret(path.read_bytes(), str(path))
+
+
+def test_caps_refuse_even_in_dry_run(tmp_path: Path, shared_data: Path) -> None:
+    home = tmp_path / "home"
+    pf = _portfolio(tmp_path, contracts=0.1)
+    proc = run(
+        home,
+        "hedge",
+        "open",
+        str(pf),
+        "--prices",
+        str(shared_data / "daily"),
+        "--at",
+        "2024-06-03",
+        "--json",
+    )
+    assert proc.returncode == 5
+    assert proc.stdout == ""
+    assert "max_contracts" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_date_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = run(tmp_path / "home", "hedge", "status", "--at", "last tuesday")
+    assert proc.returncode == 2 and "--at" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_killed_after_sending_then_next_command_reconciles(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """Kill `hedge open --live` right after the order reached the venue, before its result
+    was journaled; the next command finds it by client order id and sends nothing new."""
+    home = tmp_path / "home"
+    prices = str(shared_data / "daily")
+    crashed = run(
+        home,
+        "hedge",
+        "open",
+        str(_portfolio(tmp_path)),
+        "--prices",
+        prices,
+        "--at",
+        "2024-06-03",
+        "--live",
+        "--json",
+        env={"ALTHEDGE_TEST_CRASH_AFTER": "sent"},
+    )
+    assert crashed.returncode == 77 and crashed.stdout == ""
+    assert [o[3] for o in _orders(home)] == ["sent"]  # the journal knew it was on its way
+    reb = ok_json(
+        run(
+            home, "hedge", "rebalance", "--at", "2024-06-03", "--threshold", "1", "--live", "--json"
+        )
+    )
+    assert reb["reconciliation"]["differences"] == []
+    assert any("filled" in r for r in reb["reconciliation"]["resolved"])
+    assert reb["orders"] == []  # already at target: nothing doubled
+    assert reb["current_contracts"] == pytest.approx(reb["target_contracts"])
+    assert [o[3] for o in _orders(home)] == ["filled"]
+    assert len(_paper_orders(home)) == 1

@@ -1,0 +1,283 @@
+"""The lifecycle services on the real paper exchange and the real data in ../shared/data.
+
+Each step re-opens the journal and the persisted paper account, as separate CLI
+invocations would. Also: the attribution identity (components sum exactly to the
+change in total value) over several real periods, and crash safety: a child
+process is killed (os._exit through the test-only ALTHEDGE_TEST_CRASH_AFTER hook)
+at each named point, then the next command reconciles with nothing lost or doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from althedge.config import parse_portfolio
+from althedge.data import open_source
+from althedge.errors import InputError, JournalError
+from althedge.journal import Journal
+from althedge.services.lifecycle import (
+    CRASH_POINTS,
+    close_hedge,
+    hedge_status,
+    open_hedge,
+    rebalance_hedge,
+    reconcile,
+)
+from althedge.venues.paper import PaperExchange
+
+PORTFOLIO: dict[str, Any] = {
+    "name": "test bag",
+    "holdings": [
+        {"asset": "SOL", "amount": 120},
+        {"asset": "AVAX", "amount": 400},
+        {"asset": "LINK", "amount": 500},
+    ],
+    "hedge": {"exchange": "binance", "contract": "linear", "leverage": 2, "lookback_days": 90},
+    "limits": {"max_notional_usd": 250_000, "max_contracts": 1000, "max_leverage": 5},
+}
+
+
+@pytest.fixture(scope="module")
+def source(shared_data: Path) -> Any:
+    return open_source(shared_data / "daily")
+
+
+def _venue(home: Path, source: Any, at: date | None) -> PaperExchange:
+    return PaperExchange.open(home / "paper", source=source, at=at, persist=True)
+
+
+def _open(home: Path, source: Any, at: date) -> dict[str, Any]:
+    with Journal(home / "journal.sqlite") as j:
+        v = _venue(home, source, at)
+        res = open_hedge(j, v, parse_portfolio(PORTFOLIO), source, as_of=at, live=True)
+        v.save()
+        return res.to_dict()
+
+
+def _close(home: Path, source: Any, at: date) -> dict[str, Any]:
+    with Journal(home / "journal.sqlite") as j:
+        v = _venue(home, source, at)
+        res = close_hedge(j, v, source, as_of=at, live=True)
+        v.save()
+        return res.to_dict()
+
+
+def test_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
+    home = tmp_path
+    opened = _open(home, source, date(2024, 6, 3))
+    assert opened["executed"][-1]["status"] == "filled"
+    short = opened["current_contracts"]
+    assert short == pytest.approx(opened["target_contracts"]) and short > 0
+
+    with Journal(home / "journal.sqlite") as j:
+        v = _venue(home, source, date(2024, 6, 24))
+        st = hedge_status(j, v, source, as_of=date(2024, 6, 24))
+        v.save()
+        assert st.reconciliation.ok and st.contracts == pytest.approx(short)
+        assert st.funding_usd == pytest.approx(sum(f["amount_usd"] for f in j.funding(st.hedge_id)))
+        assert len(j.funding(st.hedge_id)) == 21 * 3  # 8-hourly payments, 21 days
+        # status is a read: calling it again books nothing twice
+        again = hedge_status(j, v, source, as_of=date(2024, 6, 24))
+        assert again.funding_usd == pytest.approx(st.funding_usd)
+        assert st.hedge_ratio_achieved is not None and 0.5 < st.hedge_ratio_achieved < 1.5
+        assert st.liquidation_price is not None and st.liquidation_price > (st.mark_price or 0)
+
+    with Journal(home / "journal.sqlite") as j:
+        v = _venue(home, source, date(2024, 7, 15))
+        dry = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 15))
+        assert dry.orders and dry.executed == [] and not dry.live
+        n_orders = len(j.orders())
+        live = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 15), live=True)
+        v.save()
+        assert len(j.orders()) > n_orders
+        assert live.current_contracts == pytest.approx(live.target_contracts)
+        side = live.orders[0]["side"]
+        assert live.orders[0]["reduce_only"] is (side == "buy")
+        # at the target now: a second rebalance does nothing
+        calm = rebalance_hedge(j, v, source, threshold_pct=0.5, as_of=date(2024, 7, 15), live=True)
+        assert calm.orders == [] and "within threshold" in calm.message
+
+    closed = _close(home, source, date(2024, 8, 5))
+    assert closed["orders"][0]["reduce_only"] is True
+    assert closed["net_usd"] == pytest.approx(
+        closed["portfolio_pnl_usd"]
+        + closed["hedge_pnl_usd"]
+        + closed["funding_usd"]
+        + closed["fees_usd"],
+        abs=1e-9,
+    )
+    assert closed["total_value_change_usd"] == pytest.approx(closed["net_usd"], abs=1e-6)
+    with Journal(home / "journal.sqlite") as j:
+        assert j.active_hedge() is None
+        assert j.hedges()[0].attribution is not None
+        v = _venue(home, source, None)
+        assert v.position("BTC/USDT:USDT") is None
+        with pytest.raises(InputError, match="no open hedge"):
+            close_hedge(j, v, source, live=True)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2021-05-03", "2021-06-21"), ("2022-05-02", "2022-06-20"), ("2023-10-02", "2023-12-04")],
+)
+def test_attribution_sums_exactly_to_change_in_total_value(
+    tmp_path: Path, source: Any, start: str, end: str
+) -> None:
+    """Crash (2021, 2022 LUNA) and rally (2023-24) periods of real data."""
+    _open(tmp_path, source, date.fromisoformat(start))
+    c = _close(tmp_path, source, date.fromisoformat(end))
+    parts = c["portfolio_pnl_usd"] + c["hedge_pnl_usd"] + c["funding_usd"] + c["fees_usd"]
+    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
+    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+    # a short BTC hedge gains when BTC falls and loses when it rallies
+    assert (c["hedge_pnl_usd"] > 0) == (c["portfolio_pnl_usd"] < 0)
+
+
+def test_liquidated_hedge_is_reconciled_and_closed(tmp_path: Path, source: Any) -> None:
+    """2× short from Oct 2023: BTC's rally to March 2024 liquidates it on paper."""
+    _open(tmp_path, source, date(2023, 10, 2))
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, date(2024, 3, 4))
+        assert v.position("BTC/USDT:USDT") is None and v.liquidations
+        rec = reconcile(j, v)
+        v.save()
+        assert rec.ok, rec.differences
+        assert any("liquidated" in r for r in rec.resolved)
+        assert [a["kind"] for a in j.alerts()] == ["liquidated"]
+        assert reconcile(j, v).resolved == []  # imported once
+    c = _close(tmp_path, source, date(2024, 3, 4))
+    assert c["orders"] == []
+    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+    # the hedge lost its whole isolated margin (about notional / leverage), no more
+    assert c["hedge_pnl_usd"] < 0
+
+
+def test_open_refuses_while_a_hedge_is_open_and_when_venue_differs(
+    tmp_path: Path, source: Any
+) -> None:
+    _open(tmp_path, source, date(2024, 6, 3))
+    with pytest.raises(InputError, match="already open"):
+        _open(tmp_path, source, date(2024, 6, 3))
+    # someone adds to the position on the exchange behind the journal's back
+    v = _venue(tmp_path, source, None)
+    from althedge.venues.protocol import OrderRequest
+
+    v.place_order(
+        OrderRequest(
+            symbol="BTC/USDT:USDT",
+            side="sell",
+            contracts=0.01,
+            order_type="market",
+            client_order_id="manual1",
+        )
+    )
+    v.save()
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, None)
+        rec = reconcile(j, v)
+        assert not rec.ok and "journal" in rec.differences[0] and "venue" in rec.differences[0]
+        with pytest.raises(JournalError, match="disagree"):
+            rebalance_hedge(j, v, source, threshold_pct=0.0, live=True)
+        # a dry run still shows the status and the difference
+        st = hedge_status(j, v, source)
+        assert st.reconciliation.differences and st.warnings
+
+
+# --------------------------------------------------------------------------- crash safety
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    from datetime import date
+    from althedge.config import parse_portfolio
+    from althedge.data import open_source
+    from althedge.journal import Journal
+    from althedge.services.lifecycle import open_hedge, close_hedge
+    from althedge.venues.paper import PaperExchange
+    home, prices, action, day, portfolio = sys.argv[1:6]
+    source = open_source(prices)
+    j = Journal(home + "/journal.sqlite")
+    v = PaperExchange.open(home + "/paper", source=source, at=date.fromisoformat(day), persist=True)
+    if action == "open":
+        open_hedge(j, v, parse_portfolio(json.loads(portfolio)), source,
+                   as_of=date.fromisoformat(day), live=True)
+    else:
+        close_hedge(j, v, source, as_of=date.fromisoformat(day), live=True)
+    v.save()
+    """
+)
+
+
+def _child(home: Path, shared_data: Path, action: str, day: str, crash: str) -> int:
+    env = {**os.environ, "ALTHEDGE_TEST_CRASH_AFTER": crash}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(home),
+            str(shared_data / "daily"),
+            action,
+            day,
+            json.dumps(PORTFOLIO),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode in (0, 77), proc.stderr
+    return proc.returncode
+
+
+def _paper_order_ids(home: Path) -> list[str]:
+    return sorted(json.loads((home / "paper" / "state.json").read_text())["orders"])
+
+
+@pytest.mark.parametrize("point", ["hedge_recorded", "leverage_set", "intent", "sent", "recorded"])
+def test_killed_while_opening(tmp_path: Path, shared_data: Path, source: Any, point: str) -> None:
+    assert point in CRASH_POINTS
+    assert _child(tmp_path, shared_data, "open", "2024-06-03", point) == 77
+    day = date(2024, 6, 3)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, day)
+        rec = reconcile(j, v)
+        assert rec.ok, rec.differences
+        assert not j.orders(statuses=["intent", "sent", "open"])
+        # the next command brings the short to the target — once
+        res = rebalance_hedge(j, v, source, threshold_pct=1.0, as_of=day, live=True)
+        v.save()
+        position = v.position("BTC/USDT:USDT")
+        assert position is not None
+        assert position.contracts == pytest.approx(res.target_contracts)
+        assert -j.net_contracts(j.active_hedge().id) == pytest.approx(position.contracts)  # type: ignore[union-attr]
+        journaled = sorted(o.client_order_id for o in j.orders() if o.status != "not_sent")
+        assert journaled == _paper_order_ids(tmp_path)  # each order exactly once on both sides
+        if point in ("sent", "recorded"):
+            assert res.orders == []  # the first order was found and recorded, never re-sent
+            assert len(journaled) == 1
+        if point == "intent":
+            assert j.orders()[0].status == "not_sent"
+            assert any("never reached the venue" in r for r in rec.resolved)
+
+
+@pytest.mark.parametrize("point", ["sent", "closed_orders"])
+def test_killed_while_closing(tmp_path: Path, shared_data: Path, source: Any, point: str) -> None:
+    _open(tmp_path, source, date(2024, 6, 3))
+    assert _child(tmp_path, shared_data, "close", "2024-07-01", point) == 77
+    closed = _close(tmp_path, source, date(2024, 7, 1))
+    assert closed["orders"] == []  # the buy-back happened before the crash: not repeated
+    assert closed["total_value_change_usd"] == pytest.approx(closed["net_usd"], abs=1e-6)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        buys = [o for o in j.orders() if o.side == "buy"]
+        assert len(buys) == 1 and buys[0].status == "filled"
+        assert j.active_hedge() is None
