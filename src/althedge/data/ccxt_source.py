@@ -120,6 +120,16 @@ def route_through_gateway(exchange: ccxt.Exchange, gateway: str) -> None:
     exchange.urls["api"] = rewrite(exchange.urls["api"])
 
 
+#: Bars per request: the exchange's maximum where known (OKX history candles: 100).
+PAGE_LIMITS = {"binance": 1000, "binanceusdm": 1000, "binancecoinm": 1000, "bybit": 1000,
+               "okx": 100, "deribit": 1000}
+
+
+def default_page_limit(exchange_id: str) -> int:
+    """Candles/funding events asked per request."""
+    return PAGE_LIMITS.get(exchange_id, 200)
+
+
 @dataclass(frozen=True)
 class FundingNow:
     """Current funding of a perpetual (rate per interval, as a fraction)."""
@@ -249,19 +259,24 @@ class CcxtMarketData:
         step = self.timeframe_ms(timeframe)
         last_closed = self.last_closed_bar_ms(timeframe)
         until = last_closed if until_ms is None else min(until_ms, last_closed)
-        since = since_ms if since_ms is not None else until - 499 * step
+        page = page_limit or default_page_limit(self.id)
+        since = since_ms if since_ms is not None else until - (page - 1) * step
         rows: list[list[float]] = []
         cursor, start = since, since
-        for _page in range(100_000):
-            if cursor > until:
-                break
+        while cursor <= until:
+            # an explicit window [cursor, window_end] makes every exchange page forward the
+            # same way (Bybit/OKX otherwise answer with the newest bars of an open range);
+            # "until" is one ms before the next bar, as OKX's upper bound is exclusive
+            window_end = min(cursor + (page - 1) * step, until)
             batch = self.call(f"fetch_ohlcv {symbol} {timeframe}", self.exchange.fetch_ohlcv,
-                              symbol, timeframe, since=cursor, limit=page_limit)
-            batch = [b for b in batch if b and b[0] is not None and cursor <= b[0] <= until]
-            if not batch:
-                break
-            rows.extend(batch)
-            cursor = int(batch[-1][0]) + step
+                              symbol, timeframe, since=cursor, limit=page,
+                              params={"until": window_end + step - 1})
+            batch = [b for b in batch if b and b[0] is not None and cursor <= b[0] <= window_end]
+            if batch:
+                rows.extend(batch)
+                cursor = int(max(b[0] for b in batch)) + step
+            else:  # nothing in this window (before listing, an exchange outage): skip it
+                cursor = window_end + step
             if progress is not None:
                 progress(min(cursor, until) - start, max(until - start, 1))
         return _ohlcv_frame(rows)
@@ -280,21 +295,22 @@ class CcxtMarketData:
         until = now if until_ms is None else min(until_ms, now)
         since = since_ms if since_ms is not None else until - 30 * 86_400_000
         events: dict[int, float] = {}
+        page = page_limit or default_page_limit(self.id)
+        window = int(page * _market_interval(market) * 3_600_000)
         cursor, start = since, since
-        for _page in range(100_000):
-            if cursor > until:
-                break
+        while cursor <= until:
+            window_end = min(cursor + window - 1, until)
             batch = self.call(f"fetch_funding_rate_history {symbol}",
                               self.exchange.fetch_funding_rate_history, symbol,
-                              since=cursor, limit=page_limit)
+                              since=cursor, limit=page, params={"until": window_end})
             batch = [b for b in batch if b.get("timestamp") is not None
-                     and cursor <= int(b["timestamp"]) <= until]
-            if not batch:
-                break
+                     and cursor <= int(b["timestamp"]) <= window_end]
             for b in batch:
                 events[int(b["timestamp"])] = float(b["fundingRate"])
-            newest = max(int(b["timestamp"]) for b in batch)
-            cursor = newest + 1
+            if batch and len(batch) >= page:  # the page may be full: continue after it
+                cursor = max(int(b["timestamp"]) for b in batch) + 1
+            else:
+                cursor = window_end + 1
             if progress is not None:
                 progress(min(cursor, until) - start, max(until - start, 1))
         if not events:

@@ -61,7 +61,9 @@ def tiers_from_ccxt(rows: Sequence[Mapping[str, Any]]) -> tuple[MarginTier, ...]
         info = r.get("info") or {}
         published = _num(info.get("cum", info.get("mmDeduction")) if isinstance(info, Mapping)
                           else None)
-        cum = published if not math.isnan(published) else cum_prev + floor * (mmr - mmr_prev)
+        # the boundary is the previous cap (OKX lists floors as cap + 1 contract)
+        boundary = out[-1].cap if out and math.isfinite(out[-1].cap) else floor
+        cum = published if not math.isnan(published) else cum_prev + boundary * (mmr - mmr_prev)
         lev = _num(r.get("maxLeverage"), math.nan)
         out.append(MarginTier(floor=floor, cap=cap, mmr=mmr, maint_amount=cum, max_leverage=lev))
         cum_prev, mmr_prev = cum, mmr
@@ -110,7 +112,7 @@ def instrument_from_market(exchange_id: str, market: Mapping[str, Any],
                       default=math.nan)
     expiry_ms = market.get("expiry")
     expiry: date | None = None
-    if expiry_ms:
+    if expiry_ms and not market.get("swap"):  # Deribit gives perpetuals a year-3000 expiry
         expiry = datetime.fromtimestamp(int(expiry_ms) / 1000, tz=UTC).date()
     interval = funding_interval_hours
     if interval is None:
