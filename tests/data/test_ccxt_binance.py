@@ -186,6 +186,16 @@ def test_price_source_fetches_incrementally(tmp_path: Path) -> None:
         cached.closes(["ETH"], start="2024-01-01")
 
 
+def test_range_before_listing_is_not_asked_twice(tmp_path: Path) -> None:
+    src = offline.offline_price_source(tmp_path, page_limit=100)
+    replay = offline.replay_of(src)
+    got = src.closes(["SOL"], start="2023-06-01", end="2024-01-31")  # data starts 2024-01-01
+    assert got.index[0] == pd.Timestamp("2024-01-01") and len(got) == 31
+    n = len(replay.requests)
+    assert src.closes(["SOL"], start="2023-06-01", end="2024-01-31").equals(got)
+    assert len(replay.requests) == n
+
+
 def test_price_source_funding_rates(tmp_path: Path) -> None:
     src = offline.offline_price_source(tmp_path)
     rates = src.funding_rates("BTC", start="2024-01-01", end="2024-01-31 23:59")

@@ -87,13 +87,20 @@ class ParquetCache:
         frame.index = pd.DatetimeIndex(frame.index, name="timestamp").as_unit("ns")
         return frame
 
-    def merge_write(self, exchange: str, symbol: str, timeframe: str,
-                    new: pd.DataFrame) -> pd.DataFrame:
-        """Merge ``new`` rows into the cached series (new rows win) and write atomically."""
+    def merge_write(self, exchange: str, symbol: str, timeframe: str, new: pd.DataFrame,
+                    covered_from_ms: int | None = None) -> pd.DataFrame:
+        """Merge ``new`` rows into the cached series (new rows win) and write atomically.
+
+        ``covered_from_ms`` records that the exchange was asked from that time on (so a range
+        before a coin's listing is not asked again); it is kept in the file's metadata.
+        """
         old = self.read(exchange, symbol, timeframe)
         frame = new if old is None or old.empty else pd.concat([old, new])
         frame = frame[~frame.index.duplicated(keep="last")].sort_index()
         frame.index = pd.DatetimeIndex(frame.index, name="timestamp").as_unit("ns")
+        marks = [m for m in (covered_from_ms, (old.attrs.get("covered_from_ms")
+                                               if old is not None else None)) if m is not None]
+        frame.attrs = {"covered_from_ms": int(min(marks))} if marks else {}
         atomic_write_parquet(frame, self.path(exchange, symbol, timeframe))
         return frame
 

@@ -578,7 +578,8 @@ class CcxtPriceSource:
         else:
             first = int(cached.index[0].value // 1_000_000)
             last = int(cached.index[-1].value // 1_000_000)
-            if since < first:
+            covered = int(cached.attrs.get("covered_from_ms", first))
+            if since < min(first, covered):
                 wanted.append((since, first - step))
             if target_end > last:
                 wanted.append((max(last + step, since), target_end))
@@ -589,8 +590,9 @@ class CcxtPriceSource:
             prog = _bind_progress(self.progress, symbol)
             new = md.fetch_ohlcv(symbol, timeframe, since_ms=lo, until_ms=hi,
                                  page_limit=self.page_limit, progress=prog)
-            if not new.empty:
-                frame = self.cache.merge_write(self.exchange_id, symbol, timeframe, new)
+            if not new.empty or frame is not None:
+                frame = self.cache.merge_write(self.exchange_id, symbol, timeframe, new,
+                                               covered_from_ms=lo)
         if frame is None:
             raise DataError(f"{self.name}: the exchange returned no {timeframe} bars for "
                             f"{symbol} in the range asked; try a later --since")
