@@ -556,11 +556,16 @@ _CHUNK_COLUMNS = 64
 
 
 def _block_size(w: int) -> int | None:
-    """Block length b (a divisor of the window) for the blocked-matrix rolling beta."""
+    """Block length b (a divisor of the window) for the blocked-matrix rolling beta.
+
+    Small blocks mean fewer flops (2·(2b + 2) per output value), large ones fewer Python
+    iterations and BLAS calls; 16 measured best for 500 × 20,000. None → no usable
+    divisor (e.g. a prime window above 32): use the cumulative-sum path instead.
+    """
     if w <= 32:
         return w
     divisors = [b for b in range(8, 33) if w % b == 0]
-    return max(divisors) if divisors else None
+    return min(divisors, key=lambda b: (abs(b - 16), b)) if divisors else None
 
 
 def _rolling_beta_blocked(
@@ -570,11 +575,13 @@ def _rolling_beta_blocked(
 
     With rows cut in blocks of b (b divides w, q = w/b), the window ending at row
     t = k·b + j covers rows j+1… of block k−q, blocks k−q+1 … k−1 whole, and rows …j of
-    block k. β_t = Σ_i y_i·(xc_i − x̄_t)/den_t is linear in y, so each output block is
-    two small matrix products (the partial blocks, exact per-row weights) plus a rank-2
-    term from the whole blocks' sums Σy and Σy·xc (mean-centred running sums of block
-    totals, so no error builds up over long series). BLAS does the arithmetic; y is
-    read three times and β written once. Rows < w − 1 of the result are garbage.
+    block k. β_t = Σ_i y_i·(xc_i − x̄_t)/den_t is linear in y, so each output block k is
+    one small matrix product K_k @ [Y_{k−q}; M_k; Y_k] where K_k holds the exact per-row
+    weights of the two partial blocks and M_k the whole blocks' sums Σy and Σy·xc (from
+    running sums of block totals, centred on the first window's mean so no error builds
+    up over long series). Blocks are stored per chain (k mod q) so that the three
+    pieces are contiguous and the product reads them in place. Rows < w − 1 of the
+    result are garbage.
     """
     t, n = y.shape
     q = w // b
@@ -589,9 +596,12 @@ def _rolling_beta_blocked(
     mxi3 = blocks(mx * inv)[q:]
     lower = np.tri(b, b, 0, dtype=bool)
     weights = x3[:, None, :]
-    k_cur = np.where(lower, weights[q:] * inv3[:, :, None] - mxi3[:, :, None], 0.0)
-    k_prev = np.where(~lower, weights[:-q] * inv3[:, :, None] - mxi3[:, :, None], 0.0)
-    coef = np.stack([-mxi3, inv3], axis=2)  # (nb−q, b, 2) against [Σy, Σy·xc]
+    # K[k − q] = [K_prev | −x̄/den, 1/den | K_cur]  (b × (2b + 2)) for output block k ≥ q
+    kmat = np.empty((nb - q, b, 2 * b + 2))
+    kmat[:, :, :b] = np.where(~lower, weights[:-q] * inv3[:, :, None] - mxi3[:, :, None], 0.0)
+    kmat[:, :, b] = -mxi3
+    kmat[:, :, b + 1] = inv3
+    kmat[:, :, b + 2 :] = np.where(lower, weights[q:] * inv3[:, :, None] - mxi3[:, :, None], 0.0)
     sums = np.stack([np.ones((nb, b)), x3], axis=1)  # (nb, 2, b)
     yp = np.concatenate([y, np.zeros((pad, n))]) if pad else y
     y3 = yp.reshape(nb, b, n)
@@ -601,10 +611,22 @@ def _rolling_beta_blocked(
     np.cumsum(tot - mean_tot, axis=0, out=run[1:])
     mid = run[q:nb] - run[1 : nb - q + 1] + (q - 1) * mean_tot  # blocks k−q+1 … k−1
     out = np.empty((nb * b, n))
-    res = out[q * b :].reshape(nb - q, b, n)
-    np.matmul(k_cur, y3[q:], out=res)
-    res += np.matmul(k_prev, y3[:-q])
-    res += np.matmul(coef, mid)
+    out3 = out.reshape(nb, b, n)
+    rows = b + 2
+    item = out.itemsize
+    for c in range(min(q, nb - q)):
+        count = len(range(c, nb, q))  # blocks c, c+q, c+2q, … of this chain
+        store = np.empty((count * rows, n))
+        st3 = store.reshape(count, rows, n)
+        st3[:, 2:] = y3[c::q]
+        st3[1:, :2] = mid[c::q][: count - 1]  # M_k just before Y_k
+        view = np.lib.stride_tricks.as_strided(
+            store[2:],
+            shape=(count - 1, 2 * b + 2, n),
+            strides=(rows * n * item, n * item, item),
+            writeable=False,
+        )
+        np.matmul(kmat[c::q][: count - 1], view, out=out3[c + q :: q][: count - 1])
     first = run[q] + q * mean_tot  # window of rows 0 … w−1: blocks 0 … q−1
     out[w - 1] = (first[1] - mx[w - 1] * first[0]) * inv[w - 1]
     return out[:t]
