@@ -162,6 +162,8 @@ class FakeBinance:
     margin_type: str = "CROSSED"
     positions: list[dict[str, Any]] = field(default_factory=list)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    taker_fee: float = 0.0005
     _ids: Any = field(default_factory=lambda: itertools.count(8_389_765_000))
 
     def install(self) -> FakeBinance:
@@ -179,6 +181,15 @@ class FakeBinance:
         )
         s.route("GET", "/fapi/v3/positionRisk", lambda r: (200, self.positions))
         s.route("POST", "/fapi/v1/marginType", self._margin_type)
+        s.route(
+            "GET",
+            "/fapi/v1/userTrades",
+            lambda r: (
+                200,
+                [t for t in self.trades if str(t["orderId"]) == r.params.get("orderId")],
+            ),
+        )
+        s.route("GET", "/fapi/v1/income", (200, fixture_json("binanceusdm_income_funding.json")))
         s.route(
             "POST",
             "/fapi/v1/leverage",
@@ -212,7 +223,30 @@ class FakeBinance:
 
     def _fill(self, o: dict[str, Any], fraction: float) -> None:
         qty = float(o["origQty"])
-        done = min(float(o["executedQty"]) + round(qty * fraction, 3), qty)
+        before = float(o["executedQty"])
+        done = min(before + round(qty * fraction, 3), qty)
+        if done > before:
+            px = self.fill_price if o["type"] == "MARKET" else float(o["price"])
+            q = done - before
+            # shape of GET /fapi/v1/userTrades ("Account Trade List")
+            self.trades.append(
+                {
+                    "buyer": o["side"] == "BUY",
+                    "commission": f"{q * px * self.taker_fee:.8f}",
+                    "commissionAsset": "USDT",
+                    "id": 698_759 + len(self.trades),
+                    "maker": False,
+                    "orderId": o["orderId"],
+                    "price": f"{px:.2f}",
+                    "qty": f"{q:.3f}",
+                    "quoteQty": f"{q * px:.8f}",
+                    "realizedPnl": "0",
+                    "side": o["side"],
+                    "positionSide": "BOTH",
+                    "symbol": o["symbol"],
+                    "time": 1_764_072_000_000 + len(self.trades),
+                }
+            )
         o["executedQty"] = f"{done:.3f}"
         if done > 0:
             price = self.fill_price if o["type"] == "MARKET" else float(o["price"])

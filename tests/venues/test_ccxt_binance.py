@@ -269,3 +269,24 @@ def test_secrets_never_in_logs_output_or_errors(
         assert secret not in blob
     assert caplog.records  # ccxt did log its requests (headers included) ...
     assert not re.search(r"signature=[0-9a-f]{64}", blob)  # ... but masked
+
+
+def test_filled_order_fee_comes_from_its_trades(binance_venue: Any, fake_binance: Any) -> None:
+    res = binance_venue.place_order(_order(order_type="market", price=None, contracts=0.01))
+    assert res.status == "filled"
+    # 0.01 BTC × 88,000 × 0.05 % = 0.44 USDT, read from GET /fapi/v1/userTrades
+    assert res.fee.amount == pytest.approx(0.44)
+    assert res.fee.currency == "USDT"
+    calls = fake_binance.server.calls("GET", "/fapi/v1/userTrades")
+    assert calls and calls[0].params["orderId"] == res.exchange_order_id
+    fills = binance_venue.order_fills(SYMBOL, res.client_order_id)
+    assert [f.contracts for f in fills] == [pytest.approx(0.01)]
+    assert fills[0].price == pytest.approx(88_000.0)
+
+
+def test_funding_history_is_received_positive(binance_venue: Any, fake_binance: Any) -> None:
+    pays = binance_venue.funding_payments(SYMBOL)
+    assert [p.amount for p in pays] == [pytest.approx(0.088), pytest.approx(-0.0176)]
+    assert all(p.currency == "USDT" for p in pays)
+    (call,) = fake_binance.server.calls("GET", "/fapi/v1/income")
+    assert call.params["incomeType"] == "FUNDING_FEE"

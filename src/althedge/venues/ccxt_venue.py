@@ -28,6 +28,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -39,6 +40,8 @@ from althedge.venues.credentials import Credentials, install_log_redaction, reda
 from althedge.venues.execution import ExecutionReport, Fallback, execute_order
 from althedge.venues.protocol import (
     Fee,
+    Fill,
+    FundingPayment,
     OrderRequest,
     OrderResult,
     OrderStatus,
@@ -384,7 +387,7 @@ class CcxtVenue:
                 raise translate_error(
                     err, exchange=self.name, action="place order", secrets=self._secrets
                 ) from None
-            result = self._parse_order(raw, order.symbol, fallback=order)
+            result = self._with_trade_fees(self._parse_order(raw, order.symbol, fallback=order))
             if result.status == "open" and not raw.get("status"):
                 # some exchanges answer a create with the id only: read the full order
                 fetched = self.fetch_order(order.symbol, order.client_order_id)
@@ -450,7 +453,83 @@ class CcxtVenue:
             raise translate_error(
                 err, exchange=self.name, action="fetch order", secrets=self._secrets
             ) from None
-        return None if raw is None else self._parse_order(raw, symbol, cid=client_order_id)
+        if raw is None:
+            return None
+        return self._with_trade_fees(self._parse_order(raw, symbol, cid=client_order_id))
+
+    def _with_trade_fees(self, result: OrderResult) -> OrderResult:
+        """Binance futures orders carry no fee: read it from the order's trades once final."""
+        if (
+            self.id not in _FAMILY
+            or not result.is_final
+            or result.filled_contracts <= 0
+            or result.fee.amount
+            or result.exchange_order_id is None
+        ):
+            return result
+        fills = self.order_fills(result.symbol, result.client_order_id, result.exchange_order_id)
+        if not fills:
+            return result
+        total = sum(f.fee.amount for f in fills)
+        return replace(result, fee=Fee(amount=total, currency=fills[0].fee.currency))
+
+    def order_fills(
+        self, symbol: str, client_order_id: str, exchange_order_id: str | None = None
+    ) -> list[Fill]:
+        """The executions of one order (``fetch_my_trades`` filtered by order id)."""
+        if exchange_order_id is None:
+            found = self.fetch_order(symbol, client_order_id)
+            if found is None or found.exchange_order_id is None:
+                return []
+            exchange_order_id = found.exchange_order_id
+        params = {"orderId": exchange_order_id} if self.id in _FAMILY else {}
+        trades = self._call(
+            "fetch trades", self.exchange.fetch_my_trades, symbol, None, None, params
+        )
+        out: list[Fill] = []
+        for t in trades:
+            if str(t.get("order")) != str(exchange_order_id):
+                continue
+            fee = t.get("fee") or {}
+            out.append(
+                Fill(
+                    symbol=symbol,
+                    client_order_id=client_order_id,
+                    side=t.get("side") or "sell",
+                    contracts=self._to_contracts(symbol, t.get("amount")),
+                    price=float(t.get("price") or 0.0),
+                    fee=Fee(float(fee.get("cost") or 0.0), str(fee.get("currency") or "")),
+                    timestamp_ms=None if t.get("timestamp") is None else int(t["timestamp"]),
+                    trade_id=None if t.get("id") is None else str(t["id"]),
+                )
+            )
+        return out
+
+    def funding_payments(self, symbol: str, since_ms: int | None = None) -> list[FundingPayment]:
+        """Funding RECEIVED (negative = paid) per interval, settlement currency.
+
+        Exchanges report the amount only: ``rate`` is NaN (unknown), and ``mark_price``
+        is today's mark, so a coin amount converted with it is valued now, not at
+        payment time.
+        """
+        m = self._market(symbol)
+        ex = self.exchange
+        if not m.get("swap") or not ex.has.get("fetchFundingHistory"):
+            return []
+        rows = self._call("fetch funding history", ex.fetch_funding_history, symbol, since_ms)
+        mark = self.mark_price(symbol) if rows else math.nan
+        return [
+            FundingPayment(
+                symbol=symbol,
+                amount=float(r.get("amount") or 0.0),
+                currency=str(r.get("code") or m.get("settle") or ""),
+                rate=math.nan,
+                mark_price=mark,
+                timestamp_ms=int(r.get("timestamp") or 0),
+            )
+            for r in rows
+            if r.get("symbol") in (None, symbol)
+        ]
 
     def cancel_order(self, symbol: str, client_order_id: str) -> None:
         current = self.fetch_order(symbol, client_order_id)
