@@ -290,3 +290,14 @@ def test_funding_history_is_received_positive(binance_venue: Any, fake_binance: 
     assert all(p.currency == "USDT" for p in pays)
     (call,) = fake_binance.server.calls("GET", "/fapi/v1/income")
     assert call.params["incomeType"] == "FUNDING_FEE"
+
+
+def test_create_builds_a_sandbox_venue_and_refuses_unknown_exchanges() -> None:
+    from althedge.errors import InputError
+    from althedge.venues.ccxt_venue import CcxtVenue
+
+    venue = CcxtVenue.create("binanceusdm", testnet=True)
+    assert venue.name == "binanceusdm-testnet"
+    assert "testnet" in venue.exchange.urls["api"]["fapiPrivate"]
+    with pytest.raises(InputError, match="not supported"):
+        CcxtVenue.create("kraken")

@@ -347,3 +347,17 @@ def test_full_cycle_on_real_data_attribution_adds_up(shared_data: Path) -> None:
     assert math.isfinite(equity_change)
     # the real funding series was used (not the fixed default)
     assert len({round(p.rate, 10) for p in px.funding_payments(LIN)}) > 10
+
+
+def test_re_running_an_interrupted_execution_sends_nothing_twice() -> None:
+    """A crash after the fallback: running the same execution again finds every order."""
+    px = paper(partial_fill_fraction=0.5)
+    order = OrderRequest(LIN, "sell", 1.0, "limit", "ahrerun", price=1.0)
+    first = px.execute(order, offset_bps=10, timeout_s=5, fallback="market")
+    fills = len(px.fills)
+    position = px.position(LIN)
+    again = px.execute(order, offset_bps=10, timeout_s=5, fallback="market")
+    assert len(px.fills) == fills
+    assert px.position(LIN) == position
+    assert [o.client_order_id for o in again.orders] == [o.client_order_id for o in first.orders]
+    assert again.filled_contracts == pytest.approx(first.filled_contracts)

@@ -4,7 +4,7 @@ A cap refuses an order that would leave the position larger than configured:
 
 * ``max_contracts`` — contracts of the instrument in the resulting position;
 * ``max_notional_usd`` — its USD notional at the reference price (linear
-  Q·CS·P, inverse Q·CS; :func:`althedge.core.pnl.position_value_usd` when available);
+  Q·CS·P, inverse Q·CS; :func:`althedge.core.pnl.position_value_usd`);
 * ``max_leverage`` — the leverage set on the position.
 
 Orders with ``reduce_only=True`` only ever shrink the position, so they are never
@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from althedge.core.instruments import ContractType, Instrument
+from althedge.core.instruments import Instrument
+from althedge.core.pnl import position_value_usd
 from althedge.errors import InputError, LimitExceededError
 from althedge.venues.protocol import OrderRequest
 
@@ -48,21 +49,11 @@ class Limits:
         )
 
 
-def _notional_usd(instrument: Instrument, contracts: float, price_usd: float) -> float:
-    try:
-        from althedge.core.pnl import position_value_usd
-    except ImportError:  # core.pnl not merged yet: same formula as docs/domain.md
-        if instrument.contract_type == ContractType.INVERSE:
-            return abs(contracts) * instrument.contract_size
-        return abs(contracts) * instrument.contract_size * price_usd
+def order_notional_usd(instrument: Instrument, contracts: float, price_usd: float) -> float:
+    """USD notional of ``contracts`` at ``price_usd`` (linear Q·CS·P, inverse Q·CS)."""
     return float(
         position_value_usd(instrument.contract_type, contracts, instrument.contract_size, price_usd)
     )
-
-
-def order_notional_usd(instrument: Instrument, contracts: float, price_usd: float) -> float:
-    """USD notional of ``contracts`` at ``price_usd`` (linear Q·CS·P, inverse Q·CS)."""
-    return _notional_usd(instrument, contracts, price_usd)
 
 
 def check_leverage(limits: Limits, leverage: float) -> None:
