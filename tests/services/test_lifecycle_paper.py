@@ -55,10 +55,11 @@ def _venue(home: Path, source: Any, at: date | None) -> PaperExchange:
     return PaperExchange.open(home / "paper", source=source, at=at, persist=True)
 
 
-def _open(home: Path, source: Any, at: date) -> dict[str, Any]:
+def _open(home: Path, source: Any, at: date, contract: str = "linear") -> dict[str, Any]:
+    pf = {**PORTFOLIO, "hedge": {**PORTFOLIO["hedge"], "contract": contract}}
     with Journal(home / "journal.sqlite") as j:
         v = _venue(home, source, at)
-        res = open_hedge(j, v, parse_portfolio(PORTFOLIO), source, as_of=at, live=True)
+        res = open_hedge(j, v, parse_portfolio(pf), source, as_of=at, live=True)
         v.save()
         return res.to_dict()
 
@@ -136,10 +137,34 @@ def test_attribution_sums_exactly_to_change_in_total_value(
     _open(tmp_path, source, date.fromisoformat(start))
     c = _close(tmp_path, source, date.fromisoformat(end))
     parts = c["portfolio_pnl_usd"] + c["hedge_pnl_usd"] + c["funding_usd"] + c["fees_usd"]
+    assert c["collateral_usd"] == 0.0  # USDT margin does not move with BTC
     assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
     assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
     # a short BTC hedge gains when BTC falls and loses when it rallies
     assert (c["hedge_pnl_usd"] > 0) == (c["portfolio_pnl_usd"] < 0)
+
+
+def test_inverse_attribution_includes_the_coin_collateral(tmp_path: Path, source: Any) -> None:
+    """Inverse (COIN-M) short margined in BTC, with a rebalance on the way: the BTC posted
+    as margin is itself long BTC, shown as collateral_usd; the identity stays exact."""
+    _open(tmp_path, source, date(2024, 6, 3), contract="inverse")
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, date(2024, 7, 10))
+        reb = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 10), live=True)
+        v.save()
+        assert reb.symbol == "BTC/USD:BTC" and reb.executed
+    c = _close(tmp_path, source, date(2024, 8, 5))
+    parts = (
+        c["portfolio_pnl_usd"]
+        + c["hedge_pnl_usd"]
+        + c["funding_usd"]
+        + c["fees_usd"]
+        + c["collateral_usd"]
+    )
+    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
+    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+    # BTC fell from ~68.8k to ~54k: the posted BTC lost USD value
+    assert c["collateral_usd"] < 0 < c["hedge_pnl_usd"]
 
 
 def test_liquidated_hedge_is_reconciled_and_closed(tmp_path: Path, source: Any) -> None:

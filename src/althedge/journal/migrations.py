@@ -109,9 +109,24 @@ CREATE TABLE meta (
 INSERT INTO meta (key, value) VALUES ('installation_id', lower(hex(randomblob(12))));
 """
 
+_V3 = """
+ALTER TABLE orders ADD COLUMN fee_settle REAL NOT NULL DEFAULT 0;
+ALTER TABLE fills ADD COLUMN fee_settle REAL NOT NULL DEFAULT 0;
+ALTER TABLE funding ADD COLUMN amount_settle REAL;
+CREATE TABLE deposits (
+    id INTEGER PRIMARY KEY,
+    hedge_id INTEGER REFERENCES hedges(id),
+    at TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    amount REAL NOT NULL,
+    price_usd REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "hedges, plans, orders, fills, funding, snapshots, alerts, events", _V1),
     (2, "meta: installation id (makes client order ids unique per data directory)", _V2),
+    (3, "fees and funding in the settlement currency; collateral deposits", _V3),
 )
 
 

@@ -108,6 +108,7 @@ class FillRow:
     price: float
     fee_usd: float
     at: str
+    fee_settle: float = 0.0
 
     @property
     def signed_amount(self) -> float:
@@ -163,6 +164,7 @@ def _fill(row: sqlite3.Row) -> FillRow:
         price=row["price"],
         fee_usd=row["fee_usd"],
         at=row["at"],
+        fee_settle=row["fee_settle"],
     )
 
 
@@ -383,8 +385,12 @@ class Journal:
         fee_usd: float,
         exchange_order_id: str | None,
         at: str,
+        fee_settle: float | None = None,
     ) -> float:
         """Record the venue's view of an order (cumulative ``filled``/``fee_usd``).
+
+        ``fee_settle`` is the cumulative fee in the settlement currency (coin for an
+        inverse contract; equal to ``fee_usd`` for a linear one when omitted).
 
         Inserts one fill row for any newly filled amount (price derived from the
         change in cumulative ``filled × average_price``). Idempotent: recording the
@@ -397,6 +403,10 @@ class Journal:
             if row is None:
                 raise JournalError(f"journal: unknown client order id {client_order_id}")
             old = _order(row)
+            old_fee_settle = float(row["fee_settle"])
+            new_fee_settle = max(
+                float(fee_usd if fee_settle is None else fee_settle), old_fee_settle
+            )
             new_filled = max(float(filled), old.filled)
             delta = new_filled - old.filled
             if delta > 1e-12:
@@ -407,8 +417,8 @@ class Journal:
                     price = avg
                 conn.execute(
                     "INSERT OR IGNORE INTO fills (order_id, hedge_id, client_order_id, side,"
-                    " amount, price, fee_usd, cumulative_filled, at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " amount, price, fee_usd, cumulative_filled, at, fee_settle)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         old.id,
                         old.hedge_id,
@@ -419,16 +429,18 @@ class Journal:
                         max(float(fee_usd), old.fee_usd) - old.fee_usd,
                         new_filled,
                         at,
+                        new_fee_settle - old_fee_settle,
                     ),
                 )
             conn.execute(
-                "UPDATE orders SET status=?, filled=?, average_price=?, fee_usd=?,"
+                "UPDATE orders SET status=?, filled=?, average_price=?, fee_usd=?, fee_settle=?,"
                 " exchange_order_id=COALESCE(?, exchange_order_id), updated_at=? WHERE id=?",
                 (
                     status,
                     new_filled,
                     average_price if average_price is not None else old.average_price,
                     max(float(fee_usd), old.fee_usd),
+                    new_fee_settle,
                     exchange_order_id,
                     at,
                     old.id,
@@ -471,15 +483,46 @@ class Journal:
         amount_usd: float,
         rate: float | None,
         mark_price: float | None,
+        amount_settle: float | None = None,
     ) -> bool:
-        """Record a funding payment (USD, + received); False if ``at`` was already recorded."""
+        """Record a funding payment (USD, + received); False if ``at`` was already recorded.
+
+        ``amount_settle``: the same payment in the settlement currency (coin for inverse).
+        """
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO funding (hedge_id, at, amount_usd, rate, mark_price)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (hedge_id, at, float(amount_usd), rate, mark_price),
+                "INSERT OR IGNORE INTO funding (hedge_id, at, amount_usd, rate, mark_price,"
+                " amount_settle) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    hedge_id,
+                    at,
+                    float(amount_usd),
+                    rate,
+                    mark_price,
+                    float(amount_usd if amount_settle is None else amount_settle),
+                ),
             )
             return cur.rowcount == 1
+
+    def record_deposit(
+        self, hedge_id: int | None, *, currency: str, amount: float, price_usd: float, at: str
+    ) -> None:
+        """Collateral moved into the venue account (``amount`` of ``currency`` at ``price_usd``)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO deposits (hedge_id, at, currency, amount, price_usd)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (hedge_id, at, currency.upper(), float(amount), float(price_usd)),
+            )
+
+    def deposits(self, hedge_id: int | None = None) -> list[dict[str, Any]]:
+        """Deposits of one hedge (or all when ``hedge_id`` is None), oldest first."""
+        if hedge_id is None:
+            return [dict(r) for r in self._all("SELECT * FROM deposits ORDER BY id")]
+        return [
+            dict(r)
+            for r in self._all("SELECT * FROM deposits WHERE hedge_id=? ORDER BY id", (hedge_id,))
+        ]
 
     def funding(self, hedge_id: int) -> list[dict[str, Any]]:
         return [

@@ -23,15 +23,17 @@ returned; nothing is sent and nothing is journaled.
 Attribution at close (all USD; ``fees_usd`` is negative, a cost)::
 
     portfolio_pnl_usd = Σ_i amount_i · (P_i,close − P_i,open)
-    hedge_pnl_usd     = Σ_fills −signed_contracts · CS · price          (linear, flat at close)
-                      = P_close · Σ_fills signed_contracts · CS / price  (inverse, coin → USD)
-    funding_usd       = Σ funding received (negative = paid)
-    fees_usd          = −Σ fees paid
-    net_usd           = portfolio_pnl_usd + hedge_pnl_usd + funding_usd + fees_usd
+    hedge_pnl_usd     = Σ_fills −signed_contracts · CS · price            (linear)
+                      = P · Σ_fills signed_contracts · CS / price          (inverse, coin at P)
+    funding_usd       = Σ funding received (negative = paid)  (inverse: coin × P)
+    fees_usd          = −Σ fees paid                            (inverse: coin × P)
+    collateral_usd    = Σ coin held or deposited as margin × (P − P_then)  (inverse; 0 linear)
+    net_usd           = the sum of the five
 
-For a linear contract ``net_usd`` equals the change in total value (holdings at
-market + the venue account's USD balance) exactly; the result carries both so the
-identity can be checked (``unexplained_usd``).
+P is the closing mark. ``net_usd`` equals the change in total value (holdings at
+market + the venue account's USD equity − collateral brought in at its price then)
+exactly; the result carries both (``total_value_change_usd``, ``unexplained_usd``)
+when the venue reports its equity (paper does).
 
 Test-only hook: when the environment variable ``ALTHEDGE_TEST_CRASH_AFTER`` names
 one of :data:`CRASH_POINTS`, the process calls ``os._exit(77)`` at that point. It
@@ -221,6 +223,7 @@ class CloseResult:
     total_value_open_usd: float | None
     total_value_close_usd: float | None
     estimated: bool
+    collateral_usd: float = 0.0
 
     @property
     def total_value_change_usd(self) -> float | None:
@@ -237,6 +240,7 @@ class CloseResult:
                 "hedge_pnl_usd": self.hedge_pnl_usd,
                 "funding_usd": self.funding_usd,
                 "fees_usd": self.fees_usd,
+                "collateral_usd": self.collateral_usd,
                 "net_usd": self.net_usd,
                 "total_value_open_usd": self.total_value_open_usd,
                 "total_value_close_usd": self.total_value_close_usd,
@@ -321,6 +325,7 @@ def _record(journal: Journal, result: OrderResult) -> float:
         fee_usd=_fee_usd(result),
         exchange_order_id=result.exchange_order_id,
         at=now_iso(),
+        fee_settle=float(result.fee.amount),
     )
 
 
@@ -463,6 +468,7 @@ def reconcile(journal: Journal, venue: Venue, symbol: str | None = None) -> Reco
     known = {o.client_order_id for o in journal.orders()}
     if hedge is not None:
         _import_liquidations(journal, venue, hedge, known, rec)
+        _sync_deposits(journal, venue, hedge, venue.mark_price(hedge.symbol))
     for sym in sorted(symbols):
         for remote in venue.open_orders(sym):
             if remote.client_order_id not in known:
@@ -529,6 +535,7 @@ def _import_liquidations(
             * (1.0 if fill.fee.currency.upper() in USD_LIKE else fill.price),
             exchange_order_id=fill.trade_id,
             at=at,
+            fee_settle=float(fill.fee.amount),
         )
         known.add(fill.client_order_id)
         message = (
@@ -589,6 +596,7 @@ def _execute(
         journal.mark_status(current.client_order_id, "sent", at=now_iso())
         _crash_point("sent")
         _record(journal, result)
+        _sync_deposits(journal, venue, hedge, venue.mark_price(current.symbol))
         _crash_point("recorded")
         # a simulated venue (paper) only moves when its clock does: waiting is pointless
         simulated = callable(getattr(venue, "advance_to", None))
@@ -652,7 +660,30 @@ def _sync_funding(journal: Journal, venue: Venue, hedge: HedgeRow, instrument: I
             amount_usd=amount_usd,
             rate=float(p.rate),
             mark_price=float(p.mark_price),
+            amount_settle=float(p.amount),
         )
+
+
+def _sync_deposits(journal: Journal, venue: Venue, hedge: HedgeRow, mark: float) -> None:
+    """Record collateral the venue account took in (paper auto-funding) since last seen.
+
+    ``venue.deposits`` (optional; paper has it) is cumulative over the account's life;
+    the journal keeps each increase with the USD price at the time (USD-like 1, the
+    hedge coin at ``mark``), so the attribution can value the collateral exactly.
+    """
+    current = getattr(venue, "deposits", None)
+    if not isinstance(current, dict):
+        return
+    seen: dict[str, float] = {}
+    for d in journal.deposits():
+        seen[d["currency"]] = seen.get(d["currency"], 0.0) + float(d["amount"])
+    for ccy, total in current.items():
+        delta = float(total) - seen.get(str(ccy).upper(), 0.0)
+        if delta > 1e-12:
+            price = 1.0 if str(ccy).upper() in USD_LIKE else mark
+            journal.record_deposit(
+                hedge.id, currency=str(ccy), amount=delta, price_usd=price, at=now_iso()
+            )
 
 
 # --------------------------------------------------------------------------- plan glue
@@ -692,25 +723,25 @@ def _prices_now(
     return {**out, **overrides}
 
 
-def _venue_balance_usd(venue: Venue, instrument: Instrument, mark: float) -> float | None:
-    """The venue account's value in USD net of deposits, when the venue reports it (paper does).
-
-    Paper's ``equity_usd()`` is wallet + isolated margins + unrealised PnL; money the
-    paper account auto-deposited to fund margin (``deposits``) is not a profit, so it
-    is subtracted (coin deposits at today's price).
-    """
+def _venue_balance_usd(venue: Venue) -> float | None:
+    """Account equity in USD (wallet + margins + unrealised PnL) when the venue reports it."""
     fn = getattr(venue, "equity_usd", None)
     if not callable(fn):
         return None
     try:
-        equity = float(fn())
-        deposits = getattr(venue, "deposits", {}) or {}
-        for ccy, amount in deposits.items():
-            rate = 1.0 if str(ccy).upper() in USD_LIKE else mark
-            equity -= float(amount) * rate
+        return float(fn())
     except Exception:
         return None
-    return equity
+
+
+def _venue_balance_settle(venue: Venue, currency: str) -> float | None:
+    fn = getattr(venue, "balance", None)
+    if not callable(fn):
+        return None
+    try:
+        return float(fn(currency))
+    except Exception:
+        return None
 
 
 def _need_hedge(journal: Journal, what: str) -> HedgeRow:
@@ -807,7 +838,8 @@ def open_hedge(
         "margin_mode": str(leg.margin_mode),
         "execution": asdict(execution),
         "exchange": leg.exchange,
-        "balance_open_usd": _venue_balance_usd(venue, instrument, mark),
+        "balance_open_usd": _venue_balance_usd(venue),
+        "balance_open_settle": _venue_balance_settle(venue, instrument.settle),
         "mark_open": mark,
         "hedge_asset": leg.hedge_asset,
         **(extra_settings or {}),
@@ -860,6 +892,42 @@ def _realised_and_fees(
         return cash + net * cs * mark, fees
     coin = sum(f.signed_amount * cs / f.price for f in fills) - net * cs / mark
     return coin * mark, fees
+
+
+def _attribution(
+    journal: Journal, hedge: HedgeRow, instrument: Instrument, mark: float
+) -> dict[str, float]:
+    """Hedge PnL, funding, fees (negative) and collateral revaluation, USD at ``mark``.
+
+    Linear: everything is already USD. Inverse: the account is held in the coin, so
+    each coin amount (PnL, funding, fees) is valued at the closing mark, and the coin
+    the account held before the hedge plus the coin deposited as margin gains or
+    loses ``amount × (P_close − P_then)`` — the collateral's own long delta.
+    """
+    hedge_pnl, fees_usd = _realised_and_fees(journal, hedge, instrument, mark)
+    if instrument.contract_type == ContractType.LINEAR:
+        return {
+            "hedge_pnl_usd": hedge_pnl,
+            "funding_usd": journal.funding_total_usd(hedge.id),
+            "fees_usd": -fees_usd,
+            "collateral_usd": 0.0,
+        }
+    funding_coin = sum(float(f["amount_settle"] or 0.0) for f in journal.funding(hedge.id))
+    fees_coin = sum(f.fee_settle for f in journal.fills(hedge.id))
+    collateral = 0.0
+    held = hedge.settings.get("balance_open_settle")
+    mark_open = hedge.settings.get("mark_open")
+    if held and mark_open:
+        collateral += float(held) * (mark - float(mark_open))
+    for d in journal.deposits(hedge.id):
+        if d["currency"] not in USD_LIKE:
+            collateral += float(d["amount"]) * (mark - float(d["price_usd"]))
+    return {
+        "hedge_pnl_usd": hedge_pnl,
+        "funding_usd": funding_coin * mark,
+        "fees_usd": -fees_coin * mark,
+        "collateral_usd": collateral,
+    }
 
 
 def hedge_status(
@@ -1149,25 +1217,28 @@ def close_hedge(
     else:
         result.message = "dry run: nothing sent; attribution estimated at the current mark"
     prices_open: dict[str, float] = hedge.portfolio["prices_open"]
-    portfolio_pnl = sum(amounts[a] * (prices_now[a] - prices_open[a]) for a in amounts)
-    hedge_pnl, fees = _realised_and_fees(journal, hedge, instrument, mark)
-    if not live and orders:
-        # estimated buy-back fee at the mark is not known for every venue: leave it out
-        pass
-    funding = journal.funding_total_usd(hedge.id)
-    net = portfolio_pnl + hedge_pnl + funding - fees
-    balance_open = hedge.settings.get("balance_open_usd")
-    balance_close = _venue_balance_usd(venue, instrument, mark) if live else None
-    value_open = float(hedge.portfolio["value_open_usd"])
+    value_open = sum(amounts[a] * prices_open[a] for a in amounts)
     value_close = sum(amounts[a] * prices_now[a] for a in amounts)
+    a = _attribution(journal, hedge, instrument, mark)
+    balance_open = hedge.settings.get("balance_open_usd")
+    balance_close = _venue_balance_usd(venue) if live else None
+    brought_in = sum(float(d["amount"]) * float(d["price_usd"]) for d in journal.deposits(hedge.id))
+    portfolio_pnl = value_close - value_open
     close = CloseResult(
         result=result,
         portfolio_pnl_usd=portfolio_pnl,
-        hedge_pnl_usd=hedge_pnl,
-        funding_usd=funding,
-        fees_usd=-fees,
-        net_usd=net,
-        total_value_open_usd=None if balance_open is None else value_open + float(balance_open),
+        hedge_pnl_usd=a["hedge_pnl_usd"],
+        funding_usd=a["funding_usd"],
+        fees_usd=a["fees_usd"],
+        collateral_usd=a["collateral_usd"],
+        net_usd=portfolio_pnl
+        + a["hedge_pnl_usd"]
+        + a["funding_usd"]
+        + a["fees_usd"]
+        + a["collateral_usd"],
+        total_value_open_usd=None
+        if balance_open is None
+        else value_open + float(balance_open) + brought_in,
         total_value_close_usd=None if balance_close is None else value_close + balance_close,
         estimated=not live,
     )
