@@ -17,7 +17,8 @@ A policy turns the history up to bar ``t`` into the hedge ratio decided at the c
 * ``multi[:W]`` — BTC and ETH at once, minimum-variance weights b = Σ_hh⁻¹ Σ_hp over
   the trailing ``W`` bars (the rolling form of :func:`core.beta.min_variance_weights`);
 * ``auto`` — the policy that won out of sample on the shared data
-  (:data:`AUTO_POLICY`, evidence in ``docs/backtest.md``).
+  (:data:`AUTO_POLICY`; :data:`AUTO_FALLBACK` without ETH prices; evidence in
+  ``docs/backtest.md``).
 
 Returns are simple returns aligned with prices: row ``t`` is ``P_t/P_{t−1} − 1`` and row 0
 is NaN. No look-ahead: every estimator here uses rows ≤ t for row t (tested by
@@ -45,6 +46,7 @@ from althedge.core.beta import (
 from althedge.errors import InputError
 
 __all__ = [
+    "AUTO_FALLBACK",
     "AUTO_POLICY",
     "DEFAULT_HALFLIFE",
     "DEFAULT_WINDOW",
@@ -65,10 +67,15 @@ POLICY_KINDS = (
 DEFAULT_WINDOW = 90  # bars (days on daily data): the planner's default lookback
 DEFAULT_HALFLIFE = 30.0  # bars
 
-# The winner of the out-of-sample comparison on ../shared/data (daily, 2018–2025):
-# see docs/backtest.md, section "Why auto = …", for the table and the command that
-# produced it. Change it only with new evidence recorded there.
-AUTO_POLICY = "ewma:30"
+# ``auto`` is hard-wired to the winner of the walk-forward comparison on ../shared/data
+# (daily, every alt alone and an equal-weight basket, weekly rebalancing, fees, funding;
+# chosen on 2018–2021, confirmed on 2022–2025): BTC+ETH minimum-variance over 90 bars.
+# Evidence, numbers and the command that produced them: docs/backtest.md, section
+# "Why auto = multi:90". Change it only with new evidence recorded there.
+AUTO_POLICY = "multi:90"
+# Best single-instrument policy of the same comparison, used by ``auto`` when ETH prices
+# are not available (docs/backtest.md, same section).
+AUTO_FALLBACK = "ewma:60"
 
 
 @dataclass(frozen=True)
@@ -107,11 +114,16 @@ def _number(text: str, what: str, name: str) -> float:
 
 
 def parse_policy(
-    name: str, *, window: int = DEFAULT_WINDOW, halflife: float = DEFAULT_HALFLIFE
+    name: str,
+    *,
+    window: int = DEFAULT_WINDOW,
+    halflife: float = DEFAULT_HALFLIFE,
+    single_instrument: bool = False,
 ) -> PolicySpec:
     """Parse ``static:1.8``, ``rolling-ols:60``, ``ewma``, ``auto``… (see module docstring).
 
-    ``window``/``halflife`` are the defaults for policies given without a parameter.
+    ``window``/``halflife`` are the defaults for policies given without a parameter;
+    ``single_instrument=True`` resolves ``auto`` to :data:`AUTO_FALLBACK` (no ETH data).
     Raises :class:`InputError` naming the policy and the fix.
     """
     text = str(name).strip().lower().replace("_", "-")
@@ -131,7 +143,8 @@ def parse_policy(
     if kind == "auto":
         if arg:
             raise InputError("policy 'auto' takes no parameter; pass it as plain 'auto'")
-        spec = parse_policy(AUTO_POLICY, window=window, halflife=halflife)
+        winner = AUTO_FALLBACK if single_instrument else AUTO_POLICY
+        spec = parse_policy(winner, window=window, halflife=halflife)
         return PolicySpec(
             name="auto", kind=spec.kind, beta=spec.beta, window=spec.window,
             halflife=spec.halflife, resolved_from=spec.name,

@@ -248,7 +248,9 @@ def round_contracts_array(
         min_q = (mn if abs(mq - mn) <= _STEP_RTOL * mq else math.ceil(mq)) * lot_step
     else:
         min_q = 0.0
-    below = (out == 0.0) | ((min_q > 0) & (out < min_q) & ~np.isclose(out, min_q, rtol=_STEP_RTOL))
+    below = out == 0.0
+    if min_q > 0:
+        below |= (out < min_q) & ~np.isclose(out, min_q, rtol=_STEP_RTOL)
     if mode is Rounding.DOWN:
         low = np.zeros_like(x)
     elif mode is Rounding.UP:
@@ -416,52 +418,58 @@ def _walk(
     bal = np.zeros(n)  # account equity in settlement currency (USD linear, coin inverse)
     first_deposit = np.ones(n, dtype=bool)
     lev = spec.leverage
+    # Every core formula used on the path is linear in the number of contracts, so it is
+    # evaluated once for ONE contract on every bar (vectorised over time) and scaled by
+    # the contracts held inside the loop: same formulas, no per-bar call overhead.
+    pp_all = np.concatenate([p_entry[:1], p_entry[:-1]])
+    if inverse:
+        unit_pnl = np.asarray(inverse_pnl_coin(Side.SHORT, 1.0, cs, pp_all, p_exit))
+    else:
+        unit_pnl = np.asarray(linear_pnl_usd(Side.SHORT, 1.0, cs, pp_all, p_exit))
+    unit_fund = np.asarray(funding_payment(ct, Side.SHORT, 1.0, cs, p_exit, rate))
+    unit_value = np.asarray(position_value_usd(ct, 1.0, cs, p_entry))  # USD per contract
+    if lev is not None:
+        unit_mm = np.asarray(maintenance_margin(ct, 1.0, cs, p_exit, spec.mmr, 0.0))
+        unit_im = np.asarray(initial_margin(ct, 1.0, cs, p_exit, lev))
+    settle = spot if inverse else np.ones(t_len)  # USD per unit of settlement currency
     for t in range(t_len):
-        pe = p_exit[t]
         s = spot[t]
+        fx = settle[t]
         if t > 0:
-            pp = p_entry[t - 1]
-            sp = spot[t - 1]
+            pnl_c = q * unit_pnl[t]
+            fund_c = q * unit_fund[t]
             if inverse:
-                pnl_c = np.asarray(inverse_pnl_coin(Side.SHORT, q, cs, pp, pe))
-                fund_c = np.asarray(funding_payment(ct, Side.SHORT, q, cs, pe, rate[t]))
                 # USD change of the coin account: old balance revalued + new coin × spot
-                out["pnl"][t] = bal * (s - sp) + pnl_c * s
-                out["funding"][t] = fund_c * s
-                bal = bal + pnl_c + fund_c
+                out["pnl"][t] = bal * (s - spot[t - 1]) + pnl_c * s
             else:
-                pnl_u = np.asarray(linear_pnl_usd(Side.SHORT, q, cs, pp, pe))
-                fund_u = np.asarray(funding_payment(ct, Side.SHORT, q, cs, pe, rate[t]))
-                out["pnl"][t] = pnl_u
-                out["funding"][t] = fund_u
-                bal = bal + pnl_u + fund_u
+                out["pnl"][t] = pnl_c
+            out["funding"][t] = fund_c * fx
+            bal = bal + pnl_c + fund_c
             if lev is not None:
                 held = q > 0
-                mm = np.asarray(maintenance_margin(ct, q, cs, pe, spec.mmr, spec.maint_amount))
+                mm = q * unit_mm[t] - spec.maint_amount
                 liq = held & (bal <= mm)
                 if liq.any():
                     # isolated margin: the position is closed and what is left is forfeited
-                    lost = np.where(liq, np.maximum(bal, 0.0), 0.0)
-                    out["liq_loss"][t] = lost * (s if inverse else 1.0)
+                    out["liq_loss"][t] = np.where(liq, np.maximum(bal, 0.0), 0.0) * fx
                     # a negative balance (gap through bankruptcy) is absorbed by the exchange
-                    out["pnl"][t] -= np.where(liq, np.minimum(bal, 0.0), 0.0) * (
-                        s if inverse else 1.0
-                    )
+                    out["pnl"][t] -= np.where(liq, np.minimum(bal, 0.0), 0.0) * fx
                     bal = np.where(liq, 0.0, bal)
                     q = np.where(liq, 0.0, q)
                     flags["liq"][t] = liq
                     first_deposit = first_deposit | liq
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = np.where(bal > 0, mm / bal, np.inf)
-                call = (q > 0) & ~liq & (ratio >= spec.margin_call_ratio)
-                flags["call"][t] = call
-                if spec.top_up:
-                    im = np.asarray(initial_margin(ct, q, cs, pe, lev))
-                    low = (q > 0) & ~liq & (bal <= spec.top_up_level * im)
-                    if low.any():
-                        add = np.where(low, np.maximum(im - bal, 0.0), 0.0)
-                        bal = bal + add
-                        out["deposits"][t] += add * (s if inverse else 1.0)
+                held = q > 0
+                if held.any():
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        call = held & ((bal <= 0) | (mm >= spec.margin_call_ratio * bal))
+                    flags["call"][t] = call
+                    if spec.top_up:
+                        im = q * unit_im[t]
+                        low = held & (bal <= spec.top_up_level * im)
+                        if low.any():
+                            add = np.where(low, np.maximum(im - bal, 0.0), 0.0)
+                            bal = bal + add
+                            out["deposits"][t] += add * fx
         # -- decision at the close of t (data up to t only) --------------------------
         h = target_usd[t]
         px = p_entry[t]
@@ -486,21 +494,21 @@ def _walk(
             coll = np.maximum(bal, 0.0) if inverse else 0.0
             exact = contracts_exact_array(ct, h, px, cs, coll)
             q_new = round_contracts_array(exact, spec.rounding, spec.lot_step, spec.min_contracts)
-            roll = (p_entry[t] != pe) and t > 0
+            roll = t > 0 and p_entry[t] != p_exit[t]
             dq = np.abs(q_new - q)
             trade = dq > 0
             if spec.threshold is not None:
-                cur = _hedged_delta(ct, q, cs, px, coll, s)
+                cur = q * unit_value[t] - coll * s
                 with np.errstate(divide="ignore", invalid="ignore"):
                     drift = np.where(h > 0, np.abs(cur - h) / h, np.where(q > 0, np.inf, 0.0))
                 trade &= drift > spec.threshold
             if spec.min_trade_usd > 0:
-                trade &= np.asarray(position_value_usd(ct, dq, cs, px)) >= spec.min_trade_usd
+                trade &= dq * unit_value[t] >= spec.min_trade_usd
             q_after = np.where(trade, q_new, q)
             traded_q = np.where(trade, dq, 0.0)
             if roll:
                 traded_q = np.where(q > 0, q + q_after, traded_q)
-            traded_usd = np.asarray(position_value_usd(ct, traded_q, cs, px))
+            traded_usd = traded_q * unit_value[t]
             fee = traded_usd * spec.fee_rate
             slip = traded_usd * spec.slippage_bps / 1e4
             bal = bal - (fee + slip) / (px if inverse else 1.0)
@@ -513,9 +521,9 @@ def _walk(
                 adj = (fee + slip) * (s / px - 1.0)
                 out["pnl"][t] -= adj
             q = q_after
-        elif t > 0 and p_entry[t] != pe:
+        elif t > 0 and p_entry[t] != p_exit[t]:
             # a dated contract expires: close and re-open the same size in the next one
-            traded_usd = np.asarray(position_value_usd(ct, 2 * q, cs, px))
+            traded_usd = 2 * q * unit_value[t]
             fee = traded_usd * spec.fee_rate
             slip = traded_usd * spec.slippage_bps / 1e4
             bal = bal - (fee + slip) / (px if inverse else 1.0)
@@ -527,7 +535,7 @@ def _walk(
                 out["pnl"][t] -= (fee + slip) * (s / px - 1.0)
         coll_now = np.maximum(bal, 0.0) if inverse else 0.0
         out["contracts"][t] = q
-        out["hedged"][t] = _hedged_delta(ct, q, cs, px, coll_now, s)
+        out["hedged"][t] = q * unit_value[t] - coll_now * s
         out["account"][t] = bal * (s if inverse else 1.0)
     return LegResult(
         contracts=out["contracts"],
@@ -546,14 +554,3 @@ def _walk(
         meta={"engine": "walk"},
     )
 
-
-def _hedged_delta(
-    ct: ContractType, q: Any, cs: float, price: float, coll_coin: Any, spot: float
-) -> FloatArray:
-    """USD delta removed by a short of ``q`` contracts (inverse: net of coin collateral)."""
-    if ct is ContractType.LINEAR:
-        out: FloatArray = np.asarray(position_value_usd(ct, q, cs, price))
-        return out
-    value = np.asarray(position_value_usd(ct, q, cs, price))
-    res: FloatArray = value - np.asarray(coll_coin) * spot
-    return res

@@ -27,6 +27,7 @@ import pandas as pd
 from althedge.config import PortfolioConfig
 from althedge.core.instruments import ContractType, Instrument, find_instrument, get_instrument
 from althedge.core.policies import (
+    AUTO_FALLBACK,
     DEFAULT_HALFLIFE,
     DEFAULT_WINDOW,
     PolicySpec,
@@ -415,6 +416,21 @@ def run_backtest(
     warnings: list[str] = []
     tick = progress or (lambda label, frac: None)
     primary = portfolio.hedge_asset
+    if any(s.name == "auto" and s.kind == "multi" for s in specs):
+        try:
+            has_eth = "ETH" in source.symbols()
+        except Exception:  # a source that cannot list its symbols: try to load ETH
+            has_eth = True
+        if not has_eth:
+            specs = [
+                parse_policy("auto", window=settings.window, halflife=settings.halflife,
+                             single_instrument=True) if s.name == "auto" else s
+                for s in specs
+            ]
+            warnings.append(
+                f"auto: no ETH prices in {source.name}, so auto uses the best "
+                f"single-instrument policy {AUTO_FALLBACK} instead of BTC+ETH minimum variance"
+            )
     need_eth = any(s.kind == "multi" for s in specs) or "ETH" in portfolio.hedge.assets
     hedge_assets = list(dict.fromkeys([primary, "BTC", *(["ETH"] if need_eth else [])]))
     tick("loading prices", 0.0)
