@@ -778,33 +778,37 @@ def rolling_downside_beta(
         return _finish(out, one_d, restore)
     x_ok = np.isfinite(x)
     xc = _centred(x, x_ok, w)
-    xv = np.lib.stride_tricks.sliding_window_view(xc, w)  # (T−w+1, w)
-    d = xv - xv.mean(axis=1, keepdims=True)
-    m = (d < 0).astype(np.float64)
-    md = m * d
-    nd = m.sum(axis=1)
-    sx = md.sum(axis=1)
-    sxx = (md * d).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = sxx - sx * sx / nd
-        usable = (nd >= max(3, min_observations)) & (
-            var > 64.0 * np.finfo(np.float64).eps * np.maximum(sxx, np.finfo(np.float64).tiny)
-        )
-        inv = np.where(usable, 1.0 / var, np.nan)
-        mean_x = sx / nd
-    x_bad = ~x_ok
-    for start in range(0, n, _CHUNK_COLUMNS):
-        stop = min(n, start + _CHUNK_COLUMNS)
-        yb = y[:, start:stop]
-        y_ok = np.isfinite(yb)
-        yc = _centred(yb, y_ok, w)
-        yv = np.lib.stride_tricks.sliding_window_view(yc, w, axis=0)  # (T−w+1, n, w)
-        sy = np.einsum("tj,tnj->tn", m, yv)
-        sxy = np.einsum("tj,tnj->tn", md, yv)
-        beta = (sxy - sy * mean_x[:, None]) * inv[:, None]
-        bad = ~y_ok | x_bad[:, None]
-        if bad.any():
-            nbad = _window_sum(bad.astype(np.float64), w)[w - 1 :]
-            beta[nbad > 0.5] = np.nan
-        out[w - 1 :, start:stop] = beta
+    y_ok = np.isfinite(y)
+    yc = _centred(y, y_ok, w)
+    bad = ~y_ok | ~x_ok[:, None]
+    bad_window = _window_sum(bad.astype(np.float64), w)[w - 1 :] > 0.5 if bad.any() else None
+    xv = np.lib.stride_tricks.sliding_window_view(xc, w)  # (T−w+1, w), a view
+    yv = np.lib.stride_tricks.sliding_window_view(yc, w, axis=0)  # (T−w+1, N, w), a view
+    tiny = np.finfo(np.float64).tiny
+    step = max(1, (1 << 21) // w)  # windows per chunk: temporaries of ≤ 16 MB each
+    for s0 in range(0, t - w + 1, step):
+        s1 = min(t - w + 1, s0 + step)
+        xw = xv[s0:s1]
+        d = xw - xw.mean(axis=1, keepdims=True)
+        m = (d < 0).astype(np.float64)
+        md = m * d
+        nd = m.sum(axis=1)
+        sx = md.sum(axis=1)
+        sxx = (md * d).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = sxx - sx * sx / nd
+            usable = (nd >= max(3, min_observations)) & (
+                var > 64.0 * np.finfo(np.float64).eps * np.maximum(sxx, tiny)
+            )
+            inv = np.where(usable, 1.0 / var, np.nan)
+            mean_x = sx / nd
+        for c0 in range(0, n, _CHUNK_COLUMNS):
+            c1 = min(n, c0 + _CHUNK_COLUMNS)
+            ywin = yv[s0:s1, c0:c1]
+            sy = np.einsum("tj,tnj->tn", m, ywin)
+            sxy = np.einsum("tj,tnj->tn", md, ywin)
+            beta = (sxy - sy * mean_x[:, None]) * inv[:, None]
+            if bad_window is not None:
+                beta[bad_window[s0:s1, c0:c1]] = np.nan
+            out[w - 1 + s0 : w - 1 + s1, c0:c1] = beta
     return _finish(out, one_d, restore)
