@@ -157,6 +157,15 @@ def _execution(
     )
 
 
+def _reconcile_first(journal: Journal, venue: Any) -> Reconciliation:
+    """Reconcile before anything else and report it at once (stderr)."""
+    from althedge.services.lifecycle import reconcile
+
+    rec = reconcile(journal, venue)
+    _print_reconciliation(rec)
+    return rec
+
+
 def _print_reconciliation(rec: Reconciliation) -> None:
     for line in rec.resolved:
         err_console.print(f"[cyan]reconciled:[/] {line}", soft_wrap=True)
@@ -258,11 +267,13 @@ def open_cmd(
             source=source,
             live=live,
         )
+        rec = _reconcile_first(journal, v)
         result = open_hedge(
             journal,
             v,
             cfg,
             source,
+            rec=rec,
             as_of=_as_of(v, when),
             live=live,
             execution=execution,
@@ -270,7 +281,6 @@ def open_cmd(
             extra_settings={"venue_id": venue, "prices": prices, "testnet": testnet},
         )
         _save(v, live)
-    _print_reconciliation(result.reconciliation)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -299,9 +309,9 @@ def status_cmd(
         v, source, _ = _venue_from_journal(
             journal, data_dir=data_dir, venue=venue, prices=prices, at=when, testnet=None, live=True
         )
-        status = hedge_status(journal, v, source, as_of=_as_of(v, when))
+        rec = _reconcile_first(journal, v)
+        status = hedge_status(journal, v, source, as_of=_as_of(v, when), rec=rec)
         _save(v, True)
-    _print_reconciliation(status.reconciliation)
     if as_json:
         emit_json(status.to_dict())
     else:
@@ -363,11 +373,11 @@ def rebalance_cmd(
         v, source, _ = _venue_from_journal(
             journal, data_dir=data_dir, venue=None, prices=prices, at=when, testnet=None, live=live
         )
+        rec = _reconcile_first(journal, v)
         result = rebalance_hedge(
-            journal, v, source, threshold_pct=threshold, as_of=_as_of(v, when), live=live
+            journal, v, source, threshold_pct=threshold, as_of=_as_of(v, when), live=live, rec=rec
         )
         _save(v, live)
-    _print_reconciliation(result.reconciliation)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -390,9 +400,9 @@ def close_cmd(
         v, source, _ = _venue_from_journal(
             journal, data_dir=data_dir, venue=None, prices=prices, at=when, testnet=None, live=live
         )
-        result = close_hedge(journal, v, source, as_of=_as_of(v, when), live=live)
+        rec = _reconcile_first(journal, v)
+        result = close_hedge(journal, v, source, as_of=_as_of(v, when), live=live, rec=rec)
         _save(v, live)
-    _print_reconciliation(result.result.reconciliation)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -455,7 +455,8 @@ class Journal:
     def orders(
         self, hedge_id: int | None = None, statuses: Sequence[str] | None = None
     ) -> list[OrderRow]:
-        sql, params = "SELECT * FROM orders WHERE 1=1", []
+        sql = "SELECT * FROM orders WHERE 1=1"
+        params: list[Any] = []
         if hedge_id is not None:
             sql += " AND hedge_id=?"
             params.append(hedge_id)

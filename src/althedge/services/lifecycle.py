@@ -777,13 +777,19 @@ def open_hedge(
     execution: ExecutionSettings | None = None,
     portfolio_path: str | None = None,
     extra_settings: dict[str, Any] | None = None,
+    rec: Reconciliation | None = None,
 ) -> LifecycleResult:
     """Plan the hedge for ``portfolio`` and place the short (only when ``live``)."""
     execution = execution or ExecutionSettings()
     plan = _build_plan(portfolio, source, as_of)
     leg = plan.hedge
     symbol = leg.instrument
-    rec = reconcile(journal, venue, symbol)
+    if rec is None:
+        rec = reconcile(journal, venue, symbol)
+    else:  # the caller reconciled (and reported) already; add the check for this symbol
+        extra = reconcile(journal, venue, symbol)
+        rec.differences += [d for d in extra.differences if d not in rec.differences]
+        rec.resolved += extra.resolved
     existing = journal.active_hedge()
     if existing is not None:
         raise InputError(
@@ -1066,6 +1072,7 @@ def rebalance_hedge(
     as_of: date | None = None,
     live: bool = False,
     execution: ExecutionSettings | None = None,
+    rec: Reconciliation | None = None,
 ) -> LifecycleResult:
     """Resize the short to the current plan when it is off by more than ``threshold_pct`` %.
 
@@ -1073,7 +1080,7 @@ def rebalance_hedge(
     """
     if not (math.isfinite(threshold_pct) and threshold_pct >= 0):
         raise InputError(f"--threshold: must be a percentage >= 0, got {threshold_pct}")
-    rec = reconcile(journal, venue)
+    rec = rec if rec is not None else reconcile(journal, venue)
     hedge = _need_hedge(journal, "hedge rebalance")
     _refuse_if_unreconciled(rec, "hedge rebalance", live)
     stored = hedge.settings.get("execution") or {}
@@ -1154,12 +1161,13 @@ def close_hedge(
     as_of: date | None = None,
     live: bool = False,
     execution: ExecutionSettings | None = None,
+    rec: Reconciliation | None = None,
 ) -> CloseResult:
     """Buy the short back (reduce-only) and attribute the result.
 
     Dry run: the buy-back order and an attribution *estimated* at the current mark.
     """
-    rec = reconcile(journal, venue)
+    rec = rec if rec is not None else reconcile(journal, venue)
     hedge = _need_hedge(journal, "hedge close")
     _refuse_if_unreconciled(rec, "hedge close", live)
     stored = hedge.settings.get("execution") or {}
