@@ -147,6 +147,16 @@ class CcxtVenue:
             # the wallet endpoint (sapi capital/config) needs spot permissions a
             # futures-only key lacks; markets come from the futures exchangeInfo alone
             exchange.has["fetchCurrencies"] = False
+        if self.id in ("bybit", "okx"):
+            # derivatives only: skip the spot/option market lists and the wallet's
+            # currency endpoint (a futures-only key may not read it)
+            exchange.has["fetchCurrencies"] = False
+            fm = exchange.options.get("fetchMarkets")
+            types = ["linear", "inverse"] if self.id == "bybit" else ["swap", "future"]
+            if isinstance(fm, dict):
+                exchange.options["fetchMarkets"] = {**fm, "types": types}
+            else:
+                exchange.options["fetchMarkets"] = types
         self._instruments: dict[str, Instrument] = {}
         self._leverage_set: set[str] = set()
 
@@ -646,6 +656,10 @@ class CcxtVenue:
             if f and f.get("cost") is not None:
                 fee_amount += float(f["cost"])
                 fee_ccy = f.get("currency") or fee_ccy
+        if not fee_amount and info.get("cumExecFee") not in (None, "", "0"):
+            # Bybit V5 orders without ``cumFeeDetail``: the cumulative fee, settle currency
+            fee_amount = float(info["cumExecFee"])
+            fee_ccy = str(self._market(symbol).get("settle") or "")
         side = raw.get("side") or (fallback.side if fallback else "sell")
         otype = raw.get("type") or (fallback.order_type if fallback else "limit")
         if otype not in ("limit", "market"):
