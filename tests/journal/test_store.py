@@ -187,3 +187,59 @@ def test_fills_sum_to_cumulative_filled(
                 )
         assert sum(f.amount for f in j.fills(hid)) == pytest.approx(total)
         assert sum(f.fee_usd for f in j.fills(hid)) == pytest.approx(total * 0.001)
+
+
+def test_old_journal_is_upgraded_in_order_keeping_its_rows(tmp_path: Path) -> None:
+    """A version-1 journal (as an earlier althedge wrote it) gains migrations 2.. in order."""
+    path = tmp_path / "j.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL)"
+    )
+    version, description, sql = MIGRATIONS[0]
+    for statement in sql.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("INSERT INTO schema_version VALUES (?, ?, 'then')", (version, description))
+    conn.execute(
+        "INSERT INTO hedges (status, venue, symbol, opened_at, portfolio_json, settings_json)"
+        " VALUES ('open', 'paper', 'BTC/USDT:USDT', 't', '{}', '{}')"
+    )
+    conn.close()
+    with Journal(path) as j:
+        assert j.schema_version == MIGRATIONS[-1][0]
+        assert j.active_hedge() is not None
+        key = j.next_hedge_key()
+        assert key.endswith(":2") and len(j.installation_id()) == 24
+        _intent(j, 1, "c1")
+        j.record_result(
+            "c1",
+            status="filled",
+            filled=2.0,
+            average_price=1.0,
+            fee_usd=0.5,
+            exchange_order_id=None,
+            at="t",
+            fee_settle=0.25,
+        )
+        assert j.fills(1)[0].fee_settle == pytest.approx(0.25)
+    with Journal(path) as j:  # stable across opens
+        assert j.next_hedge_key() == key
+    conn = sqlite3.connect(path)
+    versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+    conn.close()
+    assert versions == [m[0] for m in MIGRATIONS]
+
+
+def test_installation_ids_differ_between_data_dirs(tmp_path: Path) -> None:
+    with Journal(tmp_path / "a.sqlite") as a, Journal(tmp_path / "b.sqlite") as b:
+        assert a.installation_id() != b.installation_id()
+
+
+def test_deposits_roundtrip(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        hid = _open_hedge(j)
+        j.record_deposit(hid, currency="btc", amount=0.1, price_usd=60_000.0, at="t")
+        assert j.deposits(hid) == j.deposits()
+        assert j.deposits()[0]["currency"] == "BTC"
