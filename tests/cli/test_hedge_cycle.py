@@ -225,6 +225,22 @@ def test_bad_date_is_a_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--at" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_paper_date_past_the_data_is_refused(tmp_path: Path, shared_data: Path) -> None:
+    proc = run(
+        tmp_path / "home",
+        "hedge",
+        "open",
+        str(_portfolio(tmp_path)),
+        "--prices",
+        str(shared_data / "daily"),
+        "--at",
+        "2031-01-01",
+        "--json",
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "--at" in proc.stderr and "2025-02-20" in proc.stderr
+
+
 def test_killed_after_sending_then_next_command_reconciles(
     tmp_path: Path, shared_data: Path
 ) -> None:

@@ -103,6 +103,9 @@ def _make_venue(
     if name == "paper":
         from althedge.venues.paper import PaperExchange
 
+        if at is not None:
+            _check_paper_date(source, at)
+
         return PaperExchange.open(state.paper_dir(data_dir), source=source, at=at, persist=live)
     if at is not None:
         raise InputError("--at: only the paper venue can run at a past date; drop --at")
@@ -111,6 +114,27 @@ def _make_venue(
 
     credentials = load_credentials(name) if live else None
     return CcxtVenue.create(name, credentials, testnet=testnet)
+
+
+#: ``--at`` may run this many days past the last close (weekends, holidays) — no more.
+PAPER_AT_SLACK_DAYS = 7
+
+
+def _check_paper_date(source: Any, at: date) -> None:
+    """Refuse a paper date past the end of the price data (the mark would be stale)."""
+    import pandas as pd
+
+    try:
+        last = source.closes(["BTC"]).index.max()
+    except Exception:
+        return
+    if last is None or pd.isna(last):
+        return
+    if pd.Timestamp(at) > pd.Timestamp(last) + pd.Timedelta(days=PAPER_AT_SLACK_DAYS):
+        raise InputError(
+            f"--at: the prices in {getattr(source, 'name', 'the source')} end on "
+            f"{pd.Timestamp(last).date()}; pick a date on or before it (or --prices DIR)"
+        )
 
 
 def _venue_from_journal(
