@@ -112,7 +112,9 @@ def _make_venue(
     from althedge.venues.ccxt_venue import CcxtVenue
     from althedge.venues.credentials import load_credentials
 
-    credentials = load_credentials(name) if live else None
+    # reading positions needs the keys too, so they are loaded whenever configured;
+    # only --live makes them required (and only --live ever sends an order)
+    credentials = load_credentials(name, required=live)
     return CcxtVenue.create(name, credentials, testnet=testnet)
 
 
