@@ -127,9 +127,10 @@ def list_cache(
     """Show the cached series (exchange, symbol, timeframe, rows, first and last bar)."""
     home = _data_dir(data_dir)
     entries = ParquetCache(home).entries()
-    rows = [{"exchange": e.exchange, "symbol": e.symbol, "timeframe": e.timeframe,
-             "rows": e.rows, "first": _fmt_ts(e.first), "last": _fmt_ts(e.last),
-             "path": str(e.path)} for e in entries]
+    rows: list[dict[str, Any]] = [
+        {"exchange": e.exchange, "symbol": e.symbol, "timeframe": e.timeframe, "rows": e.rows,
+         "first": _fmt_ts(e.first), "last": _fmt_ts(e.last), "path": str(e.path)}
+        for e in entries]
     if as_json:
         emit_json({"data_dir": str(home), "series": rows})
         return
@@ -141,8 +142,8 @@ def list_cache(
     for col in ("exchange", "symbol", "timeframe", "rows", "first", "last"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["exchange"], r["symbol"], r["timeframe"], str(r["rows"]),
-                      r["first"] or "-", r["last"] or "-")
+        table.add_row(str(r["exchange"]), str(r["symbol"]), str(r["timeframe"]), str(r["rows"]),
+                      str(r["first"] or "-"), str(r["last"] or "-"))
     console.print(table)
 
 

@@ -224,10 +224,11 @@ def check_series(symbol: str, frame: pd.DataFrame | pd.Series, *, timeframe: str
             f"{int(missing.sum())} bar(s) have an empty close; they are treated as gaps")
     nonpos = (close <= 0) & ~missing
     if nonpos.any():
-        pos = np.flatnonzero(nonpos.to_numpy())
-        add(ERROR, "non_positive_price", index[pos[0]],
-            f"{len(pos)} bar(s) have a zero or negative close "
-            f"(first {_fmt_price(close.iloc[pos[0]])} USD on {_fmt(index[pos[0]])}): "
+        where = np.flatnonzero(nonpos.to_numpy())
+        p0 = int(where[0])
+        add(ERROR, "non_positive_price", index[p0],
+            f"{len(where)} bar(s) have a zero or negative close "
+            f"(first {_fmt_price(close.iloc[p0])} USD on {_fmt(index[p0])}): "
             "a price rounded to zero or a placeholder; "
             "returns through it are infinite")
 

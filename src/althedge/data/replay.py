@@ -83,19 +83,22 @@ class ReplayAdapter(BaseAdapter):
         url = str(request.url)
         parts = urlsplit(url)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        raw_body = request.body
+        body: str | None = (raw_body.decode() if isinstance(raw_body, bytes)
+                            else raw_body if isinstance(raw_body, str) else None)
         if body and body.lstrip().startswith("{"):
             with contextlib.suppress(ValueError, AttributeError):
                 params.update({k: str(v) for k, v in json.loads(body).items()})
         elif body:
             params.update(dict(parse_qsl(body, keep_blank_values=True)))
-        rec = RecordedRequest(str(request.method), url, parts.path, params,
-                              dict(request.headers), body)
+        headers = {str(k): v if isinstance(v, str) else v.decode()
+                   for k, v in request.headers.items()}
+        rec = RecordedRequest(str(request.method), url, parts.path, params, headers, body)
         self.requests.append(rec)
         reply = self.router(rec)  # may raise requests.Timeout / ConnectionError
         resp = requests.Response()
         resp.status_code = reply.status
-        resp.reason = requests.status_codes._codes.get(reply.status, ("",))[0].upper()  # type: ignore[attr-defined]
+        resp.reason = requests.status_codes._codes.get(reply.status, ("",))[0].upper()
         resp.headers = CaseInsensitiveDict({"Content-Type": "application/json", **reply.headers})
         resp._content = (reply.body if isinstance(reply.body, bytes)
                          else json.dumps(reply.body).encode())

@@ -19,8 +19,9 @@ from datetime import date, datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from althedge.data.files import (
@@ -65,7 +66,7 @@ def to_timestamp(value: TimeLike, field: str = "start") -> pd.Timestamp | None:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise InputError(f"{field}: {value!r} is not a date; use YYYY-MM-DD") from exc
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise InputError(f"{field}: {value!r} is not a date; use YYYY-MM-DD")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
@@ -91,14 +92,19 @@ def check_timeframe(timeframe: str) -> str:
     return timeframe
 
 
-def slice_time(obj: Any, start: TimeLike, end: TimeLike) -> Any:
+FrameT = TypeVar("FrameT", pd.DataFrame, pd.Series)
+
+
+def slice_time(obj: FrameT, start: TimeLike, end: TimeLike) -> FrameT:
     """Keep rows with start <= time <= end (both inclusive, either may be None)."""
     lo, hi = to_timestamp(start, "start"), to_timestamp(end, "end")
+    mask = np.ones(len(obj), dtype=bool)
+    index = pd.DatetimeIndex(obj.index)
     if lo is not None:
-        obj = obj[obj.index >= lo]
+        mask &= np.asarray(index >= lo)
     if hi is not None:
-        obj = obj[obj.index <= hi]
-    return obj
+        mask &= np.asarray(index <= hi)
+    return obj[mask]
 
 
 def join_closes(series: dict[str, pd.Series]) -> pd.DataFrame:

@@ -45,7 +45,7 @@ def _step(value: Any, precision_mode: int) -> float:
     if math.isnan(v):
         return math.nan
     if precision_mode == DECIMAL_PLACES:
-        return 10.0 ** (-v)
+        return float(10.0 ** (-v))
     return v
 
 
