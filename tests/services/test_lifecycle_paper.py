@@ -91,6 +91,8 @@ def test_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
         assert again.funding_usd == pytest.approx(st.funding_usd)
         assert st.hedge_ratio_achieved is not None and 0.5 < st.hedge_ratio_achieved < 1.5
         assert st.liquidation_price is not None and st.liquidation_price > (st.mark_price or 0)
+        # the paper perpetual marks at the spot close: zero basis
+        assert st.basis == pytest.approx(0.0) and st.spot_price == pytest.approx(st.mark_price)
 
     with Journal(home / "journal.sqlite") as j:
         v = _venue(home, source, date(2024, 7, 15))

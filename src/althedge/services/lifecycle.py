@@ -91,6 +91,8 @@ _EPS = 1e-9
 BETA_DRIFT_WARN_PCT = 10.0
 LIQUIDATION_WARN_PCT = 30.0
 CORRELATION_WARN = 0.5
+#: basis is only shown when the spot close is at most this many days from the venue's date
+STALE_SPOT_DAYS = 3
 
 
 def _persist(venue: Venue) -> None:
@@ -987,7 +989,21 @@ def hedge_status(
     status.mark_price = mark
     spot = float(plan.hedge.hedge_price_usd)
     status.spot_price = spot
-    status.basis = mark / spot - 1.0 if spot > 0 else None
+    venue_day = getattr(venue, "today", None)
+    venue_day = venue_day if isinstance(venue_day, date) else date.today()
+    try:
+        spot_age = abs((venue_day - date.fromisoformat(str(plan.as_of)[:10])).days)
+    except ValueError:
+        spot_age = 0
+    if spot_age > STALE_SPOT_DAYS:
+        status.basis = None
+        basis_note = (
+            f"basis: not shown; the spot price is from {plan.as_of}, {spot_age} days before "
+            "the venue's date (pass --prices with current data)"
+        )
+    else:
+        status.basis = mark / spot - 1.0 if spot > 0 else None
+        basis_note = ""
     pnl, fees = _realised_and_fees(journal, hedge, instrument, mark)
     if position is not None and contracts > 0:
         status.entry_price = position.entry_price
@@ -1008,7 +1024,9 @@ def hedge_status(
     rate, interval = venue.funding_rate(hedge.symbol)
     status.funding_rate = rate
     status.funding_interval_hours = interval
-    status.warnings = _warnings(status) + list(rec.differences)
+    status.warnings = (
+        _warnings(status) + ([basis_note] if basis_note else []) + list(rec.differences)
+    )
     return status
 
 
