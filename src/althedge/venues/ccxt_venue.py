@@ -159,6 +159,7 @@ class CcxtVenue:
                 exchange.options["fetchMarkets"] = types
         self._instruments: dict[str, Instrument] = {}
         self._leverage_set: set[str] = set()
+        self._margin_modes: dict[str, str] = {}
 
     @classmethod
     def create(
@@ -318,6 +319,7 @@ class CcxtVenue:
             lev: float | int = int(leverage) if float(leverage).is_integer() else leverage
             self._tolerant("set leverage", lambda: ex.set_leverage(lev, symbol, params))
         self._leverage_set.add(symbol)
+        self._margin_modes[symbol] = margin_mode
 
     def _tolerant(self, action: str, fn: Callable[[], Any]) -> None:
         try:
@@ -335,6 +337,9 @@ class CcxtVenue:
             params["label"] = order.client_order_id
         else:
             params["clientOrderId"] = order.client_order_id
+        if self.id == "okx":
+            # OKX decides the margin mode per order (tdMode); ccxt's default is cross
+            params["marginMode"] = self._margin_modes.get(order.symbol, "isolated")
         if order.reduce_only:
             params["reduceOnly"] = True
         if order.order_type == "limit":
