@@ -86,7 +86,7 @@ def test_no_look_ahead(name: str) -> None:
 def test_rolling_ols_targets_and_std_error_match_core_ols() -> None:
     y, h = _returns()
     w = 50
-    res = target_ratios(parse_policy(f"rolling-ols:{w}"), y, h)
+    res = target_ratios(parse_policy(f"rolling-ols:{w}"), y, h, with_std_error=True)
     assert res.std_error is not None
     for t in (w, 120, 299):
         for j in range(y.shape[1]):

@@ -304,6 +304,7 @@ def target_ratios(
     asset_weights: FloatArray | None = None,
     asset_classes: Sequence[str | None] | None = None,
     primary: str = "BTC",
+    with_std_error: bool = False,
 ) -> PolicyTargets:
     """Hedge ratios decided at each bar by ``spec`` (rows ≤ t only).
 
@@ -317,7 +318,8 @@ def target_ratios(
       columns;
     * ``asset_classes`` (A,): seed classes (l1, defi, lowcap) for ``static`` without a beta.
 
-    Returns ratios (T, N) per hedge instrument, clipped at 0.
+    Returns ratios (T, N) per hedge instrument, clipped at 0; ``with_std_error`` adds the
+    standard error of the rolling OLS beta (for confidence bands).
     """
     y = np.asarray(portfolio_returns, dtype=float)
     y2 = y[:, None] if y.ndim == 1 else y
@@ -352,7 +354,8 @@ def target_ratios(
     if kind == "rolling-ols":
         assert spec.window is not None
         beta = np.asarray(rolling_beta(y2, x, spec.window), dtype=float)
-        se = rolling_beta_std_error(y2, x, spec.window)
+        if with_std_error:
+            se = rolling_beta_std_error(y2, x, spec.window)
     elif kind == "ewma":
         assert spec.halflife is not None
         beta = np.asarray(rolling_ewma_beta(y2, x, spec.halflife), dtype=float)

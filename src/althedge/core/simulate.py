@@ -360,29 +360,35 @@ def _closed_form(
     last = np.maximum.accumulate(idx)
     q = np.where(last[:, None] >= 0, q_due[np.maximum(last, 0)], 0.0)
     q_prev = np.vstack([np.zeros((1, n)), q[:-1]])
+    # core formulas for ONE contract on every bar, scaled by the contracts held (all are
+    # linear in the count): same formulas, one pass over (T, N) memory each
     p_prev = np.concatenate([p_entry[:1], p_entry[:-1]])
-    pnl = np.asarray(linear_pnl_usd(Side.SHORT, q_prev, cs, p_prev[:, None], p_exit[:, None]))
-    pnl[0] = 0.0
-    fund = np.asarray(funding_payment(ct, Side.SHORT, q_prev, cs, p_exit[:, None], rate[:, None]))
-    fund[0] = 0.0
+    unit_pnl = np.asarray(linear_pnl_usd(Side.SHORT, 1.0, cs, p_prev, p_exit))
+    unit_pnl[0] = 0.0
+    unit_fund = np.asarray(funding_payment(ct, Side.SHORT, 1.0, cs, p_exit, rate))
+    unit_fund[0] = 0.0
+    unit_value = np.asarray(position_value_usd(ct, 1.0, cs, p_entry))
+    pnl = q_prev * unit_pnl[:, None]
+    fund = q_prev * unit_fund[:, None]
     roll = (p_entry != p_exit)[:, None] & (q_prev > 0)
-    traded_q = np.where(roll, q_prev + q, np.abs(q - q_prev))
-    traded_usd = np.asarray(position_value_usd(ct, traded_q, cs, p_entry[:, None]))
+    traded_q = np.abs(q - q_prev)
+    if roll.any():
+        traded_q = np.where(roll, q_prev + q, traded_q)
+    traded_usd = traded_q * unit_value[:, None]
     fees = traded_usd * spec.fee_rate
-    slip = traded_usd * spec.slippage_bps / 1e4
+    slip = traded_usd * (spec.slippage_bps / 1e4)
     net = pnl + fund - fees - slip
-    zeros = np.zeros((t_len, n))
     return LegResult(
         contracts=q,
         hedge_pnl_usd=pnl,
         funding_usd=fund,
         fees_usd=fees,
         slippage_usd=slip,
-        liquidation_loss_usd=zeros,
-        deposits_usd=zeros.copy(),
+        liquidation_loss_usd=np.zeros((t_len, n)),
+        deposits_usd=np.zeros((t_len, n)),
         account_usd=np.cumsum(net, axis=0),
         traded_usd=traded_usd,
-        hedged_notional_usd=np.asarray(position_value_usd(ct, q, cs, p_entry[:, None])),
+        hedged_notional_usd=q * unit_value[:, None],
         rebalanced=traded_q > 0,
         margin_call=np.zeros((t_len, n), dtype=bool),
         liquidated=np.zeros((t_len, n), dtype=bool),
