@@ -130,7 +130,7 @@ def local_server() -> Iterator[LocalServer]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     srv = LocalServer(base=f"http://127.0.0.1:{httpd.server_address[1]}")
     state["srv"] = srv
