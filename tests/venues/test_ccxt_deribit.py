@@ -146,3 +146,13 @@ def test_position_in_contracts(deribit: Any) -> None:
     assert pos.contract_type == ContractType.INVERSE
     assert pos.liquidation_price == pytest.approx(160_123.5)
     assert pos.settle == "BTC"
+
+
+def test_isolated_margin_is_refused_on_deribit(deribit: Any) -> None:
+    from althedge.errors import InputError
+
+    venue, srv, _ = deribit
+    with pytest.raises(InputError, match="cross"):
+        venue.set_leverage(SYMBOL, 2, "isolated")
+    venue.set_leverage(SYMBOL, 2, "cross")  # nothing to set on Deribit: no request
+    assert not [r for r in srv.requests if "/private/" in r.path]

@@ -287,7 +287,9 @@ class CcxtVenue:
         if not m.get("swap"):
             return (0.0, 8.0)
         fr = self._call("fetch funding rate", self.exchange.fetch_funding_rate, symbol)
-        rate = float(fr.get("fundingRate") or 0.0)
+        if fr.get("fundingRate") is None:
+            raise ExchangeError(f"{self.name} funding rate: none returned for {symbol}")
+        rate = float(fr["fundingRate"])
         interval = fr.get("interval")
         hours = 8.0
         if isinstance(interval, str) and interval.endswith("h") and interval[:-1].isdigit():
@@ -302,6 +304,11 @@ class CcxtVenue:
         if margin_mode not in ("isolated", "cross"):
             raise InputError(f"margin_mode: must be 'isolated' or 'cross', got {margin_mode!r}")
         self._market(symbol)
+        if self.id == "deribit" and margin_mode != "cross":
+            raise InputError(
+                "margin_mode: Deribit futures margin is account-wide (cross) and its leverage "
+                'is not set per order; set hedge.margin_mode = "cross" for Deribit'
+            )
         ex = self.exchange
         params: dict[str, Any] = {}
         mm_params: dict[str, Any] = {}
