@@ -689,9 +689,10 @@ class PaperExchange:
         avg: float | None = None
         if e["filled"] > _EPS:
             if inst.contract_type == ContractType.INVERSE:
-                avg = float(e["filled"]) / float(e["inv_cost"])
+                avg = float(e["filled"]) / float(e["inv_cost"])  # harmonic, docs/domain.md
             else:
                 avg = float(e["cost"]) / float(e["filled"])
+            avg = round(avg, 9)  # Σq·p/Σq leaves 1e-11 noise on a single fill
         return OrderResult(
             client_order_id=cid,
             exchange_order_id=e["exchange_order_id"],
