@@ -15,10 +15,10 @@ walks forward bar by bar:
    its equity (wallet + unrealised PnL) is at or below the maintenance margin at
    ``P_t`` (core :func:`~althedge.core.margin.maintenance_margin`) — the very
    condition the exchanges' liquidation price solves for; the whole remaining margin
-   is lost. A margin call is counted when maintenance / equity ≥
-   ``margin_call_ratio`` (Binance warns at 80 %); with ``top_up`` the account is
-   topped up to the initial margin (core :func:`~althedge.core.margin.initial_margin`)
-   whenever its equity falls to ``top_up_level`` of it;
+   is lost. A margin call is counted when the equity has fallen to ``top_up_level``
+   (half) of the initial margin (core :func:`~althedge.core.margin.initial_margin`)
+   or maintenance / equity ≥ ``margin_call_ratio`` (Binance warns at 80 %); with
+   ``top_up`` the account is then topped up to the initial margin;
 3. if bar ``t`` is a rebalancing bar, the position is moved to the target (core
    sizing formulas: ``Q = H/(P·CS)`` linear, ``Q = (H + C·P)/CS`` inverse with the
    coin balance C as collateral, whose own long delta is hedged too), rounded to the
@@ -81,7 +81,8 @@ class LegSpec:
     * ``collateral_usd``: initial deposit (USD; coin bought at the first trade for an
       inverse contract); default: the initial margin of the first position;
     * ``mmr``/``maint_amount``: maintenance-margin rate and amount (settlement currency);
-    * ``margin_call_ratio``: maintenance margin / equity that raises a margin call;
+    * ``margin_call_ratio``: maintenance margin / equity that raises a margin call (a call
+      is also raised when the equity is down to ``top_up_level`` × initial margin);
     * ``top_up``: when the equity falls to ``top_up_level`` × the initial margin at the
       current price (default half of it), deposit enough to restore the initial margin.
     """
@@ -466,16 +467,14 @@ def _walk(
                     first_deposit = first_deposit | liq
                 held = q > 0
                 if held.any():
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        call = held & ((bal <= 0) | (mm >= spec.margin_call_ratio * bal))
+                    im = q * unit_im[t]
+                    low = held & (bal <= spec.top_up_level * im)
+                    call = low | (held & ((bal <= 0) | (mm >= spec.margin_call_ratio * bal)))
                     flags["call"][t] = call
-                    if spec.top_up:
-                        im = q * unit_im[t]
-                        low = held & (bal <= spec.top_up_level * im)
-                        if low.any():
-                            add = np.where(low, np.maximum(im - bal, 0.0), 0.0)
-                            bal = bal + add
-                            out["deposits"][t] += add * fx
+                    if spec.top_up and low.any():
+                        add = np.where(low, np.maximum(im - bal, 0.0), 0.0)
+                        bal = bal + add
+                        out["deposits"][t] += add * fx
         # -- decision at the close of t (data up to t only) --------------------------
         h = target_usd[t]
         px = p_entry[t]
