@@ -147,7 +147,7 @@ def test_instrument_without_keys_falls_back_to_builtin_tiers() -> None:
 def test_funding_history_current_funding_and_basis() -> None:
     md, replay, _r, _s = offline.offline_market_data("binance")
     hist = md.fetch_funding_history("BTC/USDT:USDT", since_ms=JAN1, page_limit=40)
-    assert len(hist) == 93 and (hist["interval_hours"] == 8.0).all()
+    assert len(hist) == 180 and (hist["interval_hours"] == 8.0).all()  # Jan + Feb, 3 a day
     assert starts(replay, "/fapi/v1/fundingRate")[0] == JAN1
     assert len(starts(replay, "/fapi/v1/fundingRate")) >= 3  # paginated
     now = md.funding_now("BTC/USDT:USDT")
@@ -258,3 +258,18 @@ def test_fixtures_are_small() -> None:
     assert total < 200_000
     json.loads((FIXTURES / "candles_1d.json").read_text())
     assert not math.isnan(total)
+
+
+def test_binanceusdm_object_and_a_4_hour_funding_interval() -> None:
+    md, replay, router, _s = offline.offline_market_data("binanceusdm")
+    assert sorted(md.load_markets()) == ["BTC/USDT:USDT", "BTC/USDT:USDT-240628"]
+    assert replay.paths() == ["/fapi/v1/exchangeInfo"]
+    # Binance moved some symbols to 4-hour funding; fundingInfo says so per symbol
+    router.routes["/fapi/v1/fundingInfo"] = [
+        {"symbol": "BTCUSDT", "adjustedFundingRateCap": "0.02", "adjustedFundingRateFloor":
+         "-0.02", "fundingIntervalHours": 4, "disclaimer": False}]
+    inst = md.instrument("BTC/USDT:USDT", with_tiers=False)
+    assert inst.exchange == "binance" and inst.funding_interval_hours == 4.0
+    now = md.funding_now("BTC/USDT:USDT")
+    assert now.rate == pytest.approx(0.00031)
+    assert now.interval_hours == 4.0 and now.rate_8h == pytest.approx(0.00062)

@@ -98,6 +98,8 @@ def test_okx_specs_contract_value_and_tiers() -> None:
     assert t2.maint_amount == pytest.approx(t1.cap * (t2.mmr - t1.mmr))
     inv = md.instrument("BTC/USD:BTC", with_tiers=False)
     assert inv.is_inverse and inv.contract_size == 100.0
+    now = md.funding_now("BTC/USDT:USDT")  # interval from fundingTime → nextFundingTime
+    assert now.rate == pytest.approx(0.00012) and now.interval_hours == 8.0
 
 
 def test_deribit_amounts_in_usd_and_perpetual() -> None:

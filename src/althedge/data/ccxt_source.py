@@ -325,9 +325,9 @@ class CcxtMarketData:
 
     def funding_now(self, symbol: str) -> FundingNow:
         """Current funding rate, its interval (hours), next funding time, mark and index."""
-        market = self.market(symbol)
+        self.market(symbol)
         fr = self.call(f"fetch_funding_rate {symbol}", self.exchange.fetch_funding_rate, symbol)
-        interval = _interval_hours(fr.get("interval")) or _market_interval(market)
+        interval = _interval_hours(fr.get("interval")) or self.funding_interval(symbol)
         nxt = fr.get("nextFundingTimestamp") or fr.get("fundingTimestamp")
         return FundingNow(
             symbol=symbol,
@@ -337,6 +337,26 @@ class CcxtMarketData:
             mark_price=float(fr.get("markPrice") or math.nan),
             index_price=float(fr.get("indexPrice") or math.nan),
         )
+
+    def funding_interval(self, symbol: str) -> float:
+        """Funding interval of a perpetual in hours: the exchange's per-symbol answer
+        (market info such as Bybit's ``fundingInterval``, else ``fetch_funding_interval``,
+        e.g. Binance fundingInfo), else 8."""
+        market = self.market(symbol)
+        info = market.get("info") or {}
+        if isinstance(info, dict) and ("fundingInterval" in info
+                                       or "fundingIntervalHours" in info):
+            return _market_interval(market)
+        if self.exchange.has.get("fetchFundingInterval"):
+            try:
+                got = self.call(f"fetch_funding_interval {symbol}",
+                                self.exchange.fetch_funding_interval, symbol)
+                hours = _interval_hours((got or {}).get("interval"))
+                if hours:
+                    return hours
+            except (ExchangeError, DataError):
+                pass
+        return _market_interval(market)
 
     def mark_index(self, symbol: str) -> tuple[float, float]:
         """(mark price, index price) in USD of a contract, from its ticker."""
@@ -398,14 +418,7 @@ class CcxtMarketData:
                 tiers = self.leverage_tiers(symbol)
             except ExchangeError:
                 tiers = _builtin_tiers(self.id, symbol)
-        interval = None
-        if market.get("swap") and self.exchange.has.get("fetchFundingInterval"):
-            try:
-                got = self.call(f"fetch_funding_interval {symbol}",
-                                self.exchange.fetch_funding_interval, symbol)
-                interval = _interval_hours(got.get("interval"))
-            except (ExchangeError, DataError):
-                interval = None
+        interval = self.funding_interval(symbol) if market.get("swap") else None
         inst = instrument_from_market(_instrument_exchange(self.id), market, tiers,
                                       precision_mode=int(self.exchange.precisionMode),
                                       funding_interval_hours=interval)
