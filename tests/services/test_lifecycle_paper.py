@@ -308,3 +308,59 @@ def test_killed_while_closing(tmp_path: Path, shared_data: Path, source: Any, po
         buys = [o for o in j.orders() if o.side == "buy"]
         assert len(buys) == 1 and buys[0].status == "filled"
         assert j.active_hedge() is None
+
+
+def test_working_order_left_by_a_crash_is_cancelled_before_resizing(
+    tmp_path: Path, source: Any
+) -> None:
+    """A passive limit was resting when the process died mid-execution: the next
+    rebalance cancels it first, so it can never fill on top of the resize."""
+    from althedge.services.lifecycle import _record
+    from althedge.venues.protocol import OrderRequest, client_order_id
+
+    day = date(2024, 6, 3)
+    _open(tmp_path, source, day)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, day)
+        hedge = j.active_hedge()
+        assert hedge is not None
+        mark = v.mark_price(hedge.symbol)
+        resting = OrderRequest(
+            symbol=hedge.symbol,
+            side="sell",
+            contracts=0.2,
+            order_type="limit",
+            price=round(mark * 1.2, 1),
+            client_order_id=client_order_id("x", 99, "rebalance"),
+        )
+        j.record_intent(
+            hedge_id=hedge.id,
+            client_order_id=resting.client_order_id,
+            venue=v.name,
+            symbol=resting.symbol,
+            side="sell",
+            amount=0.2,
+            order_type="limit",
+            price=resting.price,
+            reduce_only=False,
+            purpose="rebalance",
+            at="t",
+        )
+        _record(j, v.place_order(resting))
+        v.save()
+        assert j.order(resting.client_order_id).status == "open"  # type: ignore[union-attr]
+
+        dry = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=day)
+        assert any("would be cancelled first" in w for w in dry.warnings)
+        live = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=day, live=True)
+        v.save()
+        assert any("cancelled first" in w for w in live.warnings)
+        assert v.open_orders(hedge.symbol) == []
+        assert j.order(resting.client_order_id).status == "canceled"  # type: ignore[union-attr]
+    # the clock moves past the old limit price: nothing fills on top of the hedge
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, date(2024, 12, 31))
+        position = v.position("BTC/USDT:USDT")
+        assert position is not None
+        assert position.contracts == pytest.approx(-j.net_contracts(hedge.id))
+        assert reconcile(j, v).ok

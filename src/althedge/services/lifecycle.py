@@ -594,6 +594,9 @@ def _execute(
             if found is None:
                 journal.mark_status(current.client_order_id, "not_sent", at=now_iso())
                 raise
+            if found.status == "rejected":
+                _record(journal, found)
+                raise  # the venue's own reason, one line
             result = found
         journal.mark_status(current.client_order_id, "sent", at=now_iso())
         _crash_point("sent")
@@ -643,6 +646,32 @@ def _execute(
             else _limit_price(current.side, mark, execution.offset_bps, instrument.tick_size),
             reduce_only=current.reduce_only,
         )
+
+
+def _cancel_working(journal: Journal, venue: Venue, hedge: HedgeRow, live: bool) -> list[str]:
+    """Our orders still working at the venue (e.g. left by a crash mid-execution).
+
+    Live: cancel each, record its final fills, so the resize that follows sizes
+    against a position that can no longer change under it (nothing doubled).
+    Dry run: only name them. Returns one line per order.
+    """
+    lines: list[str] = []
+    for order in journal.orders(hedge.id, ["open", "partially_filled"]):
+        lines.append(
+            f"working order {order.client_order_id} ({order.side} {order.amount:g}, "
+            f"{order.filled:g} filled) "
+            + ("cancelled first" if live else "would be cancelled first")
+        )
+        if not live:
+            continue
+        venue.cancel_order(order.symbol, order.client_order_id)
+        _persist(venue)
+        final = venue.fetch_order(order.symbol, order.client_order_id)
+        if final is not None:
+            _record(journal, final)
+        if final is None or not final.is_final:
+            journal.mark_status(order.client_order_id, "canceled", at=now_iso())
+    return lines
 
 
 def _sync_funding(journal: Journal, venue: Venue, hedge: HedgeRow, instrument: Instrument) -> None:
@@ -1101,6 +1130,7 @@ def rebalance_hedge(
     rec = rec if rec is not None else reconcile(journal, venue)
     hedge = _need_hedge(journal, "hedge rebalance")
     _refuse_if_unreconciled(rec, "hedge rebalance", live)
+    working = _cancel_working(journal, venue, hedge, live)
     stored = hedge.settings.get("execution") or {}
     execution = execution or ExecutionSettings(**stored)
     portfolio = _portfolio_from_hedge(hedge)
@@ -1128,7 +1158,7 @@ def rebalance_hedge(
         drift_pct=drift,
         threshold_pct=threshold_pct,
         plan=plan.to_dict(),
-        warnings=list(plan.warnings),
+        warnings=list(plan.warnings) + working,
     )
     if drift <= threshold_pct:
         result.message = (
@@ -1188,6 +1218,7 @@ def close_hedge(
     rec = rec if rec is not None else reconcile(journal, venue)
     hedge = _need_hedge(journal, "hedge close")
     _refuse_if_unreconciled(rec, "hedge close", live)
+    working = _cancel_working(journal, venue, hedge, live)
     stored = hedge.settings.get("execution") or {}
     execution = execution or ExecutionSettings(**stored)
     portfolio = _portfolio_from_hedge(hedge)
@@ -1222,6 +1253,7 @@ def close_hedge(
         hedge_id=hedge.id,
         target_contracts=0.0,
         current_contracts=current,
+        warnings=working,
     )
     _sync_funding(journal, venue, hedge, instrument)
     if live:
