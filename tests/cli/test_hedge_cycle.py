@@ -124,7 +124,13 @@ def test_open_rebalance_close_cycle_on_real_data(tmp_path: Path, shared_data: Pa
     assert live["executed"][-1]["status"] == "filled"
     assert live["current_contracts"] == pytest.approx(order["contracts"])
 
-    st = step("hedge", "status", "--at", "2024-06-24", "--json")
+    # the paper clock from the environment instead of --at
+    proc = run(
+        home, "hedge", "status", "--json", env={**SECRETS, "ALTHEDGE_PAPER_AT": "2024-06-24"}
+    )
+    outputs.append(proc)
+    st = ok_json(proc)
+    assert st["as_of"] == "2024-06-24"
     for key in (
         "current_beta",
         "target_beta",
