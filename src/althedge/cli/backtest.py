@@ -167,9 +167,14 @@ def _render(result: Any) -> None:
         f"{_fmt(first['max_drawdown_unhedged'], '.0%')}, worst 5% weeks "
         f"{_fmt(first['worst_weeks_return_unhedged'], '.1%')}"
     )
+    longest = max(len(p.name) + (len(p.spec.resolved_from) + 3 if p.spec.resolved_from else 0)
+                  for p in result.policies)
     for c in ("#", "policy", "HE", "vol", "max DD", "worst wks", "funding", "fees+slip",
               "rebal", "calls", "liq"):
-        t.add_column(c, justify="left" if c == "policy" else "right")
+        if c == "policy":
+            t.add_column(c, justify="left", no_wrap=True, min_width=longest)
+        else:
+            t.add_column(c, justify="right")
     for p in result.policies:
         m = p.metrics
         name = p.name + (f" (={p.spec.resolved_from})" if p.spec.resolved_from else "")

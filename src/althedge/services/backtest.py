@@ -368,19 +368,28 @@ def _load(
     if first is None or last is None or first >= last:
         raise DataError("prices: the holdings and hedge assets share no common history")
     closes = closes.loc[first:last]
-    for f in check_closes(closes, timeframe=settings.timeframe):
+    return closes
+
+
+def _check_quality(
+    closes: pd.DataFrame, used_from: pd.Timestamp, timeframe: str, warnings: list[str]
+) -> None:
+    """Refuse error-severity defects in the bars used (warm-up included), warn on the rest.
+
+    Defects before ``used_from`` do not touch the run and are not reported.
+    """
+    used = closes.loc[used_from:]
+    for f in check_closes(used, timeframe=timeframe):
         if f.severity == "error":
             raise DataQualityError(
-                f"prices: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}; fix the data or "
-                "remove the holding (see `althedge data check`)"
+                f"prices: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}; fix the data, "
+                "pass a later --start or remove the holding (see `althedge data check`)"
             )
-        if f.kind in ("gap", "missing_price", "stale", "extreme_move"):
+        if f.kind in ("gap", "missing_price", "stale", "extreme_move", "spike"):
             warnings.append(f"data: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}")
-    gaps = int(closes.isna().sum().sum())
+    gaps = int(used.isna().sum().sum())
     if gaps:
         warnings.append(f"data: {gaps} missing closes filled with the previous close")
-        closes = closes.ffill()
-    return closes
 
 
 def _ratios_frame(ratios: np.ndarray) -> np.ndarray:
@@ -434,7 +443,8 @@ def run_backtest(
     need_eth = any(s.kind == "multi" for s in specs) or "ETH" in portfolio.hedge.assets
     hedge_assets = list(dict.fromkeys([primary, "BTC", *(["ETH"] if need_eth else [])]))
     tick("loading prices", 0.0)
-    closes = _load(portfolio, source, hedge_assets, settings, warnings)
+    raw = _load(portfolio, source, hedge_assets, settings, warnings)
+    closes = raw.ffill()  # interior gaps: previous close (reported by _check_quality)
     index = pd.DatetimeIndex(closes.index)
     amounts = np.array([h.amount for h in portfolio.holdings])
     held = closes[[h.asset for h in portfolio.holdings]].to_numpy(dtype=float)
@@ -472,6 +482,7 @@ def run_backtest(
             "use an earlier --start, a shorter --window or more data"
         )
     sl = slice(begin, None)
+    _check_quality(raw, index[max(0, begin - warm)], settings.timeframe, warnings)
     idx = index[sl]
     t_len = len(idx)
     v_s = v[sl]

@@ -1,0 +1,83 @@
+"""`althedge backtest` through the real console entry point."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PORTFOLIO = Path(__file__).resolve().parents[1] / "services" / "data" / "backtest_portfolio.toml"
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "althedge", "backtest", *args],
+        capture_output=True, text=True, timeout=240, cwd=cwd,
+    )
+
+
+def test_compare_json_report_and_png(tmp_path: Path) -> None:
+    report = tmp_path / "out" / "bt.html"
+    png = tmp_path / "png"
+    proc = _run(str(PORTFOLIO), "--start", "2023-01-01", "--compare",
+                "rolling-ols,ewma,static:1.8,auto", "--json", "--report", str(report),
+                "--png", str(png))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)  # exactly one JSON object on stdout
+    assert {"policies", "start", "end", "bars"} <= set(data)
+    assert [p["name"] for p in data["policies"]] != []
+    assert {p["name"] for p in data["policies"]} == {"rolling-ols:90", "ewma:30", "static:1.8",
+                                                      "auto"}
+    for p in data["policies"]:
+        m = p["metrics"]
+        for key in ("hedge_effectiveness", "vol_unhedged", "vol_hedged", "max_drawdown_unhedged",
+                    "max_drawdown_hedged", "worst_weeks_return_unhedged",
+                    "worst_weeks_return_hedged", "funding_usd", "fees_usd", "slippage_usd",
+                    "rebalances", "liquidations"):
+            assert key in m
+        assert isinstance(m["rebalances"], int) and m["rebalances"] > 0
+    assert data["start"] >= "2023-01-01"
+    page = report.read_text(encoding="utf-8")
+    # self-contained: plotly.js inlined, no script loaded from the network
+    assert "plotly.js" in page.lower() or "Plotly" in page
+    assert re.search(r"<script[^>]*\ssrc=", page) is None  # no external script tag
+    assert page.count("<script") >= 5
+    for section in ("equity", "drawdown", "beta", "hedge_size", "costs"):
+        assert f'id="{section}"' in page
+    assert "static:1.8" in page and "measured β" in page
+    pngs = sorted(p.name for p in png.iterdir())
+    assert pngs == ["beta.png", "costs.png", "drawdown.png", "equity.png", "hedge_size.png"]
+    for p in png.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(report.parent.glob(".*.tmp"))  # atomic write left no temp file
+
+
+def test_table_output_single_policy() -> None:
+    proc = _run(str(PORTFOLIO), "--start", "2024-01-01", "--policy", "static:1.8",
+                "--rebalance", "threshold:10", "--rounding", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert "static:1.8" in proc.stdout and "hedge effectiveness" in proc.stdout
+
+
+def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    cases = [
+        (str(PORTFOLIO), "--policy", "magic"),
+        (str(PORTFOLIO), "--policy", "ewma", "--compare", "ewma,auto"),
+        (str(PORTFOLIO), "--rebalance", "monthly"),
+        (str(PORTFOLIO), "--start", "01/02/2023"),
+        (str(tmp_path / "missing.toml"),),
+    ]
+    for args in cases:
+        proc = _run(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stdout == ""
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.strip().startswith("error:")
+
+
+def test_missing_prices_is_a_data_error(tmp_path: Path) -> None:
+    proc = _run(str(PORTFOLIO), "--prices", str(tmp_path), "--json")
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
