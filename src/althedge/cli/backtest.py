@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -185,7 +186,8 @@ def _render(result: Any) -> None:
             _fmt(m["funding_usd"], ",.0f"), _fmt(m["fees_usd"] + m["slippage_usd"], ",.0f"),
             str(m["rebalances"]), str(m["margin_calls"]), str(m["liquidations"]),
         )
-    console.print(t)
+    # piped output is not limited to 80 columns: the table is for reading in a file/log
+    (console if console.is_terminal else Console(highlight=False, width=150)).print(t)
     console.print(
         "[dim]HE = 1 − Var(hedged)/Var(unhedged) on the out-of-sample span; funding > 0 paid, "
         "< 0 earned by the short; costs in USD.[/]"
