@@ -13,7 +13,8 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
 An alert fires when its condition becomes true (not again while it stays true);
 each is written to the journal's ``alerts`` table, printed, and — with a webhook
 — POSTed as JSON (``urllib``, 10 s timeout; a failing webhook is reported, never
-fatal). Ctrl-C (SIGINT) stops the loop cleanly between or during checks.
+fatal). A check that fails (exchange unreachable, bad data) is reported and the
+loop goes on. Ctrl-C (SIGINT) stops the loop cleanly between or during checks.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class MonitorSummary:
     snapshots: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
     webhook_errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
     stopped_by: str = "iterations"
     last_status: dict[str, Any] | None = None
 
@@ -75,6 +77,7 @@ class MonitorSummary:
             "snapshots": self.snapshots,
             "alerts": self.alerts,
             "webhook_errors": self.webhook_errors,
+            "errors": self.errors,
             "stopped_by": self.stopped_by,
             "last_status": self.last_status,
         }
@@ -192,12 +195,21 @@ def run_monitor(
     day = start
     try:
         while iterations is None or summary.iterations < iterations:
-            venue, source, as_of = venue_at(day)
-            status = hedge_status(journal, venue, source, as_of=as_of)
-            save = getattr(venue, "save", None)
-            if callable(save):
-                save()
             summary.iterations += 1
+            try:
+                venue, source, as_of = venue_at(day)
+                status = hedge_status(journal, venue, source, as_of=as_of)
+                save = getattr(venue, "save", None)
+                if callable(save):
+                    save()
+            except AlthedgeError as exc:
+                # a failed check (exchange down, bad data) is reported, never fatal
+                summary.errors.append(str(exc))
+                on_line(f"[{now_iso()}] check failed: {exc}")
+                if iterations is not None and summary.iterations >= iterations:
+                    break
+                sleep(every_s)
+                continue
             snap = status.to_dict()
             journal.record_snapshot(status.hedge_id, snap, at=now_iso())
             summary.snapshots += 1
