@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from althedge.config import PortfolioConfig
+from althedge.core import metrics as mc
 from althedge.core.instruments import ContractType, Instrument, find_instrument, get_instrument
 from althedge.core.policies import (
     AUTO_FALLBACK,
@@ -39,11 +40,6 @@ from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
 from althedge.data import PriceSource, check_closes
 from althedge.errors import DataError, DataQualityError, InputError
-
-try:
-    from althedge.core import metrics as metrics_core
-except ImportError:  # pragma: no cover - core/metrics.py is being written in parallel
-    metrics_core = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULT_FUNDING_RATE_8H",
@@ -614,45 +610,6 @@ def run_backtest(
     )
 
 
-class _MetricsFallback:
-    """Used only until ``core/metrics.py`` lands (same definitions as docs/domain.md)."""
-
-    @staticmethod
-    def hedge_effectiveness(unhedged: Any, hedged: Any) -> float:
-        u, h = np.asarray(unhedged, float), np.asarray(hedged, float)
-        ok = np.isfinite(u) & np.isfinite(h)
-        return float(1.0 - np.var(h[ok], ddof=1) / np.var(u[ok], ddof=1))
-
-    @staticmethod
-    def annualised_volatility(returns: Any, periods_per_year: float) -> float:
-        r = np.asarray(returns, float)
-        return float(np.nanstd(r, ddof=1) * math.sqrt(periods_per_year))
-
-    @staticmethod
-    def max_drawdown(equity: Any) -> float:
-        e = np.asarray(equity, float)
-        return float(np.min(e / np.maximum.accumulate(e) - 1.0))
-
-    @staticmethod
-    def worst_weeks_return(
-        portfolio_returns: Any, hedge_asset_returns: Any, timestamps: Any, quantile: float = 0.05
-    ) -> float:
-        frame = pd.DataFrame(
-            {
-                "p": np.asarray(portfolio_returns, float),
-                "h": np.asarray(hedge_asset_returns, float),
-            },
-            index=pd.DatetimeIndex(timestamps),
-        )
-        weekly = (1 + frame).resample("W-SUN").prod() - 1
-        cut = weekly["h"].quantile(quantile)
-        return float(weekly.loc[weekly["h"] <= cut, "p"].mean())
-
-
-def _metrics_module() -> Any:
-    return metrics_core if metrics_core is not None else _MetricsFallback
-
-
 def _finite_or(x: float, default: float) -> float:
     return x if isinstance(x, int | float) and math.isfinite(x) else default
 
@@ -667,7 +624,6 @@ def _metrics(
     periods: float,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Hedged vs unhedged metrics (core.metrics) and the per-bar series for the report."""
-    mc = _metrics_module()
     equity_h = v + np.cumsum(net)
     r_hd = np.r_[np.nan, (np.diff(v) + net[1:]) / v[:-1]]
     u, h, x = r_u[1:], r_hd[1:], r_hedge_asset[1:]
@@ -701,7 +657,12 @@ def _metrics(
         "vol_unhedged": float(mc.annualised_volatility(u, periods)),
         "vol_hedged": float(mc.annualised_volatility(h, periods)),
         "max_drawdown_unhedged": float(mc.max_drawdown(v)),
+        # USD equity of holdings + hedge account (deposits excluded); if the hedge's losses
+        # ever exceed the holdings' value the drawdown is −100 %
         "max_drawdown_hedged": float(mc.max_drawdown(np.maximum(equity_h, 1e-9))),
+        # the same hedge re-sized to the portfolio every bar: compounded hedged returns
+        "max_drawdown_hedged_compounded": float(mc.max_drawdown(h, kind="returns")),
+        "max_drawdown_unhedged_compounded": float(mc.max_drawdown(u, kind="returns")),
         "worst_weeks_return_unhedged": float(mc.worst_weeks_return(u, x, ts)),
         "worst_weeks_return_hedged": float(mc.worst_weeks_return(h, x, ts)),
         "funding_usd": float(-funding_recv.sum()),
@@ -715,8 +676,8 @@ def _metrics(
         "net_hedge_pnl_usd": float(net.sum()),
         "final_value_unhedged_usd": float(v[-1]),
         "final_value_hedged_usd": float(equity_h[-1]),
-        "return_unhedged_pct": 100.0 * (v[-1] / v[0] - 1),
-        "return_hedged_pct": 100.0 * (equity_h[-1] / v[0] - 1),
+        "return_unhedged_pct": float(100.0 * (v[-1] / v[0] - 1)),
+        "return_hedged_pct": float(100.0 * (equity_h[-1] / v[0] - 1)),
         "turnover_usd": float(traded.sum()),
         "turnover_per_year": float(traded.sum()) / years / avg_v if avg_v > 0 else None,
         "rebalances": int(rebalanced.sum()),
