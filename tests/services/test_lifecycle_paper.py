@@ -364,3 +364,12 @@ def test_working_order_left_by_a_crash_is_cancelled_before_resizing(
         assert position is not None
         assert position.contracts == pytest.approx(-j.net_contracts(hedge.id))
         assert reconcile(j, v).ok
+
+
+def test_two_hedge_assets_are_refused_not_half_hedged(tmp_path: Path, source: Any) -> None:
+    pf = {**PORTFOLIO, "hedge": {**PORTFOLIO["hedge"], "assets": ["BTC", "ETH"]}}
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, date(2024, 6, 3))
+        with pytest.raises(InputError, match=r"hedge\.assets"):
+            open_hedge(j, v, parse_portfolio(pf), source, as_of=date(2024, 6, 3), live=True)
+        assert j.hedges() == [] and v.orders == {}

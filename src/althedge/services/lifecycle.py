@@ -813,6 +813,11 @@ def open_hedge(
     """Plan the hedge for ``portfolio`` and place the short (only when ``live``)."""
     execution = execution or ExecutionSettings()
     plan = _build_plan(portfolio, source, as_of)
+    if len(plan.hedges) > 1:
+        raise InputError(
+            f"hedge.assets: {', '.join(h.hedge_asset for h in plan.hedges)} — the lifecycle "
+            "trades one contract; keep a single hedge asset (e.g. assets = [\"BTC\"])"
+        )
     leg = plan.hedge
     symbol = leg.instrument
     if rec is None:
