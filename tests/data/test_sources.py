@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from althedge.data import FileSource, PriceSource, bundled_source, open_source
 from althedge.data.files import parse_file_name, parse_timestamps, read_ohlcv
@@ -109,3 +111,29 @@ def test_missing_folder_and_bad_columns(tmp_path: Path) -> None:
     (tmp_path / "X.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="close"):
         FileSource(tmp_path).closes(["X"])
+
+
+_cells = st.text(alphabet="0123456789-:.,TZ abcé\"", max_size=24)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_cells, min_size=0, max_size=8))
+def test_garbage_rows_never_crash_and_are_reported(tmp_path_factory: pytest.TempPathFactory,
+                                                   junk: list[str]) -> None:
+    """Any junk mixed into a valid file: read_ohlcv does not raise, every valid row is kept and
+    every junk line is either a valid row by chance or reported (never silently lost)."""
+    from althedge.data.quality import check_series
+
+    folder = tmp_path_factory.mktemp("junk")
+    good = [f"2024-01-{d:02d},{100 + d}" for d in range(1, 11)]
+    junk = [j.replace("\n", " ") for j in junk if j.strip()]
+    f = folder / "X.csv"
+    f.write_text("datetime,close\n" + "\n".join(good + junk) + "\n")
+    raw = read_ohlcv(f)
+    assert len(raw) >= len(good) and len(raw) <= len(good) + len(junk)
+    ok = raw[raw["parse_error"] == ""]
+    for d in range(1, 11):
+        assert pd.Timestamp(f"2024-01-{d:02d}") in ok.index
+    findings = check_series("X", raw)  # never raises either
+    if (raw["parse_error"] != "").any():
+        assert any(x.kind == "unparseable" for x in findings)

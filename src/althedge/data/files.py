@@ -67,36 +67,72 @@ def _pick(columns: Iterable[str], aliases: Iterable[str]) -> str | None:
     return None
 
 
+_LO = pd.Timestamp("1970-01-01")
+_HI = pd.Timestamp("2262-04-01")  # the end of datetime64[ns]
+
+
+def _bounded_ns(idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """tz-naive UTC, datetime64[ns]; times outside 1970..2262 become NaT (never an error)."""
+    if idx.tz is not None:
+        idx = idx.tz_convert(None)
+    inside = np.asarray((idx >= _LO) & (idx < _HI))
+    kept = idx.where(inside)
+    return pd.DatetimeIndex(kept).as_unit("ns")
+
+
+def _parse_text_times(text: pd.Series, present: pd.Series) -> pd.DatetimeIndex:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            iso = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=True,
+                                                  format="ISO8601"))
+            iso = _bounded_ns(iso)
+            missing = np.asarray(iso.isna() & present.to_numpy())
+            if not missing.any():
+                return iso
+            values = iso.to_series(index=text.index)
+            values[missing] = _bounded_ns(pd.DatetimeIndex(pd.to_datetime(
+                text[missing], errors="coerce", utc=True, format="mixed")))
+            return pd.DatetimeIndex(values).as_unit("ns")
+        except (ValueError, OverflowError, TypeError):  # OutOfBoundsDatetime is a ValueError
+            out: list[pd.Timestamp] = []
+            for v in text:
+                try:
+                    ts = pd.Timestamp(v)
+                    if ts.tzinfo is not None:
+                        ts = ts.tz_convert("UTC").tz_localize(None)
+                    out.append(ts if _LO <= ts < _HI else pd.NaT)
+                except (ValueError, OverflowError, TypeError):
+                    out.append(pd.NaT)
+            return pd.DatetimeIndex(out).as_unit("ns")
+
+
 def parse_timestamps(values: pd.Series | pd.Index | Iterable[Any]) -> pd.DatetimeIndex:
     """Parse a column of times into a tz-naive UTC ``DatetimeIndex`` (NaT where unreadable).
 
     Numbers are epoch times; the unit is inferred from the median magnitude: > 1e17 ns,
     > 1e14 µs, > 1e11 ms, otherwise seconds (1e11 s is the year 5138, 1e11 ms is 1973).
-    Strings are parsed as ISO 8601 first, then with pandas' general parser.
+    Strings are parsed as ISO 8601 first, then with pandas' general parser. Times before 1970
+    or after 2262 are NaT (reported as unreadable rows by the checks).
     """
     raw = pd.Series(list(values) if not isinstance(values, pd.Series) else values.to_numpy())
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        parsed = pd.to_datetime(raw, utc=True)
-        return pd.DatetimeIndex(parsed.dt.tz_convert(None)).astype("datetime64[ns]")
+        return _bounded_ns(pd.DatetimeIndex(pd.to_datetime(raw, utc=True)))
     text = raw.astype("string").str.strip()
     numeric = pd.to_numeric(text, errors="coerce")
     present = text.notna() & (text != "")
-    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     if present.any() and numeric[present].notna().mean() > 0.5:
         med = float(np.nanmedian(np.abs(numeric[present].to_numpy(dtype=float))))
-        unit = "ns" if med > 1e17 else "us" if med > 1e14 else "ms" if med > 1e11 else "s"
-        ok = numeric.notna()
-        out[ok] = pd.to_datetime(numeric[ok].astype("int64"), unit=unit, utc=True)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            iso = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-            missing = iso.isna() & present
-            if missing.any():
-                iso[missing] = pd.to_datetime(text[missing], errors="coerce", utc=True,
-                                              format="mixed")
-        out = iso
-    return pd.DatetimeIndex(out.dt.tz_convert(None)).astype("datetime64[ns]")
+        unit, factor = (("ns", 1e9) if med > 1e17 else ("us", 1e6) if med > 1e14
+                        else ("ms", 1e3) if med > 1e11 else ("s", 1.0))
+        secs = numeric / factor
+        ok = (numeric.notna() & (secs >= 0) & (secs < 9.2e9)).to_numpy()
+        out = np.full(len(raw), np.datetime64("NaT", "ns"))
+        if ok.any():
+            parsed = pd.to_datetime(numeric[ok].astype("int64"), unit=unit)
+            out[ok] = pd.DatetimeIndex(parsed).as_unit("ns").to_numpy()
+        return pd.DatetimeIndex(out)
+    return _parse_text_times(text, present)
 
 
 def _read_table(source: Path | Traversable, name: str) -> pd.DataFrame:
@@ -116,9 +152,17 @@ def _read_table(source: Path | Traversable, name: str) -> pd.DataFrame:
         if isinstance(frame.index, pd.DatetimeIndex):
             frame = frame.reset_index(names="timestamp")
         return frame
+    bad_lines: list[list[str]] = []
+
+    def keep_bad(fields: list[str]) -> None:
+        bad_lines.append(fields)  # reported as unparseable rows, not silently skipped
+        return None
+
     try:
-        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
-                           skip_blank_lines=True, on_bad_lines="warn", engine="python")
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                            skip_blank_lines=True, on_bad_lines=keep_bad, engine="python")
+        frame.attrs["bad_lines"] = [",".join(f) for f in bad_lines]
+        return frame
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{name}: not a readable CSV file ({exc}); check the file") from exc
     except pd.errors.EmptyDataError as exc:
@@ -169,6 +213,14 @@ def read_ohlcv(source: Path | Traversable | str, name: str | None = None) -> pd.
                            for e, x in zip(errors[bad], extra, strict=True)]
     out["parse_error"] = errors.astype(str)
     out.index = pd.DatetimeIndex(index, name="timestamp")
+    extra_lines = raw.attrs.get("bad_lines") or []
+    if extra_lines:
+        width = len(raw.columns)
+        bad = pd.DataFrame({c: np.nan for c in OHLCV_COLUMNS},
+                           index=pd.DatetimeIndex([pd.NaT] * len(extra_lines), name="timestamp"))
+        bad["parse_error"] = [f"row {line[:60]!r} does not have {width} fields"
+                              for line in extra_lines]
+        out = pd.concat([out, bad])
     return out
 
 
