@@ -511,7 +511,7 @@ def run_backtest(
         typical = float(np.nanmedian(v_s))
         notional = typical if inst.contract_type is ContractType.LINEAR else typical / spot[0]
         tier = inst.tier_for_notional(notional) if inst.tiers else None
-        spec = LegSpec(
+        leg_spec = LegSpec(
             contract_type=inst.contract_type,
             contract_size=inst.contract_size,
             rounding=rounding,
@@ -534,7 +534,7 @@ def run_backtest(
         else:
             exit_p, entry_p = dated_prices(pd.Series(spot, index=idx), settings.basis_annual)
             rate = np.zeros(t_len)
-        legs[asset] = {"inst": inst, "spec": spec, "spot": spot, "exit": exit_p,
+        legs[asset] = {"inst": inst, "spec": leg_spec, "spot": spot, "exit": exit_p,
                        "entry": entry_p, "rate": rate}
 
     # --- walk forward and measure ---------------------------------------------------------
