@@ -296,3 +296,34 @@ def test_reconcile_resolves_intents_and_reports_differences(tmp_path: Path) -> N
     assert any("stranger" in d for d in rec.differences)
     assert any("journal -1" in d and "venue -1.25" in d for d in rec.differences)
     assert j.events()[-1]["kind"] == "reconcile"
+
+
+def test_a_venue_that_never_fills_does_not_loop_forever(tmp_path: Path) -> None:
+    j, hid = _journal_with_hedge(tmp_path)
+    venue = ScriptedVenue("rest")
+    venue.place_order = _never_fills(venue)  # type: ignore[method-assign]
+    (order,) = _plan(0.0, 1.0)
+    done = _execute(
+        j,
+        venue,
+        j.hedge(hid),
+        BTC,
+        order,
+        purpose="open",
+        execution=ExecutionSettings(timeout_s=0.0, fallback="reprice", max_reprices=2),
+        sleep=lambda s: None,
+    )
+    assert 3 <= len(done) <= 6
+    assert {d["status"] for d in done} == {"canceled"}
+    assert len({d["client_order_id"] for d in done}) == len(done)  # a new id for each attempt
+    assert j.net_contracts(hid) == 0.0
+
+
+def _never_fills(venue: ScriptedVenue):  # type: ignore[no-untyped-def]
+    def place(order: OrderRequest) -> OrderResult:
+        res = replace(venue._fill(order, 0.0, "open"), average_price=None)
+        venue.orders[order.client_order_id] = res
+        venue.placed.append(order.client_order_id)
+        return res
+
+    return place

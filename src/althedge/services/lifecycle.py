@@ -632,6 +632,8 @@ def _execute(
             return executed
         if remaining < instrument.min_contracts and not current.reduce_only:
             return executed
+        if reprices > execution.max_reprices + 2:
+            return executed  # the venue keeps not filling: stop; `hedge status` shows the rest
         use_market = execution.fallback == "market" or reprices >= execution.max_reprices
         reprices += 1
         mark = venue.mark_price(current.symbol)
