@@ -209,7 +209,8 @@ def _print_orders(result: LifecycleResult) -> None:
     if not result.orders:
         return
     table = Table(title="orders" + (" (dry run — not sent)" if not result.live else ""))
-    for col in ("client id", "side", "contracts", "type", "price", "reduce-only", "notional USD"):
+    table.add_column("client id", overflow="fold", min_width=16)
+    for col in ("side", "contracts", "type", "price", "reduce", "notional"):
         table.add_column(col)
     for o in result.orders:
         table.add_row(
@@ -445,6 +446,7 @@ def _print_close(c: CloseResult) -> None:
         ("hedge PnL", c.hedge_pnl_usd),
         ("funding", c.funding_usd),
         ("fees", c.fees_usd),
+        *([("coin collateral", c.collateral_usd)] if c.collateral_usd else []),
         ("net", c.net_usd),
     ):
         table.add_row(k, _fmt(val))
