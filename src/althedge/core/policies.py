@@ -228,22 +228,25 @@ def rolling_beta_std_error(
     out = np.full(y2.shape, np.nan)
     if t < w or w < 3:
         return out[:, 0] if one_d else out
-    yc = _centre(y2)
-    xc = _centre(x)[:, None]
-    bad = ~np.isfinite(yc) | ~np.isfinite(xc)
-    yz = np.where(bad, 0.0, yc)
-    xz = np.where(bad, 0.0, np.broadcast_to(xc, yc.shape))
-    n_bad = _window_sums(bad.astype(float), w)
-    sx, sy = _window_sums(xz, w), _window_sums(yz, w)
-    sxx = _window_sums(xz * xz, w) - sx * sx / w
-    syy = _window_sums(yz * yz, w) - sy * sy / w
-    sxy = _window_sums(xz * yz, w) - sx * sy / w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ssr = np.maximum(syy - sxy * sxy / sxx, 0.0)
-        se = np.sqrt(ssr / (w - 2) / sxx)
-    se[(n_bad > 0.5) | ~(sxx > 0)] = np.nan
-    se[: w - 1] = np.nan
-    out = se
+    xc = _centre(x)
+    x_bad = ~np.isfinite(xc)
+    for lo in range(0, y2.shape[1], 64):  # column blocks stay in cache
+        hi = min(y2.shape[1], lo + 64)
+        yc = _centre(y2[:, lo:hi])
+        bad = ~np.isfinite(yc) | x_bad[:, None]
+        yz = np.where(bad, 0.0, yc)
+        xz = np.where(bad, 0.0, np.where(x_bad, 0.0, xc)[:, None])
+        n_bad = _window_sums(bad.astype(float), w)
+        sx, sy = _window_sums(xz, w), _window_sums(yz, w)
+        sxx = _window_sums(xz * xz, w) - sx * sx / w
+        syy = _window_sums(yz * yz, w) - sy * sy / w
+        sxy = _window_sums(xz * yz, w) - sx * sy / w
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ssr = np.maximum(syy - sxy * sxy / sxx, 0.0)
+            se = np.sqrt(ssr / (w - 2) / sxx)
+        se[(n_bad > 0.5) | ~(sxx > 0)] = np.nan
+        out[:, lo:hi] = se
+    out[: w - 1] = np.nan
     return out[:, 0] if one_d else out
 
 
