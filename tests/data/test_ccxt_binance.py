@@ -273,3 +273,15 @@ def test_binanceusdm_object_and_a_4_hour_funding_interval() -> None:
     now = md.funding_now("BTC/USDT:USDT")
     assert now.rate == pytest.approx(0.00031)
     assert now.interval_hours == 4.0 and now.rate_8h == pytest.approx(0.00062)
+
+
+def test_funding_default_range_is_a_year_and_cached(tmp_path: Path) -> None:
+    src = offline.offline_price_source(tmp_path)
+    rates = src.funding_rates("BTC", end="2024-02-29 23:59")
+    assert rates.index[0] == pd.Timestamp("2024-01-01") and len(rates) == 60
+    first_ask = next(r for r in offline.replay_of(src).requests
+                     if r.path == "/fapi/v1/fundingRate")
+    assert int(first_ask.params["startTime"]) == 1_677_628_800_000  # 2023-03-01, a year back
+    n = len(offline.replay_of(src).requests)
+    assert src.funding_rates("BTC", end="2024-02-29 23:59").equals(rates)
+    assert len(offline.replay_of(src).requests) == n

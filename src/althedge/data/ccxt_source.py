@@ -614,7 +614,7 @@ class CcxtPriceSource:
     def closes(self, assets: Sequence[str], start: TimeLike = None, end: TimeLike = None,
                timeframe: str = "1d") -> pd.DataFrame:
         """USD closes of ``assets`` (spot ``<ASSET>/<quote>``), fetched through the cache."""
-        if start is None:
+        if start is None and not self.offline:
             lo, _ = self._range_ms(None, end, check_timeframe(timeframe))
             start = pd.Timestamp(lo, unit="ms")
         series = {normalise_asset(a): self.ohlcv(self.spot_symbol(a), timeframe, start, end)[
@@ -630,16 +630,20 @@ class CcxtPriceSource:
             return slice_time(cached, start, end) if cached is not None else _funding_frame(
                 [], [], [])
         md = self.market_data
-        since = int(lo.value // 1_000_000) if lo is not None else None
+        if lo is None:  # default: one year of funding before the end (or now)
+            anchor = hi if hi is not None else pd.Timestamp(md.clock_ms(), unit="ms")
+            lo = (anchor - pd.Timedelta(days=365)).floor("D")
+        since = int(lo.value // 1_000_000)
         until = int(hi.value // 1_000_000) if hi is not None else None
         frame = cached
-        ranges: list[tuple[int | None, int | None]] = []
+        ranges: list[tuple[int, int | None]] = []
         if cached is None or cached.empty:
             ranges.append((since, until))
         else:
             first = int(cached.index[0].value // 1_000_000)
             last = int(cached.index[-1].value // 1_000_000)
-            if since is not None and since < first:
+            covered = int(cached.attrs.get("covered_from_ms", first))
+            if since < min(first, covered):
                 ranges.append((since, first - 1))
             interval_ms = int(float(cached["interval_hours"].iloc[-1]) * 3_600_000)
             next_event = last + max(interval_ms, 1)
@@ -648,8 +652,9 @@ class CcxtPriceSource:
                 ranges.append((last + 1, until))
         for a, b in ranges:
             new = md.fetch_funding_history(symbol, a, b, page_limit=self.page_limit)
-            if not new.empty:
-                frame = self.cache.merge_write(self.exchange_id, symbol, "funding", new)
+            if not new.empty or frame is not None:
+                frame = self.cache.merge_write(self.exchange_id, symbol, "funding", new,
+                                               covered_from_ms=a)
         if frame is None:
             return _funding_frame([], [], [])
         return slice_time(frame, start, end)
