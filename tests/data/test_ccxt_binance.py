@@ -285,3 +285,13 @@ def test_funding_default_range_is_a_year_and_cached(tmp_path: Path) -> None:
     n = len(offline.replay_of(src).requests)
     assert src.funding_rates("BTC", end="2024-02-29 23:59").equals(rates)
     assert len(offline.replay_of(src).requests) == n
+
+
+def test_hourly_bars_paginate_and_cache(tmp_path: Path) -> None:
+    src = offline.offline_price_source(tmp_path, page_limit=50)
+    hourly = src.closes(["SOL"], start="2024-02-27", end="2024-02-29 23:00", timeframe="1h")
+    assert len(hourly) == 72 and hourly.index[1] - hourly.index[0] == pd.Timedelta(hours=1)
+    assert hourly["SOL"].iloc[-1] == pytest.approx(offline.CANDLES["SOL"][-1][4])
+    klines = [r for r in offline.replay_of(src).requests if r.path == "/api/v3/klines"]
+    assert [r.params["interval"] for r in klines] == ["1h", "1h"]  # 50 + 22 bars
+    assert (tmp_path / "cache" / "binance" / "SOL_USDT_1h.parquet").is_file()
