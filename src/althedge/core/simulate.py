@@ -354,12 +354,16 @@ def _closed_form(
     t_len, n = target_usd.shape
     ct = ContractType.LINEAR
     cs = spec.contract_size
-    exact = contracts_exact_array(ct, target_usd, p_entry[:, None], cs)
-    q_due = round_contracts_array(exact, spec.rounding, spec.lot_step, spec.min_contracts)
-    # hold between due bars: forward-fill the last decided count (0 before the first)
-    idx = np.where(due, np.arange(t_len), -1)
-    last = np.maximum.accumulate(idx)
-    q = np.where(last[:, None] >= 0, q_due[np.maximum(last, 0)], 0.0)
+    # size only on the bars where the policy may trade, then hold between them
+    rows = np.flatnonzero(due)
+    exact = contracts_exact_array(ct, target_usd[rows], p_entry[rows, None], cs)
+    q_due = np.vstack([
+        np.zeros((1, n)),
+        round_contracts_array(exact, spec.rounding, spec.lot_step, spec.min_contracts),
+    ])
+    # position k+1 of q_due holds the k-th decision; 0 before the first decision
+    which = np.cumsum(due)
+    q = q_due[which]
     q_prev = np.vstack([np.zeros((1, n)), q[:-1]])
     # core formulas for ONE contract on every bar, scaled by the contracts held (all are
     # linear in the count): same formulas, one pass over (T, N) memory each
