@@ -190,3 +190,24 @@ def test_bad_inputs(portfolio, source, tmp_path: Path) -> None:  # type: ignore[
     )
     with pytest.raises(DataError, match="SOL"):
         run_backtest(portfolio, open_source(tmp_path), ["none"], BacktestSettings())
+
+
+def test_auto_keeps_its_daily_window_on_hourly_bars() -> None:
+    from althedge.core.policies import parse_policy
+    from althedge.services.backtest import _scale_auto
+
+    hourly = _scale_auto(parse_policy("auto"), 24.0)
+    assert (hourly.kind, hourly.window, hourly.resolved_from) == ("multi", 2160, "multi:2160")
+    fallback = _scale_auto(parse_policy("auto", single_instrument=True), 24.0)
+    assert fallback.halflife == 60 * 24 and fallback.resolved_from == "ewma:1440"
+    assert _scale_auto(parse_policy("auto"), 1.0) == parse_policy("auto")
+
+
+def test_hourly_backtest_on_shared_data(shared_data: Path) -> None:
+    pf = load_portfolio(PORTFOLIO)
+    res = run_backtest(pf, open_source(shared_data), ["rolling-ols:720", "static:1.8"],
+                       BacktestSettings(timeframe="1h", window=720, rebalance="daily"))
+    assert res.timeframe == "1h" and res.bars > 1000
+    s = res.policies[0].series
+    assert s["rebalanced"].sum() <= res.bars / 24 + 2  # at most once a day
+    assert res.policies[0].metrics["hedge_effectiveness"] > 0.3

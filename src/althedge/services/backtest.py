@@ -394,6 +394,17 @@ def _ratios_frame(ratios: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
+def _scale_auto(spec: PolicySpec, bars_per_day: float) -> PolicySpec:
+    """``auto``'s window/half-life were chosen on daily bars: keep them in days."""
+    if bars_per_day == 1:
+        return spec
+    window = round(spec.window * bars_per_day) if spec.window else None
+    halflife = spec.halflife * bars_per_day if spec.halflife else None
+    param = window if window is not None else halflife
+    return replace(spec, window=window, halflife=halflife,
+                   resolved_from=f"{spec.kind}:{param:g}")
+
+
 def run_backtest(
     portfolio: PortfolioConfig,
     source: PriceSource,
@@ -421,17 +432,18 @@ def run_backtest(
     warnings: list[str] = []
     tick = progress or (lambda label, frac: None)
     primary = portfolio.hedge_asset
+    bars_per_day = 24.0 / _BAR_HOURS[settings.timeframe]
+    if bars_per_day != 1:
+        # auto's evidence is on daily bars: keep its window/half-life in days
+        specs = [_scale_auto(s, bars_per_day) if s.name == "auto" else s for s in specs]
     if any(s.name == "auto" and s.kind == "multi" for s in specs):
         try:
             has_eth = "ETH" in source.symbols()
         except Exception:  # a source that cannot list its symbols: try to load ETH
             has_eth = True
         if not has_eth:
-            specs = [
-                parse_policy("auto", window=settings.window, halflife=settings.halflife,
-                             single_instrument=True) if s.name == "auto" else s
-                for s in specs
-            ]
+            fallback = _scale_auto(parse_policy("auto", single_instrument=True), bars_per_day)
+            specs = [fallback if s.name == "auto" else s for s in specs]
             warnings.append(
                 f"auto: no ETH prices in {source.name}, so auto uses the best "
                 f"single-instrument policy {AUTO_FALLBACK} instead of BTC+ETH minimum variance"
