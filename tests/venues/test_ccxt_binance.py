@@ -301,3 +301,19 @@ def test_create_builds_a_sandbox_venue_and_refuses_unknown_exchanges() -> None:
     assert "testnet" in venue.exchange.urls["api"]["fapiPrivate"]
     with pytest.raises(InputError, match="not supported"):
         CcxtVenue.create("kraken")
+
+
+def test_execute_reprice_fallback_sends_new_limits_then_market(
+    binance_venue: Any, fake_binance: Any
+) -> None:
+    clock = iter(range(0, 10_000, 10))
+    binance_venue._clock = lambda: float(next(clock))
+    report = binance_venue.execute(
+        _order(contracts=0.01), offset_bps=2, timeout_s=15, fallback="reprice", max_reprices=1
+    )
+    posts = fake_binance.server.calls("POST", "/fapi/v1/order")
+    assert [p.params["type"] for p in posts] == ["LIMIT", "LIMIT", "MARKET"]
+    cids = [p.params["newClientOrderId"] for p in posts]
+    assert len(set(cids)) == 3  # each child has its own deterministic id
+    assert len(fake_binance.server.calls("DELETE", "/fapi/v1/order")) == 2
+    assert report.complete and len(report.orders) == 3

@@ -361,3 +361,24 @@ def test_re_running_an_interrupted_execution_sends_nothing_twice() -> None:
     assert px.position(LIN) == position
     assert [o.client_order_id for o in again.orders] == [o.client_order_id for o in first.orders]
     assert again.filled_contracts == pytest.approx(first.filled_contracts)
+
+
+def test_callable_price_feed_and_funding_feed() -> None:
+    """A callable feed (any clock) and a funding series per 8 h drive marks and funding."""
+    start = pd.Timestamp("2024-01-01")
+
+    def btc(t: pd.Timestamp) -> float:
+        return 40_000.0 + (t - start) / pd.Timedelta(hours=1)  # +1 USD per hour
+
+    funding = pd.Series([0.0003, -0.0001], index=pd.to_datetime(["2024-01-01", "2024-01-02"]))
+    px = PaperExchange({"BTC": btc}, now=start, funding={"BTC": funding}, slippage_bps=0)
+    assert px.mark_price(LIN) == pytest.approx(40_000.0)
+    assert px.funding_rate(LIN) == (pytest.approx(0.0003), 8.0)
+    px.place_order(market("sell", 1.0, "ahcall"))
+    px.advance_to("2024-01-02 08:00")
+    amounts = [round(p.amount, 6) for p in px.funding_payments(LIN)]
+    # 08:00 and 16:00 on day 1 at +0.03 %, 00:00 and 08:00 on day 2 at −0.01 %
+    assert amounts == pytest.approx(
+        [40_008 * 0.0003, 40_016 * 0.0003, -40_024 * 0.0001, -40_032 * 0.0001]
+    )
+    assert px.mark_price(LIN) == pytest.approx(40_032.0)
