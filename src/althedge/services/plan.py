@@ -291,8 +291,15 @@ def build_plan(
         if len(x) < hedge_cfg.min_observations or not np.var(y) > 0:
             estimates[h.asset] = None
             continue
-        estimates[h.asset] = _estimate(hedge_cfg.beta_method, x, y, lam)
-        downside[h.asset] = beta_core.downside_beta(x, y).beta if len(x) >= 10 else math.nan
+        try:
+            estimates[h.asset] = _estimate(hedge_cfg.beta_method, x, y, lam)
+        except beta_core.BetaUnavailableError:
+            estimates[h.asset] = None  # too little or degenerate data: class default, labelled
+            continue
+        try:
+            downside[h.asset] = beta_core.downside_beta(x, y).beta
+        except beta_core.BetaUnavailableError:
+            downside[h.asset] = math.nan
 
     if hedge_cfg.beta_method is BetaMethod.SHRUNK:
         measured = [a for a, e in estimates.items() if e is not None]
