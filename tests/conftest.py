@@ -22,7 +22,9 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own ALTHEDGE_HOME so nothing touches ~/.althedge."""
     home = tmp_path_factory.mktemp("althedge_home")
     monkeypatch.setenv("ALTHEDGE_HOME", str(home))
