@@ -130,6 +130,16 @@ def test_high_leverage_short_is_liquidated_in_the_2021_rally(portfolio, source) 
     res = run_backtest(portfolio, source, ["static:1"], settings)
     m = res.policies[0].metrics
     assert m["liquidations"] >= 1 and m["margin_calls"] >= 1
+    # every liquidation happens on a close at/above the liquidation price that the core
+    # formula gave for the position held (up to the funding accrued since it was set)
+    s = res.policies[0].series
+    btc = source.closes(["BTC"]).loc[s.index, "BTC"].to_numpy()
+    liq_px = s["liquidation_price_usd_BTC"].to_numpy()
+    for i in np.flatnonzero(s["liquidated"].to_numpy()):
+        assert btc[i] >= 0.99 * liq_px[i - 1]
+    held = np.flatnonzero(np.isfinite(liq_px[:-1]) & ~s["liquidated"].to_numpy()[1:])
+    assert (btc[held + 1] < 1.01 * liq_px[held]).all()
+    assert 0 < m["min_rally_to_liquidation_pct"] < 10.5  # 10x: about a 10 % rally
     # the daily closes gap through the bankruptcy price, so the whole margin is lost
     # in the position's PnL (nothing left to forfeit) and the hedge lost money overall
     assert m["liquidation_loss_usd"] >= 0 and m["net_hedge_pnl_usd"] < 0

@@ -26,7 +26,14 @@ import pandas as pd
 
 from althedge.config import PortfolioConfig
 from althedge.core import metrics as mc
-from althedge.core.instruments import ContractType, Instrument, find_instrument, get_instrument
+from althedge.core.instruments import (
+    ContractType,
+    Instrument,
+    Side,
+    find_instrument,
+    get_instrument,
+)
+from althedge.core.margin import liquidation_price
 from althedge.core.policies import (
     AUTO_FALLBACK,
     DEFAULT_HALFLIFE,
@@ -39,7 +46,7 @@ from althedge.core.policies import (
 from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
 from althedge.data import PriceSource, check_closes
-from althedge.errors import DataError, DataQualityError, InputError
+from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
 
 __all__ = [
     "DEFAULT_FUNDING_RATE_8H",
@@ -558,6 +565,7 @@ def run_backtest(
         tick(f"simulating {spec.name}", 0.3 + 0.65 * i / len(specs))
         tg = targets[spec.name]
         net = np.zeros(t_len)
+        rallies: list[float] = []
         frame: dict[str, Any] = {"value_usd": v_s}
         leg_res: dict[str, LegResult] = {}
         for asset, ratio in tg.ratios.items():
@@ -568,6 +576,11 @@ def run_backtest(
                 rebalance_due=due, entry_price_usd=leg["entry"], spot_usd=leg["spot"],
             )
             leg_res[asset] = res
+            liq_px = _liquidation_prices(legs[asset], res, portfolio.hedge.exchange)
+            frame[f"liquidation_price_usd_{asset}"] = liq_px
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rally = 100.0 * (liq_px / leg["entry"] - 1.0)
+            rallies.append(float(np.nanmin(rally)) if np.isfinite(rally).any() else math.inf)
             net += res.net_pnl_usd[:, 0]
             frame[f"beta_{asset}"] = ratio_s
             frame[f"contracts_{asset}"] = res.contracts[:, 0]
@@ -575,6 +588,9 @@ def run_backtest(
         if tg.std_error is not None:
             frame["beta_std_error"] = tg.std_error[sl][:, 0]
         metrics, extra = _metrics(v_s, net, leg_res, r_u, r_hedge_asset, idx, periods)
+        # closest the hedge came to liquidation: the smallest rally from a close that would
+        # have reached the liquidation price (core liquidation_price); None if never
+        metrics["min_rally_to_liquidation_pct"] = min(rallies) if rallies else math.inf
         frame.update(extra)
         results.append(
             PolicyResult(
@@ -620,6 +636,38 @@ def run_backtest(
         measured_beta=measured,
         warnings=list(dict.fromkeys(warnings)),
     )
+
+
+def _liquidation_prices(leg: dict[str, Any], res: LegResult, exchange: str) -> np.ndarray:
+    """Liquidation price (USD) of the short after each bar, from the core formula.
+
+    Evaluated with the exchange's published formula (core ``liquidation_price``) for the
+    contracts held and the account's equity as the isolated wallet, re-based to the
+    bar's price (the same liquidation price as from the original entry and wallet, since
+    equity = wallet + unrealised PnL). Re-evaluated on every bar where the position or
+    the account changed by a trade or a deposit; NaN when flat, inf when never liquidated.
+    """
+    spec: LegSpec = leg["spec"]
+    q = res.contracts[:, 0]
+    out = np.full(q.size, np.nan)
+    if not spec.margin:
+        return out
+    inverse = spec.contract_type is ContractType.INVERSE
+    changed = (res.rebalanced[:, 0] | (res.deposits_usd[:, 0] > 0)) & (q > 0)
+    for i in np.flatnonzero(changed):
+        wallet = res.account_usd[i, 0] / (leg["spot"][i] if inverse else 1.0)
+        if not wallet > 0:
+            continue
+        try:
+            lq = liquidation_price(exchange, spec.contract_type, Side.SHORT, float(q[i]),
+                                   spec.contract_size, float(leg["entry"][i]),
+                                   wallet_balance=float(wallet), mmr=spec.mmr,
+                                   maint_amount=spec.maint_amount)
+        except AlthedgeError:
+            continue
+        out[i] = lq.liquidation_price
+    filled = pd.Series(out).ffill().to_numpy()
+    return np.where(q > 0, filled, np.nan)
 
 
 def _finite_or(x: float, default: float) -> float:
