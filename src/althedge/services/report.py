@@ -42,6 +42,7 @@ _COLUMNS: list[tuple[str, str, str]] = [
     ("rebalances", "rebalances", "{:d}"),
     ("margin_calls", "margin calls", "{:d}"),
     ("liquidations", "liquidations", "{:d}"),
+    ("min_rally_to_liquidation_pct", "closest to liquidation (rally %)", "{:.1f}"),
 ]
 
 
