@@ -170,6 +170,23 @@ def _table_html(result: BacktestResult) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _yearly_costs_html(result: BacktestResult) -> str:
+    """Funding / fees / slippage by calendar year for every hedged policy (USD)."""
+    rows = []
+    for p in result.policies:
+        if p.spec.kind == "none":
+            continue
+        for year, c in sorted(p.metrics.get("costs_by_year", {}).items()):
+            cells = [p.name, year] + [
+                _fmt(c.get(k), "{:,.0f}")
+                for k in ("funding_usd", "fees_usd", "slippage_usd", "total_usd")
+            ]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("policy", "year", "funding USD", "fees USD",
+                                             "slippage USD", "total USD"))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
 def write_html_report(result: BacktestResult, path: str | Path) -> Path:
     """Write the self-contained HTML report (plotly.js inlined once; no network)."""
     out = Path(path)
@@ -212,6 +229,9 @@ a gain when negative (earned by the short).</p>
 <h2>Comparison</h2>
 {_table_html(result)}
 {"<h3>Notes</h3><ul>" + notes + "</ul>" if notes else ""}
+<h2>Costs by year</h2>
+<p class="muted">Funding: + paid, − earned by the short.</p>
+{_yearly_costs_html(result)}
 {"<h3>Data and assumptions</h3><ul>" + warn + "</ul>" if warn else ""}
 {"".join(parts)}
 </body></html>
