@@ -54,6 +54,15 @@ def test_compare_json_report_and_png(tmp_path: Path) -> None:
     assert not list(report.parent.glob(".*.tmp"))  # atomic write left no temp file
 
 
+def test_report_always_shows_the_seed_static_beta(tmp_path: Path) -> None:
+    proc = _run(str(PORTFOLIO), "--start", "2024-06-01", "--policy", "rolling-ols",
+                "--report", str(tmp_path / "r.html"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    names = {p["name"] for p in json.loads(proc.stdout)["policies"]}
+    assert names == {"rolling-ols:90", "static:1.8"}
+    assert "static:1.8" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
 def test_table_output_single_policy() -> None:
     proc = _run(str(PORTFOLIO), "--start", "2024-01-01", "--policy", "static:1.8",
                 "--rebalance", "threshold:10", "--rounding", "none")

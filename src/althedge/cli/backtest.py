@@ -118,6 +118,10 @@ def backtest(
     pf = load_portfolio(portfolio)
     source = open_source(prices or pf.hedge.price_source)
     specs = parse_policy_list(compare or policy or "auto", window=window, halflife=halflife)
+    if (report is not None or png is not None) and "static:1.8" not in {s.name for s in specs}:
+        # the report always shows the seed article's fixed 1.8 against the measured beta
+        specs.append(parse_policy_list("static:1.8")[0])
+        err_console.print("note: the seed's static:1.8 is added to the report as a reference")
     settings = BacktestSettings(
         start=start, end=end, timeframe=timeframe, window=window, halflife=halflife,
         rebalance=rebalance, min_trade_usd=min_trade, fees=fees, slippage_bps=slippage_bps,
