@@ -73,8 +73,9 @@ DEFAULT_HALFLIFE = 30.0  # bars
 # Evidence, numbers and the command that produced them: docs/backtest.md, section
 # "Why auto = multi:90". Change it only with new evidence recorded there.
 AUTO_POLICY = "multi:90"
-# Best single-instrument policy of the same comparison, used by ``auto`` when ETH prices
-# are not available (docs/backtest.md, same section).
+# Used by ``auto`` when ETH prices are not available: the measured single-instrument
+# estimator that tied for best (with the unmeasured one-to-one) in the same comparison
+# (docs/backtest.md, same section).
 AUTO_FALLBACK = "ewma:60"
 
 
