@@ -159,6 +159,16 @@ def test_inverse_and_dated_contracts_run(portfolio, source) -> None:  # type: ig
     m = dated.policies[0].metrics
     assert m["funding_usd"] == 0.0
     assert "261225" in dated.instrument
+    assert inv.policies[0].metrics["basis_usd"] == 0.0  # perpetual: no basis in the model
+    # contango pays the short, backwardation costs it, no basis no effect
+    span = {"start": "2022-01-01", "end": "2022-12-31", "perpetual": False}
+    got = {b: run_backtest(portfolio, source, ["static:1"],
+                           BacktestSettings(**span, basis_annual=b)).policies[0].metrics
+           for b in (0.05, 0.0, -0.05)}
+    assert got[0.05]["basis_usd"] > 0 > got[-0.05]["basis_usd"]
+    assert got[0.0]["basis_usd"] == 0.0
+    # about b × hedge notional × 1 year (notional ≈ the bag's average value)
+    assert got[0.05]["basis_usd"] == pytest.approx(-got[-0.05]["basis_usd"], rel=0.1)
 
 
 def test_dated_price_model_converges_at_expiry() -> None:

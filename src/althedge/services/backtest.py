@@ -34,6 +34,7 @@ from althedge.core.instruments import (
     get_instrument,
 )
 from althedge.core.margin import liquidation_price
+from althedge.core.pnl import inverse_pnl_coin, linear_pnl_usd
 from althedge.core.policies import (
     AUTO_FALLBACK,
     DEFAULT_HALFLIFE,
@@ -566,6 +567,7 @@ def run_backtest(
         tg = targets[spec.name]
         net = np.zeros(t_len)
         rallies: list[float] = []
+        basis_usd = 0.0
         frame: dict[str, Any] = {"value_usd": v_s}
         leg_res: dict[str, LegResult] = {}
         for asset, ratio in tg.ratios.items():
@@ -581,6 +583,7 @@ def run_backtest(
             with np.errstate(invalid="ignore", divide="ignore"):
                 rally = 100.0 * (liq_px / leg["entry"] - 1.0)
             rallies.append(float(np.nanmin(rally)) if np.isfinite(rally).any() else math.inf)
+            basis_usd += _basis_pnl(leg, res)
             net += res.net_pnl_usd[:, 0]
             frame[f"beta_{asset}"] = ratio_s
             frame[f"contracts_{asset}"] = res.contracts[:, 0]
@@ -591,6 +594,9 @@ def run_backtest(
         # closest the hedge came to liquidation: the smallest rally from a close that would
         # have reached the liquidation price (core liquidation_price); None if never
         metrics["min_rally_to_liquidation_pct"] = min(rallies) if rallies else math.inf
+        # dated contracts: the part of the hedge PnL due to the futures price moving
+        # differently from spot (convergence and rolls), + = earned by the short
+        metrics["basis_usd"] = basis_usd
         frame.update(extra)
         results.append(
             PolicyResult(
@@ -668,6 +674,28 @@ def _liquidation_prices(leg: dict[str, Any], res: LegResult, exchange: str) -> n
         out[i] = lq.liquidation_price
     filled = pd.Series(out).ffill().to_numpy()
     return np.where(q > 0, filled, np.nan)
+
+
+def _basis_pnl(leg: dict[str, Any], res: LegResult) -> float:
+    """Hedge PnL on the futures price minus the same position's PnL on spot (USD).
+
+    Per bar, for the contracts held over (t−1, t]: core PnL from the held contract's
+    price at t−1 to its price at t, minus core PnL from spot at t−1 to spot at t (inverse:
+    coin PnL valued at spot). Zero for perpetuals (futures price = spot in the model).
+    """
+    entry, exit_p, spot = leg["entry"], leg["exit"], leg["spot"]
+    if np.array_equal(entry, spot) and np.array_equal(exit_p, spot):
+        return 0.0
+    spec: LegSpec = leg["spec"]
+    q = res.contracts[:-1, 0]
+    if spec.contract_type is ContractType.LINEAR:
+        fut = linear_pnl_usd(Side.SHORT, q, spec.contract_size, entry[:-1], exit_p[1:])
+        spt = linear_pnl_usd(Side.SHORT, q, spec.contract_size, spot[:-1], spot[1:])
+    else:
+        fut = inverse_pnl_coin(Side.SHORT, q, spec.contract_size, entry[:-1], exit_p[1:])
+        spt = inverse_pnl_coin(Side.SHORT, q, spec.contract_size, spot[:-1], spot[1:])
+        fut, spt = np.asarray(fut) * spot[1:], np.asarray(spt) * spot[1:]
+    return float(np.sum(np.asarray(fut) - np.asarray(spt)))
 
 
 def _finite_or(x: float, default: float) -> float:
