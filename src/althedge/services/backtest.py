@@ -713,7 +713,7 @@ def _metrics(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Hedged vs unhedged metrics (core.metrics) and the per-bar series for the report."""
     equity_h = v + np.cumsum(net)
-    r_hd = np.r_[np.nan, (np.diff(v) + net[1:]) / v[:-1]]
+    r_hd = np.r_[np.nan, r_u[1:] + net[1:] / v[:-1]]  # (ΔV + hedge) / V_{t−1}
     u, h, x = r_u[1:], r_hd[1:], r_hedge_asset[1:]
     ts = idx[1:]
 
