@@ -739,7 +739,7 @@ def _metrics(
     for year, grp in frame.groupby(idx.year):
         yearly[str(year)] = {k: float(grp[k].sum()) for k in grp.columns}
         yearly[str(year)]["total_usd"] = float(grp.to_numpy().sum())
-    cost_total = float(-funding_recv.sum() + fees.sum() + slip.sum())
+    cost_total = float(-funding_recv.sum() + fees.sum() + slip.sum()) + 0.0
     m: dict[str, Any] = {
         "hedge_effectiveness": float(mc.hedge_effectiveness(u, h)),
         "vol_unhedged": float(mc.annualised_volatility(u, periods)),
@@ -753,7 +753,7 @@ def _metrics(
         "max_drawdown_unhedged_compounded": float(mc.max_drawdown(u, kind="returns")),
         "worst_weeks_return_unhedged": float(mc.worst_weeks_return(u, x, ts)),
         "worst_weeks_return_hedged": float(mc.worst_weeks_return(h, x, ts)),
-        "funding_usd": float(-funding_recv.sum()),
+        "funding_usd": float(-funding_recv.sum()) + 0.0,  # no "-0"
         "fees_usd": float(fees.sum()),
         "slippage_usd": float(slip.sum()),
         "cost_total_usd": cost_total,
