@@ -226,3 +226,36 @@ def test_bad_inputs_raise_one_line_errors() -> None:
         simulate_leg(LegSpec(), np.ones(3), np.ones(3), np.array([1.0, math.nan, 1.0]))
     with pytest.raises(InputError, match="negative"):
         simulate_leg(LegSpec(), np.ones(3), -np.ones(3), np.ones(3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    ct=st.sampled_from(["linear", "inverse"]),
+    lev=st.sampled_from([None, 2.0, 5.0, 20.0]),
+    top_up=st.booleans(),
+    threshold=st.sampled_from([None, 0.05, 0.2]),
+    rounding=st.sampled_from(["none", "down", "nearest"]),
+)
+def test_walk_bookkeeping_identity(
+    seed: int, ct: str, lev: float | None, top_up: bool, threshold: float | None, rounding: str
+) -> None:
+    """Account value changes by exactly the net hedge PnL plus deposits, every bar."""
+    value, price, beta = _paths(seed, t=150)
+    cs = 0.001 if ct == "linear" else 100.0
+    spec = LegSpec(contract_type=ct, contract_size=cs, rounding=rounding, lot_step=1.0,
+                   fee_rate=0.0005, slippage_bps=3.0, threshold=threshold, leverage=lev,
+                   top_up=top_up)
+    due = np.arange(price.size) % 5 == 0
+    res = simulate_leg(spec, value, beta, price, funding_rate=np.full(price.size, 2e-4),
+                       rebalance_due=due, force_loop=True)
+    d_account = np.diff(res.account_usd, axis=0)
+    np.testing.assert_allclose(d_account, res.net_pnl_usd[1:] + res.deposits_usd[1:],
+                               rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(res.account_usd[0], res.net_pnl_usd[0] + res.deposits_usd[0],
+                               rtol=1e-9, atol=1e-6)
+    assert (res.contracts >= 0).all() and (res.fees_usd >= 0).all()
+    assert not res.rebalanced[~due].any()
+    assert (res.liquidated.sum(axis=0) <= due.sum()).all()
+    if lev is None:
+        assert not res.liquidated.any() and res.deposits_usd.sum() == 0
