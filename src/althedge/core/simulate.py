@@ -241,7 +241,8 @@ def round_contracts_array(
     elif mode is Rounding.UP:
         steps = np.where(on_step, n, np.ceil(q))
     else:
-        steps = np.where(on_step, n, np.floor(q + 0.5))
+        # half up; a half step within rounding noise counts as half (as core.sizing)
+        steps = np.where(on_step, n, np.floor(q + 0.5 + _STEP_RTOL * np.abs(q)))
     out = steps * lot_step
     if min_contracts > 0:
         mq = min_contracts / lot_step
