@@ -8,7 +8,7 @@ Formulas and sources: docs/futures-math.md.
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from althedge.cli.calc_hedge import hedge
-from althedge.cli.common import console, emit_json
+from althedge.cli.common import console, emit_json, parse_date
 from althedge.core.basis import annualised_basis, basis, days_to_expiry
 from althedge.core.funding import annualised_funding_rate, funding_payment
 from althedge.core.instruments import ContractType, Side, get_instrument
@@ -354,13 +354,6 @@ def funding_cmd(
 # --- basis --------------------------------------------------------------------------
 
 
-def _parse_date(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{flag}: {value!r} is not a date; use YYYY-MM-DD") from None
-
-
 @app.command("basis")
 def basis_cmd(
     spot: float = typer.Option(..., "--spot", help="Spot (index) price, USD."),
@@ -379,9 +372,9 @@ def basis_cmd(
         "short_futures": "earns the convergence" if b > 0 else (
             "pays the convergence" if b < 0 else "neither earns nor pays"),
     }
-    if expiry is not None:
-        exp = _parse_date(expiry, "--expiry")
-        ref = _parse_date(as_of, "--as-of") if as_of else datetime.now(UTC).date()
+    exp = parse_date(expiry, "--expiry")
+    if exp is not None:
+        ref = parse_date(as_of, "--as-of") or datetime.now(UTC).date()
         days = days_to_expiry(exp, ref)
         if days <= 0:
             raise InputError(

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from althedge.errors import InputError
+
 # stdout carries results (tables or exactly one JSON object); stderr carries
 # progress bars, warnings and errors, so `--json` output stays machine-readable.
 console = Console(highlight=False)
@@ -42,3 +44,18 @@ def _to_jsonable(value: Any) -> Any:
 def emit_json(payload: Mapping[str, Any]) -> None:
     """Print exactly one JSON object on stdout (NaN/inf become null)."""
     print(json.dumps(_to_jsonable(payload), indent=2, allow_nan=False))
+
+
+def parse_date(value: str | None, flag: str) -> date | None:
+    """Parse an ISO date given on the command line (``None``/empty → ``None``).
+
+    A bad one is a one-line :class:`InputError` naming the flag.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{flag}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-08-05"
+        ) from None

@@ -20,7 +20,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from althedge.cli.common import console, emit_json, err_console
+from althedge.cli.common import console, emit_json, err_console, parse_date
 from althedge.errors import InputError
 from althedge.journal import Journal
 from althedge.services import state
@@ -59,19 +59,8 @@ PricesOpt = typer.Option(
 # --------------------------------------------------------------------------- plumbing
 
 
-def _parse_date(value: str | None, field: str) -> date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"{field}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-08-05"
-        ) from None
-
-
 def _at(value: str | None) -> date | None:
-    return _parse_date(value if value is not None else os.environ.get(ENV_PAPER_AT), "--at")
+    return parse_date(value if value is not None else os.environ.get(ENV_PAPER_AT), "--at")
 
 
 @contextmanager

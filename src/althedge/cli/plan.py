@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 from pathlib import Path
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from althedge.cli.common import console, emit_json
-from althedge.errors import InputError
+from althedge.cli.common import console, emit_json, parse_date
 from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan
 
 EXAMPLE_PORTFOLIO = "examples/portfolio.toml"
-
-
-def parse_date(value: str | None, field: str) -> date | None:
-    """Parse an ISO date from the command line; a bad one is a one-line InputError."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"{field}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-08-05"
-        ) from None
 
 
 def _fmt(x: float, spec: str = ",.2f", na: str = "—") -> str:
