@@ -27,7 +27,8 @@ from althedge.errors import DataQualityError
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 if not SHARED.exists():
     SHARED = Path("/work/shared/data")
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="shared data folder absent")
+# the conftest fixture fails loudly (never skips) when the real data is absent
+needs_shared = pytest.mark.usefixtures("shared_data")
 
 
 def kinds(findings: list[Finding], severity: str | None = None) -> set[str]:

@@ -44,7 +44,7 @@ def test_open_source_defaults_to_bundled_and_unknown_asset_is_clear() -> None:
         src.closes(["BTC"], timeframe="5m")
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared data folder absent")
+@pytest.mark.usefixtures("shared_data")  # fails loudly when the real data is absent
 def test_shared_folder_layout_daily_hourly_funding() -> None:
     src = open_source(SHARED)
     assert "UNI" in src.symbols() and "SOL" in src.symbols("1h")
