@@ -180,6 +180,20 @@ def _estimate(
     return beta_core.conservative_beta(r_a, r_h)
 
 
+def _assumed_estimate(asset_class: AssetClass, observations: int) -> beta_core.BetaEstimate:
+    """The seed's class-table beta, as an estimate with no statistics (shown as assumed)."""
+    nan = math.nan
+    return beta_core.BetaEstimate(
+        beta=beta_core.class_default_beta(asset_class.value),
+        alpha=nan,
+        correlation=nan,
+        r_squared=nan,
+        std_error=nan,
+        observations=observations,
+        method=f"class:{asset_class.value}",
+    )
+
+
 def _pairwise(r_a: pd.Series, r_h: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     both = pd.concat([r_a, r_h], axis=1).dropna()
     return both.iloc[:, 0].to_numpy(float), both.iloc[:, 1].to_numpy(float)
@@ -332,37 +346,18 @@ def build_plan(
     lines: list[HoldingLine] = []
     for h in portfolio.holdings:
         est = estimates[h.asset]
-        weight = values[h.asset] / total
+        source_label = "measured"
         if est is None:
             cls = h.asset_class or UNCLASSIFIED_FALLBACK
-            b = beta_core.class_default_beta(cls.value)
             n_obs = int(rets[h.asset].notna().sum()) if h.asset in rets else 0
+            est = _assumed_estimate(cls, n_obs)
+            source_label = "assumed"
             why = "excluded for bad data" if h.asset in excluded else f"only {n_obs} returns"
             cls_note = "" if h.asset_class else f" (no class given; {cls.value} assumed)"
             warnings.append(
-                f"{h.asset}: beta ASSUMED {b:g} from class {cls.value}{cls_note} — {why}"
+                f"{h.asset}: beta ASSUMED {est.beta:g} from class {cls.value}{cls_note} — {why}"
             )
-            lines.append(
-                HoldingLine(
-                    asset=h.asset,
-                    amount=h.amount,
-                    price_usd=prices[h.asset],
-                    value_usd=values[h.asset],
-                    weight=weight,
-                    beta=b,
-                    beta_source="assumed",
-                    beta_method=f"class:{cls.value}",
-                    correlation=math.nan,
-                    r_squared=math.nan,
-                    beta_std_error=math.nan,
-                    downside_beta=math.nan,
-                    observations=n_obs,
-                    asset_class=h.asset_class.value if h.asset_class else None,
-                    price_date=price_dates[h.asset],
-                )
-            )
-            continue
-        if est.observations < 0.8 * hedge_cfg.lookback_days:
+        elif est.observations < 0.8 * hedge_cfg.lookback_days:
             warnings.append(
                 f"{h.asset}: thin history — {est.observations} returns "
                 f"in a {hedge_cfg.lookback_days}-day window"
@@ -373,9 +368,9 @@ def build_plan(
                 amount=h.amount,
                 price_usd=prices[h.asset],
                 value_usd=values[h.asset],
-                weight=weight,
+                weight=values[h.asset] / total,
                 beta=est.beta,
-                beta_source="measured",
+                beta_source=source_label,
                 beta_method=est.method,
                 correlation=est.correlation,
                 r_squared=est.r_squared,
