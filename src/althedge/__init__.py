@@ -7,6 +7,10 @@ The public Python API is re-exported here; see README.md for a tour::
     size = althedge.size_hedge(50_000, 1.8, 65_000, "linear", 1.0, rounding="down")
     size.contracts, size.residual_usd                                    # 1.0, 25000.0
 
+    plan = althedge.build_plan(althedge.load_portfolio("examples/portfolio.toml"),
+                               althedge.bundled_source())
+    plan.hedge.contracts, plan.hedge.liquidation_price   # plan.to_dict(): `plan --json`
+
 Names are imported lazily (on first use), so ``import althedge`` stays fast.
 """
 
@@ -52,35 +56,84 @@ _EXPORTS: dict[str, str] = {
     "annualised_volatility": "althedge.core.metrics",
     "max_drawdown": "althedge.core.metrics",
     "worst_weeks_return": "althedge.core.metrics",
+    # futures core
+    "Instrument": "althedge.core.instruments",
+    "ContractType": "althedge.core.instruments",
+    "Side": "althedge.core.instruments",
+    "get_instrument": "althedge.core.instruments",
+    "find_instrument": "althedge.core.instruments",
+    "pnl_usd": "althedge.core.pnl",
+    "liquidation_price": "althedge.core.margin",
+    "initial_margin": "althedge.core.margin",
+    "funding_payment": "althedge.core.funding",
+    "annualised_basis": "althedge.core.basis",
+    # workflow: portfolio file, data, plan, backtest
+    "load_portfolio": "althedge.config",
+    "parse_portfolio": "althedge.config",
+    "PortfolioConfig": "althedge.config",
+    "open_source": "althedge.data",
+    "bundled_source": "althedge.data",
+    "check_closes": "althedge.data",
+    "build_plan": "althedge.services.plan",
+    "HedgePlan": "althedge.services.plan",
+    "run_backtest": "althedge.services.backtest",
+    "BacktestSettings": "althedge.services.backtest",
+    # errors
+    "AlthedgeError": "althedge.errors",
+    "InputError": "althedge.errors",
+    "DataError": "althedge.errors",
 }
 
 __all__ = [
     "BETA_METHODS",
     "CLASS_DEFAULT_BETAS",
+    "AlthedgeError",
+    "BacktestSettings",
     "BetaEstimate",
     "BetaUnavailableError",
+    "ContractType",
+    "DataError",
+    "HedgePlan",
     "HedgeSize",
+    "InputError",
+    "Instrument",
     "InsufficientHistoryError",
+    "PortfolioConfig",
     "Rounding",
+    "Side",
     "__version__",
+    "annualised_basis",
     "annualised_volatility",
+    "build_plan",
+    "bundled_source",
+    "check_closes",
     "class_default_beta",
     "conservative_beta",
     "contracts_exact",
     "downside_beta",
     "estimate_beta",
     "ewma_beta",
+    "find_instrument",
+    "funding_payment",
+    "get_instrument",
     "hedge_effectiveness",
     "hedge_notional_usd",
+    "initial_margin",
+    "liquidation_price",
+    "load_portfolio",
     "max_drawdown",
     "min_variance_weights",
     "ols_beta",
+    "open_source",
+    "parse_portfolio",
+    "pnl_usd",
     "portfolio_returns",
     "robust_beta",
     "rolling_beta",
     "rolling_downside_beta",
     "rolling_ewma_beta",
     "round_contracts",
+    "run_backtest",
     "shrunk_betas",
     "simple_returns",
     "size_hedge",
@@ -89,6 +142,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from althedge.config import PortfolioConfig, load_portfolio, parse_portfolio
+    from althedge.core.basis import annualised_basis
     from althedge.core.beta import (
         BETA_METHODS,
         CLASS_DEFAULT_BETAS,
@@ -108,12 +163,22 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         rolling_ewma_beta,
         shrunk_betas,
     )
+    from althedge.core.funding import funding_payment
+    from althedge.core.instruments import (
+        ContractType,
+        Instrument,
+        Side,
+        find_instrument,
+        get_instrument,
+    )
+    from althedge.core.margin import initial_margin, liquidation_price
     from althedge.core.metrics import (
         annualised_volatility,
         hedge_effectiveness,
         max_drawdown,
         worst_weeks_return,
     )
+    from althedge.core.pnl import pnl_usd
     from althedge.core.returns import portfolio_returns, simple_returns, value_weights
     from althedge.core.sizing import (
         HedgeSize,
@@ -123,6 +188,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         round_contracts,
         size_hedge,
     )
+    from althedge.data import bundled_source, check_closes, open_source
+    from althedge.errors import AlthedgeError, DataError, InputError
+    from althedge.services.backtest import BacktestSettings, run_backtest
+    from althedge.services.plan import HedgePlan, build_plan
 
 
 def __getattr__(name: str) -> Any:
