@@ -581,7 +581,8 @@ def _round_sums(y: FloatArray, xc: FloatArray, w: int) -> FloatArray:
     sums = np.empty((rounds, 2, w))
     sums[:, 0] = 1.0
     sums[:, 1] = xc[: rounds * w].reshape(rounds, w)
-    return np.einsum("rkw,rwn->rkn", sums, y[: rounds * w].reshape(rounds, w, n))
+    out: FloatArray = np.einsum("rkw,rwn->rkn", sums, y[: rounds * w].reshape(rounds, w, n))
+    return out
 
 
 def _rolling_beta_blocked(
