@@ -605,8 +605,8 @@ def _rolling_beta_blocked(
     K_k @ [Y_{k−q}; M_k; Y_k] with K_k (b × (2b + 2)) holding the per-row weights.
     Blocks are processed by chain (k mod q), each chain's blocks copied once into a
     small store laid out [M; Y] per block so the product reads [Y_{k−q}; M_k; Y_k] in
-    place. M_{k+1} = M_k − (1, xc)·Y_{k−q} + (1, xc)·Y_k is a second small product on the
-    same store, giving the next chain's M; chain 0's M_k (k = r·q) is the sum over the
+    place. M_{k+1} = M_k − (1, xc)·Y_{k−q} + (1, xc)·Y_k comes from two more rows of the
+    same product, giving the next chain's M; chain 0's M_k (k = r·q) is the sum over the
     whole previous round of w rows (``rounds_sums``). So each M is carried over at most
     q blocks from an exact round sum (no error build-up over long series), y is read from
     memory twice (round sums, chain copies) and the result written once.
@@ -627,36 +627,40 @@ def _rolling_beta_blocked(
     lower = np.tri(b, b, 0)  # [j, i] = 1 where i ≤ j: rows inside the partial sums
     wide = 2 * b + 2
     # K[k − q] = [−(xc·inv − x̄·inv) of Y_{k−q} | −x̄/den, 1/den | xc·inv − x̄·inv of Y_k]
-    kmat = np.empty((nb - q, b, wide))
-    kp = kmat[:, :, :b]
+    # (rows 0 … b − 1), then two rows giving M_{k+1} = M_k − (1, xc)·Y_{k−q} + (1, xc)·Y_k
+    kmat = np.zeros((nb - q, b + 2, wide))
+    kp = kmat[:, :b, :b]
     np.multiply(x3[:-q, None, :], inv3[:, :, None], out=kp)
     kp -= mxi3[:, :, None]
     np.multiply(kp, -lower, out=kp)
-    np.negative(mxi3, out=kmat[:, :, b])
-    kmat[:, :, b + 1] = inv3
-    kc = kmat[:, :, b + 2 :]
+    np.negative(mxi3, out=kmat[:, :b, b])
+    kmat[:, :b, b + 1] = inv3
+    kc = kmat[:, :b, b + 2 :]
     np.multiply(x3[q:, None, :], inv3[:, :, None], out=kc)
     kc -= mxi3[:, :, None]
     kc *= lower
-    # M_{k+1} = [I | (1, xc) of Y_k] minus (1, xc) of Y_{k−q}: (2 × (2b + 2)) per block
-    mmat = np.zeros((nb - q, 2, wide))
-    mmat[:, 0, :b] = -1.0
-    np.negative(x3[:-q], out=mmat[:, 1, :b])
-    mmat[:, 0, b] = 1.0
-    mmat[:, 1, b + 1] = 1.0
-    mmat[:, 0, b + 2 :] = 1.0
-    mmat[:, 1, b + 2 :] = x3[q:]
-    rounds = -(-nb // q)
-    m_cur = np.empty((rounds, 2, n))  # M of this chain's block in round r
-    m_cur[1:] = rounds_sums[: rounds - 1]
+    kmat[:, b, :b] = -1.0
+    np.negative(x3[:-q], out=kmat[:, b + 1, :b])
+    kmat[:, b, b] = 1.0
+    kmat[:, b + 1, b + 1] = 1.0
+    kmat[:, b, b + 2 :] = 1.0
+    kmat[:, b + 1, b + 2 :] = x3[q:]
+    rows = b + 2
+    # the result, two spare rows after it; ext[k] = block k's rows and the next two rows,
+    # where chain c's product leaves M_{k+1} for chain c + 1 to pick up (and overwrite)
+    buf = np.empty((nb * b + 2, n))
+    item = buf.itemsize
+    out3 = buf[: nb * b].reshape(nb, b, n)
+    ext = np.lib.stride_tricks.as_strided(
+        buf, shape=(nb, rows, n), strides=(b * n * item, n * item, item)
+    )
+    # with b = 1 the second spare row would fall on block k + 2: keep M aside instead
+    spill = b >= 2
+    m_cur = np.empty((0 if spill else -(-nb // q), 2, n))
     m_next = np.empty_like(m_cur)
-    out = np.empty((t, n))
-    out3 = out[: nbf * b].reshape(nbf, b, n)
     y3 = y[: nbf * b].reshape(nbf, b, n)
     ytail = np.zeros((b, n))
     ytail[:tail] = y[nbf * b :]
-    rows = b + 2
-    item = out.itemsize
     seg = max(2, _STORE_BYTES // (rows * n * item))  # store slots (rounds) per fill
     store = np.empty((seg * rows, n))
     # slot i − 1's Y, slot i's M and Y: [Y_{k−q}; M_k; Y_k] in place
@@ -675,18 +679,22 @@ def _rolling_beta_blocked(
             else:
                 st3[:-1, 2:] = y3[k0 - q : k1 : q]
                 st3[-1, 2:] = ytail
-            st3[1:, :2] = m_cur[r0 : r1 + 1]
-            view = views[: cnt - 1]
-            kk = slice(k0 - q, k1 - q + 1, q)
-            if c + 1 < q:
-                np.matmul(mmat[kk], view, out=m_next[r0 : r1 + 1])
-            if k1 < nbf:
-                np.matmul(kmat[kk], view, out=out3[k0 : k1 + 1 : q])
+            if c == 0:  # M_{r·q}: the whole previous round
+                st3[1:, :2] = rounds_sums[r0 - 1 : r1]
+            elif spill:  # left by chain c − 1 in the first two rows of these blocks
+                st3[1:, :2] = ext[k0 : k1 + 1 : q, :2]
             else:
-                if cnt > 2:
-                    np.matmul(kmat[k0 - q : k1 - q : q], view[:-1], out=out3[k0:k1:q])
-                out[k1 * b :] = (kmat[k1 - q] @ view[-1])[:tail]
+                st3[1:, :2] = m_cur[r0 : r1 + 1]
+            kk = slice(k0 - q, k1 - q + 1, q)
+            if c + 1 == q:
+                np.matmul(kmat[kk, :b], views[: cnt - 1], out=out3[k0 : k1 + 1 : q])
+            elif spill:
+                np.matmul(kmat[kk], views[: cnt - 1], out=ext[k0 : k1 + 1 : q])
+            else:
+                np.matmul(kmat[kk, :b], views[: cnt - 1], out=out3[k0 : k1 + 1 : q])
+                np.matmul(kmat[kk, b:], views[: cnt - 1], out=m_next[r0 : r1 + 1])
         m_cur, m_next = m_next, m_cur
+    out = buf[:t]
     first = rounds_sums[0]  # the window of rows 0 … w − 1
     out[w - 1] = (first[1] - mx[w - 1] * first[0]) * inv[w - 1]
     return out
