@@ -490,13 +490,14 @@ def _rolling_inputs(
             columns = asset_returns.columns
 
             def restore(values: FloatArray) -> Any:
-                return pd.DataFrame(values, index=index, columns=columns)
+                # the values are ours: no copy (pandas ≥ 3 copies by default)
+                return pd.DataFrame(values, index=index, columns=columns, copy=False)
 
         else:
             name = asset_returns.name
 
             def restore(values: FloatArray) -> Any:
-                return pd.Series(values, index=index, name=name)
+                return pd.Series(values, index=index, name=name, copy=False)
 
     y = np.asarray(asset_returns, dtype=np.float64)
     x = np.asarray(hedge_returns, dtype=np.float64)
@@ -700,6 +701,32 @@ def _rolling_beta_blocked(
     return out
 
 
+def _blank_windows(out: FloatArray, bad: npt.NDArray[np.bool_], w: int) -> None:
+    """Set ``out[t, j]`` to NaN wherever rows t − w + 1 … t of column j hold a ``bad`` cell.
+
+    A run of bad cells i0 … i1 − 1 in column j blanks rows i0 … i1 + w − 2 of it; runs
+    are found from the 0/1 transitions of the columns that have a bad cell, and each is
+    written as one slice. Cost O(T·columns with a bad cell + cells blanked); with very
+    many runs a window count over the whole mask is used instead.
+    """
+    t = out.shape[0]
+    hit = np.flatnonzero(bad.any(axis=0))
+    if hit.size == 0:
+        return
+    sub = bad[:, hit].view(np.int8)
+    zero = np.zeros((1, hit.size), dtype=np.int8)
+    edge = np.diff(sub, axis=0, prepend=zero, append=zero) != 0
+    at, which = np.divmod(np.flatnonzero(edge), hit.size)
+    if at.size > 2 * 4096:
+        out[_window_sum(bad.astype(np.float64), w) > 0.5] = np.nan
+        return
+    order = np.lexsort((at, which))  # by column, then row: start, stop, start, stop, …
+    at, which = at[order], which[order]
+    cols = hit[which[::2]].tolist()
+    for j, start, stop in zip(cols, at[::2].tolist(), at[1::2].tolist(), strict=True):
+        out[start : min(t, stop + w - 1), j] = np.nan
+
+
 @overload
 def rolling_beta(asset_returns: pd.DataFrame, hedge_returns: Any, window: int) -> pd.DataFrame: ...
 @overload
@@ -738,25 +765,22 @@ def rolling_beta(asset_returns: Any, hedge_returns: Any, window: int) -> Any:
     flat = den <= 64.0 * np.finfo(np.float64).eps * w * np.maximum(sxx, np.finfo(np.float64).tiny)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_den = np.where(flat, 0.0, 1.0 / np.where(flat, 1.0, den))
-    y = np.ascontiguousarray(y)
+    if not (y.flags.c_contiguous or y.flags.f_contiguous):
+        y = np.ascontiguousarray(y)
     sums = _round_sums(y, xc, w)
     # a NaN/inf anywhere in y makes a round sum non-finite; only the rows after the last
     # whole round are checked separately
-    all_ok = (
-        bool(x_ok.all())
-        and bool(np.isfinite(sums).all())
-        and bool(np.isfinite(y[sums.shape[0] * w :]).all())
-    )
-    y_ok: npt.NDArray[np.bool_] | None = None
-    if not all_ok:
-        y_ok = np.isfinite(y)
-        y = np.where(y_ok, y, 0.0)
+    y_bad: npt.NDArray[np.bool_] | None = None
+    if not (np.isfinite(sums).all() and np.isfinite(y[sums.shape[0] * w :]).all()):
+        y_bad = ~np.isfinite(y)
+        y = y.copy(order="K")
+        np.copyto(y, 0.0, where=y_bad)
         sums = _round_sums(y, xc, w)
     out = _rolling_beta_blocked(y, xc, mean_x, inv_den, w, _block_size(w), sums)
-    if y_ok is not None:
-        bad = ~y_ok | ~x_ok[:, None]
-        nbad = _window_sum(bad.astype(np.float64), w)
-        out[nbad > 0.5] = np.nan
+    if y_bad is not None:
+        _blank_windows(out, y_bad, w)
+    if not x_ok.all():
+        out[_window_sum((~x_ok).astype(np.float64), w) > 0.5] = np.nan
     if flat.any():
         out[flat] = np.nan
     out[: w - 1] = np.nan
