@@ -333,6 +333,98 @@ def test_rolling_beta_real_data_matches_pandas(shared_data: Path) -> None:
     np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), atol=1e-9, rtol=0)
 
 
+def pandas_rolling_beta(y: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
+    frame, hedge = pd.DataFrame(y), pd.Series(x)
+    ref = frame.rolling(window).cov(hedge).div(hedge.rolling(window).var(), axis=0)
+    return np.asarray(ref.to_numpy(), dtype=np.float64)
+
+
+@pytest.mark.parametrize(
+    ("t", "window"),
+    # block sizes b = 1 (17, 97: prime), b = window (5, 6), b = 8 (16), b = 6 (90, 720);
+    # lengths that are not multiples of the block or the window, and shorter than 2 windows
+    [(700, 17), (701, 97), (333, 5), (250, 6), (401, 16), (1000, 90), (1500, 720), (100, 90)],
+)
+def test_rolling_beta_matches_pandas_on_odd_shapes_and_missing_data(t: int, window: int) -> None:
+    rng = np.random.default_rng(t + window)
+    x = rng.standard_t(4, t) * 0.03 + 0.002
+    y = x[:, None] * np.linspace(0.5, 3.0, 7) + rng.normal(0.001, 0.02, (t, 7))
+    y[: t // 3, 1] = np.nan  # listed later
+    y[t // 2, 2] = np.nan
+    y[t // 2 + 3, 2] = np.nan  # two gaps closer than a window: one merged run
+    y[-1, 3] = np.nan  # the last row
+    y[: t // 2 : 7, 4] = np.nan  # many short gaps
+    x[(2 * t) // 3] = np.nan  # the hedge missing: every column
+    ours = rolling_beta(y, x, window)
+    ref = pandas_rolling_beta(y, x, window)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    np.testing.assert_allclose(ours, ref, atol=1e-9, rtol=0)
+    assert np.isfinite(ours[window - 1 :, 0][: (2 * t) // 3 - window + 1]).all()
+
+
+def test_rolling_beta_infinite_returns_blank_their_windows_like_nan() -> None:
+    y, x = synthetic(300, 3)
+    y_inf, y_nan = y.copy(), y.copy()
+    y_inf[100, 1], y_nan[100, 1] = np.inf, np.nan
+    y_inf[200, 2], y_nan[200, 2] = -np.inf, np.nan
+    ours = rolling_beta(y_inf, x, 30)
+    np.testing.assert_array_equal(ours, rolling_beta(y_nan, x, 30))
+    assert np.isnan(ours[100:130, 1]).all() and np.isfinite(ours[130:, 1]).all()
+    np.testing.assert_allclose(ours, pandas_rolling_beta(y_nan, x, 30), atol=1e-9, rtol=0)
+
+
+def test_rolling_beta_many_scattered_gaps_match_pandas() -> None:
+    # more gaps than the run-by-run blanking handles: the window-count path
+    rng = np.random.default_rng(3)
+    y, x = synthetic(3000, 40)
+    y[rng.random(y.shape) < 0.1] = np.nan
+    ours = rolling_beta(y, x, 8)
+    ref = pandas_rolling_beta(y, x, 8)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    np.testing.assert_allclose(ours, ref, atol=1e-9, rtol=0)
+
+
+def test_rolling_beta_memory_layouts_agree() -> None:
+    y, x = synthetic(900, 6)
+    y[50:80, 2] = np.nan
+    c_order = rolling_beta(y, x, 90)
+    f_order = rolling_beta(np.asfortranarray(y), x, 90)
+    strided = rolling_beta(np.repeat(y, 2, axis=1)[:, ::2], x, 90)  # neither C nor F
+    frame = rolling_beta(pd.DataFrame(y), pd.Series(x), 90)
+    for other in (f_order, strided, frame.to_numpy()):
+        np.testing.assert_array_equal(np.isnan(other), np.isnan(c_order))
+        np.testing.assert_allclose(other, c_order, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("window", [16, 17, 48, 90])
+def test_rolling_beta_has_no_look_ahead_for_every_block_layout(window: int) -> None:
+    y, x = synthetic(611, 3)
+    y[30, 1] = np.nan
+    before = rolling_beta(y, x, window)
+    y2, x2 = y.copy(), x.copy()
+    y2[400:] = 9.0
+    y2[500, 2] = np.nan
+    x2[400:] = -3.0
+    after = rolling_beta(y2, x2, window)
+    np.testing.assert_array_equal(before[:400], after[:400])
+
+
+def test_rolling_beta_error_does_not_grow_over_a_long_series() -> None:
+    # 200,000 rows of returns with a large common drift: the window sums are carried
+    # between blocks, restarted from exact sums every window, so late rows stay as exact
+    # as early ones
+    rng = np.random.default_rng(11)
+    t = 200_000
+    x = rng.normal(0.05, 0.01, t)
+    y = 1.7 * x[:, None] + rng.normal(0.03, 0.01, (t, 2))
+    ours = rolling_beta(y, x, 90)
+    for s in (0, t // 2, t - 90):
+        xs, ys = x[s : s + 90], y[s : s + 90]
+        xd = xs - xs.mean()
+        exact = (xd @ (ys - ys.mean(axis=0))) / (xd @ xd)
+        np.testing.assert_allclose(ours[s + 89], exact, rtol=0, atol=1e-10)
+
+
 def test_rolling_ewma_beta_matches_pandas_and_point_estimate() -> None:
     y, x = synthetic(500, 3)
     frame, hedge = pd.DataFrame(y), pd.Series(x)
