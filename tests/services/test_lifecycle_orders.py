@@ -327,3 +327,38 @@ def _never_fills(venue: ScriptedVenue):  # type: ignore[no-untyped-def]
         return res
 
     return place
+
+
+def test_every_child_order_is_journaled_as_intent_before_the_venue_sees_it(
+    tmp_path: Path,
+) -> None:
+    j, hid = _journal_with_hedge(tmp_path)
+    venue = ScriptedVenue("rest")  # limits rest, the market fallback fills
+    place = venue.place_order
+    at_send: list[str | None] = []
+
+    def checked(order: OrderRequest) -> OrderResult:
+        row = j.order(order.client_order_id)
+        at_send.append(None if row is None else row.status)
+        return place(order)
+
+    venue.place_order = checked  # type: ignore[method-assign]
+    (order,) = _plan(0.0, 1.0)
+    done = _execute(
+        j,
+        venue,
+        j.hedge(hid),
+        BTC,
+        order,
+        purpose="open",
+        execution=ExecutionSettings(timeout_s=0.0, fallback="reprice", max_reprices=1),
+        sleep=lambda s: None,
+    )
+    assert [d["order_type"] for d in done] == ["limit", "limit", "market"]
+    assert at_send == ["intent", "intent", "intent"]
+    rows = j.orders(hid)
+    assert [o.client_order_id for o in rows] == [d["client_order_id"] for d in done]
+    assert [o.status for o in rows] == ["canceled", "canceled", "filled"]
+    assert rows[0].client_order_id == order.client_order_id  # the planned order, as planned
+    assert rows[0].price == order.price
+    assert j.net_contracts(hid) == pytest.approx(-1.0) == venue.position_signed

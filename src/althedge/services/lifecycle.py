@@ -12,9 +12,12 @@ Sending an order is three journaled steps::
 
 A crash between any two leaves a state the next command reconciles: an ``intent``
 the venue never saw becomes ``not_sent``; one it did see gets its fills. Because
-client order ids are derived from the hedge's key and the order's sequence number
-(:func:`althedge.venues.protocol.client_order_id`), retrying the same step can
-never create a second order.
+client order ids are deterministic — a planned order's from the hedge's key and the
+order's sequence number, a fallback's from the planned order's id
+(:func:`althedge.venues.protocol.client_order_id`) — retrying the same step can
+never create a second order. The order loop itself (limit, poll, cancel, fallback)
+is :func:`althedge.venues.execution.execute_order`; the lifecycle journals through
+its hooks.
 
 Dry run is the default (``live=False``): the exact orders are computed, checked
 against the caps (:mod:`althedge.venues.limits`, which refuse live or not) and
@@ -49,12 +52,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
 from althedge.core.instruments import ContractType, Instrument
 from althedge.errors import ExchangeError, InputError, JournalError
 from althedge.journal import OPEN_STATUSES, HedgeRow, Journal, now_iso
+from althedge.venues.execution import execute_order, limit_price_at_offset, round_to_step
 from althedge.venues.limits import Limits, check_leverage, check_order, order_notional_usd
 from althedge.venues.protocol import (
     OrderRequest,
@@ -331,29 +334,6 @@ def _record(journal: Journal, result: OrderResult) -> float:
     )
 
 
-def _round_step(x: float, step: float) -> float:
-    if step <= 0:
-        return x
-    n = math.floor(x / step + 1e-9)
-    return round(n * step, 12)
-
-
-def _round_tick(price: float, tick: float, side: str) -> float:
-    """Round to the tick, toward the fill: a sell down, a buy up (exact decimals)."""
-    if tick <= 0:
-        return price
-    n = price / tick
-    n = math.floor(n + 1e-9) if side == "sell" else math.ceil(n - 1e-9)
-    decimals = max(0, -Decimal(str(tick)).as_tuple().exponent)  # type: ignore[operator]
-    return round(n * tick, decimals)
-
-
-def _limit_price(side: str, mark: float, offset_bps: float, tick: float) -> float:
-    """Mark offset on the passive side (sell above, buy below), rounded to the tick."""
-    sign = 1.0 if side == "sell" else -1.0
-    return _round_tick(mark * (1.0 + sign * offset_bps / 10_000.0), tick, side)
-
-
 def _to_usd(instrument: Instrument, amount: float, price: float) -> float:
     return amount if instrument.contract_type == ContractType.LINEAR else amount * price
 
@@ -387,12 +367,12 @@ def plan_orders(
     delta = target_short - current_short
     if close_all:
         delta = -current_short
-    size = abs(delta) if close_all else _round_step(abs(delta), instrument.lot_step)
+    size = abs(delta) if close_all else round_to_step(abs(delta), instrument.lot_step)
     if size <= _EPS or (not close_all and size < instrument.min_contracts - _EPS):
         return []
     side: Literal["buy", "sell"] = "sell" if delta > 0 else "buy"
     if execution.order_type == "limit":
-        price: float | None = _limit_price(
+        price: float | None = limit_price_at_offset(
             side, mark_price, execution.offset_bps, instrument.tick_size
         )
     else:
@@ -564,90 +544,72 @@ def _execute(
     execution: ExecutionSettings,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[dict[str, Any]]:
-    """Send ``order`` (intent → place → result), work it until filled or the fallback."""
-    executed: list[dict[str, Any]] = []
-    key = _hedge_key(hedge)
-    current = order
-    reprices = 0
-    while True:
+    """Work ``order`` through :func:`~althedge.venues.execution.execute_order`, journaled.
+
+    Every child order (the planned one and each fallback) is three journaled steps:
+    its ``intent`` row before it is sent (crash point ``intent``), ``sent`` once the
+    venue has it (``sent``), then its status and fills (``recorded``); later answers
+    (polls, the cancel) are recorded as they come. A rejection raises
+    :class:`ExchangeError` after it is journaled.
+    """
+    seen: set[str] = set()
+
+    def before_send(req: OrderRequest) -> None:
         journal.record_intent(
             hedge_id=hedge.id,
-            client_order_id=current.client_order_id,
+            client_order_id=req.client_order_id,
             venue=venue.name,
-            symbol=current.symbol,
-            side=current.side,
-            amount=current.contracts,
-            order_type=current.order_type,
-            price=current.price,
-            reduce_only=current.reduce_only,
+            symbol=req.symbol,
+            side=req.side,
+            amount=req.contracts,
+            order_type=req.order_type,
+            price=req.price,
+            reduce_only=req.reduce_only,
             purpose=purpose,
             at=now_iso(),
         )
         _crash_point("intent")
-        try:
-            result = venue.place_order(current)
-            _persist(venue)
-        except ExchangeError:
-            _persist(venue)
-            # never re-send blindly: ask the venue whether it got the order
-            found = venue.fetch_order(current.symbol, current.client_order_id)
-            if found is None:
-                journal.mark_status(current.client_order_id, "not_sent", at=now_iso())
-                raise
-            if found.status == "rejected":
-                _record(journal, found)
-                raise  # the venue's own reason, one line
-            result = found
-        journal.mark_status(current.client_order_id, "sent", at=now_iso())
+
+    def on_not_sent(req: OrderRequest) -> None:
+        _persist(venue)
+        journal.mark_status(req.client_order_id, "not_sent", at=now_iso())
+
+    def on_order(res: OrderResult) -> None:
+        _persist(venue)
+        if res.client_order_id in seen:
+            _record(journal, res)
+            return
+        seen.add(res.client_order_id)
+        journal.mark_status(res.client_order_id, "sent", at=now_iso())
         _crash_point("sent")
-        _record(journal, result)
-        _sync_deposits(journal, venue, hedge, venue.mark_price(current.symbol))
+        _record(journal, res)
+        _sync_deposits(journal, venue, hedge, venue.mark_price(res.symbol))
         _crash_point("recorded")
-        # a simulated venue (paper) only moves when its clock does: waiting is pointless
-        simulated = callable(getattr(venue, "advance_to", None))
-        deadline = time.monotonic() + (0.0 if simulated else execution.timeout_s)
-        while not result.is_final and time.monotonic() < deadline:
-            sleep(min(execution.poll_s, max(deadline - time.monotonic(), 0.0)))
-            fetched = venue.fetch_order(current.symbol, current.client_order_id)
-            if fetched is not None:
-                result = fetched
-                _record(journal, result)
-        if not result.is_final:
-            venue.cancel_order(current.symbol, current.client_order_id)
-            _persist(venue)
-            fetched = venue.fetch_order(current.symbol, current.client_order_id)
-            if fetched is not None:
-                result = fetched
-            _record(journal, result)
-            if not result.is_final:
-                journal.mark_status(current.client_order_id, "canceled", at=now_iso())
-        executed.append(result.to_dict())
-        remaining = _round_step(current.contracts - result.filled_contracts, instrument.lot_step)
-        if remaining <= _EPS or result.status == "rejected" or execution.fallback == "cancel":
-            if result.status == "rejected":
-                raise ExchangeError(
-                    f"order {current.client_order_id}: the venue rejected "
-                    f"{current.side} {current.contracts:g} {current.symbol}; see `hedge status`"
-                )
-            return executed
-        if remaining < instrument.min_contracts and not current.reduce_only:
-            return executed
-        if reprices > execution.max_reprices + 2:
-            return executed  # the venue keeps not filling: stop; `hedge status` shows the rest
-        use_market = execution.fallback == "market" or reprices >= execution.max_reprices
-        reprices += 1
-        mark = venue.mark_price(current.symbol)
-        current = OrderRequest(
-            symbol=current.symbol,
-            side=current.side,
-            contracts=remaining,
-            order_type="market" if use_market else "limit",
-            client_order_id=client_order_id(key, journal.order_count(hedge.id), purpose),
-            price=None
-            if use_market
-            else _limit_price(current.side, mark, execution.offset_bps, instrument.tick_size),
-            reduce_only=current.reduce_only,
+
+    # a simulated venue (paper) only moves when its clock does: waiting is pointless
+    simulated = callable(getattr(venue, "advance_to", None))
+    report = execute_order(
+        venue,
+        order,
+        offset_bps=execution.offset_bps,
+        timeout_s=0.0 if simulated else execution.timeout_s,
+        fallback="none" if execution.fallback == "cancel" else execution.fallback,
+        poll_interval_s=execution.poll_s,
+        max_reprices=execution.max_reprices,
+        sleep=sleep,
+        clock=time.monotonic,
+        on_order=on_order,
+        before_send=before_send,
+        on_not_sent=on_not_sent,
+        as_planned=True,
+    )
+    last = report.orders[-1]
+    if last.status == "rejected":
+        raise ExchangeError(
+            f"order {last.client_order_id}: the venue rejected "
+            f"{last.side} {last.contracts:g} {last.symbol}; see `hedge status`"
         )
+    return [o.to_dict() for o in report.orders]
 
 
 def _cancel_working(journal: Journal, venue: Venue, hedge: HedgeRow, live: bool) -> list[str]:
