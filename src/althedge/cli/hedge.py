@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import typer
 from rich.table import Table
@@ -236,6 +237,60 @@ def _print_result(result: LifecycleResult) -> None:
         console.print(result.message)
 
 
+class _Reportable(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Reportable)
+
+
+def _run_reconciled(
+    run: Callable[..., R],
+    show: Callable[[R], None],
+    *,
+    data_dir: Path | None,
+    when: date | None,
+    live: bool,
+    as_json: bool,
+    venue: str | None = None,
+    prices: str | None = None,
+    open_venue: Callable[[], tuple[Any, Any]] | None = None,
+) -> None:
+    """The shape of every hedge command: journal → venue → reconcile first → run → save → print.
+
+    The venue is the open hedge's (``--venue``/``--prices`` override it) unless
+    ``open_venue`` makes one; ``run(journal, venue, source, as_of=…, rec=…)`` is the
+    lifecycle call. The paper account is saved only when ``live``; ``--json`` prints
+    ``result.to_dict()``, otherwise ``show(result)``.
+    """
+    with _journal(data_dir) as journal:
+        if open_venue is not None:
+            v, source = open_venue()
+        else:
+            v, source, _ = _venue_from_journal(
+                journal,
+                data_dir=data_dir,
+                venue=venue,
+                prices=prices,
+                at=when,
+                testnet=None,
+                live=live,
+            )
+        rec = _reconcile_first(journal, v)
+        result = run(journal, v, source, as_of=_as_of(v, when), rec=rec)
+        _save(v, live)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        show(result)
+
+
+def _save(venue: Any, live: bool) -> None:
+    save = getattr(venue, "save", None)
+    if live and callable(save):
+        save()
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -273,7 +328,8 @@ def open_cmd(
     execution = _execution(order_type, offset_bps, timeout, fallback)
     prices = prices or cfg.hedge.price_source
     source = _open_source(prices)
-    with _journal(data_dir) as journal:
+
+    def open_venue() -> tuple[Any, Any]:
         v = _make_venue(
             venue,
             data_dir=data_dir,
@@ -283,30 +339,30 @@ def open_cmd(
             source=source,
             live=live,
         )
-        rec = _reconcile_first(journal, v)
-        result = open_hedge(
+        return v, source
+
+    def run(journal: Journal, v: Any, src: Any, **kw: Any) -> LifecycleResult:
+        return open_hedge(
             journal,
             v,
             cfg,
-            source,
-            rec=rec,
-            as_of=_as_of(v, when),
+            src,
             live=live,
             execution=execution,
             portfolio_path=str(portfolio),
             extra_settings={"venue_id": venue, "prices": prices, "testnet": testnet},
+            **kw,
         )
-        _save(v, live)
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        _print_result(result)
 
-
-def _save(venue: Any, live: bool) -> None:
-    save = getattr(venue, "save", None)
-    if live and callable(save):
-        save()
+    _run_reconciled(
+        run,
+        _print_result,
+        data_dir=data_dir,
+        when=when,
+        live=live,
+        as_json=as_json,
+        open_venue=open_venue,
+    )
 
 
 @app.command("status")
@@ -320,18 +376,16 @@ def status_cmd(
     """Portfolio vs hedge now: beta, hedge ratio, PnL, funding, margin, liquidation, basis."""
     from althedge.services.lifecycle import hedge_status
 
-    when = _at(at)
-    with _journal(data_dir) as journal:
-        v, source, _ = _venue_from_journal(
-            journal, data_dir=data_dir, venue=venue, prices=prices, at=when, testnet=None, live=True
-        )
-        rec = _reconcile_first(journal, v)
-        status = hedge_status(journal, v, source, as_of=_as_of(v, when), rec=rec)
-        _save(v, True)
-    if as_json:
-        emit_json(status.to_dict())
-    else:
-        _print_status(status)
+    _run_reconciled(
+        hedge_status,
+        _print_status,
+        data_dir=data_dir,
+        when=_at(at),
+        live=True,  # status records funding and reconciles: the paper account is saved
+        as_json=as_json,
+        venue=venue,
+        prices=prices,
+    )
 
 
 def _print_status(s: HedgeStatus) -> None:
@@ -384,20 +438,15 @@ def rebalance_cmd(
     """Resize the short to the current beta when it is off by more than --threshold %."""
     from althedge.services.lifecycle import rebalance_hedge
 
-    when = _at(at)
-    with _journal(data_dir) as journal:
-        v, source, _ = _venue_from_journal(
-            journal, data_dir=data_dir, venue=None, prices=prices, at=when, testnet=None, live=live
-        )
-        rec = _reconcile_first(journal, v)
-        result = rebalance_hedge(
-            journal, v, source, threshold_pct=threshold, as_of=_as_of(v, when), live=live, rec=rec
-        )
-        _save(v, live)
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        _print_result(result)
+    _run_reconciled(
+        partial(rebalance_hedge, threshold_pct=threshold, live=live),
+        _print_result,
+        data_dir=data_dir,
+        when=_at(at),
+        live=live,
+        as_json=as_json,
+        prices=prices,
+    )
 
 
 @app.command("close")
@@ -411,18 +460,15 @@ def close_cmd(
     """Buy the short back (reduce-only) and print the attribution."""
     from althedge.services.lifecycle import close_hedge
 
-    when = _at(at)
-    with _journal(data_dir) as journal:
-        v, source, _ = _venue_from_journal(
-            journal, data_dir=data_dir, venue=None, prices=prices, at=when, testnet=None, live=live
-        )
-        rec = _reconcile_first(journal, v)
-        result = close_hedge(journal, v, source, as_of=_as_of(v, when), live=live, rec=rec)
-        _save(v, live)
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        _print_close(result)
+    _run_reconciled(
+        partial(close_hedge, live=live),
+        _print_close,
+        data_dir=data_dir,
+        when=_at(at),
+        live=live,
+        as_json=as_json,
+        prices=prices,
+    )
 
 
 def _print_close(c: CloseResult) -> None:
