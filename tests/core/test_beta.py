@@ -384,6 +384,19 @@ def test_rolling_beta_many_scattered_gaps_match_pandas() -> None:
     np.testing.assert_allclose(ours, ref, atol=1e-9, rtol=0)
 
 
+def test_rolling_beta_degenerate_shapes() -> None:
+    y, x = synthetic(120, 3)
+    assert rolling_beta(np.empty((120, 0)), x, 10).shape == (120, 0)
+    assert np.isnan(rolling_beta(y[:9], x[:9], 10)).all()  # shorter than the window
+    exact = rolling_beta(y[:10], x[:10], 10)  # exactly one window
+    assert np.isnan(exact[:9]).all()
+    assert exact[9, 0] == pytest.approx(ols_beta(y[:10, 0], x[:10]).beta, abs=1e-12)
+    y[:, 1] = np.nan
+    out = rolling_beta(y, x, 30)
+    assert np.isnan(out[:, 1]).all() and np.isfinite(out[29:, [0, 2]]).all()
+    assert np.isnan(rolling_beta(y, np.full(120, np.nan), 30)).all()
+
+
 def test_rolling_beta_memory_layouts_agree() -> None:
     y, x = synthetic(900, 6)
     y[50:80, 2] = np.nan

@@ -753,7 +753,7 @@ def rolling_beta(asset_returns: Any, hedge_returns: Any, window: int) -> Any:
     y, x, one_d, restore = _rolling_inputs(asset_returns, hedge_returns, window)
     w = int(window)
     t, n = y.shape
-    if t < w:
+    if t < w or n == 0:
         return _finish(np.full((t, n), np.nan), one_d, restore)
     x_ok = np.isfinite(x)
     xc = _centred(x, x_ok, w)
