@@ -11,12 +11,7 @@ from hypothesis import strategies as st
 
 from althedge.core.instruments import ContractType, Side
 from althedge.core.margin import liquidation_price
-from althedge.core.simulate import (
-    LegSpec,
-    contracts_exact_array,
-    round_contracts_array,
-    simulate_leg,
-)
+from althedge.core.simulate import LegSpec, simulate_leg
 from althedge.core.sizing import contracts_exact, round_contracts
 from althedge.errors import InputError
 
@@ -191,32 +186,28 @@ def test_dated_roll_closes_and_reopens_without_fake_pnl() -> None:
     assert res.fees_usd[2, 0] == pytest.approx(2 * q * 102.5 * 0.001)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
-    exact=st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=20),
+    seed=st.integers(0, 10_000),
     rounding=st.sampled_from(["down", "up", "nearest", "none"]),
     step=st.sampled_from([1.0, 0.1, 0.001, 5.0]),
     minimum=st.sampled_from([0.0, 1.0, 0.001, 0.3]),
+    cs=st.sampled_from([1.0, 0.01, 0.001]),
+    force_loop=st.booleans(),
 )
-def test_array_rounding_equals_core_round_contracts(
-    exact: list[float], rounding: str, step: float, minimum: float
+def test_simulated_contracts_are_core_sizing_on_every_decision_bar(
+    seed: int, rounding: str, step: float, minimum: float, cs: float, force_loop: bool
 ) -> None:
-    got = round_contracts_array(np.array(exact), rounding, step, minimum)
-    want = [round_contracts(x, rounding, step, minimum) for x in exact]
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    h=st.floats(0, 1e7), p=st.floats(1, 1e5), cs=st.sampled_from([1.0, 0.01, 100.0, 10.0]),
-    c=st.floats(0, 100), ct=st.sampled_from(["linear", "inverse"]),
-)
-def test_array_contracts_equal_core_contracts_exact(
-    h: float, p: float, cs: float, c: float, ct: str
-) -> None:
-    coll = c if ct == "inverse" else 0.0
-    got = float(contracts_exact_array(ct, np.array(h), np.array(p), cs, coll))
-    assert got == pytest.approx(contracts_exact(ct, h, p, cs, coll), rel=1e-12, abs=1e-12)
+    """Both engines size with core.sizing: Q = round_contracts(contracts_exact(β·V, P, CS))."""
+    value, price, beta = _paths(seed, t=60)
+    due = np.arange(60) % 7 == 0
+    spec = LegSpec(contract_size=cs, rounding=rounding, lot_step=step, min_contracts=minimum)
+    res = simulate_leg(spec, value, beta, price, rebalance_due=due, force_loop=force_loop)
+    for t in np.flatnonzero(due):
+        for j in range(value.shape[1]):
+            exact = contracts_exact("linear", float(beta[t, j] * value[t, j]), price[t], cs)
+            want = round_contracts(exact, rounding, step, minimum)
+            assert res.contracts[t, j] == want  # bit for bit: one formula, one place
 
 
 def test_bad_inputs_raise_one_line_errors() -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from althedge.core.instruments import ContractType
@@ -212,3 +213,140 @@ def test_inverse_exact_size_hedges_portfolio_and_collateral(
     # the short's USD delta Q·CS covers H plus the collateral's C·P
     assert size.contracts * 10.0 == pytest.approx(value * beta + collateral * price)
     assert size.hedge_ratio_achieved == pytest.approx(1.0)
+
+
+# --- arrays: the same functions broadcast, bit for bit equal to the float path ---------
+
+def _scalar_round(exact: list[float], rounding: str, step: float, minimum: float) -> list[float]:
+    return [round_contracts(x, rounding, step, minimum) for x in exact]
+
+
+def _same_bits(got: np.ndarray, want: list[float]) -> None:
+    """Element-wise identical (bit for bit, including the sign of zero)."""
+    assert got.dtype == np.float64 and got.shape == (len(want),)
+    assert got.tobytes() == np.array(want, dtype=np.float64).tobytes(), (got.tolist(), want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    exact=st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=20),
+    rounding=st.sampled_from(["down", "up", "nearest", "none"]),
+    step=st.sampled_from([1.0, 0.1, 0.001, 5.0, 0.25, 0.003, 1e-5]),
+    minimum=st.sampled_from([0.0, 1.0, 0.001, 0.3, 0.0025]),
+)
+def test_array_rounding_equals_core_round_contracts(
+    exact: list[float], rounding: str, step: float, minimum: float
+) -> None:
+    got = round_contracts(np.array(exact), rounding, step, minimum)
+    want = _scalar_round(exact, rounding, step, minimum)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    _same_bits(got, want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    exact=st.lists(
+        st.one_of(
+            st.floats(0, 1e18, allow_nan=False),
+            # counts on, near and half-way between steps (0.35/0.1 and its noise)
+            st.tuples(st.integers(0, 10**6), st.sampled_from([0.0, 0.5, 1e-12, -1e-12]))
+            .map(lambda kd: max(0.0, (kd[0] + kd[1]) * 0.1)),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    rounding=st.sampled_from(["down", "up", "nearest"]),
+    step=st.one_of(st.sampled_from([0.1, 0.01, 0.2, 0.05]), st.floats(1e-6, 1e3)),
+    min_steps=st.floats(0, 5),
+)
+def test_array_rounding_bitwise_on_any_step_and_huge_counts(
+    exact: list[float], rounding: str, step: float, min_steps: float
+) -> None:
+    """Arbitrary steps (17-digit reprs go through the decimal fallback), counts up to 1e18
+    (k·m beyond 2^53 does too), noisy half steps: still the float path bit for bit."""
+    minimum = min_steps * step
+    _same_bits(
+        round_contracts(np.array(exact), rounding, step, minimum),
+        _scalar_round(exact, rounding, step, minimum),
+    )
+
+
+@given(
+    exact=st.lists(st.floats(0, 100, allow_nan=False), min_size=4, max_size=4),
+    rounding=st.sampled_from(["down", "up", "nearest", "none"]),
+)
+def test_array_steps_and_minimums_broadcast(exact: list[float], rounding: str) -> None:
+    steps = np.array([1.0, 0.1, 0.001, 0.1])
+    mins = np.array([0.0, 0.3, 0.002, 5.0])
+    got = round_contracts(np.array(exact), rounding, steps, mins)
+    _same_bits(got, [round_contracts(x, rounding, s, m)
+                     for x, s, m in zip(exact, steps, mins, strict=True)])
+    grid = round_contracts(np.array(exact)[:, None], rounding, steps[None, :])  # (4, 4)
+    assert grid.shape == (4, 4)
+    for i, x in enumerate(exact):
+        _same_bits(grid[i], [round_contracts(x, rounding, float(s)) for s in steps])
+
+
+def test_array_rounding_edge_cases_match_the_documented_rules() -> None:
+    # the parametrised scalar table above, as arrays (0.3/0.1 on a step, 0.35/0.1 → 0.4)
+    x = np.array([0.3, 0.7, 0.35, 1.38, 0.31, 0.0])
+    assert round_contracts(x, "down", 0.1).tolist() == [0.3, 0.7, 0.3, 1.3, 0.3, 0.0]
+    assert round_contracts(x, "up", 0.1).tolist() == [0.3, 0.7, 0.4, 1.4, 0.4, 0.0]
+    assert round_contracts(x, "nearest", 0.1).tolist() == [0.3, 0.7, 0.4, 1.4, 0.3, 0.0]
+    # below the minimum: down → 0, up → the minimum, nearest → the nearer of 0 and min
+    b = np.array([0.0015, 0.0009, 0.0, 0.002])
+    assert round_contracts(b, "down", 0.001, 0.002).tolist() == [0.0, 0.0, 0.0, 0.002]
+    assert round_contracts(b, "up", 0.001, 0.002).tolist() == [0.002, 0.002, 0.0, 0.002]
+    assert round_contracts(b, "nearest", 0.001, 0.002).tolist() == [0.002, 0.0, 0.0, 0.002]
+    assert round_contracts(np.array([0.5]), "up", 0.2, 0.5).tolist() == [0.6]
+    # none: unchanged, and a copy (the caller's array is not aliased)
+    src = np.array([0.123, 4.5])
+    out = round_contracts(src, "none", 0.1)
+    assert out.tolist() == [0.123, 4.5] and out is not src
+
+
+def test_array_contracts_and_notional_broadcast() -> None:
+    h = hedge_notional_usd(np.array([50_000.0, 0.0]), np.array([1.8, 2.0]))
+    assert h.tolist() == [90_000.0, 0.0]
+    q = contracts_exact("linear", h, np.array([[65_000.0], [60_000.0]]), 1.0)
+    assert q.shape == (2, 2)
+    assert q[0, 0] == contracts_exact("linear", 90_000.0, 65_000.0, 1.0)
+    inv = contracts_exact("inverse", np.array([90_000.0, 0.0]), 60_000.0, 100.0,
+                          np.array([2.0, 1.5]))
+    assert inv.tolist() == [2_100.0, 900.0]  # domain.md: N = H + C·P
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    h=st.floats(0, 1e7), p=st.floats(1, 1e5), cs=st.sampled_from([1.0, 0.01, 100.0, 10.0]),
+    c=st.floats(0, 100), ct=st.sampled_from(["linear", "inverse"]),
+)
+def test_array_contracts_equal_core_contracts_exact(
+    h: float, p: float, cs: float, c: float, ct: str
+) -> None:
+    coll = c if ct == "inverse" else 0.0
+    got = contracts_exact(ct, np.array([h, h]), np.array([p, p]), cs, np.array([coll, coll]))
+    want = contracts_exact(ct, h, p, cs, coll)
+    assert float(got[0]) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    _same_bits(got, [want, want])
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: round_contracts(np.array([1.0, -1.0]), "down"), "contracts_exact"),
+        (lambda: round_contracts(np.array([1.0, math.nan]), "none"), "contracts_exact"),
+        (lambda: round_contracts(np.array([1.0]), "down", np.array([0.1, 0.0])), "lot_step"),
+        (lambda: round_contracts(np.array([1.0]), "down", 1.0, np.array([-1.0])),
+         "min_contracts"),
+        (lambda: contracts_exact("linear", np.array([1.0, math.inf]), 1.0, 1.0), "notional_usd"),
+        (lambda: contracts_exact("linear", np.array([1.0]), np.array([0.0]), 1.0), "price_usd"),
+        (lambda: contracts_exact("linear", np.array([1.0]), 1.0, 1.0, np.array([1.0])),
+         "collateral"),
+        (lambda: hedge_notional_usd(np.array([1.0]), np.array([-0.5])), "beta"),
+    ],
+)
+def test_bad_array_input_names_the_field(call: object, field: str) -> None:
+    with pytest.raises(InputError, match=f"^{field}") as info:
+        call()  # type: ignore[operator]
+    assert "\n" not in str(info.value)

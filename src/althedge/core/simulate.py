@@ -20,10 +20,11 @@ walks forward bar by bar:
    or maintenance / equity ≥ ``margin_call_ratio`` (Binance warns at 80 %); with
    ``top_up`` the account is then topped up to the initial margin;
 3. if bar ``t`` is a rebalancing bar, the position is moved to the target (core
-   sizing formulas: ``Q = H/(P·CS)`` linear, ``Q = (H + C·P)/CS`` inverse with the
-   coin balance C as collateral, whose own long delta is hedged too), rounded to the
-   lot step, unless the hedge is within ``threshold`` of its target or the trade is
-   below ``min_trade_usd``. Fees and slippage are charged on the traded notional.
+   :func:`~althedge.core.sizing.contracts_exact` on arrays: ``Q = H/(P·CS)`` linear,
+   ``Q = (H + C·P)/CS`` inverse with the coin balance C as collateral, whose own long
+   delta is hedged too; rounded by :func:`~althedge.core.sizing.round_contracts`),
+   unless the hedge is within ``threshold`` of its target or the trade is below
+   ``min_trade_usd``. Fees and slippage are charged on the traded notional.
 
 Everything is vectorised across columns: ``N`` independent portfolios (or policies)
 are simulated at once against one hedge price path; the loop runs over time only.
@@ -48,21 +49,19 @@ import numpy.typing as npt
 from althedge.core.funding import funding_payment
 from althedge.core.instruments import ContractType, Side, parse_contract_type
 from althedge.core.pnl import inverse_pnl_coin, linear_pnl_usd, position_value_usd
-from althedge.core.sizing import Rounding, parse_rounding
+from althedge.core.sizing import Rounding, contracts_exact, parse_rounding, round_contracts
 from althedge.errors import InputError
 
 __all__ = [
     "LegResult",
     "LegSpec",
-    "contracts_exact_array",
-    "round_contracts_array",
     "simulate_leg",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-_STEP_RTOL = 1e-9  # same tolerance as core.sizing.round_contracts
+_SIZE_BLOCK = 4096  # rows sized at once (keeps sizing temporaries a few MB per column)
 
 
 @dataclass(frozen=True)
@@ -198,70 +197,40 @@ class LegResult:
         return out
 
 
-def contracts_exact_array(
-    contract_type: ContractType | str,
-    notional_usd: FloatArray,
-    price_usd: FloatArray,
-    contract_size: float,
-    collateral_coin: FloatArray | float = 0.0,
+def _sized_contracts(
+    spec: LegSpec,
+    target_usd: Any,
+    price_usd: Any,
+    collateral_coin: Any = 0.0,
+    *,
+    validate: bool = True,
 ) -> FloatArray:
-    """Array form of :func:`core.sizing.contracts_exact` (same formula, no validation).
+    """Contracts for a target notional by the leg's rules: core
+    :func:`~althedge.core.sizing.contracts_exact` then
+    :func:`~althedge.core.sizing.round_contracts` (arrays broadcast), in blocks of rows
+    so that a (T, N) target keeps the temporaries small. ``validate=False`` only where
+    the inputs are known finite and ≥ 0 (the per-bar loop, on checked inputs)."""
+    h = np.asarray(target_usd, dtype=float)
+    if h.ndim < 2 or h.shape[0] <= _SIZE_BLOCK:
+        exact: FloatArray = contracts_exact(
+            spec.contract_type, h, price_usd, spec.contract_size, collateral_coin,
+            validate=validate,
+        )
+        return round_contracts(
+            exact, spec.rounding, spec.lot_step, spec.min_contracts, validate=validate
+        )
+    def rows(a: Any, lo: int, hi: int) -> Any:
+        # slice row-aligned inputs; scalars and row-broadcast inputs pass whole
+        arr = np.asarray(a)
+        return arr[lo:hi] if arr.ndim == h.ndim and arr.shape[0] == h.shape[0] else a
 
-    linear ``Q = H/(P·CS)``; inverse ``Q = (H + C·P)/CS``. Kept identical to the scalar
-    function by ``tests/core/test_simulate.py``.
-    """
-    ct = parse_contract_type(contract_type)
-    h = np.asarray(notional_usd, dtype=float)
-    p = np.asarray(price_usd, dtype=float)
-    if ct is ContractType.LINEAR:
-        out: FloatArray = h / (p * contract_size)
-        return out
-    res: FloatArray = (h + np.asarray(collateral_coin, dtype=float) * p) / contract_size
-    return res
-
-
-def round_contracts_array(
-    exact: FloatArray, rounding: Rounding | str, lot_step: float = 1.0, min_contracts: float = 0.0
-) -> FloatArray:
-    """Array form of :func:`core.sizing.round_contracts` (same rules; tested equal).
-
-    down/up/nearest (half up) to a multiple of ``lot_step`` with a relative 1e-9
-    tolerance; below the (step-rounded) minimum: 0 for down, the minimum for up, the
-    nearer of 0 and the smallest orderable size for nearest; ``none`` unchanged.
-    """
-    mode = parse_rounding(rounding)
-    x: FloatArray = np.maximum(np.asarray(exact, dtype=float), 0.0)
-    if mode is Rounding.NONE:
-        return x
-    q = x / lot_step
-    n = np.round(q)
-    on_step = np.abs(q - n) <= _STEP_RTOL * np.abs(q)
-    if mode is Rounding.DOWN:
-        steps = np.where(on_step, n, np.floor(q))
-    elif mode is Rounding.UP:
-        steps = np.where(on_step, n, np.ceil(q))
-    else:
-        # half up; a half step within rounding noise counts as half (as core.sizing)
-        steps = np.where(on_step, n, np.floor(q + 0.5 + _STEP_RTOL * np.abs(q)))
-    out = steps * lot_step
-    if min_contracts > 0:
-        mq = min_contracts / lot_step
-        mn = round(mq)
-        min_q = (mn if abs(mq - mn) <= _STEP_RTOL * mq else math.ceil(mq)) * lot_step
-    else:
-        min_q = 0.0
-    below = out == 0.0
-    if min_q > 0:
-        below |= (out < min_q) & ~np.isclose(out, min_q, rtol=_STEP_RTOL)
-    if mode is Rounding.DOWN:
-        low = np.zeros_like(x)
-    elif mode is Rounding.UP:
-        low = np.maximum(min_q, out)
-    else:
-        smallest = max(min_q, lot_step)
-        low = np.where(x >= smallest / 2, smallest, 0.0)
-    res: FloatArray = np.where(x == 0.0, 0.0, np.where(below, low, out))
-    return res
+    out = np.empty(h.shape)
+    for lo in range(0, h.shape[0], _SIZE_BLOCK):
+        hi = lo + _SIZE_BLOCK
+        out[lo:hi] = _sized_contracts(
+            spec, h[lo:hi], rows(price_usd, lo, hi), rows(collateral_coin, lo, hi)
+        )
+    return out
 
 
 def _as_2d(a: Any, t: int, n: int, name: str) -> FloatArray:
@@ -357,10 +326,9 @@ def _closed_form(
     cs = spec.contract_size
     # size only on the bars where the policy may trade, then hold between them
     rows = np.flatnonzero(due)
-    exact = contracts_exact_array(ct, target_usd[rows], p_entry[rows, None], cs)
     q_due = np.vstack([
         np.zeros((1, n)),
-        round_contracts_array(exact, spec.rounding, spec.lot_step, spec.min_contracts),
+        _sized_contracts(spec, target_usd[rows], p_entry[rows, None]),
     ])
     # position k+1 of q_due holds the k-th decision; 0 before the first decision
     which = np.cumsum(due)
@@ -444,6 +412,11 @@ def _walk(
         unit_mm = np.asarray(maintenance_margin(ct, 1.0, cs, p_exit, spec.mmr, 0.0))
         unit_im = np.asarray(initial_margin(ct, 1.0, cs, p_exit, lev))
     settle = spot if inverse else np.ones(t_len)  # USD per unit of settlement currency
+    if not inverse:
+        # a linear target's contracts do not depend on the path: size every due bar at once
+        q_sized = np.zeros((t_len, n))
+        rows = np.flatnonzero(due)
+        q_sized[rows] = _sized_contracts(spec, target_usd[rows], p_entry[rows, None])
     for t in range(t_len):
         s = spot[t]
         fx = settle[t]
@@ -501,10 +474,13 @@ def _walk(
                     out["deposits"][t] += add * (s if inverse else 1.0)
                     bal = bal + add
                     first_deposit = first_deposit & ~need
-            coll = np.maximum(bal, 0.0) if inverse else 0.0
-            exact = contracts_exact_array(ct, h, px, cs, coll)
-            q_new = round_contracts_array(exact, spec.rounding, spec.lot_step, spec.min_contracts)
-            roll = t > 0 and p_entry[t] != p_exit[t]
+            if inverse:
+                coll: Any = np.maximum(bal, 0.0)
+                # inputs checked by simulate_leg (h = β·V ≥ 0, px > 0) or built ≥ 0 here
+                q_new = _sized_contracts(spec, h, px, coll, validate=False)
+            else:
+                coll = 0.0
+                q_new = q_sized[t]
             dq = np.abs(q_new - q)
             trade = dq > 0
             if spec.threshold is not None:
@@ -516,8 +492,16 @@ def _walk(
                 trade &= dq * unit_value[t] >= spec.min_trade_usd
             q_after = np.where(trade, q_new, q)
             traded_q = np.where(trade, dq, 0.0)
-            if roll:
+            if t > 0 and p_entry[t] != p_exit[t]:
                 traded_q = np.where(q > 0, q + q_after, traded_q)
+            q = q_after
+        elif t > 0 and p_entry[t] != p_exit[t]:
+            # a dated contract expires: close and re-open the same size in the next one
+            traded_q = 2 * q
+        else:
+            traded_q = None
+        if traded_q is not None:
+            # fees and slippage on the traded notional, paid from the account
             traded_usd = traded_q * unit_value[t]
             fee = traded_usd * spec.fee_rate
             slip = traded_usd * spec.slippage_bps / 1e4
@@ -528,20 +512,6 @@ def _walk(
             flags["reb"][t] = traded_q > 0
             if inverse:
                 # a fee paid in coin at price px is worth (fee/px)·s in USD of balance
-                adj = (fee + slip) * (s / px - 1.0)
-                out["pnl"][t] -= adj
-            q = q_after
-        elif t > 0 and p_entry[t] != p_exit[t]:
-            # a dated contract expires: close and re-open the same size in the next one
-            traded_usd = 2 * q * unit_value[t]
-            fee = traded_usd * spec.fee_rate
-            slip = traded_usd * spec.slippage_bps / 1e4
-            bal = bal - (fee + slip) / (px if inverse else 1.0)
-            out["fees"][t] = fee
-            out["slip"][t] = slip
-            out["traded"][t] = traded_usd
-            flags["reb"][t] = q > 0
-            if inverse:
                 out["pnl"][t] -= (fee + slip) * (s / px - 1.0)
         coll_now = np.maximum(bal, 0.0) if inverse else 0.0
         out["contracts"][t] = q
