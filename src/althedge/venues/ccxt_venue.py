@@ -37,7 +37,7 @@ import ccxt
 from althedge.core.instruments import ContractType, Instrument, Side, get_instrument
 from althedge.errors import AlthedgeError, ExchangeError, InputError, UnknownInstrumentError
 from althedge.venues.credentials import Credentials, install_log_redaction, redact
-from althedge.venues.execution import ExecutionReport, Fallback, execute_order
+from althedge.venues.execution import ExecutesOrders
 from althedge.venues.protocol import (
     Fee,
     Fill,
@@ -112,7 +112,7 @@ def translate_error(
     return ExchangeError(f"{exchange} {action}: {hint} ({type(err).__name__}: {detail})")
 
 
-class CcxtVenue:
+class CcxtVenue(ExecutesOrders):
     """A :class:`~althedge.venues.protocol.Venue` over a ccxt exchange object.
 
     Build it from an id (``CcxtVenue.create("binanceusdm", credentials, testnet=True)``)
@@ -604,33 +604,9 @@ class CcxtVenue:
         return None
 
     # ------------------------------------------------------------------ execution
-    def execute(
-        self,
-        order: OrderRequest,
-        offset_bps: float = 2.0,
-        timeout_s: float = 30.0,
-        fallback: Fallback | str = "market",
-        *,
-        poll_interval_s: float = 1.0,
-        max_reprices: int = 3,
-        on_order: Callable[[OrderResult], None] | None = None,
-    ) -> ExecutionReport:
-        """Limit at ``offset_bps`` from mark, poll until ``timeout_s``, then ``fallback``.
-
-        See :func:`althedge.venues.execution.execute_order`.
-        """
-        return execute_order(
-            self,
-            order,
-            offset_bps=offset_bps,
-            timeout_s=timeout_s,
-            fallback=fallback,
-            poll_interval_s=poll_interval_s,
-            max_reprices=max_reprices,
-            sleep=self._sleep,
-            clock=self._clock,
-            on_order=on_order,
-        )
+    def _execution_clock(self) -> tuple[Callable[[float], None], Callable[[], float]]:
+        """``execute`` polls in real time (or on the clock the venue was given)."""
+        return self._sleep, self._clock
 
     # ------------------------------------------------------------------ parsing
     def _parse_order(

@@ -46,6 +46,7 @@ from althedge.venues.protocol import Fee, OrderRequest, OrderResult, Venue, clie
 
 __all__ = [
     "FALLBACKS",
+    "ExecutesOrders",
     "ExecutionReport",
     "Fallback",
     "execute_order",
@@ -243,3 +244,43 @@ def execute_order(
                 post_only=False,
                 client_order_id=client_order_id(order.client_order_id, follow_ups, "market"),
             )
+
+
+class ExecutesOrders:
+    """Mixin giving a venue ``execute(...)``: :func:`execute_order` on the venue's own clock.
+
+    A venue supplies ``_execution_clock()`` → ``(sleep, clock)``: real time for an
+    exchange, a simulated clock for paper (so a paper execution never waits).
+    """
+
+    def _execution_clock(self) -> tuple[Callable[[float], None], Callable[[], float]]:
+        return time.sleep, time.monotonic
+
+    def execute(
+        self,
+        order: OrderRequest,
+        offset_bps: float = 2.0,
+        timeout_s: float = 30.0,
+        fallback: Fallback | str = "market",
+        *,
+        poll_interval_s: float = 1.0,
+        max_reprices: int = 3,
+        on_order: Callable[[OrderResult], None] | None = None,
+    ) -> ExecutionReport:
+        """Limit at ``offset_bps`` from mark, poll until ``timeout_s``, then ``fallback``.
+
+        See :func:`althedge.venues.execution.execute_order`.
+        """
+        sleep, clock = self._execution_clock()
+        return execute_order(
+            self,  # type: ignore[arg-type]  # the class mixing this in is the Venue
+            order,
+            offset_bps=offset_bps,
+            timeout_s=timeout_s,
+            fallback=fallback,
+            poll_interval_s=poll_interval_s,
+            max_reprices=max_reprices,
+            sleep=sleep,
+            clock=clock,
+            on_order=on_order,
+        )

@@ -74,7 +74,7 @@ from althedge.errors import (
     InputError,
     UnknownInstrumentError,
 )
-from althedge.venues.execution import ExecutionReport, Fallback, execute_order
+from althedge.venues.execution import ExecutesOrders, round_to_step
 from althedge.venues.protocol import (
     Fee,
     Fill,
@@ -105,13 +105,7 @@ def _ms(t: pd.Timestamp) -> int:
     return int(t.value // 1_000_000)
 
 
-def _round_step(x: float, step: float) -> float:
-    if step <= 0:
-        return x
-    return round(math.floor(x / step + 1e-9) * step, 12)
-
-
-class PaperExchange:
+class PaperExchange(ExecutesOrders):
     """A simulated futures account (see the module docstring for the model).
 
     ``prices`` maps base assets (``"BTC"``) to feeds; ``source`` (a data-layer
@@ -434,18 +428,8 @@ class PaperExchange:
         )
 
     # ------------------------------------------------------------------ extras
-    def execute(
-        self,
-        order: OrderRequest,
-        offset_bps: float = 2.0,
-        timeout_s: float = 30.0,
-        fallback: Fallback | str = "market",
-        *,
-        poll_interval_s: float = 1.0,
-        max_reprices: int = 3,
-        on_order: Callable[[OrderResult], None] | None = None,
-    ) -> ExecutionReport:
-        """:func:`~althedge.venues.execution.execute_order` on a simulated clock (no waiting)."""
+    def _execution_clock(self) -> tuple[Callable[[float], None], Callable[[], float]]:
+        """``execute`` runs on a simulated clock: waiting advances it, never the wall clock."""
         fake = [0.0]
 
         def clock() -> float:
@@ -454,18 +438,7 @@ class PaperExchange:
         def sleep(s: float) -> None:
             fake[0] += max(s, 1e-3)
 
-        return execute_order(
-            self,
-            order,
-            offset_bps=offset_bps,
-            timeout_s=timeout_s,
-            fallback=fallback,
-            poll_interval_s=poll_interval_s,
-            max_reprices=max_reprices,
-            sleep=sleep,
-            clock=clock,
-            on_order=on_order,
-        )
+        return sleep, clock
 
     def funding_payments(self, symbol: str | None = None) -> list[FundingPayment]:
         """Funding RECEIVED (negative = paid) per interval, settlement currency."""
@@ -540,7 +513,7 @@ class PaperExchange:
                 held = 0.0
             remaining = min(remaining, held)
         if self.partial_fill_fraction is not None and self.partial_fill_fraction < 1:
-            part = _round_step(remaining * self.partial_fill_fraction, inst.lot_step)
+            part = round_to_step(remaining * self.partial_fill_fraction, inst.lot_step)
             remaining = min(remaining, max(part, inst.lot_step or remaining))
         return max(remaining, 0.0)
 
