@@ -668,9 +668,13 @@ def _rolling_beta_blocked(
     views = np.lib.stride_tricks.as_strided(
         store[2:], shape=(seg - 1, wide, n), strides=(rows * n * item, n * item, item)
     )
-    for c in range(min(q, nb - q)):
-        last = (nb - 1 - c) // q  # last round of chain c (block c + last·q)
-        for r0 in range(1, last + 1, seg - 1):
+    # rounds in segments that fit the store; within a segment chain c needs chain c − 1's
+    # M, so chains go in order (segment-major keeps the rows just written in cache)
+    for r0 in range(1, (nb - 1) // q + 1, seg - 1):
+        for c in range(min(q, nb - q)):
+            last = (nb - 1 - c) // q  # last round of chain c (block c + last·q)
+            if r0 > last:
+                break
             r1 = min(last, r0 + seg - 2)  # output rounds r0 … r1, slots rounds r0 − 1 … r1
             cnt = r1 - r0 + 2
             k0, k1 = c + r0 * q, c + r1 * q
@@ -694,7 +698,7 @@ def _rolling_beta_blocked(
             else:
                 np.matmul(kmat[kk, :b], views[: cnt - 1], out=out3[k0 : k1 + 1 : q])
                 np.matmul(kmat[kk, b:], views[: cnt - 1], out=m_next[r0 : r1 + 1])
-        m_cur, m_next = m_next, m_cur
+            m_cur, m_next = m_next, m_cur
     out = buf[:t]
     first = rounds_sums[0]  # the window of rows 0 … w − 1
     out[w - 1] = (first[1] - mx[w - 1] * first[0]) * inv[w - 1]
