@@ -312,6 +312,31 @@ def simulate_leg(
     return _walk(spec, target_usd, p_exit, p_entry, spot, rate, due)
 
 
+def _unit_series(
+    spec: LegSpec, p_exit: FloatArray, p_entry: FloatArray, rate: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Core formulas for ONE short contract on every bar, vectorised over time.
+
+    Every formula on the path is linear in the number of contracts, so both engines
+    scale these by the contracts held: mark-to-market PnL over ``(t−1, t]`` from the
+    previous entry price (USD linear, coin inverse; 0 at ``t = 0``), funding received at
+    ``t`` (settlement currency; 0 at ``t = 0``) and the USD value of one contract at the
+    entry price of ``t``.
+    """
+    ct = spec.contract_type
+    cs = spec.contract_size
+    p_prev = np.concatenate([p_entry[:1], p_entry[:-1]])
+    if ct is ContractType.INVERSE:
+        unit_pnl = np.asarray(inverse_pnl_coin(Side.SHORT, 1.0, cs, p_prev, p_exit))
+    else:
+        unit_pnl = np.asarray(linear_pnl_usd(Side.SHORT, 1.0, cs, p_prev, p_exit))
+    unit_pnl[0] = 0.0
+    unit_fund = np.asarray(funding_payment(ct, Side.SHORT, 1.0, cs, p_exit, rate))
+    unit_fund[0] = 0.0
+    unit_value = np.asarray(position_value_usd(ct, 1.0, cs, p_entry))
+    return unit_pnl, unit_fund, unit_value
+
+
 def _closed_form(
     spec: LegSpec,
     target_usd: FloatArray,
@@ -322,8 +347,6 @@ def _closed_form(
 ) -> LegResult:
     """Linear leg without path dependence: contracts are a function of the target only."""
     t_len, n = target_usd.shape
-    ct = ContractType.LINEAR
-    cs = spec.contract_size
     # size only on the bars where the policy may trade, then hold between them
     rows = np.flatnonzero(due)
     q_due = np.vstack([
@@ -334,14 +357,8 @@ def _closed_form(
     which = np.cumsum(due)
     q = q_due[which]
     q_prev = np.vstack([np.zeros((1, n)), q[:-1]])
-    # core formulas for ONE contract on every bar, scaled by the contracts held (all are
-    # linear in the count): same formulas, one pass over (T, N) memory each
-    p_prev = np.concatenate([p_entry[:1], p_entry[:-1]])
-    unit_pnl = np.asarray(linear_pnl_usd(Side.SHORT, 1.0, cs, p_prev, p_exit))
-    unit_pnl[0] = 0.0
-    unit_fund = np.asarray(funding_payment(ct, Side.SHORT, 1.0, cs, p_exit, rate))
-    unit_fund[0] = 0.0
-    unit_value = np.asarray(position_value_usd(ct, 1.0, cs, p_entry))
+    # one pass over (T, N) memory per series: per-contract values scaled by the count
+    unit_pnl, unit_fund, unit_value = _unit_series(spec, p_exit, p_entry, rate)
     pnl = q_prev * unit_pnl[:, None]
     fund = q_prev * unit_fund[:, None]
     roll = (p_entry != p_exit)[:, None] & (q_prev > 0)
@@ -398,16 +415,8 @@ def _walk(
     bal = np.zeros(n)  # account equity in settlement currency (USD linear, coin inverse)
     first_deposit = np.ones(n, dtype=bool)
     lev = spec.leverage
-    # Every core formula used on the path is linear in the number of contracts, so it is
-    # evaluated once for ONE contract on every bar (vectorised over time) and scaled by
-    # the contracts held inside the loop: same formulas, no per-bar call overhead.
-    pp_all = np.concatenate([p_entry[:1], p_entry[:-1]])
-    if inverse:
-        unit_pnl = np.asarray(inverse_pnl_coin(Side.SHORT, 1.0, cs, pp_all, p_exit))
-    else:
-        unit_pnl = np.asarray(linear_pnl_usd(Side.SHORT, 1.0, cs, pp_all, p_exit))
-    unit_fund = np.asarray(funding_payment(ct, Side.SHORT, 1.0, cs, p_exit, rate))
-    unit_value = np.asarray(position_value_usd(ct, 1.0, cs, p_entry))  # USD per contract
+    # per-contract series, scaled by the contracts held inside the loop (no per-bar calls)
+    unit_pnl, unit_fund, unit_value = _unit_series(spec, p_exit, p_entry, rate)
     if lev is not None:
         unit_mm = np.asarray(maintenance_margin(ct, 1.0, cs, p_exit, spec.mmr, 0.0))
         unit_im = np.asarray(initial_margin(ct, 1.0, cs, p_exit, lev))
