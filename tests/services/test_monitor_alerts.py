@@ -118,3 +118,21 @@ def test_parse_every(text: str, seconds: float) -> None:
 def test_parse_every_rejects(text: str) -> None:
     with pytest.raises(InputError, match="--every"):
         parse_every(text)
+
+
+def test_status_warnings_and_monitor_alerts_are_the_same_rules() -> None:
+    """`hedge status` warns on exactly what the monitor alerts on (default limits)."""
+    from althedge.services.lifecycle import _warnings
+
+    s = _status(
+        current_beta=1.8,
+        beta_drift_pct=20.0,
+        liquidation_distance_pct=12.0,
+        funding_rate=-0.0002,
+        correlation=0.3,
+    )
+    alerts = evaluate_alerts(s, AlertThresholds())
+    assert [a.kind for a in alerts] == ["beta_drift", "liquidation", "funding", "correlation"]
+    assert [a.severity for a in alerts] == ["warning", "critical", "warning", "warning"]
+    assert _warnings(s) == [a.message for a in alerts]
+    assert _warnings(_status()) == []

@@ -70,6 +70,8 @@ from althedge.venues.protocol import (
 __all__ = [
     "CRASH_ENV",
     "CRASH_POINTS",
+    "Alert",
+    "AlertThresholds",
     "CloseResult",
     "ExecutionSettings",
     "HedgeStatus",
@@ -81,6 +83,7 @@ __all__ = [
     "plan_orders",
     "rebalance_hedge",
     "reconcile",
+    "status_alerts",
 ]
 
 CRASH_ENV = "ALTHEDGE_TEST_CRASH_AFTER"
@@ -612,6 +615,84 @@ def _execute(
     return [o.to_dict() for o in report.orders]
 
 
+@dataclass
+class _Resize:
+    """What rebalance and close both start from: the open hedge, checked and settled."""
+
+    rec: Reconciliation
+    hedge: HedgeRow
+    working: list[str]  # our working orders, cancelled first (live) or named (dry run)
+    execution: ExecutionSettings
+    portfolio: Any
+    instrument: Instrument
+    mark: float
+    current: float  # contracts short at the venue now
+
+    def orders(
+        self, journal: Journal, purpose: str, target: float, **kw: Any
+    ) -> list[OrderRequest]:
+        """:func:`plan_orders` from the current short to ``target`` (next journal step)."""
+        return plan_orders(
+            hedge_key=_hedge_key(self.hedge),
+            first_step=journal.order_count(self.hedge.id),
+            purpose=purpose,
+            instrument=self.instrument,
+            current_short=self.current,
+            target_short=target,
+            mark_price=self.mark,
+            execution=self.execution,
+            limits=Limits.from_config(self.portfolio.limits),
+            **kw,
+        )
+
+
+def _start_resize(
+    journal: Journal,
+    venue: Venue,
+    what: str,
+    *,
+    live: bool,
+    rec: Reconciliation | None,
+    execution: ExecutionSettings | None,
+) -> _Resize:
+    """Reconcile (unless done), need an open hedge, refuse live trading on a difference,
+    cancel our working orders, then read the instrument, mark and current short."""
+    rec = rec if rec is not None else reconcile(journal, venue)
+    hedge = _need_hedge(journal, what)
+    _refuse_if_unreconciled(rec, what, live)
+    working = _cancel_working(journal, venue, hedge, live)
+    stored = hedge.settings.get("execution") or {}
+    return _Resize(
+        rec=rec,
+        hedge=hedge,
+        working=working,
+        execution=execution or ExecutionSettings(**stored),
+        portfolio=_portfolio_from_hedge(hedge),
+        instrument=venue.instrument(hedge.symbol),
+        mark=venue.mark_price(hedge.symbol),
+        current=max(-_signed(venue.position(hedge.symbol)), 0.0),
+    )
+
+
+def _execute_all(
+    journal: Journal,
+    venue: Venue,
+    hedge: HedgeRow,
+    instrument: Instrument,
+    orders: Sequence[OrderRequest],
+    *,
+    purpose: str,
+    execution: ExecutionSettings,
+) -> list[dict[str, Any]]:
+    """:func:`_execute` each planned order in turn; every child order's final state."""
+    executed: list[dict[str, Any]] = []
+    for order in orders:
+        executed.extend(
+            _execute(journal, venue, hedge, instrument, order, purpose=purpose, execution=execution)
+        )
+    return executed
+
+
 def _cancel_working(journal: Journal, venue: Venue, hedge: HedgeRow, live: bool) -> list[str]:
     """Our orders still working at the venue (e.g. left by a crash mid-execution).
 
@@ -872,11 +953,15 @@ def open_hedge(
     venue.set_leverage(symbol, float(leg.leverage), str(leg.margin_mode))
     _persist(venue)
     _crash_point("leverage_set")
-    hedge = journal.hedge(hedge_id)
-    for order in orders:
-        result.executed.extend(
-            _execute(journal, venue, hedge, instrument, order, purpose="open", execution=execution)
-        )
+    result.executed = _execute_all(
+        journal,
+        venue,
+        journal.hedge(hedge_id),
+        instrument,
+        orders,
+        purpose="open",
+        execution=execution,
+    )
     result.current_contracts = max(-journal.net_contracts(hedge_id), 0.0)
     result.message = f"hedge #{hedge_id} opened: short {result.current_contracts:g} {symbol}"
     return result
@@ -1049,28 +1134,79 @@ def _margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) 
     return maintenance / balance
 
 
-def _warnings(s: HedgeStatus) -> list[str]:
-    out: list[str] = []
-    if s.beta_drift_pct is not None and abs(s.beta_drift_pct) > BETA_DRIFT_WARN_PCT:
+@dataclass(frozen=True)
+class AlertThresholds:
+    """Warning/alert limits: beta drift %, rally-to-liquidation %, minimum correlation."""
+
+    beta_drift_pct: float = BETA_DRIFT_WARN_PCT
+    liquidation_distance_pct: float = LIQUIDATION_WARN_PCT
+    min_correlation: float = CORRELATION_WARN
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    severity: str  # "warning" | "critical"
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "severity": self.severity, "message": self.message}
+
+
+def status_alerts(s: HedgeStatus, thresholds: AlertThresholds | None = None) -> list[Alert]:
+    """The hedge's health rules, shared by ``hedge status`` warnings and the monitor's alerts.
+
+    ``beta_drift`` |β now / β at open − 1| × 100 above the limit; ``liquidation`` the
+    rally that reaches the liquidation price below the limit (%); ``funding`` the rate
+    is negative (the short pays); ``correlation`` below the minimum.
+    """
+    t = thresholds or AlertThresholds()
+    out: list[Alert] = []
+    d = s.beta_drift_pct
+    if d is not None and abs(d) > t.beta_drift_pct:
         out.append(
-            f"beta drift: portfolio beta {s.current_beta:.2f} vs {s.target_beta:.2f} at open "
-            f"({s.beta_drift_pct:+.1f}%); consider `althedge hedge rebalance`"
+            Alert(
+                "beta_drift",
+                "warning",
+                f"beta drift: portfolio beta {s.current_beta:.2f} vs {s.target_beta:.2f} at open "
+                f"({d:+.1f}%, limit {t.beta_drift_pct:g}%); consider `althedge hedge rebalance`",
+            )
         )
-    if s.liquidation_distance_pct is not None and s.liquidation_distance_pct < LIQUIDATION_WARN_PCT:
+    liq = s.liquidation_distance_pct
+    if liq is not None and liq < t.liquidation_distance_pct:
         out.append(
-            f"liquidation: a {s.liquidation_distance_pct:.1f}% rally reaches the liquidation price "
-            f"{s.liquidation_price:,.2f}; add margin or lower leverage"
+            Alert(
+                "liquidation",
+                "critical",
+                f"liquidation: a {liq:.1f}% rally reaches the liquidation price "
+                f"{s.liquidation_price:,.2f} (limit {t.liquidation_distance_pct:g}%); "
+                "add margin or lower leverage",
+            )
         )
     if s.funding_rate is not None and s.funding_rate < 0:
         out.append(
-            f"funding: rate {s.funding_rate * 100:.4f}% per {s.funding_interval_hours:g} h is "
-            "negative; the short hedge is paying funding"
+            Alert(
+                "funding",
+                "warning",
+                f"funding: rate {s.funding_rate * 100:.4f}% per {s.funding_interval_hours:g} h is "
+                "negative; the short hedge is paying funding",
+            )
         )
-    if s.correlation is not None and s.correlation < CORRELATION_WARN:
+    c = s.correlation
+    if c is not None and c < t.min_correlation:
         out.append(
-            f"correlation: portfolio vs hedge asset {s.correlation:.2f} is below "
-            f"{CORRELATION_WARN}; the beta hedge is less reliable"
+            Alert(
+                "correlation",
+                "warning",
+                f"correlation: portfolio vs hedge asset {c:.2f} is below "
+                f"{t.min_correlation:g}; the beta hedge is less reliable",
+            )
         )
+    return out
+
+
+def _warnings(s: HedgeStatus) -> list[str]:
+    out = [a.message for a in status_alerts(s)]
     if s.margin_ratio is not None and s.margin_ratio > 0.8:
         out.append(f"margin ratio {s.margin_ratio:.0%}: close to liquidation (100%)")
     return out
@@ -1096,17 +1232,9 @@ def rebalance_hedge(
     """
     if not (math.isfinite(threshold_pct) and threshold_pct >= 0):
         raise InputError(f"--threshold: must be a percentage >= 0, got {threshold_pct}")
-    rec = rec if rec is not None else reconcile(journal, venue)
-    hedge = _need_hedge(journal, "hedge rebalance")
-    _refuse_if_unreconciled(rec, "hedge rebalance", live)
-    working = _cancel_working(journal, venue, hedge, live)
-    stored = hedge.settings.get("execution") or {}
-    execution = execution or ExecutionSettings(**stored)
-    portfolio = _portfolio_from_hedge(hedge)
-    plan = _build_plan(portfolio, source, as_of)
-    instrument = venue.instrument(hedge.symbol)
-    mark = venue.mark_price(hedge.symbol)
-    current = max(-_signed(venue.position(hedge.symbol)), 0.0)
+    r = _start_resize(journal, venue, "hedge rebalance", live=live, rec=rec, execution=execution)
+    hedge, instrument, mark, current = r.hedge, r.instrument, r.mark, r.current
+    plan = _build_plan(r.portfolio, source, as_of)
     target = float(plan.hedge.contracts)
     if target > 0:
         drift = abs(current / target - 1.0) * 100.0
@@ -1120,14 +1248,14 @@ def rebalance_hedge(
         as_of=str(plan.as_of),
         orders=[],
         executed=[],
-        reconciliation=rec,
+        reconciliation=r.rec,
         hedge_id=hedge.id,
         target_contracts=target,
         current_contracts=current,
         drift_pct=drift,
         threshold_pct=threshold_pct,
         plan=plan.to_dict(),
-        warnings=list(plan.warnings) + working,
+        warnings=list(plan.warnings) + r.working,
     )
     if drift <= threshold_pct:
         result.message = (
@@ -1135,18 +1263,8 @@ def rebalance_hedge(
             f"({drift:.1f}% ≤ {threshold_pct:g}%); nothing to do"
         )
         return result
-    limits = Limits.from_config(portfolio.limits)
-    orders = plan_orders(
-        hedge_key=_hedge_key(hedge),
-        first_step=journal.order_count(hedge.id),
-        purpose="rebalance",
-        instrument=instrument,
-        current_short=current,
-        target_short=target,
-        mark_price=mark,
-        execution=execution,
-        limits=limits,
-        leverage=float(hedge.settings.get("leverage", 1.0)),
+    orders = r.orders(
+        journal, "rebalance", target, leverage=float(hedge.settings.get("leverage", 1.0))
     )
     result.orders = [_order_view(o, instrument, mark) for o in orders]
     if not orders:
@@ -1156,12 +1274,9 @@ def rebalance_hedge(
         result.message = "dry run: nothing sent; pass --live to place these orders"
         return result
     journal.record_plan(hedge.id, plan.to_dict(), at=now_iso(), purpose="rebalance")
-    for order in orders:
-        result.executed.extend(
-            _execute(
-                journal, venue, hedge, instrument, order, purpose="rebalance", execution=execution
-            )
-        )
+    result.executed = _execute_all(
+        journal, venue, hedge, instrument, orders, purpose="rebalance", execution=r.execution
+    )
     result.current_contracts = max(-journal.net_contracts(hedge.id), 0.0)
     result.message = f"rebalanced: short {result.current_contracts:g} {hedge.symbol}"
     return result
@@ -1184,31 +1299,11 @@ def close_hedge(
 
     Dry run: the buy-back order and an attribution *estimated* at the current mark.
     """
-    rec = rec if rec is not None else reconcile(journal, venue)
-    hedge = _need_hedge(journal, "hedge close")
-    _refuse_if_unreconciled(rec, "hedge close", live)
-    working = _cancel_working(journal, venue, hedge, live)
-    stored = hedge.settings.get("execution") or {}
-    execution = execution or ExecutionSettings(**stored)
-    portfolio = _portfolio_from_hedge(hedge)
-    instrument = venue.instrument(hedge.symbol)
-    mark = venue.mark_price(hedge.symbol)
-    current = max(-_signed(venue.position(hedge.symbol)), 0.0)
-    limits = Limits.from_config(portfolio.limits)
-    orders = plan_orders(
-        hedge_key=_hedge_key(hedge),
-        first_step=journal.order_count(hedge.id),
-        purpose="close",
-        instrument=instrument,
-        current_short=current,
-        target_short=0.0,
-        mark_price=mark,
-        execution=execution,
-        limits=limits,
-        close_all=True,
-    )
+    r = _start_resize(journal, venue, "hedge close", live=live, rec=rec, execution=execution)
+    hedge, instrument, mark, current = r.hedge, r.instrument, r.mark, r.current
+    orders = r.orders(journal, "close", 0.0, close_all=True)
     amounts: dict[str, float] = hedge.portfolio["amounts"]
-    overrides = {h.asset: float(h.price_usd) for h in portfolio.holdings if h.price_usd}
+    overrides = {h.asset: float(h.price_usd) for h in r.portfolio.holdings if h.price_usd}
     prices_now = _prices_now(source, list(amounts), as_of, overrides)
     result = LifecycleResult(
         action="close",
@@ -1218,20 +1313,17 @@ def close_hedge(
         as_of=str(as_of or ""),
         orders=[_order_view(o, instrument, mark) for o in orders],
         executed=[],
-        reconciliation=rec,
+        reconciliation=r.rec,
         hedge_id=hedge.id,
         target_contracts=0.0,
         current_contracts=current,
-        warnings=working,
+        warnings=r.working,
     )
     _sync_funding(journal, venue, hedge, instrument)
     if live:
-        for order in orders:
-            result.executed.extend(
-                _execute(
-                    journal, venue, hedge, instrument, order, purpose="close", execution=execution
-                )
-            )
+        result.executed = _execute_all(
+            journal, venue, hedge, instrument, orders, purpose="close", execution=r.execution
+        )
         _crash_point("closed_orders")
         _sync_funding(journal, venue, hedge, instrument)
         left = max(-journal.net_contracts(hedge.id), 0.0)

@@ -10,6 +10,9 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
 * ``correlation`` — portfolio/hedge-asset correlation below ``min_correlation``;
 * ``reconcile`` — the journal and the venue disagree.
 
+The first four are :func:`althedge.services.lifecycle.status_alerts`, the same rules
+``hedge status`` warns with (here with the ``--…`` thresholds).
+
 An alert fires when its condition becomes true (not again while it stays true);
 each is written to the journal's ``alerts`` table, printed, and — with a webhook
 — POSTed as JSON (``urllib``, 10 s timeout; a failing webhook is reported, never
@@ -30,7 +33,13 @@ from typing import Any
 
 from althedge.errors import AlthedgeError
 from althedge.journal import Journal, now_iso
-from althedge.services.lifecycle import HedgeStatus, hedge_status
+from althedge.services.lifecycle import (
+    Alert,
+    AlertThresholds,
+    HedgeStatus,
+    hedge_status,
+    status_alerts,
+)
 
 __all__ = [
     "Alert",
@@ -40,25 +49,6 @@ __all__ = [
     "post_webhook",
     "run_monitor",
 ]
-
-
-@dataclass(frozen=True)
-class AlertThresholds:
-    """Alert limits: beta drift %, rally-to-liquidation %, minimum correlation."""
-
-    beta_drift_pct: float = 10.0
-    liquidation_distance_pct: float = 30.0
-    min_correlation: float = 0.5
-
-
-@dataclass(frozen=True)
-class Alert:
-    kind: str
-    severity: str  # "warning" | "critical"
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "severity": self.severity, "message": self.message}
 
 
 @dataclass
@@ -96,6 +86,7 @@ def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Al
         )
     if status.hedge_id is None:
         return out
+    return out + status_alerts(status, thresholds)
     d = status.beta_drift_pct
     if d is not None and abs(d) > thresholds.beta_drift_pct:
         out.append(
