@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,6 +126,22 @@ def _journal_with_hedge(tmp_path: Path) -> tuple[Journal, int]:
     return j, hid
 
 
+def _run(
+    j: Journal, hid: int, venue: ScriptedVenue, order: OrderRequest, **settings: object
+) -> list[dict[str, Any]]:
+    """The lifecycle's executor on ``order`` for hedge ``hid``, without real waiting."""
+    return _execute(
+        j,
+        venue,
+        j.hedge(hid),
+        BTC,
+        order,
+        purpose="open",
+        execution=ExecutionSettings(**settings),  # type: ignore[arg-type]
+        sleep=lambda s: None,
+    )
+
+
 def _plan(current: float, target: float, **kw: object) -> list[OrderRequest]:
     args: dict[str, object] = dict(
         hedge_key="k1",
@@ -185,16 +202,7 @@ def test_partial_fill_then_timeout_falls_back_to_market(tmp_path: Path) -> None:
     j, hid = _journal_with_hedge(tmp_path)
     venue = ScriptedVenue("partial")
     (order,) = _plan(0.0, 1.0)
-    done = _execute(
-        j,
-        venue,
-        j.hedge(hid),
-        BTC,
-        order,
-        purpose="open",
-        execution=ExecutionSettings(timeout_s=0.0),
-        sleep=lambda s: None,
-    )
+    done = _run(j, hid, venue, order, timeout_s=0.0)
     assert [d["status"] for d in done] == ["canceled", "filled"]
     assert [d["order_type"] for d in done] == ["limit", "market"]
     assert j.net_contracts(hid) == pytest.approx(-1.0)
@@ -206,16 +214,7 @@ def test_resting_order_with_cancel_fallback_leaves_remainder(tmp_path: Path) -> 
     j, hid = _journal_with_hedge(tmp_path)
     venue = ScriptedVenue("rest")
     (order,) = _plan(0.0, 1.0)
-    done = _execute(
-        j,
-        venue,
-        j.hedge(hid),
-        BTC,
-        order,
-        purpose="open",
-        execution=ExecutionSettings(timeout_s=0.0, fallback="cancel"),
-        sleep=lambda s: None,
-    )
+    done = _run(j, hid, venue, order, timeout_s=0.0, fallback="cancel")
     assert [d["status"] for d in done] == ["canceled"]
     assert j.net_contracts(hid) == 0.0 and venue.open_orders(BTC.symbol) == []
 
@@ -224,16 +223,7 @@ def test_timeout_while_placing_is_looked_up_not_resent(tmp_path: Path) -> None:
     j, hid = _journal_with_hedge(tmp_path)
     venue = ScriptedVenue("timeout_after_accept")
     (order,) = _plan(0.0, 1.0)
-    _execute(
-        j,
-        venue,
-        j.hedge(hid),
-        BTC,
-        order,
-        purpose="open",
-        execution=ExecutionSettings(timeout_s=0.0),
-        sleep=lambda s: None,
-    )
+    _run(j, hid, venue, order, timeout_s=0.0)
     assert venue.placed == [order.client_order_id]  # sent once
     assert j.order(order.client_order_id).status == "filled"  # type: ignore[union-attr]
     assert j.net_contracts(hid) == pytest.approx(-1.0)
@@ -243,16 +233,7 @@ def test_rejection_is_an_exchange_error_and_journaled(tmp_path: Path) -> None:
     j, hid = _journal_with_hedge(tmp_path)
     (order,) = _plan(0.0, 1.0)
     with pytest.raises(ExchangeError, match="rejected"):
-        _execute(
-            j,
-            ScriptedVenue("reject"),
-            j.hedge(hid),
-            BTC,
-            order,
-            purpose="open",
-            execution=ExecutionSettings(timeout_s=0.0),
-            sleep=lambda s: None,
-        )
+        _run(j, hid, ScriptedVenue("reject"), order, timeout_s=0.0)
     assert j.order(order.client_order_id).status == "rejected"  # type: ignore[union-attr]
 
 
@@ -303,16 +284,7 @@ def test_a_venue_that_never_fills_does_not_loop_forever(tmp_path: Path) -> None:
     venue = ScriptedVenue("rest")
     venue.place_order = _never_fills(venue)  # type: ignore[method-assign]
     (order,) = _plan(0.0, 1.0)
-    done = _execute(
-        j,
-        venue,
-        j.hedge(hid),
-        BTC,
-        order,
-        purpose="open",
-        execution=ExecutionSettings(timeout_s=0.0, fallback="reprice", max_reprices=2),
-        sleep=lambda s: None,
-    )
+    done = _run(j, hid, venue, order, timeout_s=0.0, fallback="reprice", max_reprices=2)
     assert 3 <= len(done) <= 6
     assert {d["status"] for d in done} == {"canceled"}
     assert len({d["client_order_id"] for d in done}) == len(done)  # a new id for each attempt
@@ -344,16 +316,7 @@ def test_every_child_order_is_journaled_as_intent_before_the_venue_sees_it(
 
     venue.place_order = checked  # type: ignore[method-assign]
     (order,) = _plan(0.0, 1.0)
-    done = _execute(
-        j,
-        venue,
-        j.hedge(hid),
-        BTC,
-        order,
-        purpose="open",
-        execution=ExecutionSettings(timeout_s=0.0, fallback="reprice", max_reprices=1),
-        sleep=lambda s: None,
-    )
+    done = _run(j, hid, venue, order, timeout_s=0.0, fallback="reprice", max_reprices=1)
     assert [d["order_type"] for d in done] == ["limit", "limit", "market"]
     assert at_send == ["intent", "intent", "intent"]
     rows = j.orders(hid)

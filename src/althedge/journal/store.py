@@ -211,13 +211,16 @@ class Journal:
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return list(self._conn.execute(sql, params).fetchall())
 
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of a query that always returns one."""
+        return self._conn.execute(sql, params).fetchone()[0]
+
     def journal_mode(self) -> str:
-        return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+        return str(self._scalar("PRAGMA journal_mode"))
 
     def installation_id(self) -> str:
         """Random id created with the journal; keeps client order ids unique per data dir."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key='installation_id'").fetchone()
-        return str(row[0])
+        return str(self._scalar("SELECT value FROM meta WHERE key='installation_id'"))
 
     def next_hedge_key(self) -> str:
         """Deterministic key of the next hedge: installation id and hedge number.
@@ -225,8 +228,8 @@ class Journal:
         The same before and after a dry run, so ``hedge open`` shows the exact client
         order ids ``hedge open --live`` will send.
         """
-        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM hedges").fetchone()
-        return f"{self.installation_id()}:{int(row[0]) + 1}"
+        last = int(self._scalar("SELECT COALESCE(MAX(id), 0) FROM hedges"))
+        return f"{self.installation_id()}:{last + 1}"
 
     # -- hedges ---------------------------------------------------------------------
     def create_hedge(
@@ -315,10 +318,7 @@ class Journal:
     # -- orders -----------------------------------------------------------------------
     def order_count(self, hedge_id: int) -> int:
         """Orders ever journaled for this hedge (the next sequence number for client ids)."""
-        row = self._conn.execute(
-            "SELECT COUNT(*) FROM orders WHERE hedge_id=?", (hedge_id,)
-        ).fetchone()
-        return int(row[0])
+        return int(self._scalar("SELECT COUNT(*) FROM orders WHERE hedge_id=?", (hedge_id,)))
 
     def record_intent(
         self,
@@ -532,10 +532,11 @@ class Journal:
         ]
 
     def funding_total_usd(self, hedge_id: int) -> float:
-        row = self._conn.execute(
-            "SELECT COALESCE(SUM(amount_usd), 0) FROM funding WHERE hedge_id=?", (hedge_id,)
-        ).fetchone()
-        return float(row[0])
+        return float(
+            self._scalar(
+                "SELECT COALESCE(SUM(amount_usd), 0) FROM funding WHERE hedge_id=?", (hedge_id,)
+            )
+        )
 
     def record_snapshot(self, hedge_id: int | None, snapshot: Mapping[str, Any], *, at: str) -> int:
         with self.transaction() as conn:

@@ -87,46 +87,6 @@ def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Al
     if status.hedge_id is None:
         return out
     return out + status_alerts(status, thresholds)
-    d = status.beta_drift_pct
-    if d is not None and abs(d) > thresholds.beta_drift_pct:
-        out.append(
-            Alert(
-                "beta_drift",
-                "warning",
-                f"portfolio beta {status.current_beta:.2f} vs {status.target_beta:.2f} at open "
-                f"({d:+.1f}%, limit {thresholds.beta_drift_pct:g}%); consider `hedge rebalance`",
-            )
-        )
-    liq = status.liquidation_distance_pct
-    if liq is not None and liq < thresholds.liquidation_distance_pct:
-        out.append(
-            Alert(
-                "liquidation",
-                "critical",
-                f"a {liq:.1f}% rally reaches the liquidation price {status.liquidation_price:,.2f} "
-                f"(limit {thresholds.liquidation_distance_pct:g}%); add margin or reduce leverage",
-            )
-        )
-    if status.funding_rate is not None and status.funding_rate < 0:
-        out.append(
-            Alert(
-                "funding",
-                "warning",
-                f"funding {status.funding_rate * 100:.4f}% per {status.funding_interval_hours:g} h "
-                "is negative: the short hedge now pays funding",
-            )
-        )
-    c = status.correlation
-    if c is not None and c < thresholds.min_correlation:
-        out.append(
-            Alert(
-                "correlation",
-                "warning",
-                f"correlation with the hedge asset fell to {c:.2f} "
-                f"(limit {thresholds.min_correlation:g}); the beta hedge is less reliable",
-            )
-        )
-    return out
 
 
 def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 10.0) -> None:
