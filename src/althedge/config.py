@@ -254,8 +254,6 @@ def load_portfolio(path: str | Path) -> PortfolioConfig:
     cfg = parse_portfolio(data, source=p.name)
     try:
         cfg.hedge_instrument()
-    except ModuleNotFoundError:  # pragma: no cover - only while core/instruments is being written
-        pass
     except AlthedgeError as err:
         raise ConfigError(f"{p.name}: hedge: {err}") from None
     return cfg

@@ -185,7 +185,7 @@ def test_dated_price_model_converges_at_expiry() -> None:
 def test_rebalance_schedules() -> None:
     idx = pd.date_range("2024-01-01", periods=28, freq="D")  # a Monday
     weekly, thr = rebalance_schedule(idx, "weekly")
-    assert thr is None and weekly.sum() == 4 and all(idx[weekly].dayofweek == 0)
+    assert thr is None and weekly.sum() == 4 and all(idx[weekly].day_of_week == 0)
     biweekly, _ = rebalance_schedule(idx, "biweekly")
     assert biweekly.sum() == 2 and biweekly[0]
     every, thr = rebalance_schedule(idx, "threshold:15")

@@ -111,7 +111,7 @@ def join_closes(series: dict[str, pd.Series]) -> pd.DataFrame:
     """Outer-join close series into one frame (columns in the order given)."""
     if not series:
         return pd.DataFrame(index=pd.DatetimeIndex([], name="timestamp"), dtype=float)
-    frame = pd.concat(series, axis=1, join="outer").sort_index()
+    frame = pd.concat(series, axis=1, join="outer", sort=True)
     frame.index = pd.DatetimeIndex(frame.index, name="timestamp").astype("datetime64[ns]")
     return frame.astype(float)
 
