@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from althedge.core.instruments import get_instrument
@@ -129,14 +130,55 @@ def test_bybit_inverse_isolated_example() -> None:
 # --- generic, table, errors ------------------------------------------------------------
 
 
-def test_generic_label_for_okx_and_deribit() -> None:
+def test_generic_label_for_okx() -> None:
     assert liquidation_method("okx", "linear") == "generic-isolated"
-    assert liquidation_method("deribit", "inverse") == "generic-isolated"
-    deribit = get_instrument("deribit", "BTC/USD:BTC")
-    liq = liquidation_price("deribit", "inverse", "short", 1_000, 10, 50_000, leverage=5,
-                            tiers=deribit.tiers)
+    okx = get_instrument("okx", "BTC/USD:BTC")
+    liq = liquidation_price("okx", "inverse", "short", 100, 100, 50_000, leverage=5,
+                            tiers=okx.tiers)
     # generic = Binance COIN-M form with cum 0: LP = EP(1 − MMR)/(1 − 1/L)
-    assert liq.liquidation_price == pytest.approx(50_000 * 0.995 / 0.8)
+    assert liq.liquidation_price == pytest.approx(50_000 * (1 - okx.tiers[0].mmr) / 0.8)
+
+
+def test_deribit_maintenance_margin_published_examples() -> None:
+    # Deribit support, "Linear Perpetual" (BTC_USDC at 100 000 USD): MM = 1 % + size in BTC
+    # × 0.005 %; 25 BTC → 1.125 % → 0.28125 BTC = 28 125 USDC (exact figures on the page).
+    mm = maintenance_margin("linear", 25, 1.0, 100_000, 0.01, mmr_per_coin=0.00005)
+    assert mm == pytest.approx(28_125.0, rel=1e-12)
+    # The same rule for the inverse BTC-PERPETUAL: 2 500 000 USD at 100 000 = 25 BTC →
+    # 0.28125 BTC (size in coin measured at the price).
+    mm_coin = maintenance_margin("inverse", 250_000, 10.0, 100_000, 0.01, mmr_per_coin=0.00005)
+    assert mm_coin == pytest.approx(0.28125, rel=1e-12)
+    btc = get_instrument("deribit", "BTC/USD:BTC").tiers[0]
+    eth = get_instrument("deribit", "ETH/USD:ETH").tiers[0]
+    # Deribit support, "11 January 2022": BTC 1 % + 0.005 %/BTC, ETH 1 % + 0.0004 %/ETH
+    assert (btc.mmr, btc.mmr_per_coin) == (0.01, 0.00005)
+    assert (eth.mmr, eth.mmr_per_coin) == (0.01, 0.000004)
+
+
+@pytest.mark.parametrize("side", ["short", "long"])
+def test_deribit_inverse_liquidation_solves_the_size_dependent_rule(side: str) -> None:
+    assert liquidation_method("deribit", "inverse") == "deribit-isolated"
+    inst = get_instrument("deribit", "BTC/USD:BTC")
+    q, cs, ep, lev = 20_000, 10.0, 50_000.0, 5.0  # 200 000 USD = 4 BTC at entry
+    liq = liquidation_price("deribit", "inverse", side, q, cs, ep, leverage=lev,
+                            tiers=inst.tiers)
+    n = q * cs
+    wb = n / ep / lev
+    s = 1.0 if side == "long" else -1.0
+    k, m0 = 0.00005, 0.01
+    # independent check: margin balance − MM as a function of the price, root by numpy
+    roots = np.roots([k, m0 + s, -(wb + s * n / ep)])  # in X = N/P, coin
+    x = [r.real for r in roots if abs(r.imag) < 1e-12 and r.real > 0]
+    expected = [n / r for r in x if (n / r > ep) == (s < 0)]
+    assert liq.liquidation_price == pytest.approx(expected[0], rel=1e-12)
+    lp = liq.liquidation_price
+    left = wb + s * n * (1 / ep - 1 / lp)
+    assert left == pytest.approx((m0 + k * n / lp) * n / lp, rel=1e-10)
+    assert liq.mmr == pytest.approx(m0 + k * n / lp, rel=1e-12)
+    assert liq.method == "deribit-isolated"
+    # the per-coin increase brings liquidation nearer than a flat 1 %
+    flat = liquidation_price("okx", "inverse", side, q, cs, ep, leverage=lev, mmr=m0)
+    assert abs(lp - ep) < abs(flat.liquidation_price - ep)
 
 
 @pytest.mark.parametrize("lev", range(1, 11))

@@ -64,7 +64,9 @@ def test_with_builtin_tiers_margin_left_equals_maintenance_of_the_chosen_tier(
     entry_value = notional if not inst.is_inverse else notional / ep
     assume(entry_value <= inst.tiers[-1].cap)  # beyond the table the exchange refuses it
     tier = next(t for t in inst.tiers if entry_value <= t.cap)
-    assume(1.0 / lev > tier.mmr * 1.05)
+    size_coin = q * inst.contract_size / (ep if inst.is_inverse else 1.0)
+    rate_at_entry = tier.mmr + tier.mmr_per_coin * size_coin  # Deribit grows with size
+    assume(1.0 / lev > rate_at_entry * 1.05)
     liq = liquidation_price(inst.exchange, inst.contract_type, side, q, inst.contract_size, ep,
                             leverage=lev, tiers=inst.tiers)
     lp = liq.liquidation_price

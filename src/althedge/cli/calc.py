@@ -190,6 +190,10 @@ def liquidation_cmd(
     maint_amount: float = typer.Option(
         0.0, "--maint-amount", help="Tier maintenance amount (Binance cum / Bybit deduction)."
     ),
+    mmr_per_coin: float = typer.Option(
+        0.0, "--mmr-per-coin",
+        help="Deribit: MMR increase per coin of position size (BTC 0.00005); with --mmr.",
+    ),
     symbol: str | None = typer.Option(
         None, "--symbol", help="ccxt symbol of a built-in contract: its tier table is used."
     ),
@@ -236,9 +240,11 @@ def liquidation_cmd(
             raise InputError("mmr: give --mmr (and --maint-amount) or --symbol for its tiers")
     if mmr is None and maint_amount:
         raise InputError("maint amount: --maint-amount needs --mmr; --symbol brings both")
+    if mmr is None and mmr_per_coin:
+        raise InputError("mmr per coin: --mmr-per-coin needs --mmr; --symbol brings both")
     liq = liquidation_price(
         ex, ct, sd.value, q, cs, ep, wallet_balance=wallet, leverage=leverage,
-        mmr=mmr, maint_amount=maint_amount, tiers=tiers,
+        mmr=mmr, maint_amount=maint_amount, tiers=tiers, mmr_per_coin=mmr_per_coin,
     )
     settle = "USD" if ct == ContractType.LINEAR else "coin"
     out: dict[str, Any] = {
@@ -269,6 +275,7 @@ def liquidation_cmd(
             "floor": t.floor,
             "cap": t.cap,
             "mmr": t.mmr,
+            "mmr_per_coin": t.mmr_per_coin,
             "maint_amount": t.maint_amount,
             "max_leverage": t.max_leverage,
             "specs_as_of": inst.specs_as_of,

@@ -22,7 +22,8 @@ comment for what was and was not verified against a published page):
   pages (binance.com/en/futures/trading-rules/perpetual/leverage-margin).
 * Bybit: "Margin Parameters" (bybit.com/en/announcement-info/margin-parameters).
 * OKX: "Position tiers" (okx.com/trade-market/position-tiers/swap).
-* Deribit: knowledge base "Margin requirements" (no tiered table; a flat rate used).
+* Deribit: support article "11 January 2022" (no tiered table; MM 1 % + a per-coin
+  increase, see DERIBIT_BTC_TIERS).
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ class MarginTier:
     """One row of an exchange's maintenance-margin (risk-limit) table.
 
     A position whose notional ``n`` satisfies ``floor <= n <= cap`` uses this row:
-    maintenance margin = ``n · mmr − maint_amount``.
+    maintenance margin = ``n · (mmr + mmr_per_coin · size_coin) − maint_amount``.
+    ``mmr_per_coin`` is Deribit's "increase factor" (the rate grows with the position
+    size in coin: BTC 1 % + 0.005 % per BTC); 0 for every tiered exchange.
     """
 
     floor: float  # notional lower bound (USD linear; coin for Binance COIN-M / Bybit inverse)
@@ -109,6 +112,7 @@ class MarginTier:
     mmr: float  # maintenance-margin rate, e.g. 0.004
     maint_amount: float  # Binance "cum" / Bybit "deduction", same unit as notional
     max_leverage: float
+    mmr_per_coin: float = 0.0  # added to mmr per coin of position size (Deribit)
 
 
 def build_tiers(rows: Sequence[tuple[float, float, float]]) -> tuple[MarginTier, ...]:
@@ -336,9 +340,15 @@ BYBIT_INVERSE_ETH_TIERS = build_tiers(
 OKX_BTC_TIERS = build_tiers([(_INF, 0.004, 100)])
 OKX_ETH_TIERS = build_tiers([(_INF, 0.005, 100)])
 
-#: Deribit: no tier table; maintenance margin 0.5 % flat is used (Deribit's published
-#: rule adds a size-dependent term). NOT verified; the generic formula is used.
-DERIBIT_TIERS = build_tiers([(_INF, 0.005, 50)])
+#: Deribit (standard margin) has no tier table: the maintenance-margin rate grows with the
+#: position size in coin. Source: Deribit support, "11 January 2022" (margin changes, in
+#: force since): BTC MM = 1 % + size in BTC × 0.005 %, ETH MM = 1 % + size in ETH ×
+#: 0.0004 %; IM = 2 % + the same increase (max 50×). The same BTC rule and its worked
+#: numbers (25 BTC → 1.125 %) stand on Deribit's "Linear Perpetual" page. Liquidation:
+#: method "deribit-isolated" in core.margin (margin balance = this MM, solved exactly).
+#: Cap (coin): the size at which the initial margin 2 % + k·X reaches 100 %.
+DERIBIT_BTC_TIERS = (MarginTier(0.0, 19_600.0, 0.01, 0.0, 50.0, mmr_per_coin=0.00005),)
+DERIBIT_ETH_TIERS = (MarginTier(0.0, 245_000.0, 0.01, 0.0, 50.0, mmr_per_coin=0.000004),)
 
 
 def _row(
@@ -414,11 +424,11 @@ BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
     _row("okx", "BTC/USD:BTC", 100.0, 0.1, 1, 1, 100, OKX_BTC_TIERS),
     _row("okx", "ETH/USD:ETH", 10.0, 0.01, 1, 1, 100, OKX_ETH_TIERS),
     # Deribit perpetuals and a quarterly (inverse; amount in USD, 10 USD BTC / 1 USD ETH)
-    _row("deribit", "BTC/USD:BTC", 10.0, 0.5, 1, 1, 50, DERIBIT_TIERS, amount_in_usd=True),
-    _row("deribit", "ETH/USD:ETH", 1.0, 0.05, 1, 1, 50, DERIBIT_TIERS, amount_in_usd=True),
-    _row("deribit", "BTC/USD:BTC-261225", 10.0, 2.5, 1, 1, 50, DERIBIT_TIERS,
+    _row("deribit", "BTC/USD:BTC", 10.0, 0.5, 1, 1, 50, DERIBIT_BTC_TIERS, amount_in_usd=True),
+    _row("deribit", "ETH/USD:ETH", 1.0, 0.05, 1, 1, 50, DERIBIT_ETH_TIERS, amount_in_usd=True),
+    _row("deribit", "BTC/USD:BTC-261225", 10.0, 2.5, 1, 1, 50, DERIBIT_BTC_TIERS,
          expiry=_Q1, amount_in_usd=True),
-    _row("deribit", "ETH/USD:ETH-261225", 1.0, 0.25, 1, 1, 50, DERIBIT_TIERS,
+    _row("deribit", "ETH/USD:ETH-261225", 1.0, 0.25, 1, 1, 50, DERIBIT_ETH_TIERS,
          expiry=_Q1, amount_in_usd=True),
 )
 

@@ -28,7 +28,14 @@ Liquidation price per exchange (isolated, one-way mode, fees ignored):
     Isolated Mode (Unified Trading Account)", inverse:
     long LP = N(1 + MMR) / (N/EP + WB + deduction),
     short LP = N(1 − MMR) / (N/EP − WB − deduction), tier by position value at entry.
-``generic-isolated`` — OKX and Deribit (no closed form published in the form used here):
+``deribit-isolated`` — Deribit support "11 January 2022" (standard margin): the rate grows
+    with the position size in coin, MMR(P) = MMR₀ + k·X with X = N (linear, coin) or N/P
+    (inverse, coin at the price P); BTC MMR₀ 1 %, k 0.005 %/BTC; ETH 1 %, 0.0004 %/ETH.
+    Liquidated where WB + PnL(P) = X·MMR(P) (in coin for inverse, X·P·MMR(P) USD for
+    linear). Inverse: k·X² + (MMR₀ + s)·X − (WB + cum + s·N/EP) = 0, solved for X in the
+    cancellation-free form X = 2C/(b + sign(b)·√(b² + 4kC)); linear: the generic form
+    with MMR₀ + k·N. With k = 0 this is exactly the generic form below.
+``generic-isolated`` — OKX (no closed form published in the form used here):
     the price where margin balance WB + PnL(P) equals N·P·MMR − cum (linear) or
     N/P·MMR − cum (inverse), i.e. the Binance forms; labelled generic.
 
@@ -130,12 +137,16 @@ def maintenance_margin(
     price: Any,
     mmr: Any,
     maint_amount: Any = 0.0,
+    *,
+    mmr_per_coin: Any = 0.0,
 ) -> Any:
     """Maintenance margin at ``price`` = position value × MMR − maint_amount.
 
     Settlement currency: linear Q·CS·P·MMR − cum (USD); inverse Q·CS/P·MMR − cum (coin).
     Binance COIN-M FAQ example: 100 contracts × 100 USD at mark 25 000 → 0.4 BTC × 0.4 %
-    − 0 = 0.0016 BTC. Broadcasts over numpy arrays; scalars in → float out.
+    − 0 = 0.0016 BTC. ``mmr_per_coin`` (Deribit) raises the rate by that much per coin
+    of position size (Q·CS linear, Q·CS/P inverse). Broadcasts over numpy arrays;
+    scalars in → float out.
     """
     ct = parse_contract_type(contract_type)
     n = _arr_check("contracts", contracts, zero_ok=True) * _arr_check(
@@ -145,7 +156,9 @@ def maintenance_margin(
     rate = _arr_check("mmr", mmr, zero_ok=True)
     if np.any(rate >= 1):
         raise InputError(f"mmr: must be a fraction below 1 (0.005 = 0.5 %), got {mmr!r}")
-    value = n * p if ct == ContractType.LINEAR else n / p
+    size_coin = n if ct == ContractType.LINEAR else n / p
+    rate = rate + _arr_check("mmr per coin", mmr_per_coin, zero_ok=True) * size_coin
+    value = n * p if ct == ContractType.LINEAR else size_coin
     return _out(value * rate - np.asarray(maint_amount, dtype=float))
 
 
@@ -205,7 +218,9 @@ def liquidation_method(exchange: str, contract_type: ContractType | str) -> str:
         return "binance-usdm-isolated" if ct == ContractType.LINEAR else "binance-coinm-isolated"
     if ex == "bybit":
         return "bybit-usdt-isolated" if ct == ContractType.LINEAR else "bybit-inverse-isolated"
-    if ex in ("okx", "deribit"):
+    if ex == "deribit":
+        return "deribit-isolated"
+    if ex == "okx":
         return "generic-isolated"
     raise InputError(
         f"exchange: {exchange!r} is not supported; use one of {', '.join(LIQUIDATION_EXCHANGES)}"
@@ -216,11 +231,23 @@ def liquidation_method(exchange: str, contract_type: ContractType | str) -> str:
 
 
 def _lp_mm_at_price(ct: ContractType, s: float, n: float, ep: float, wb: float,
-                    mmr: float, cum: float) -> float:
-    """Binance/generic closed form (MM evaluated at the liquidation price)."""
+                    mmr: float, cum: float, k: float = 0.0) -> float:
+    """Binance/Deribit/generic closed form (MM evaluated at the liquidation price).
+
+    ``k``: Deribit's rate increase per coin of position size (0 elsewhere).
+    """
     if ct == ContractType.LINEAR:
+        mmr = mmr + k * n
         lp = (wb + cum - s * n * ep) / (n * mmr - s * n)
         return lp if lp > 0 else 0.0
+    if k > 0:
+        # k·X² + b·X − C = 0 in X = N/P (position size in coin at the liquidation price)
+        b = mmr + s
+        c = wb + cum + s * n / ep
+        if s < 0 and c >= 0:
+            return math.inf  # the coin margin covers the short at any price
+        x = 2 * c / (b + math.copysign(math.sqrt(b * b + 4 * k * c), b))
+        return n / x if x > 0 else (math.inf if s < 0 else 0.0)
     den = wb + cum + s * n / ep
     if den == 0:
         return math.inf if s < 0 else 0.0
@@ -252,6 +279,11 @@ def _notional(ct: ContractType, n: float, price: float) -> float:
     return n / price if price > 0 else math.inf
 
 
+def _size_coin(ct: ContractType, n: float, price: float) -> float:
+    """Position size in coin at ``price``: N (linear) or N/P (inverse)."""
+    return n if ct == ContractType.LINEAR else n / price
+
+
 def _tier_index(tiers: Sequence[MarginTier], notional: float) -> int:
     """Index of the tier holding ``notional``; beyond the last cap → the last tier."""
     for i, t in enumerate(tiers):
@@ -279,19 +311,21 @@ def liquidation_price(
     mmr: float | None = None,
     maint_amount: float = 0.0,
     tiers: Sequence[MarginTier] | None = None,
+    *,
+    mmr_per_coin: float = 0.0,
 ) -> Liquidation:
     """Isolated-margin liquidation price with the exchange's published formula.
 
     Give exactly one of ``wallet_balance`` (isolated margin, settlement currency) or
-    ``leverage`` (then WB = initial margin). Give ``mmr`` (and ``maint_amount``) or a
-    ``tiers`` table; an explicit ``mmr`` wins over ``tiers``.
+    ``leverage`` (then WB = initial margin). Give ``mmr`` (and ``maint_amount``, and for
+    Deribit ``mmr_per_coin``) or a ``tiers`` table; an explicit ``mmr`` wins over ``tiers``.
 
     Raises :class:`InputError` for impossible input and :class:`ImpossiblePositionError`
     when the margin is already below the maintenance margin at the entry price.
     """
     method = liquidation_method(exchange, contract_type)
     return _solve(method, contract_type, side, contracts, contract_size, entry_price,
-                  wallet_balance, leverage, mmr, maint_amount, tiers)
+                  wallet_balance, leverage, mmr, maint_amount, tiers, mmr_per_coin)
 
 
 def cross_liquidation_price(
@@ -308,6 +342,7 @@ def cross_liquidation_price(
     *,
     other_maintenance_margin: float = 0.0,
     other_unrealised_pnl: float = 0.0,
+    mmr_per_coin: float = 0.0,
 ) -> Liquidation:
     """Cross-margin liquidation price of one position given the whole wallet.
 
@@ -327,7 +362,7 @@ def cross_liquidation_price(
         )
     method = liquidation_method(exchange, contract_type).replace("-isolated", "-cross")
     return _solve(method, contract_type, side, contracts, contract_size, entry_price,
-                  eff, None, mmr, maint_amount, tiers)
+                  eff, None, mmr, maint_amount, tiers, mmr_per_coin)
 
 
 def _solve(
@@ -342,6 +377,7 @@ def _solve(
     mmr: float | None,
     maint_amount: float,
     tiers: Sequence[MarginTier] | None,
+    mmr_per_coin: float = 0.0,
 ) -> Liquidation:
     ct = parse_contract_type(contract_type)
     s = float(parse_side(side))
@@ -356,6 +392,7 @@ def _solve(
     else:
         wb = _pos("wallet balance", wallet_balance if wallet_balance is not None else 0.0)
 
+    k = _pos("mmr per coin", mmr_per_coin, zero_ok=True)
     if mmr is not None:
         table: list[tuple[float, float, float, float]] = [
             (0.0, math.inf, _mmr(mmr), _pos("maint amount", maint_amount, zero_ok=True))
@@ -363,6 +400,9 @@ def _solve(
         use_index = False
     elif tiers:
         table = [(t.floor, t.cap, _mmr(t.mmr), float(t.maint_amount)) for t in tiers]
+        k = max((float(t.mmr_per_coin) for t in tiers), default=0.0)
+        if k and len(tiers) > 1:
+            raise InputError("tiers: a per-coin MMR increase needs a single-row table")
         use_index = True
     else:
         raise InputError("mmr: give --mmr (and --maint-amount) or --symbol for its tier table")
@@ -378,7 +418,7 @@ def _solve(
             return _lp_bybit_inverse(s, n, ep, wb, m, c)
     else:
         def closed(m: float, c: float) -> float:
-            return _lp_mm_at_price(ct, s, n, ep, wb, m, c)
+            return _lp_mm_at_price(ct, s, n, ep, wb, m, c, k)
 
     entry_notional = _notional(ct, n, ep)
     if use_index and entry_notional > table[-1][1]:
@@ -390,7 +430,8 @@ def _solve(
                             entry_notional) if use_index else 0
     # Is the position already below maintenance at the entry price?
     _, _, m0, c0 = table[entry_idx]
-    mm_entry = (n * ep if ct == ContractType.LINEAR else n / ep) * m0 - c0
+    rate_entry = m0 + k * _size_coin(ct, n, ep)
+    mm_entry = (n * ep if ct == ContractType.LINEAR else n / ep) * rate_entry - c0
     if wb < mm_entry * (1 - 1e-12):
         unit = "USD" if ct == ContractType.LINEAR else "coin"
         raise ImpossiblePositionError(
@@ -427,6 +468,8 @@ def _solve(
                 idx = nxt
 
     m_used, c_used = table[idx][2], table[idx][3]
+    if k and 0 < lp < math.inf:
+        m_used += k * _size_coin(ct, n, lp)  # Deribit: the rate in force at liquidation
     bp = bankruptcy_price(ct, Side(int(s)), q, cs, ep, wb)
     if lp <= 0:
         lp, move = 0.0, -100.0

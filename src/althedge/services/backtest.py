@@ -543,7 +543,8 @@ def run_backtest(
             threshold=threshold,
             leverage=leverage,
             collateral_usd=settings.collateral_usd,
-            mmr=tier.mmr if tier else 0.005,
+            # Deribit's rate grows with size: taken at the typical position size (coin)
+            mmr=(tier.mmr + tier.mmr_per_coin * typical / spot[0]) if tier else 0.005,
             maint_amount=tier.maint_amount if tier else 0.0,
             margin_call_ratio=settings.margin_call_ratio,
             top_up=settings.top_up,

@@ -55,7 +55,8 @@ from datetime import date
 from typing import Any, Literal
 
 from althedge.core.instruments import ContractType, Instrument
-from althedge.errors import ExchangeError, InputError, JournalError
+from althedge.core.margin import maintenance_margin
+from althedge.errors import AlthedgeError, ExchangeError, InputError, JournalError
 from althedge.journal import OPEN_STATUSES, HedgeRow, Journal, now_iso
 from althedge.venues.execution import execute_order, limit_price_at_offset, round_to_step
 from althedge.venues.limits import Limits, check_leverage, check_order, order_notional_usd
@@ -1124,10 +1125,12 @@ def _margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) 
     )
     try:
         tier = instrument.tier_for_notional(notional)
-        mmr, cum = tier.mmr, tier.maint_amount
-    except Exception:
+    except AlthedgeError:
         return None
-    maintenance = notional * mmr - cum
+    maintenance = float(maintenance_margin(
+        instrument.contract_type, position.contracts, instrument.contract_size, mark,
+        tier.mmr, tier.maint_amount, mmr_per_coin=tier.mmr_per_coin,
+    ))
     balance = float(position.isolated_margin) + float(position.unrealised_pnl)
     if balance <= 0:
         return math.inf
