@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,29 @@ def test_demo_table_for_people() -> None:
     proc = althedge("demo")
     assert proc.returncode == 0, proc.stderr
     assert "SHORT contracts" in proc.stdout and "liquidation price" in proc.stdout
+
+
+def _valuation_table(columns: int) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "althedge", "demo"], capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, "COLUMNS": str(columns)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if "1 · Valuation" in ln)
+    end = next(i for i, ln in enumerate(lines) if "2 · Hedge" in ln)
+    return lines[start:end]
+
+
+def test_valuation_table_fits_an_80_column_terminal_without_cutting_numbers() -> None:
+    plan = json.loads(althedge("demo", "--json").stdout)
+    narrow = _valuation_table(80)
+    assert all(len(ln) <= 80 and "…" not in ln for ln in narrow), "\n".join(narrow)
+    for h in plan["holdings"]:  # every beta and weight is readable in full
+        row = next(ln for ln in narrow if ln.split() and ln.split()[0] == h["asset"])
+        assert f"{h['beta']:.3f}" in row and f"{h['weight'] * 100:.1f}%" in row
+    wide = _valuation_table(140)
+    assert any("downside β" in ln for ln in wide) and not any("downside β" in ln for ln in narrow)
 
 
 def test_plan_as_of_and_prices(shared_data: Path) -> None:

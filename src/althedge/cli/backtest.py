@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -165,7 +166,7 @@ def _render(result: Any) -> None:
         f"{result.settings['rebalance']}"
     )
     t = Table(header_style="bold", title="Policies ranked by hedge effectiveness",
-              title_justify="left")
+              title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     first = result.policies[0].metrics
     console.print(
         f"unhedged: vol {_fmt(first['vol_unhedged'], '.0%')}, max drawdown "

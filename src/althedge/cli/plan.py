@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.panel import Panel
 from rich.table import Table
 
 from althedge.cli.common import console, emit_json, parse_date
-from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan
+from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan, HoldingLine
 
 EXAMPLE_PORTFOLIO = "examples/portfolio.toml"
+WIDE_COLUMNS = 110  # terminal width (columns) from which amount, R² and downside β show
 
 
 def _fmt(x: float, spec: str = ",.2f", na: str = "—") -> str:
@@ -26,53 +29,42 @@ def render_plan(plan: HedgePlan) -> None:
         f"beta: {plan.beta_method}, {plan.lookback_days}-day lookback"
     )
     console.print(head)
-    t = Table(title="1 · Valuation and beta", title_justify="left", header_style="bold")
-    for col in (
-        "asset",
-        "amount",
-        "price USD",
-        "value USD",
-        "weight",
-        "beta",
-        "source",
-        "corr",
-        "R²",
-        "±se",
-        "downside β",
-        "obs",
-    ):
-        t.add_column(col, justify="left" if col in ("asset", "source") else "right")
-    for h in plan.holdings:
-        src = "[yellow]ASSUMED[/]" if h.beta_source == "assumed" else "measured"
-        t.add_row(
-            h.asset,
-            _fmt(h.amount, ",.6g"),
-            _fmt(h.price_usd, ",.6g"),
-            _fmt(h.value_usd),
-            _fmt(h.weight * 100, ".1f") + "%",
-            _fmt(h.beta, ".3f"),
-            src,
-            _fmt(h.correlation, ".2f"),
-            _fmt(h.r_squared, ".2f"),
-            _fmt(h.beta_std_error, ".3f"),
-            _fmt(h.downside_beta, ".3f"),
-            str(h.observations),
-        )
-    t.add_section()
-    t.add_row(
-        "[bold]portfolio",
-        "",
-        "",
-        f"[bold]{_fmt(plan.portfolio_value_usd)}",
-        "100%",
-        f"[bold]{_fmt(plan.portfolio_beta, '.3f')}",
-        "[yellow]partly assumed[/]" if plan.portfolio_beta_source != "measured" else "measured",
-        _fmt(plan.portfolio_correlation, ".2f"),
-        _fmt(plan.portfolio_r_squared, ".2f"),
-        "",
-        "",
-        "",
+    # (header, optional, holding cell, portfolio cell); optional columns are dropped on
+    # terminals narrower than WIDE_COLUMNS (they stay in --json)
+    port_src = (
+        "[yellow]partly[/]" if plan.portfolio_beta_source != "measured" else "measured"
     )
+    columns: list[tuple[str, bool, Callable[[HoldingLine], str], str]] = [
+        ("asset", False, lambda h: h.asset, "[bold]portfolio"),
+        ("amount", True, lambda h: _fmt(h.amount, ",.6g"), ""),
+        ("price", False, lambda h: _fmt(h.price_usd, ",.6g"), ""),
+        ("value", False, lambda h: _fmt(h.value_usd),
+         f"[bold]{_fmt(plan.portfolio_value_usd)}"),
+        ("weight", False, lambda h: _fmt(h.weight * 100, ".1f") + "%", "100%"),
+        ("beta", False, lambda h: _fmt(h.beta, ".3f"),
+         f"[bold]{_fmt(plan.portfolio_beta, '.3f')}"),
+        ("source", False,
+         lambda h: "[yellow]ASSUMED[/]" if h.beta_source == "assumed" else "measured", port_src),
+        ("corr", False, lambda h: _fmt(h.correlation, ".2f"),
+         _fmt(plan.portfolio_correlation, ".2f")),
+        ("R²", True, lambda h: _fmt(h.r_squared, ".2f"), _fmt(plan.portfolio_r_squared, ".2f")),
+        ("±se", False, lambda h: _fmt(h.beta_std_error, ".3f"), ""),
+        ("downside β", True, lambda h: _fmt(h.downside_beta, ".3f"), ""),
+        ("obs", False, lambda h: str(h.observations), ""),
+    ]
+    if console.width < WIDE_COLUMNS:
+        columns = [c for c in columns if not c[1]]
+    t = Table(
+        title="1 · Valuation (USD) and beta", title_justify="left", header_style="bold",
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+    )
+    for col, _opt, _cell, _total in columns:
+        t.add_column(col, justify="left" if col in ("asset", "source") else "right",
+                     no_wrap=True)
+    for h in plan.holdings:
+        t.add_row(*(cell(h) for _c, _o, cell, _t in columns))
+    t.add_section()
+    t.add_row(*(total for _c, _o, _cell, total in columns))
     console.print(t)
 
     for leg in plan.hedges:
