@@ -192,7 +192,7 @@ def _print_reconciliation(rec: Reconciliation) -> None:
 def _fmt(x: Any, spec: str = ",.2f") -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
-    return format(x, spec)
+    return format(x + 0.0 if isinstance(x, float) else x, spec)  # + 0.0: no "-0"
 
 
 def _print_orders(result: LifecycleResult) -> None:

@@ -840,6 +840,11 @@ def _refuse_if_unreconciled(rec: Reconciliation, what: str, live: bool) -> None:
         )
 
 
+def _held_short(journal: Journal, hedge_id: int) -> float:
+    """Contracts short for ``hedge_id`` by the journal's fills (≥ 0, never −0.0)."""
+    return max(-journal.net_contracts(hedge_id), 0.0) + 0.0
+
+
 # --------------------------------------------------------------------------- open
 
 
@@ -963,7 +968,7 @@ def open_hedge(
         purpose="open",
         execution=execution,
     )
-    result.current_contracts = max(-journal.net_contracts(hedge_id), 0.0)
+    result.current_contracts = _held_short(journal, hedge_id)
     result.message = f"hedge #{hedge_id} opened: short {result.current_contracts:g} {symbol}"
     return result
 
@@ -1280,7 +1285,7 @@ def rebalance_hedge(
     result.executed = _execute_all(
         journal, venue, hedge, instrument, orders, purpose="rebalance", execution=r.execution
     )
-    result.current_contracts = max(-journal.net_contracts(hedge.id), 0.0)
+    result.current_contracts = _held_short(journal, hedge.id)
     result.message = f"rebalanced: short {result.current_contracts:g} {hedge.symbol}"
     return result
 
@@ -1329,7 +1334,7 @@ def close_hedge(
         )
         _crash_point("closed_orders")
         _sync_funding(journal, venue, hedge, instrument)
-        left = max(-journal.net_contracts(hedge.id), 0.0)
+        left = _held_short(journal, hedge.id)
         result.current_contracts = left
         if left > _EPS:
             raise ExchangeError(
