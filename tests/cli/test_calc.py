@@ -162,10 +162,26 @@ def test_impossible_input_exits_2_with_one_line(args: list[str], needle: str) ->
     assert "Traceback" not in proc.stderr
 
 
-def test_usage_error_exits_2() -> None:
-    proc = run("pnl", "--contract", "quanto", "--side", "long", "--contracts", "1",
-               "--contract-size", "1", "--entry", "1", "--exit", "2")
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("pnl", "--contract", "quanto", "--side", "long", "--contracts", "1",
+          "--contract-size", "1", "--entry", "1", "--exit", "2"), "'--contract'"),
+        (("funding", "--contract", "linear", "--contracts", "1", "--contract-size", "1",
+          "--mark", "100", "--rate", "abc"), "'--rate'"),
+        (("basis", "--spot", "100"), "--futures"),
+        (("pnl", "--no-such-option"), "--no-such-option"),
+    ],
+)
+def test_usage_error_is_one_line_naming_the_option_and_exits_2(
+    args: tuple[str, ...], needle: str
+) -> None:
+    proc = run(*args)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: althedge calc"), proc.stderr
+    assert needle in lines[0] and "--help" in lines[0]
+    assert proc.stdout == ""
 
 
 def test_rally_table_in_docs_matches_the_command() -> None:

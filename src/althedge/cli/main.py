@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from althedge import __version__
 from althedge.cli.common import err_console
@@ -61,17 +63,47 @@ def _register() -> None:
 _register()
 
 
-def run() -> None:
-    """Entry point: run the app, turning our errors into one line and a non-zero exit.
+def _base_class(cls: type, name: str) -> type:
+    """The class called ``name`` among ``cls``'s bases (typer vendors click in newer releases,
+    so click's exception classes are reached through typer's public ``BadParameter``)."""
+    return next(c for c in cls.__mro__ if c.__name__ == name)
 
-    typer/click handle usage errors themselves (message + exit 2, standalone mode);
-    our own :class:`AlthedgeError` becomes ``error: <message>`` on stderr and its exit code.
+
+_USAGE_ERROR: Any = _base_class(typer.BadParameter, "UsageError")
+_CLICK_ERROR: Any = _base_class(typer.BadParameter, "ClickException")
+
+
+def run() -> None:
+    """Entry point: run the app, turning every error into one line and a non-zero exit.
+
+    Usage errors (a bad option value, a missing argument) print
+    ``error: <command>: <message>`` and exit 2, like click's, but on one line; our own
+    :class:`AlthedgeError` becomes ``error: <message>`` on stderr and its exit code.
     """
     try:
-        app()
+        code = app(prog_name="althedge", standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `althedge calc` alone: the help text
+            exc.show()
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "althedge"
+        err_console.print(
+            f"[bold red]error:[/] {escape(where)}: {escape(exc.format_message())} "
+            f"(see {escape(where)} --help)",
+            soft_wrap=True, markup=True, highlight=False,
+        )
+        sys.exit(exc.exit_code)
+    except _CLICK_ERROR as exc:
+        err_console.print(f"[bold red]error:[/] {escape(exc.format_message())}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
     except AlthedgeError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

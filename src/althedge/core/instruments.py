@@ -20,7 +20,8 @@ Sources for the built-in rows (checked on :data:`SPECS_AS_OF`; see each tier tab
 comment for what was and was not verified against a published page):
 * Binance USDⓈ-M / COIN-M: "Leverage and Margin of USDⓈ-M Futures" / "COIN-M Futures"
   pages (binance.com/en/futures/trading-rules/perpetual/leverage-margin).
-* Bybit: "Margin Parameters" (bybit.com/en/announcement-info/margin-parameters).
+* Bybit: "Margin Parameters" (bybit.com/en/announcement-info/margin-parameters); older
+  tables from Bybit API answers quoted in ccxt pull requests and Bybit's API docs examples.
 * OKX: "Position tiers" (okx.com/trade-market/position-tiers/swap).
 * Deribit: support article "11 January 2022" (no tiered table; MM 1 % + a per-coin
   increase, see DERIBIT_BTC_TIERS).
@@ -266,7 +267,15 @@ BINANCE_COINM_BTC_TIERS = build_tiers(
 
 #: Binance COIN-M ETHUSD (notional in ETH). Caps and leverage from the same FAQ page
 #: (100, 500, 1 000, 2 000, 4 000, 6 000, 8 000, 10 000 ETH; 100× … 3×). The page shows
-#: initial-margin rates only; MMR here = half the IMR as in the BTC table — NOT verified.
+#: initial-margin rates only; MMR here = half the IMR as in the BTC table. Corroborated, not
+#: verified for the perpetual: Binance announcement 9c6a1766be424fccacd2549db3d61a3f
+#: (binance.com/en/support/announcement/…, "start updating the Maintenance Margin of BTCUSD
+#: Quarterly 0625 and ETHUSD Quarterly 0625", first step 2021-04-05) lists, for ETHUSD
+#: Quarterly 0625 at these same caps, "Maintenance Margin Ratio (Before Adjustment)" 0.50 %,
+#: 0.65 %, 1 %, 2.5 %, 5 %, 10 %, 12.5 %, 15 %, 25 % (10 000–15 000 ETH: 25 %) — exactly the
+#: MMR column below. That page is about the quarterly (whose MMRs it then raised to 1 %,
+#: 1.7 %, 2 %, 2.5 %, … "after final adjustment") and shows no cum; no published MMR table
+#: of the ETHUSD perpetual was found. The quarterly rows below reuse this table unchanged.
 BINANCE_COINM_ETH_TIERS = build_tiers(
     [
         (100, 0.005, 100),
@@ -312,31 +321,72 @@ BYBIT_LINEAR_BTC_TIERS = build_tiers(
     ]
 )
 
-#: Bybit USDT perpetual ETHUSDT: base 1 000 000 USDT at 0.5 %, step 1 000 000 (+0.5 %).
-#: NOT verified.
+#: Bybit USDT perpetual ETHUSDT (USDT). Source: a live Bybit risk-limit API answer quoted
+#: by ccxt's maintainers in ccxt pull request #17061 ("bybit: patch
+#: fetchMarketLeverageTiers", github.com/ccxt/ccxt/pull/17061, 2023-03-05), table of
+#: fetchMarketLeverageTiers("ETH/USDT:USDT"): tiers 1–13 below — risk limit (maxNotional),
+#: MMR and max leverage exactly as printed there. Consistent with Bybit's legacy API docs
+#: (USDT-perpetual "Get Risk Limit" response example, time_now 2022-09-08: ETHUSDT first
+#: tier 900 000 USDT, 0.5 %, IM 1 %, 100×). The quote is cut after tier 13 (24 M
+#: USDT), so larger positions are refused here. The source shows no deduction column; the
+#: maintenance amount is build_tiers' continuous convention, the formula Bybit's "Margin
+#: Parameters" page states ("Maintenance Margin Deduction = Risk Limit on Tier (n-1) ×
+#: (Difference between Maintenance Margin Rate on Tier n and Tier (n-1)) + Maintenance Margin
+#: Deduction on Tier (n-1)"). A 2023 table: Bybit has restructured its tiers since (BTCUSDT
+#: by 2024-05, ccxt PR #22459); NOT re-verified on SPECS_AS_OF — prefer live ccxt tiers.
 BYBIT_LINEAR_ETH_TIERS = build_tiers(
-    [(1_000_000.0 * (i + 1), 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
-     for i in range(10)]
+    [
+        (900_000, 0.005, 100),
+        (1_500_000, 0.01, 50),
+        (3_000_000, 0.015, 36.37),
+        (4_500_000, 0.02, 28.58),
+        (6_000_000, 0.025, 23.53),
+        (7_500_000, 0.03, 20),
+        (9_000_000, 0.035, 17.4),
+        (10_500_000, 0.04, 15.39),
+        (16_000_000, 0.045, 13.8),
+        (18_000_000, 0.05, 12.5),
+        (20_000_000, 0.055, 11.43),
+        (22_000_000, 0.06, 10.53),
+        (24_000_000, 0.065, 9.76),
+    ]
 )
 
-#: Bybit inverse BTCUSD (notional in BTC): base 150 BTC at 0.5 %, step 100 BTC (+0.5 %).
-#: NOT verified.
+#: Bybit inverse BTCUSD (notional in BTC): risk limit 150 BTC per tier step, MMR +0.5 %,
+#: IM +0.5 % (from 1 %). Published points: tiers 1–3 (150 BTC 0.5 % 100×; 300 BTC 1 %
+#: 66.67×; 450 BTC 1.5 % 50×) in the live /v2/public/risk-limit/list?symbol=BTCUSD answer
+#: quoted in ccxt pull request #13172 ("Bybit :: fetchMarketLeverageTiers update",
+#: github.com/ccxt/ccxt/pull/13172, 2022-05-09); tier 10 (1 500 BTC, MMR 5 %, IM 5.5 %,
+#: 18.18×) and tier 1 in Bybit's legacy API docs (inverse "Get Risk Limit" response
+#: example, time_now 2021-03-24); tier 1 again in Bybit's v5 docs example
+#: (bybit-exchange.github.io/docs/v5/market/risk-limit, category=inverse, time 2022-12-26).
+#: Tiers 4–9 are NOT quoted anywhere found: they are filled in by the fixed increments those
+#: points share (Bybit's help article "Risk Limit (Inverse Contract)" describes the table as
+#: base value + fixed increment); their max leverage is 1/IM rounded to 0.01. The sources
+#: show no deduction; maintenance amount = build_tiers' continuous convention (see the
+#: ETHUSDT comment). NOT re-verified on SPECS_AS_OF — prefer live tiers from ccxt.
 BYBIT_INVERSE_BTC_TIERS = build_tiers(
-    [(150.0 + 100.0 * i, 0.005 * (i + 1), round(1 / (0.01 * (1 + i * 0.5)), 2))
-     for i in range(10)]
+    [(150.0 * (i + 1), 0.005 * (i + 1), round(1 / (0.01 + 0.005 * i), 2)) for i in range(10)]
 )
 
-#: Bybit inverse ETHUSD (notional in ETH): Bybit's help centre ("How to calculate
-#: Liquidation Price (Inverse Contract)") states the minimum MMR is 0.5 % for BTC and 1 %
-#: for ETH; base 5 000 ETH at 1 %, step 5 000 ETH (+0.5 %) — steps NOT verified.
+#: Bybit inverse ETHUSD (notional in ETH): Bybit's help centre ("Risk Limit (Inverse
+#: Contract)", "How to calculate Liquidation Price (Inverse Contract)") states the
+#: maintenance margin base rate is 0.5 % for BTC and 1 % for ETH; that first-tier MMR is the
+#: only verified number. Base 5 000 ETH, step 5 000 ETH (+0.5 % MMR) and the leverage column
+#: are NOT verified: no published ETHUSD risk-limit table or API example was found.
 BYBIT_INVERSE_ETH_TIERS = build_tiers(
     [(5_000.0 * (i + 1), 0.01 + 0.005 * i, round(1 / (0.02 + 0.01 * i), 2))
      for i in range(10)]
 )
 
-#: OKX swaps: first tier only (MMR 0.4 % BTC, 0.5 % ETH — notional in USD for the
-#: table used here). OKX's published tiers are in contracts; NOT verified; the
-#: generic liquidation formula is used for OKX.
+#: OKX swaps: first tier only (MMR 0.4 % BTC, 0.5 % ETH — notional in USD for the table
+#: used here). NOT verified. OKX publishes position tiers in contracts ("Position tiers",
+#: okx.com/trade-market/position-tiers/swap; /api/v5/public/position-tiers minSz/maxSz;
+#: tier announcements such as "OKX to adjust position tiers of perpetual swaps", 2023-05-15).
+#: Contracts × contract size gives coin for BTC-USDT-SWAP (0.01 BTC) / ETH-USDT-SWAP (0.1 ETH)
+#: and USD for BTC-USD-SWAP (100 USD) / ETH-USD-SWAP (10 USD), while core.margin reads a
+#: linear tier in USD and an inverse tier in coin: either way the conversion needs a price,
+#: so no OKX table is converted here; the generic liquidation formula is used for OKX.
 OKX_BTC_TIERS = build_tiers([(_INF, 0.004, 100)])
 OKX_ETH_TIERS = build_tiers([(_INF, 0.005, 100)])
 
