@@ -76,6 +76,8 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
         (str(PORTFOLIO), "--policy", "ewma", "--compare", "ewma,auto"),
         (str(PORTFOLIO), "--rebalance", "monthly"),
         (str(PORTFOLIO), "--start", "01/02/2023"),
+        (str(PORTFOLIO), "--start", "2024-01-01", "--end", "2023-01-01"),  # swapped
+        (str(PORTFOLIO), "--start", "2030-01-01"),  # after the last price
         (str(tmp_path / "missing.toml"),),
     ]
     for args in cases:
@@ -84,6 +86,7 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
         assert proc.stdout == ""
         assert "Traceback" not in proc.stderr
         assert proc.stderr.strip().startswith("error:")
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_missing_prices_is_a_data_error(tmp_path: Path) -> None:

@@ -430,6 +430,12 @@ def run_backtest(
     settings = settings or BacktestSettings()
     if settings.timeframe not in _PERIODS_PER_YEAR:
         raise InputError(f"timeframe: must be 1d or 1h, got {settings.timeframe!r}")
+    if settings.start is not None and settings.end is not None and (
+        pd.Timestamp(settings.end) <= pd.Timestamp(settings.start)
+    ):
+        raise InputError(
+            f"end: --end {settings.end} is not after --start {settings.start}; swap them"
+        )
     specs = [
         p if isinstance(p, PolicySpec)
         else parse_policy(p, window=settings.window, halflife=settings.halflife)
@@ -491,6 +497,11 @@ def run_backtest(
     if settings.start is not None:
         start_ts = pd.Timestamp(settings.start)
         begin = max(begin, int(index.searchsorted(start_ts, side="left")))
+    if settings.start is not None and begin >= len(index) - 2 and warm < len(index) - 2:
+        raise InputError(
+            f"start: --start {settings.start} leaves fewer than 3 bars before the last price "
+            f"({index[-1].date()}); pick an earlier --start"
+        )
     if begin >= len(index) - 2:
         raise DataError(
             f"prices: not enough history after the {warm}-bar estimation warm-up "
