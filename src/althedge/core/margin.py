@@ -156,7 +156,7 @@ def maintenance_margin(
     rate = _arr_check("mmr", mmr, zero_ok=True)
     if np.any(rate >= 1):
         raise InputError(f"mmr: must be a fraction below 1 (0.005 = 0.5 %), got {mmr!r}")
-    size_coin = n if ct == ContractType.LINEAR else n / p
+    size_coin = _size_coin(ct, n, p)
     rate = rate + _arr_check("mmr per coin", mmr_per_coin, zero_ok=True) * size_coin
     value = n * p if ct == ContractType.LINEAR else size_coin
     return _out(value * rate - np.asarray(maint_amount, dtype=float))
@@ -279,8 +279,8 @@ def _notional(ct: ContractType, n: float, price: float) -> float:
     return n / price if price > 0 else math.inf
 
 
-def _size_coin(ct: ContractType, n: float, price: float) -> float:
-    """Position size in coin at ``price``: N (linear) or N/P (inverse)."""
+def _size_coin(ct: ContractType, n: Any, price: Any) -> Any:
+    """Position size in coin at ``price``: N (linear) or N/P (inverse); floats or arrays."""
     return n if ct == ContractType.LINEAR else n / price
 
 
