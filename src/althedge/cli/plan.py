@@ -111,8 +111,35 @@ def render_plan(plan: HedgePlan) -> None:
             Panel(g, title=f"2 · Hedge with {leg.hedge_asset}", title_align="left", expand=False)
         )
 
+    if plan.scenarios and any(leg.contracts > 0 for leg in plan.hedges):
+        _render_scenarios(plan)
+
     for w in plan.warnings:
         console.print(f"[yellow]⚠ {w}[/]")
+
+
+def _render_scenarios(plan: HedgePlan) -> None:
+    """Section 3: the hedged portfolio if the hedge asset(s) jump, crash to rally."""
+    assets = " and ".join(leg.hedge_asset for leg in plan.hedges)
+    t = Table(
+        title=f"3 · If {assets} moved at once (USD; alts by beta, downside beta for falls)",
+        title_justify="left", header_style="bold",
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+    )
+    for col in ("move", "β used", "portfolio", "hedge", "hedged", "unhedged %", "hedged %"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for sc in plan.scenarios:
+        style = "red" if sc.net_pct < -5 else ""
+        t.add_row(
+            f"{sc.move_pct:+.0f}%",
+            f"{sc.beta_used:.2f}",
+            f"{sc.portfolio_change_usd:+,.0f}",
+            f"{sc.hedge_pnl_usd:+,.0f}" + (" [red]LIQUIDATED[/]" if sc.liquidated else ""),
+            f"[{style}]{sc.net_usd:+,.0f}[/]" if style else f"{sc.net_usd:+,.0f}",
+            f"{sc.unhedged_pct:+.1f}%",
+            f"[{style}]{sc.net_pct:+.1f}%[/]" if style else f"{sc.net_pct:+.1f}%",
+        )
+    console.print(t)
 
 
 def plan_command(

@@ -24,6 +24,7 @@ from althedge.core import beta as beta_core
 from althedge.core.funding import funding_usd_per_year
 from althedge.core.instruments import Instrument, Side, find_instrument
 from althedge.core.margin import initial_margin, liquidation_price
+from althedge.core.pnl import pnl_usd
 from althedge.core.returns import portfolio_returns
 from althedge.core.sizing import size_hedge
 from althedge.data import PriceSource, check_closes
@@ -101,6 +102,32 @@ class HedgeLeg:
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """What the hedged portfolio does if the hedge asset(s) move by ``move_pct`` at once.
+
+    ``portfolio_change_usd`` is beta-implied, V·β·move, with the downside beta for falls
+    (alts tend to fall harder with BTC than they rise with it) and the plan's beta for
+    rallies; ``beta_used`` says which. ``hedge_pnl_usd`` is the exact futures PnL of every
+    leg at the moved price, plus the revaluation of coin collateral; a leg whose
+    liquidation price the move reaches loses its margin instead (``liquidated`` names
+    it). All USD; ``net_pct`` is of the portfolio value.
+    """
+
+    move_pct: float
+    beta_used: float
+    portfolio_change_usd: float
+    hedge_pnl_usd: float
+    net_usd: float
+    unhedged_pct: float
+    net_pct: float
+    liquidated: list[str]
+
+
+#: Moves of the hedge asset(s), in %, shown by ``plan`` (crash to rally).
+SCENARIO_MOVES_PCT = (-50.0, -30.0, -15.0, 15.0, 30.0, 50.0)
+
+
+@dataclass(frozen=True)
 class HedgePlan:
     """Everything ``althedge plan`` shows. ``to_dict()`` is the ``--json`` contract."""
 
@@ -117,6 +144,7 @@ class HedgePlan:
     holdings: list[HoldingLine]
     hedges: list[HedgeLeg]
     warnings: list[str] = field(default_factory=list)
+    scenarios: list[Scenario] = field(default_factory=list)
 
     @property
     def hedge(self) -> HedgeLeg:
@@ -424,6 +452,7 @@ def build_plan(
     _limit_warnings(portfolio, legs, warnings)
 
     return HedgePlan(
+        scenarios=scenarios(total, portfolio_beta, _portfolio_downside_beta(lines), legs),
         name=portfolio.name,
         as_of=str(valuation_ts.date()),
         price_source=source.name,
@@ -438,6 +467,60 @@ def build_plan(
         hedges=legs,
         warnings=warnings,
     )
+
+
+def _leg_change_usd(leg: HedgeLeg, move_pct: float) -> tuple[float, bool]:
+    """USD change of one leg's account if its asset moves ``move_pct`` %; liquidated?"""
+    if leg.contracts <= 0:
+        return 0.0, False
+    p0 = leg.hedge_price_usd
+    p1 = p0 * (1.0 + move_pct / 100.0)
+    if 0 < leg.liquidation_price <= p1:  # the rally reaches liquidation: the margin is gone
+        margin = leg.collateral_coin * p0 if leg.collateral_coin > 0 else leg.initial_margin_usd
+        return -margin, True
+    pnl = float(pnl_usd(leg.contract_type, Side.SHORT, leg.contracts, leg.contract_size, p0, p1))
+    return pnl + leg.collateral_coin * (p1 - p0), False
+
+
+def _portfolio_downside_beta(lines: Sequence[HoldingLine]) -> float:
+    """Value-weighted downside beta of the holdings (a holding without one counts its beta)."""
+    return float(sum(
+        line.weight * (line.downside_beta if math.isfinite(line.downside_beta) else line.beta)
+        for line in lines
+    ))
+
+
+def scenarios(
+    value_usd: float,
+    portfolio_beta: float,
+    downside_beta: float,
+    legs: Sequence[HedgeLeg],
+    moves_pct: Sequence[float] = SCENARIO_MOVES_PCT,
+) -> list[Scenario]:
+    """The hedged portfolio under sudden moves of the hedge asset(s) (all legs move alike).
+
+    Falls move the portfolio by ``downside_beta``, rallies by ``portfolio_beta``.
+    """
+    out = []
+    for move in moves_pct:
+        beta = downside_beta if move < 0 else portfolio_beta
+        port = max(value_usd * beta * move / 100.0, -value_usd)  # a holding stops at zero
+        changes = [(leg, *_leg_change_usd(leg, move)) for leg in legs]
+        hedge = sum(c for _leg, c, _liq in changes)
+        net = port + hedge
+        out.append(
+            Scenario(
+                move_pct=move,
+                beta_used=beta,
+                portfolio_change_usd=port,
+                hedge_pnl_usd=hedge,
+                net_usd=net,
+                unhedged_pct=port / value_usd * 100.0 if value_usd else math.nan,
+                net_pct=net / value_usd * 100.0 if value_usd else math.nan,
+                liquidated=[leg.instrument for leg, _c, liq in changes if liq],
+            )
+        )
+    return out
 
 
 def _instrument_for(portfolio: PortfolioConfig, asset: str) -> Instrument:

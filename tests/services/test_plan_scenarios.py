@@ -1,0 +1,81 @@
+"""Section 3 of the plan: the hedged portfolio under sudden moves of the hedge asset."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from althedge.config import parse_portfolio
+from althedge.data import bundled_source
+from althedge.services.plan import SCENARIO_MOVES_PCT, HedgePlan, build_plan, scenarios
+
+
+def _plan(**hedge: object) -> HedgePlan:
+    cfg = parse_portfolio(
+        {
+            "holdings": [
+                {"asset": "SOL", "amount": 120},
+                {"asset": "LINK", "amount": 500},
+                {"asset": "DOGE", "amount": 20_000},
+            ],
+            "hedge": {"exchange": "binance", "rounding": "none", **hedge},
+        }
+    )
+    return build_plan(cfg, bundled_source(), date(2024, 8, 5))
+
+
+def test_linear_scenarios_are_exact_short_pnl_against_beta_implied_moves() -> None:
+    plan = _plan(contract="linear", leverage=2)
+    leg = plan.hedge
+    v = plan.portfolio_value_usd
+    down = sum(h.weight * h.downside_beta for h in plan.holdings)
+    assert [s.move_pct for s in plan.scenarios] == list(SCENARIO_MOVES_PCT)
+    for s in plan.scenarios:
+        m = s.move_pct / 100
+        beta = down if m < 0 else plan.portfolio_beta
+        assert s.beta_used == pytest.approx(beta, rel=1e-12)
+        assert s.portfolio_change_usd == pytest.approx(v * beta * m, rel=1e-12)
+        p1 = leg.hedge_price_usd * (1 + m)
+        if p1 >= leg.liquidation_price:  # the short is gone: its margin is lost
+            assert s.liquidated == [leg.instrument]
+            assert s.hedge_pnl_usd == pytest.approx(-leg.initial_margin_usd, rel=1e-12)
+        else:  # short Q·CS coin: −Q·CS·(P1 − P0)
+            assert s.liquidated == []
+            expected = -leg.contracts * leg.contract_size * (p1 - leg.hedge_price_usd)
+            assert s.hedge_pnl_usd == pytest.approx(expected, rel=1e-12)
+        assert s.net_usd == pytest.approx(s.portfolio_change_usd + s.hedge_pnl_usd, rel=1e-12)
+        assert s.net_pct == pytest.approx(s.net_usd / v * 100, rel=1e-12)
+    # a 2× short is liquidated by a rally of about +50 %: the +50 % row says so
+    assert plan.scenarios[-1].liquidated == [leg.instrument]
+    # unrounded, the crash rows leave exactly the beta gap: V·(β_down − β)·move
+    for crash in plan.scenarios[:3]:
+        gap = v * (down - plan.portfolio_beta) * crash.move_pct / 100
+        assert crash.net_usd == pytest.approx(gap, rel=1e-9, abs=1e-6)
+    assert plan.to_dict()["scenarios"][0]["move_pct"] == SCENARIO_MOVES_PCT[0]
+
+
+def test_inverse_with_coin_collateral_moves_like_the_notional() -> None:
+    # inverse short of (H + C·P0) USD plus C coin of collateral: USD change
+    # (H + C·P0)(1 − P1/P0) + C(P1 − P0) = −H·(P1/P0 − 1), exactly a linear short of H
+    plan = _plan(contract="inverse", collateral_asset="BTC", collateral_amount=0.2, leverage=1)
+    leg = plan.hedge
+    assert leg.collateral_coin == 0.2
+    assert sum(not s.liquidated for s in plan.scenarios) >= 4  # the identity is exercised
+    for s in plan.scenarios:
+        if s.liquidated:
+            assert s.hedge_pnl_usd == pytest.approx(-0.2 * leg.hedge_price_usd, rel=1e-12)
+            continue
+        hedged = leg.notional_usd * leg.hedge_ratio_achieved
+        assert s.hedge_pnl_usd == pytest.approx(-hedged * s.move_pct / 100, rel=1e-9)
+
+
+def test_a_holding_cannot_lose_more_than_its_value() -> None:
+    plan = _plan(contract="linear", leverage=2)
+    leg = replace(plan.hedge, contracts=0.0)  # no hedge: only the portfolio side moves
+    (row,) = scenarios(10_000.0, 1.0, 2.5, [leg], moves_pct=[-60.0])
+    assert row.portfolio_change_usd == -10_000.0 and row.unhedged_pct == -100.0
+    assert row.hedge_pnl_usd == 0.0 and not row.liquidated
+    assert math.isclose(row.net_pct, -100.0)
