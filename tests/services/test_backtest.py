@@ -203,8 +203,13 @@ def test_bad_inputs(portfolio, source, tmp_path: Path) -> None:  # type: ignore[
         run_backtest(portfolio, source, ["none"], BacktestSettings(fees="cheap"))
     with pytest.raises(InputError, match="funding"):
         run_backtest(portfolio, source, ["none"], BacktestSettings(funding="lots"))
-    with pytest.raises(DataError, match="history"):
+    with pytest.raises(InputError, match="start: --start 2025-02-19"):  # data end 2025-02-20
         run_backtest(portfolio, source, ["rolling-ols"], BacktestSettings(start="2025-02-19"))
+    with pytest.raises(InputError, match="end: --end 2024-01-01 is not after --start"):
+        run_backtest(portfolio, source, ["none"],
+                     BacktestSettings(start="2024-06-01", end="2024-01-01"))
+    with pytest.raises(DataError, match="history"):  # the window eats all the data
+        run_backtest(portfolio, source, ["rolling-ols"], BacktestSettings(window=5000))
     (tmp_path / "BTC-USD_1d.csv").write_text(
         "datetime,open,high,low,close,volume\n2024-01-01,1,1,1,1,0\n2024-01-02,1,1,1,1.1,0\n"
     )
