@@ -169,6 +169,30 @@ def test_inverse_attribution_includes_the_coin_collateral(tmp_path: Path, source
     assert c["collateral_usd"] < 0 < c["hedge_pnl_usd"]
 
 
+def test_status_hedge_ratio_counts_the_coin_collateral_delta(
+    tmp_path: Path, source: Any
+) -> None:
+    """Inverse short sized as H + C·P (docs/domain.md): the C coin of collateral is long the
+    hedge asset, so the hedge in force — and the ratio status reports — is the net."""
+    pf = {**PORTFOLIO, "hedge": {**PORTFOLIO["hedge"], "contract": "inverse",
+                                 "collateral_asset": "BTC", "collateral_amount": 0.5}}
+    day = date(2024, 6, 3)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, day)
+        open_hedge(j, v, parse_portfolio(pf), source, as_of=day, live=True)
+        v.save()
+        st = hedge_status(j, _venue(tmp_path, source, day), source, as_of=day)
+    assert st.collateral_coin == 0.5 and st.mark_price is not None
+    assert st.hedge_notional_usd == pytest.approx(st.contracts * 100.0)  # BTCUSD: 100 USD
+    net = st.hedge_notional_usd - 0.5 * st.mark_price
+    assert st.net_hedge_notional_usd == pytest.approx(net, rel=1e-12)
+    wanted = st.portfolio_value_usd * st.current_beta
+    assert st.hedge_ratio_achieved == pytest.approx(net / wanted, rel=1e-12)
+    # on the opening day the net short is the planned V·β, to within one 100-USD contract
+    assert abs(net - wanted) <= 100.0 + 1e-6 * wanted
+    assert st.to_dict()["net_hedge_notional_usd"] == pytest.approx(net, rel=1e-12)
+
+
 def test_liquidated_hedge_is_reconciled_and_closed(tmp_path: Path, source: Any) -> None:
     """2× short from Oct 2023: BTC's rally to March 2024 liquidates it on paper."""
     _open(tmp_path, source, date(2023, 10, 2))

@@ -156,6 +156,31 @@ def test_inverse_with_coin_collateral_counts_its_delta() -> None:
     assert leg.contracts_exact == pytest.approx((leg.notional_usd + 0.5 * p) / 100.0, rel=1e-12)
 
 
+def test_collateral_below_initial_margin_is_warned_with_the_leverage_needed() -> None:
+    cfg = parse_portfolio(
+        {
+            "holdings": [{"asset": "SOL", "amount": 500}],
+            "hedge": {"exchange": "binance", "contract": "inverse", "leverage": 2,
+                      "collateral_asset": "BTC", "collateral_amount": 0.05},
+        }
+    )
+    plan = build_plan(cfg, bundled_source(), date(2024, 3, 1))
+    leg = plan.hedge
+    assert leg.initial_margin > 0.05  # 2× of (H + 0.05·P) needs more than 0.05 BTC
+    (msg,) = [w for w in plan.warnings if "below the initial margin" in w]
+    need = leg.contracts * leg.contract_size / leg.hedge_price_usd / 0.05
+    assert f"leverage ≥ {math.ceil(need * 100) / 100:.2f}" in msg and "BTC/USD:BTC" in msg
+    enough = parse_portfolio(
+        {
+            "holdings": [{"asset": "SOL", "amount": 500}],
+            "hedge": {"exchange": "binance", "contract": "inverse", "leverage": 2,
+                      "collateral_asset": "BTC", "collateral_amount": 3.0},  # C ≥ H/P: IM covered
+        }
+    )
+    assert not any("below the initial margin" in w
+                   for w in build_plan(enough, bundled_source(), date(2024, 3, 1)).warnings)
+
+
 def test_short_history_falls_back_to_assumed_class_beta(shared_data: Path) -> None:
     cfg = parse_portfolio(
         {

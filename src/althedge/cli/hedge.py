@@ -404,6 +404,11 @@ def _print_status(s: HedgeStatus) -> None:
         ("correlation", _fmt(s.correlation, ".2f")),
         ("contracts held / target", f"{_fmt(s.contracts, 'g')} / {_fmt(s.target_contracts, 'g')}"),
         ("hedge notional USD", _fmt(s.hedge_notional_usd)),
+        *(
+            [("  net of collateral (" + f"{s.collateral_coin:g} coin) USD",
+              _fmt(s.net_hedge_notional_usd))]
+            if s.collateral_coin else []
+        ),
         ("hedge ratio achieved", _fmt(s.hedge_ratio_achieved, ".1%")),
         (
             "entry / mark / spot",

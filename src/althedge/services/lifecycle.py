@@ -278,8 +278,10 @@ class HedgeStatus:
     correlation: float | None = None
     contracts: float | None = None
     target_contracts: float | None = None
-    hedge_notional_usd: float | None = None
-    hedge_ratio_achieved: float | None = None
+    hedge_notional_usd: float | None = None  # face value of the short, USD
+    collateral_coin: float = 0.0  # inverse: coin collateral whose long delta offsets the short
+    net_hedge_notional_usd: float | None = None  # short face − collateral × mark, USD
+    hedge_ratio_achieved: float | None = None  # net hedge / (V · β now)
     drift_pct: float | None = None
     entry_price: float | None = None
     mark_price: float | None = None
@@ -1072,8 +1074,15 @@ def hedge_status(
     status.contracts = contracts
     status.target_contracts = target
     status.hedge_notional_usd = hedge_notional
+    # inverse with coin collateral: the collateral's own long delta offsets part of the
+    # short (the plan sized the contracts as H + C·P), so the hedge in force is the net
+    collateral_coin = float(plan.hedge.collateral_coin) if instrument.is_inverse else 0.0
+    status.collateral_coin = collateral_coin
+    status.net_hedge_notional_usd = hedge_notional - collateral_coin * mark
     wanted = value_now * beta_now
-    status.hedge_ratio_achieved = hedge_notional / wanted if wanted > 0 else None
+    status.hedge_ratio_achieved = (
+        status.net_hedge_notional_usd / wanted if wanted > 0 else None
+    )
     status.drift_pct = (contracts / target - 1.0) * 100.0 if target > 0 else None
     status.mark_price = mark
     spot = float(plan.hedge.hedge_price_usd)

@@ -600,6 +600,13 @@ def _size_leg(
         kwargs: dict[str, Any] = {"tiers": inst.tiers}
         if inst.is_inverse and collateral > 0:
             kwargs["wallet_balance"] = collateral
+            if collateral < im:
+                need_lev = math.ceil(q * inst.contract_size / price / collateral * 100) / 100
+                warnings.append(
+                    f"{inst.symbol}: collateral {collateral:g} {inst.settle} is below the "
+                    f"initial margin {im:.6g} {inst.settle} at {h.leverage:g}×; the exchange "
+                    f"refuses the order — add collateral or set leverage ≥ {need_lev:.2f}"
+                )
         else:
             kwargs["leverage"] = h.leverage
         liq = liquidation_price(
