@@ -9,6 +9,8 @@ from datetime import date
 import pytest
 
 from althedge.config import parse_portfolio
+from althedge.core.instruments import get_instrument
+from althedge.core.margin import liquidation_price
 from althedge.data import bundled_source
 from althedge.services.plan import SCENARIO_MOVES_PCT, HedgePlan, build_plan, scenarios
 
@@ -79,3 +81,32 @@ def test_a_holding_cannot_lose_more_than_its_value() -> None:
     assert row.portfolio_change_usd == -10_000.0 and row.unhedged_pct == -100.0
     assert row.hedge_pnl_usd == 0.0 and not row.liquidated
     assert math.isclose(row.net_pct, -100.0)
+
+
+def test_isolated_inverse_loses_only_its_margin_and_keeps_the_rest_of_the_coin() -> None:
+    # 4× isolated: the exchange holds IM = N/P/4 coin; a +50 % rally liquidates it, the
+    # rest of the 2 BTC collateral is still there, worth 1.5 × more
+    plan = _plan(contract="inverse", collateral_asset="BTC", collateral_amount=2.0, leverage=4)
+    leg = plan.hedge
+    assert leg.margin_mode == "isolated" and leg.initial_margin < 2.0
+    assert leg.rally_to_liquidation_pct < 50 < 100
+    top = plan.scenarios[-1]
+    assert top.liquidated == [leg.instrument]
+    p0 = leg.hedge_price_usd
+    expected = (2.0 - leg.initial_margin) * p0 * 1.5 - 2.0 * p0
+    assert top.hedge_pnl_usd == pytest.approx(expected, rel=1e-12)
+
+
+def test_cross_margin_puts_the_whole_coin_collateral_behind_the_short() -> None:
+    plan = _plan(contract="inverse", collateral_asset="BTC", collateral_amount=2.0,
+                 leverage=4, margin_mode="cross")
+    leg = plan.hedge
+    alone = liquidation_price("binance", "inverse", "short", leg.contracts, leg.contract_size,
+                              leg.hedge_price_usd, wallet_balance=2.0,
+                              tiers=get_instrument("binance", "BTC/USD:BTC").tiers)
+    assert leg.liquidation_method.endswith("-cross")
+    assert leg.liquidation_price == pytest.approx(alone.liquidation_price, rel=1e-12)
+    isolated = _plan(contract="inverse", collateral_asset="BTC", collateral_amount=2.0,
+                     leverage=4).hedge
+    assert leg.liquidation_price > isolated.liquidation_price  # more margin, further away
+

@@ -23,7 +23,7 @@ from althedge.config import AssetClass, BetaMethod, PortfolioConfig
 from althedge.core import beta as beta_core
 from althedge.core.funding import funding_usd_per_year
 from althedge.core.instruments import Instrument, Side, find_instrument
-from althedge.core.margin import initial_margin, liquidation_price
+from althedge.core.margin import cross_liquidation_price, initial_margin, liquidation_price
 from althedge.core.pnl import pnl_usd
 from althedge.core.returns import portfolio_returns
 from althedge.core.sizing import size_hedge
@@ -476,8 +476,15 @@ def _leg_change_usd(leg: HedgeLeg, move_pct: float) -> tuple[float, bool]:
     p0 = leg.hedge_price_usd
     p1 = p0 * (1.0 + move_pct / 100.0)
     if 0 < leg.liquidation_price <= p1:  # the rally reaches liquidation: the margin is gone
-        margin = leg.collateral_coin * p0 if leg.collateral_coin > 0 else leg.initial_margin_usd
-        return -margin, True
+        c = leg.collateral_coin
+        if leg.contract_type != "inverse":
+            return -leg.initial_margin_usd, True
+        if c <= 0:  # coin margin bought at P0 and lost
+            return -leg.initial_margin * p0, True
+        # cross: the whole collateral backs the short; isolated: only the initial margin
+        # is lost, the rest of the coin collateral keeps its (moved) value
+        posted = c if leg.margin_mode == "cross" else min(leg.initial_margin, c)
+        return (c - posted) * p1 - c * p0, True
     pnl = float(pnl_usd(leg.contract_type, Side.SHORT, leg.contracts, leg.contract_size, p0, p1))
     return pnl + leg.collateral_coin * (p1 - p0), False
 
@@ -598,18 +605,19 @@ def _size_leg(
     method = "no position"
     if q > 0:
         kwargs: dict[str, Any] = {"tiers": inst.tiers}
-        if inst.is_inverse and collateral > 0:
-            kwargs["wallet_balance"] = collateral
-            if collateral < im:
-                need_lev = math.ceil(q * inst.contract_size / price / collateral * 100) / 100
-                warnings.append(
-                    f"{inst.symbol}: collateral {collateral:g} {inst.settle} is below the "
-                    f"initial margin {im:.6g} {inst.settle} at {h.leverage:g}×; the exchange "
-                    f"refuses the order — add collateral or set leverage ≥ {need_lev:.2f}"
-                )
+        cross_on_collateral = inst.is_inverse and collateral > 0 and h.margin_mode == "cross"
+        if cross_on_collateral:
+            kwargs["wallet_balance"] = collateral  # the whole coin wallet backs the short
         else:
-            kwargs["leverage"] = h.leverage
-        liq = liquidation_price(
+            kwargs["leverage"] = h.leverage  # isolated: the initial margin is the margin
+        if inst.is_inverse and 0 < collateral < im:
+            need_lev = math.ceil(q * inst.contract_size / price / collateral * 100) / 100
+            warnings.append(
+                f"{inst.symbol}: collateral {collateral:g} {inst.settle} is below the "
+                f"initial margin {im:.6g} {inst.settle} at {h.leverage:g}×; the exchange "
+                f"refuses the order — add collateral or set leverage ≥ {need_lev:.2f}"
+            )
+        liq = (cross_liquidation_price if cross_on_collateral else liquidation_price)(
             inst.exchange, inst.contract_type, Side.SHORT, q, inst.contract_size, price, **kwargs
         )
         liq_px, bank_px, mmr, method = (
