@@ -83,9 +83,7 @@ def test_monitor_snapshots_alerts_and_webhook(
             sys.executable,
             "-m",
             "althedge",
-            "monitor",
-            "--every",
-            "0.01s",
+            "monitor",  # default --every 1h: a replay must not wait it (timeout below)
             "--iterations",
             "3",
             "--at",
@@ -121,6 +119,11 @@ def test_monitor_snapshots_alerts_and_webhook(
     assert [s["as_of"] for s in snaps] == ["2024-06-10", "2024-06-24", "2024-07-08"]
     assert sorted(a[0] for a in alerts) == sorted(kinds)
     assert "ALERT" in proc.stderr  # human lines go to stderr under --json
+    # one line per alert: its severity in brackets (not eaten as markup), then its message
+    alert_lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("ALERT")]
+    assert len(alert_lines) == len(kinds)
+    for line, alert in zip(alert_lines, summary["alerts"], strict=True):
+        assert line == f"ALERT [{alert['severity']}] {alert['message']}"
 
 
 def test_monitor_stops_cleanly_on_sigint(tmp_path: Path) -> None:

@@ -523,7 +523,9 @@ def monitor_cmd(
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
     advance_days: int = typer.Option(
-        0, "--advance-days", help="Paper only: move the paper clock N days per check."
+        0, "--advance-days",
+        help="Paper only: replay history, moving the paper clock N days per check "
+        "(checks run back to back; --every is not waited).",
     ),
     prices: str | None = PricesOpt,
     beta_drift_pct: float = typer.Option(
@@ -566,15 +568,13 @@ def monitor_cmd(
             )
             return v, source, _as_of(v, day)
 
-        def on_line(text: str) -> None:
-            err_console.print(text, soft_wrap=True) if as_json else console.print(
-                text, soft_wrap=True
-            )
+        def on_line(text: str) -> None:  # plain text: "[critical]" is not rich markup
+            (err_console if as_json else console).print(text, soft_wrap=True, markup=False)
 
         summary = run_monitor(
             journal,
             venue_at,
-            every_s=seconds,
+            every_s=0.0 if advance_days else seconds,  # a replay runs back to back
             iterations=iterations,
             webhook=webhook,
             thresholds=thresholds,

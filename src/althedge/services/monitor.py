@@ -186,7 +186,7 @@ def run_monitor(
                     **alert.to_dict(),
                 }
                 summary.alerts.append(payload)
-                on_line(f"ALERT [{alert.severity}] {alert.kind}: {alert.message}")
+                on_line(f"ALERT [{alert.severity}] {alert.message}")  # message names its kind
                 if webhook:
                     try:
                         post_webhook(webhook, payload)
