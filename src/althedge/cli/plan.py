@@ -167,7 +167,10 @@ def plan_command(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
 ) -> None:
-    """How much BTC/ETH to short, on which contract, with what margin, liquidation and funding."""
+    """How much BTC/ETH to short, on which contract, with what margin, liquidation and funding.
+
+    Also shows what the hedged portfolio does if BTC jumps −50 … +50 % at once.
+    """
     from althedge.config import load_portfolio
     from althedge.data import open_source
     from althedge.services.plan import build_plan
