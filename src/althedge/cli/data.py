@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import typer
+from rich import box
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -269,9 +270,11 @@ def _print_findings(findings: list[Finding], count: int, max_warnings: int = 5) 
     """All errors, and at most ``max_warnings`` warnings per series (``--json`` has all)."""
     hidden = 0
     if findings:
-        table = Table(title="data-quality findings", show_lines=False)
-        for col in ("symbol", "severity", "kind", "timestamp", "detail"):
-            table.add_column(col, overflow="fold")
+        table = Table(title="data-quality findings", title_justify="left", show_lines=True,
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for col in ("symbol", "severity", "kind", "timestamp"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("detail", overflow="fold", ratio=1)
         shown: dict[str, int] = {}
         for f in findings:
             if f.severity == ERROR:
