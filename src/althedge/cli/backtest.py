@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from althedge.cli.common import console, emit_json, err_console
+from althedge.cli.common import compact_table, console, emit_json, err_console
 from althedge.errors import InputError
 
 _REPORT_HELP = "Write ONE self-contained HTML page (plotly embedded, works offline)."
@@ -165,8 +163,7 @@ def _render(result: Any) -> None:
         f"{result.timeframe} bars, out of sample)  ·  {result.instrument}  ·  rebalance "
         f"{result.settings['rebalance']}"
     )
-    t = Table(header_style="bold", title="Policies ranked by hedge effectiveness",
-              title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    t = compact_table("Policies ranked by hedge effectiveness")
     first = result.policies[0].metrics
     console.print(
         f"unhedged: vol {_fmt(first['vol_unhedged'], '.0%')}, max drawdown "

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
 from althedge.errors import InputError
 
@@ -19,6 +21,12 @@ from althedge.errors import InputError
 # progress bars, warnings and errors, so `--json` output stays machine-readable.
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+def compact_table(title: str, **options: Any) -> Table:
+    """A results table without box edges (a rule under the header): fits narrow terminals."""
+    return Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                 show_edge=False, pad_edge=False, **options)
 
 
 def _to_jsonable(value: Any) -> Any:

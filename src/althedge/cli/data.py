@@ -17,11 +17,10 @@ from typing import Any
 
 import pandas as pd
 import typer
-from rich import box
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from althedge.cli.common import console, emit_json, err_console
+from althedge.cli.common import compact_table, console, emit_json, err_console
 from althedge.data.cache import ParquetCache, safe_symbol
 from althedge.data.files import clean_ohlcv, read_funding, read_ohlcv, scan_folder
 from althedge.data.quality import ERROR, Finding, check_closes, check_series
@@ -270,8 +269,7 @@ def _print_findings(findings: list[Finding], count: int, max_warnings: int = 5) 
     """All errors, and at most ``max_warnings`` warnings per series (``--json`` has all)."""
     hidden = 0
     if findings:
-        table = Table(title="data-quality findings", title_justify="left", show_lines=True,
-                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table = compact_table("data-quality findings", show_lines=True)
         for col in ("symbol", "severity", "kind", "timestamp"):
             table.add_column(col, no_wrap=True)
         table.add_column("detail", overflow="fold", ratio=1)

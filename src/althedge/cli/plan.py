@@ -7,11 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich import box
 from rich.panel import Panel
 from rich.table import Table
 
-from althedge.cli.common import console, emit_json, parse_date
+from althedge.cli.common import compact_table, console, emit_json, parse_date
 from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan, HoldingLine
 
 EXAMPLE_PORTFOLIO = "examples/portfolio.toml"
@@ -54,10 +53,7 @@ def render_plan(plan: HedgePlan) -> None:
     ]
     if console.width < WIDE_COLUMNS:
         columns = [c for c in columns if not c[1]]
-    t = Table(
-        title="1 · Valuation (USD) and beta", title_justify="left", header_style="bold",
-        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-    )
+    t = compact_table("1 · Valuation (USD) and beta")
     for col, _opt, _cell, _total in columns:
         t.add_column(col, justify="left" if col in ("asset", "source") else "right",
                      no_wrap=True)
@@ -121,10 +117,8 @@ def render_plan(plan: HedgePlan) -> None:
 def _render_scenarios(plan: HedgePlan) -> None:
     """Section 3: the hedged portfolio if the hedge asset(s) jump, crash to rally."""
     assets = " and ".join(leg.hedge_asset for leg in plan.hedges)
-    t = Table(
-        title=f"3 · If {assets} moved at once (USD; alts by beta, downside beta for falls)",
-        title_justify="left", header_style="bold",
-        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+    t = compact_table(
+        f"3 · If {assets} moved at once (USD; alts by beta, downside beta for falls)"
     )
     for col in ("move", "β used", "portfolio", "hedge", "hedged", "unhedged %", "hedged %"):
         t.add_column(col, justify="right", no_wrap=True)
