@@ -442,7 +442,10 @@ def _row(
 _Q1 = date(2026, 12, 25)  # last Friday of December 2026 (Binance/Deribit quarterly)
 _Q2 = date(2027, 3, 26)  # last Friday of March 2027
 
-#: The built-in, dated offline table (see module docstring for sources).
+#: The built-in, dated offline table (see module docstring for sources). Dated (quarterly)
+#: contracts reuse their perpetual's tier table; exchanges publish separate quarterly
+#: tiers (Binance's 2021 COIN-M quarterly MMRs were higher) that are NOT in this table —
+#: for a dated contract prefer live tiers from ccxt.
 BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
     # Binance USDⓈ-M (linear, quantity in coin → ccxt contractSize 1)
     _row("binance", "BTC/USDT:USDT", 1.0, 0.1, 0.001, 0.001, 125, BINANCE_USDM_BTC_TIERS),
