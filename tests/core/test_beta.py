@@ -462,3 +462,23 @@ def test_rolling_downside_beta_matches_point_estimate_per_window() -> None:
             else:
                 assert out[t, j] == pytest.approx(downside_beta(y[sl, j], x[sl]).beta, abs=1e-9)
     assert np.isnan(out[150, 1])  # the window holding the NaN
+
+
+def test_rolling_downside_beta_band_product_matches_per_window_and_few_column_path() -> None:
+    # ≥ 16 columns take the BLAS band product, fewer the windowed einsum: both must give
+    # the point estimate of every window, and the same numbers as each other
+    y, x = synthetic(400, 20)
+    y[210, 7] = np.nan
+    y[5, 3] = np.inf
+    wide = rolling_downside_beta(y, x, 60)
+    narrow = np.hstack([rolling_downside_beta(y[:, j : j + 4], x, 60) for j in range(0, 20, 4)])
+    np.testing.assert_array_equal(np.isnan(wide), np.isnan(narrow))
+    np.testing.assert_allclose(wide, narrow, rtol=1e-12, atol=1e-12)
+    for t in (59, 64, 209, 260, 399):
+        sl = slice(t - 59, t + 1)
+        for j in (0, 3, 7, 19):
+            if not np.isfinite(y[sl, j]).all():
+                assert np.isnan(wide[t, j])
+            else:
+                assert wide[t, j] == pytest.approx(downside_beta(y[sl, j], x[sl]).beta, abs=1e-9)
+    assert np.isnan(wide[210:270, 7]).all() and np.isfinite(wide[270:, 7]).all()

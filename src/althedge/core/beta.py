@@ -554,6 +554,9 @@ def _centred(values: FloatArray, valid: npt.NDArray[np.bool_], upto: int) -> Flo
 
 
 _CHUNK_COLUMNS = 64
+#: From this many columns the rolling downside beta sums windows by one BLAS product per
+#: chunk of windows (measured: 5× faster at 300 columns, on par at 16, slower below).
+_BAND_MIN_COLUMNS = 16
 
 
 def _block_size(w: int) -> int:
@@ -865,7 +868,8 @@ def rolling_downside_beta(
     return are selected and β⁻ = Cov/Var on them (as :func:`downside_beta` on that
     window). Shapes and NaN rules as :func:`rolling_beta`; also NaN when fewer than
     ``min_observations`` rows are below the mean. Cost O(T·window·N) (the threshold
-    moves with the window), vectorised over windows.
+    moves with the window): per chunk of windows one matrix product over a band of rows
+    (many columns) or a windowed einsum (few columns).
     """
     y, x, one_d, restore = _rolling_inputs(asset_returns, hedge_returns, window)
     w = int(window)
@@ -882,9 +886,15 @@ def rolling_downside_beta(
     xv = np.lib.stride_tricks.sliding_window_view(xc, w)  # (T−w+1, w), a view
     yv = np.lib.stride_tricks.sliding_window_view(yc, w, axis=0)  # (T−w+1, N, w), a view
     tiny = np.finfo(np.float64).tiny
-    step = max(1, (1 << 21) // w)  # windows per chunk: temporaries of ≤ 16 MB each
+    # S windows at a time: their selected rows lie in a band of S + w − 1 rows, so both
+    # sums for every asset are ONE matrix product (BLAS) of a (2S × band) weight matrix
+    # with that band of returns; S ≤ w keeps the zeros outside the windows at most half
+    # the work, and the weight matrix within 2M values (16 MB).
+    step = max(1, min(w, int((np.sqrt(w * w + 4e6) - w) / 4)))
+    band = np.arange(w)
     for s0 in range(0, t - w + 1, step):
         s1 = min(t - w + 1, s0 + step)
+        size = s1 - s0
         xw = xv[s0:s1]
         d = xw - xw.mean(axis=1, keepdims=True)
         m = (d < 0).astype(np.float64)
@@ -899,13 +909,19 @@ def rolling_downside_beta(
             )
             inv = np.where(usable, 1.0 / var, np.nan)
             mean_x = sx / nd
-        for c0 in range(0, n, _CHUNK_COLUMNS):
-            c1 = min(n, c0 + _CHUNK_COLUMNS)
-            ywin = yv[s0:s1, c0:c1]
+        if n >= _BAND_MIN_COLUMNS:
+            weights = np.zeros((2 * size, size + w - 1))
+            rows = np.arange(size)[:, None]
+            weights[rows, rows + band] = m
+            weights[size + rows, rows + band] = md
+            sums = weights @ yc[s0 : s1 + w - 1]  # (2S, N): Σ m·y, then Σ m·d·y
+            sy, sxy = sums[:size], sums[size:]
+        else:  # few columns: the band's zeros would cost more than BLAS saves
+            ywin = yv[s0:s1]
             sy = np.einsum("tj,tnj->tn", m, ywin)
             sxy = np.einsum("tj,tnj->tn", md, ywin)
-            beta = (sxy - sy * mean_x[:, None]) * inv[:, None]
-            if bad_window is not None:
-                beta[bad_window[s0:s1, c0:c1]] = np.nan
-            out[w - 1 + s0 : w - 1 + s1, c0:c1] = beta
+        beta = (sxy - sy * mean_x[:, None]) * inv[:, None]
+        if bad_window is not None:
+            beta[bad_window[s0:s1]] = np.nan
+        out[w - 1 + s0 : w - 1 + s1] = beta
     return _finish(out, one_d, restore)
