@@ -78,6 +78,7 @@ __all__ = [
     "CloseResult",
     "ExecutionSettings",
     "HedgeStatus",
+    "LegStatus",
     "LifecycleResult",
     "Reconciliation",
     "close_hedge",
