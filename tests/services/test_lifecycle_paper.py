@@ -514,6 +514,31 @@ def test_two_leg_attribution_sums_exactly_to_change_in_total_value(
     assert (c["hedge_pnl_usd"] > 0) == (c["portfolio_pnl_usd"] < 0)
 
 
+def test_two_leg_inverse_collateral_is_valued_per_coin(tmp_path: Path, source: Any) -> None:
+    """Inverse BTC+ETH: each leg is margined in its own coin; the BTC and ETH posted are
+    each revalued at their own mark, and the identity stays exact over a rebalance."""
+    pf = {
+        **TWO_LEGS,
+        "hedge": {**TWO_LEGS["hedge"], "contract": "inverse"},
+        "limits": {**PORTFOLIO["limits"], "max_contracts": 100_000},
+    }
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, date(2024, 6, 3))
+        opened = open_hedge(j, v, parse_portfolio(pf), source, as_of=date(2024, 6, 3), live=True)
+        v.save()
+        assert [leg["symbol"] for leg in opened.legs] == ["BTC/USD:BTC", "ETH/USD:ETH"]
+        v = _venue(tmp_path, source, date(2024, 7, 10))
+        rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 10), live=True)
+        v.save()
+        coins = {d["currency"] for d in j.deposits()}
+        assert coins == {"BTC", "ETH"}
+        eth = [d for d in j.deposits() if d["currency"] == "ETH"]
+        assert eth[0]["price_usd"] == pytest.approx(3766.39, rel=1e-3)  # ETH's mark, not BTC's
+    c = _close(tmp_path, source, date(2024, 8, 5))
+    _assert_identity(c)
+    assert c["collateral_usd"] < 0 < c["hedge_pnl_usd"]  # both coins fell
+
+
 @pytest.mark.parametrize("point", ["recorded", "leg_placed"])
 def test_killed_between_the_two_legs_of_an_open(
     tmp_path: Path, shared_data: Path, source: Any, point: str
