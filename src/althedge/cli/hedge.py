@@ -335,7 +335,7 @@ def open_cmd(
         "market", "--fallback", help="After the timeout: market, reprice or cancel."
     ),
 ) -> None:
-    """Plan the hedge for PORTFOLIO and place the short (dry run unless --live)."""
+    """Plan the hedge for PORTFOLIO and place one short per hedge asset (dry run unless --live)."""
     from althedge.config import load_portfolio
     from althedge.services.lifecycle import open_hedge
 
@@ -471,7 +471,7 @@ def _leg_rows(s: HedgeStatus | LegStatus, ratio: list[tuple[str, str]]) -> list[
 @app.command("rebalance")
 def rebalance_cmd(
     threshold: float = typer.Option(
-        10.0, "--threshold", help="Resize only when off target by more than PCT %."
+        10.0, "--threshold", help="Resize a leg only when off its target by more than PCT %."
     ),
     live: bool = LiveOpt,
     as_json: bool = JsonOpt,
@@ -479,7 +479,7 @@ def rebalance_cmd(
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
 ) -> None:
-    """Resize the short to the current beta when it is off by more than --threshold %."""
+    """Resize each leg's short to the current beta when it is off by more than --threshold %."""
     from althedge.services.lifecycle import rebalance_hedge
 
     _run_reconciled(
@@ -501,7 +501,7 @@ def close_cmd(
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
 ) -> None:
-    """Buy the short back (reduce-only) and print the attribution."""
+    """Buy every leg's short back (reduce-only) and print the attribution."""
     from althedge.services.lifecycle import close_hedge
 
     _run_reconciled(
