@@ -19,6 +19,13 @@ never create a second order. The order loop itself (limit, poll, cancel, fallbac
 is :func:`althedge.venues.execution.execute_order`; the lifecycle journals through
 its hooks.
 
+A hedge has one *leg* per hedge asset of the plan (``[hedge] assets``: BTC, or BTC+ETH
+with the planner's minimum-variance weights): one short per leg, each through the path
+above, legs in turn (primary first). The journal keeps one hedge row whose settings list
+the legs; orders, fills and funding carry their symbol, so every per-position step
+(reconcile, funding, sizing, attribution) loops over the legs, and the portfolio is
+counted once.
+
 Dry run is the default (``live=False``): the exact orders are computed, checked
 against the caps (:mod:`althedge.venues.limits`, which refuse live or not) and
 returned; nothing is sent and nothing is journaled.
@@ -31,7 +38,7 @@ Attribution at close (all USD; ``fees_usd`` is negative, a cost)::
     funding_usd       = Σ funding received (negative = paid)  (inverse: coin × P)
     fees_usd          = −Σ fees paid                            (inverse: coin × P)
     collateral_usd    = Σ coin held or deposited as margin × (P − P_then)  (inverse; 0 linear)
-    net_usd           = the sum of the five
+    net_usd           = the sum of the five            (hedge … collateral summed over legs)
 
 P is the closing mark. ``net_usd`` equals the change in total value (holdings at
 market + the venue account's USD equity − collateral brought in at its price then)
