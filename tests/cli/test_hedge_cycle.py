@@ -280,3 +280,46 @@ def test_killed_after_sending_then_next_command_reconciles(
     assert reb["current_contracts"] == pytest.approx(reb["target_contracts"])
     assert [o[3] for o in _orders(home)] == ["filled"]
     assert len(_paper_orders(home)) == 1
+
+
+def test_two_leg_btc_eth_cycle_and_monitor(tmp_path: Path, shared_data: Path) -> None:
+    """`[hedge] assets = ["BTC", "ETH"]`: one short per leg through the CLI, each leg in
+    `hedge status` (table and --json), per-leg monitor alerts, then rebalance and close."""
+    home = tmp_path / "home"
+    pf = _portfolio(tmp_path)
+    pf.write_text(
+        pf.read_text().replace("[hedge]\n", '[hedge]\nassets = ["BTC", "ETH"]\n'), "utf-8"
+    )
+    prices = str(shared_data / "daily")
+    symbols = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
+    opened = ok_json(
+        run(home, "hedge", "open", str(pf), "--prices", prices, "--at", "2024-06-03", "--live",
+            "--json")
+    )
+    assert [o["symbol"] for o in opened["orders"]] == symbols
+    assert [leg["symbol"] for leg in opened["legs"]] == symbols
+
+    st = ok_json(run(home, "hedge", "status", "--at", "2024-06-24", "--json"))
+    assert [leg["symbol"] for leg in st["legs"]] == symbols
+    assert st["funding_usd"] == pytest.approx(sum(leg["funding_usd"] for leg in st["legs"]))
+    assert st["contracts"] == st["legs"][0]["contracts"]
+    table = run(home, "hedge", "status", "--at", "2024-06-24")
+    assert table.returncode == 0, table.stderr
+    assert "leg BTC/USDT:USDT" in table.stdout and "leg ETH/USDT:USDT" in table.stdout
+
+    mon = run(home, "monitor", "--iterations", "2", "--at", "2024-06-24", "--advance-days", "7",
+              "--liquidation-pct", "100", "--json")
+    summary = ok_json(mon)
+    liq = [a for a in summary["alerts"] if a["kind"] == "liquidation"]
+    assert sorted(a["symbol"] for a in liq) == symbols  # one per leg, once each
+    assert all(a["symbol"] in a["message"] for a in liq)
+
+    reb = ok_json(run(home, "hedge", "rebalance", "--at", "2024-07-15", "--threshold", "0",
+                      "--live", "--json"))
+    for leg in reb["legs"]:
+        assert leg["current_contracts"] == pytest.approx(leg["target_contracts"])
+    close = ok_json(run(home, "hedge", "close", "--at", "2024-08-05", "--live", "--json"))
+    assert [o["symbol"] for o in close["orders"]] == symbols
+    assert all(o["reduce_only"] for o in close["orders"])
+    assert close["total_value_change_usd"] == pytest.approx(close["net_usd"], abs=1e-6)
+    assert sorted(o[0] for o in _orders(home)) == sorted(_paper_orders(home))

@@ -243,3 +243,39 @@ def test_deposits_roundtrip(tmp_path: Path) -> None:
         j.record_deposit(hid, currency="btc", amount=0.1, price_usd=60_000.0, at="t")
         assert j.deposits(hid) == j.deposits()
         assert j.deposits()[0]["currency"] == "BTC"
+
+
+def test_v3_funding_rows_gain_their_hedge_symbol(tmp_path: Path) -> None:
+    """Migration 4: funding is keyed per (hedge, symbol, time) — two legs may be paid at
+    the same instant — and existing rows take their hedge's symbol."""
+    path = tmp_path / "j.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL)"
+    )
+    for version, description, sql in MIGRATIONS[:3]:
+        for statement in sql.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (?, ?, 'then')", (version, description))
+    conn.execute(
+        "INSERT INTO hedges (status, venue, symbol, opened_at, portfolio_json, settings_json)"
+        " VALUES ('open', 'paper', 'BTC/USDT:USDT', 't', '{}', '{}')"
+    )
+    conn.execute(
+        "INSERT INTO funding (hedge_id, at, amount_usd, rate, mark_price, amount_settle)"
+        " VALUES (1, '100', 2.5, 1e-4, 6e4, 2.5)"
+    )
+    conn.close()
+    with Journal(path) as j:
+        assert j.schema_version == 4
+        assert j.funding(1)[0]["symbol"] == "BTC/USDT:USDT"
+        assert j.funding_total_usd(1, "BTC/USDT:USDT") == pytest.approx(2.5)
+        # the same instant on the other leg is a payment of its own; a repeat is not
+        assert j.record_funding(1, at="100", amount_usd=1.0, rate=1e-4, mark_price=3e3,
+                                symbol="ETH/USDT:USDT")
+        assert not j.record_funding(1, at="100", amount_usd=1.0, rate=1e-4, mark_price=3e3,
+                                    symbol="ETH/USDT:USDT")
+        assert j.funding_total_usd(1) == pytest.approx(3.5)
+        assert j.funding_total_usd(1, "ETH/USDT:USDT") == pytest.approx(1.0)

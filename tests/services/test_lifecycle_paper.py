@@ -268,7 +268,14 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _child(home: Path, shared_data: Path, action: str, day: str, crash: str) -> int:
+def _child(
+    home: Path,
+    shared_data: Path,
+    action: str,
+    day: str,
+    crash: str,
+    portfolio: dict[str, Any] = PORTFOLIO,
+) -> int:
     env = {**os.environ, "ALTHEDGE_TEST_CRASH_AFTER": crash}
     proc = subprocess.run(
         [
@@ -279,7 +286,7 @@ def _child(home: Path, shared_data: Path, action: str, day: str, crash: str) -> 
             str(shared_data / "daily"),
             action,
             day,
-            json.dumps(PORTFOLIO),
+            json.dumps(portfolio),
         ],
         env=env,
         capture_output=True,
@@ -390,10 +397,196 @@ def test_working_order_left_by_a_crash_is_cancelled_before_resizing(
         assert reconcile(j, v).ok
 
 
-def test_two_hedge_assets_are_refused_not_half_hedged(tmp_path: Path, source: Any) -> None:
-    pf = {**PORTFOLIO, "hedge": {**PORTFOLIO["hedge"], "assets": ["BTC", "ETH"]}}
+# --------------------------------------------------------------------------- two legs (BTC+ETH)
+
+TWO_LEGS: dict[str, Any] = {**PORTFOLIO, "hedge": {**PORTFOLIO["hedge"], "assets": ["BTC", "ETH"]}}
+LEG_SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
+
+
+def _open_two(home: Path, source: Any, at: date) -> dict[str, Any]:
+    with Journal(home / "journal.sqlite") as j:
+        v = _venue(home, source, at)
+        res = open_hedge(j, v, parse_portfolio(TWO_LEGS), source, as_of=at, live=True)
+        v.save()
+        return res.to_dict()
+
+
+def _assert_identity(c: dict[str, Any]) -> None:
+    parts = (
+        c["portfolio_pnl_usd"]
+        + c["hedge_pnl_usd"]
+        + c["funding_usd"]
+        + c["fees_usd"]
+        + c["collateral_usd"]
+    )
+    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
+    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+
+
+def test_two_leg_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
+    """BTC+ETH minimum-variance hedge on real data: one short per leg, each watched,
+    resized and bought back; the portfolio is attributed once."""
+    home = tmp_path
+    opened = _open_two(home, source, date(2024, 6, 3))
+    assert [leg["symbol"] for leg in opened["legs"]] == LEG_SYMBOLS
+    assert [o["symbol"] for o in opened["orders"]] == LEG_SYMBOLS
+    assert all(o["side"] == "sell" and not o["reduce_only"] for o in opened["orders"])
+    assert len({o["client_order_id"] for o in opened["orders"]}) == 2
+    plan_legs = opened["plan"]["hedges"]
+    for leg, planned in zip(opened["legs"], plan_legs, strict=True):
+        assert leg["target_contracts"] == pytest.approx(planned["contracts"])
+        assert leg["target_contracts"] > 0
+        assert leg["current_contracts"] == pytest.approx(leg["target_contracts"])
+    assert opened["current_contracts"] == opened["legs"][0]["current_contracts"]
+    assert "BTC/USDT:USDT" in opened["message"] and "ETH/USDT:USDT" in opened["message"]
+
+    with Journal(home / "journal.sqlite") as j:
+        hedge = j.active_hedge()
+        assert hedge is not None and hedge.symbol == "BTC/USDT:USDT"
+        v = _venue(home, source, date(2024, 6, 24))
+        st = hedge_status(j, v, source, as_of=date(2024, 6, 24))
+        v.save()
+        assert st.reconciliation.ok
+        d = st.to_dict()
+        legs = d["legs"]
+        assert [leg["symbol"] for leg in legs] == LEG_SYMBOLS
+        for leg in legs:
+            position = v.position(leg["symbol"])
+            assert position is not None and leg["contracts"] == pytest.approx(position.contracts)
+            assert len(j.funding(hedge.id, leg["symbol"])) == 21 * 3  # each leg its own payments
+            assert leg["funding_usd"] == pytest.approx(j.funding_total_usd(hedge.id, leg["symbol"]))
+            assert leg["liquidation_price"] > leg["mark_price"] > 0
+            assert leg["liquidation_distance_pct"] > 0 and leg["margin_ratio"] > 0
+            assert leg["fees_usd"] < 0
+        for key in ("hedge_notional_usd", "unrealised_pnl_usd", "funding_usd", "fees_usd"):
+            assert d[key] == pytest.approx(sum(leg[key] for leg in legs), rel=1e-12)
+        for key in ("contracts", "target_contracts", "mark_price", "liquidation_price"):
+            assert d[key] == legs[0][key]
+        assert d["funding_usd"] == pytest.approx(j.funding_total_usd(hedge.id))
+        assert st.hedge_ratio_achieved is not None and 0.5 < st.hedge_ratio_achieved < 1.5
+        again = hedge_status(j, v, source, as_of=date(2024, 6, 24))
+        assert again.funding_usd == pytest.approx(st.funding_usd)  # nothing booked twice
+
+    with Journal(home / "journal.sqlite") as j:
+        v = _venue(home, source, date(2024, 7, 15))
+        dry = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 15))
+        assert {o["symbol"] for o in dry.orders} == set(LEG_SYMBOLS) and dry.executed == []
+        live = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 15), live=True)
+        v.save()
+        for order in live.orders:
+            assert order["reduce_only"] is (order["side"] == "buy")
+        for leg in live.legs:
+            assert leg["current_contracts"] == pytest.approx(leg["target_contracts"])
+            position = v.position(leg["symbol"])
+            assert position is not None
+            assert position.contracts == pytest.approx(leg["target_contracts"])
+        ids = [o.client_order_id for o in j.orders()]
+        assert len(ids) == len(set(ids)) == 4
+        calm = rebalance_hedge(j, v, source, threshold_pct=0.5, as_of=date(2024, 7, 15), live=True)
+        assert calm.orders == [] and "within threshold" in calm.message
+
+    closed = _close(home, source, date(2024, 8, 5))
+    assert [o["symbol"] for o in closed["orders"]] == LEG_SYMBOLS
+    assert all(o["side"] == "buy" and o["reduce_only"] for o in closed["orders"])
+    _assert_identity(closed)
+    assert closed["collateral_usd"] == 0.0
+    with Journal(home / "journal.sqlite") as j:
+        assert j.active_hedge() is None and j.hedges()[0].attribution is not None
+        hid = j.hedges()[0].id
+        v = _venue(home, source, None)
+        for sym in LEG_SYMBOLS:
+            assert v.position(sym) is None and j.net_contracts(hid, sym) == pytest.approx(0.0)
+        assert closed["funding_usd"] == pytest.approx(j.funding_total_usd(hid))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2021-05-03", "2021-06-21"), ("2022-05-02", "2022-06-20"), ("2024-09-02", "2024-11-25")],
+)
+def test_two_leg_attribution_sums_exactly_to_change_in_total_value(
+    tmp_path: Path, source: Any, start: str, end: str
+) -> None:
+    """Crash (2021, 2022 LUNA) and rally (autumn 2024) periods, both legs short."""
+    _open_two(tmp_path, source, date.fromisoformat(start))
+    c = _close(tmp_path, source, date.fromisoformat(end))
+    _assert_identity(c)
+    assert c["collateral_usd"] == 0.0
+    assert (c["hedge_pnl_usd"] > 0) == (c["portfolio_pnl_usd"] < 0)
+
+
+def test_two_leg_inverse_collateral_is_valued_per_coin(tmp_path: Path, source: Any) -> None:
+    """Inverse BTC+ETH: each leg is margined in its own coin; the BTC and ETH posted are
+    each revalued at their own mark, and the identity stays exact over a rebalance."""
+    pf = {
+        **TWO_LEGS,
+        "hedge": {**TWO_LEGS["hedge"], "contract": "inverse"},
+        "limits": {**PORTFOLIO["limits"], "max_contracts": 100_000},
+    }
     with Journal(tmp_path / "journal.sqlite") as j:
         v = _venue(tmp_path, source, date(2024, 6, 3))
-        with pytest.raises(InputError, match=r"hedge\.assets"):
-            open_hedge(j, v, parse_portfolio(pf), source, as_of=date(2024, 6, 3), live=True)
-        assert j.hedges() == [] and v.orders == {}
+        opened = open_hedge(j, v, parse_portfolio(pf), source, as_of=date(2024, 6, 3), live=True)
+        v.save()
+        assert [leg["symbol"] for leg in opened.legs] == ["BTC/USD:BTC", "ETH/USD:ETH"]
+        v = _venue(tmp_path, source, date(2024, 7, 10))
+        rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 10), live=True)
+        v.save()
+        coins = {d["currency"] for d in j.deposits()}
+        assert coins == {"BTC", "ETH"}
+        eth = [d for d in j.deposits() if d["currency"] == "ETH"]
+        assert eth[0]["price_usd"] == pytest.approx(3766.39, rel=1e-3)  # ETH's mark, not BTC's
+    c = _close(tmp_path, source, date(2024, 8, 5))
+    _assert_identity(c)
+    assert c["collateral_usd"] < 0 < c["hedge_pnl_usd"]  # both coins fell
+
+
+@pytest.mark.parametrize("point", ["recorded", "leg_placed"])
+def test_killed_between_the_two_legs_of_an_open(
+    tmp_path: Path, shared_data: Path, source: Any, point: str
+) -> None:
+    """The BTC short is placed and recorded, then the process dies before the ETH one:
+    the next command finds the ETH leg flat and places it — once; BTC is not doubled."""
+    assert point in CRASH_POINTS
+    assert _child(tmp_path, shared_data, "open", "2024-06-03", point, TWO_LEGS) == 77
+    day = date(2024, 6, 3)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        hedge = j.active_hedge()
+        assert hedge is not None
+        v = _venue(tmp_path, source, day)
+        btc = v.position("BTC/USDT:USDT")
+        assert btc is not None and v.position("ETH/USDT:USDT") is None
+        rec = reconcile(j, v)
+        assert rec.ok, rec.differences
+        assert [o.symbol for o in j.orders()] == ["BTC/USDT:USDT"]
+        st = hedge_status(j, v, source, as_of=day)
+        assert st.legs[1].contracts == 0.0 and st.legs[1].target_contracts > 0
+        res = rebalance_hedge(j, v, source, threshold_pct=1.0, as_of=day, live=True)
+        v.save()
+        assert [o["symbol"] for o in res.orders] == ["ETH/USDT:USDT"]  # BTC left alone
+        for leg in res.legs:
+            position = v.position(leg["symbol"])
+            assert position is not None
+            assert position.contracts == pytest.approx(leg["target_contracts"])
+            assert -j.net_contracts(hedge.id, leg["symbol"]) == pytest.approx(position.contracts)
+        assert v.position("BTC/USDT:USDT").contracts == btc.contracts  # type: ignore[union-attr]
+        journaled = sorted(o.client_order_id for o in j.orders() if o.status != "not_sent")
+        assert journaled == _paper_order_ids(tmp_path)  # each order once on both sides
+    c = _close(tmp_path, source, date(2024, 7, 1))
+    _assert_identity(c)
+
+
+def test_killed_between_the_two_legs_of_a_close(
+    tmp_path: Path, shared_data: Path, source: Any
+) -> None:
+    """BTC bought back and recorded, then the process dies: the next close buys back
+    only ETH and attributes the whole hedge exactly."""
+    _open_two(tmp_path, source, date(2024, 6, 3))
+    assert _child(tmp_path, shared_data, "close", "2024-07-01", "recorded", TWO_LEGS) == 77
+    v = _venue(tmp_path, source, date(2024, 7, 1))
+    assert v.position("BTC/USDT:USDT") is None and v.position("ETH/USDT:USDT") is not None
+    closed = _close(tmp_path, source, date(2024, 7, 1))
+    assert [o["symbol"] for o in closed["orders"]] == ["ETH/USDT:USDT"]
+    _assert_identity(closed)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        buys = [o for o in j.orders() if o.side == "buy"]
+        assert [o.symbol for o in buys] == LEG_SYMBOLS
+        assert all(o.status == "filled" for o in buys) and j.active_hedge() is None

@@ -136,3 +136,36 @@ def test_status_warnings_and_monitor_alerts_are_the_same_rules() -> None:
     assert [a.severity for a in alerts] == ["warning", "critical", "warning", "warning"]
     assert _warnings(s) == [a.message for a in alerts]
     assert _warnings(_status()) == []
+
+
+def test_two_leg_status_alerts_per_leg_and_names_the_leg() -> None:
+    """Liquidation and funding are per symbol: checked on every leg, each alert names its
+    leg; the portfolio rules (beta drift, correlation) fire once."""
+    from althedge.services.lifecycle import LegStatus, _warnings
+
+    btc = LegStatus(symbol="BTC/USDT:USDT", liquidation_price=90_000.0,
+                    liquidation_distance_pct=12.0, funding_rate=0.0001,
+                    funding_interval_hours=8.0, margin_ratio=0.9)
+    eth = LegStatus(symbol="ETH/USDT:USDT", liquidation_price=5_000.0,
+                    liquidation_distance_pct=15.0, funding_rate=-0.0001,
+                    funding_interval_hours=8.0)
+    s = _status(beta_drift_pct=20.0, correlation=0.3, legs=[btc, eth])
+    alerts = evaluate_alerts(s, AlertThresholds())
+    assert [(a.kind, a.symbol) for a in alerts] == [
+        ("beta_drift", ""),
+        ("liquidation", "BTC/USDT:USDT"),
+        ("liquidation", "ETH/USDT:USDT"),
+        ("funding", "ETH/USDT:USDT"),
+        ("correlation", ""),
+    ]
+    assert "(ETH/USDT:USDT)" in alerts[3].message
+    assert alerts[1].to_dict()["symbol"] == "BTC/USDT:USDT"
+    assert "symbol" not in alerts[0].to_dict()
+    warnings = _warnings(s)
+    assert warnings[:-1] == [a.message for a in alerts]
+    assert warnings[-1].startswith("margin ratio (BTC/USDT:USDT) 90%")
+    # one leg: messages as they always were, no symbol
+    one = _status(legs=[LegStatus(symbol="BTC/USDT:USDT", liquidation_distance_pct=12.0,
+                                  liquidation_price=90_000.0)])
+    (liq,) = evaluate_alerts(one, AlertThresholds())
+    assert liq.symbol == "" and liq.message.startswith("liquidation: a 12.0% rally")

@@ -29,6 +29,7 @@ from althedge.services.lifecycle import (
     CloseResult,
     ExecutionSettings,
     HedgeStatus,
+    LegStatus,
     LifecycleResult,
     Reconciliation,
 )
@@ -200,11 +201,15 @@ def _print_orders(result: LifecycleResult) -> None:
         return
     table = Table(title="orders" + (" (dry run — not sent)" if not result.live else ""))
     table.add_column("client id", overflow="fold", min_width=16)
+    several = len({o["symbol"] for o in result.orders}) > 1  # a two-leg hedge: name the leg
+    if several:
+        table.add_column("leg")
     for col in ("side", "contracts", "type", "price", "reduce", "notional"):
         table.add_column(col)
     for o in result.orders:
         table.add_row(
             o["client_order_id"],
+            *([o["symbol"].split("/")[0]] if several else []),
             o["side"],
             _fmt(o["contracts"], "g"),
             o["order_type"],
@@ -215,15 +220,26 @@ def _print_orders(result: LifecycleResult) -> None:
     console.print(table)
 
 
-def _print_result(result: LifecycleResult) -> None:
-    console.print(
-        f"[bold]{result.action}[/] {result.venue} {result.symbol} as of {result.as_of or 'now'}"
+def _held_line(held: float | None, target: float | None, drift: float | None) -> str:
+    return (
+        f"held {_fmt(held, 'g')} · target {_fmt(target, 'g')}"
+        + (f" · drift {_fmt(drift, '.1f')}%" if drift is not None else "")
     )
-    if result.target_contracts is not None:
+
+
+def _print_result(result: LifecycleResult) -> None:
+    symbols = " + ".join(leg["symbol"] for leg in result.legs) or result.symbol
+    console.print(
+        f"[bold]{result.action}[/] {result.venue} {symbols} as of {result.as_of or 'now'}"
+    )
+    if len(result.legs) > 1:
+        for leg in result.legs:
+            console.print(f"  {leg['symbol']}: " + _held_line(
+                leg["current_contracts"], leg["target_contracts"], leg.get("drift_pct")
+            ))
+    elif result.target_contracts is not None:
         console.print(
-            f"held {_fmt(result.current_contracts, 'g')} · "
-            f"target {_fmt(result.target_contracts, 'g')}"
-            + (f" · drift {_fmt(result.drift_pct, '.1f')}%" if result.drift_pct is not None else "")
+            _held_line(result.current_contracts, result.target_contracts, result.drift_pct)
         )
     _print_orders(result)
     for ex in result.executed:
@@ -319,7 +335,7 @@ def open_cmd(
         "market", "--fallback", help="After the timeout: market, reprice or cancel."
     ),
 ) -> None:
-    """Plan the hedge for PORTFOLIO and place the short (dry run unless --live)."""
+    """Plan the hedge for PORTFOLIO and place one short per hedge asset (dry run unless --live)."""
     from althedge.config import load_portfolio
     from althedge.services.lifecycle import open_hedge
 
@@ -392,16 +408,44 @@ def _print_status(s: HedgeStatus) -> None:
     if s.hedge_id is None:
         console.print("no open hedge")
         return
-    table = Table(
-        title=f"hedge #{s.hedge_id} · {s.venue} {s.symbol} · {s.as_of}", show_header=False
-    )
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    rows = [
+    ratio = [("hedge ratio achieved", _fmt(s.hedge_ratio_achieved, ".1%"))]
+    portfolio = [
         ("portfolio value USD", _fmt(s.portfolio_value_usd)),
         ("portfolio PnL since open USD", _fmt(s.portfolio_pnl_usd)),
         ("beta now / at open", f"{_fmt(s.current_beta, '.3f')} / {_fmt(s.target_beta, '.3f')}"),
         ("correlation", _fmt(s.correlation, ".2f")),
+    ]
+    if len(s.legs) <= 1:
+        title = f"hedge #{s.hedge_id} · {s.venue} {s.symbol} · {s.as_of}"
+        _print_figures(title, portfolio + _leg_rows(s, ratio))
+    else:
+        symbols = " + ".join(leg.symbol for leg in s.legs)
+        totals = [
+            ("hedge notional USD, all legs", _fmt(s.hedge_notional_usd)),
+            *ratio,
+            ("unrealised PnL USD, all legs", _fmt(s.unrealised_pnl_usd)),
+            ("funding so far USD, all legs", _fmt(s.funding_usd)),
+            ("fees USD, all legs", _fmt(s.fees_usd)),
+        ]
+        _print_figures(f"hedge #{s.hedge_id} · {s.venue} {symbols} · {s.as_of}", portfolio + totals)
+        for leg in s.legs:
+            _print_figures(f"leg {leg.symbol}", _leg_rows(leg, []))
+    for w in s.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+
+
+def _print_figures(title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for k, val in rows:
+        table.add_row(k, val)
+    console.print(table)
+
+
+def _leg_rows(s: HedgeStatus | LegStatus, ratio: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The per-symbol figures of one leg (of the whole hedge when it has one leg)."""
+    return [
         ("contracts held / target", f"{_fmt(s.contracts, 'g')} / {_fmt(s.target_contracts, 'g')}"),
         ("hedge notional USD", _fmt(s.hedge_notional_usd)),
         *(
@@ -409,7 +453,7 @@ def _print_status(s: HedgeStatus) -> None:
               _fmt(s.net_hedge_notional_usd))]
             if s.collateral_coin else []
         ),
-        ("hedge ratio achieved", _fmt(s.hedge_ratio_achieved, ".1%")),
+        *ratio,
         (
             "entry / mark / spot",
             f"{_fmt(s.entry_price)} / {_fmt(s.mark_price)} / {_fmt(s.spot_price)}",
@@ -422,17 +466,12 @@ def _print_status(s: HedgeStatus) -> None:
         ("liquidation price", _fmt(s.liquidation_price)),
         ("rally to liquidation", _fmt(s.liquidation_distance_pct, ".1f") + "%"),
     ]
-    for k, val in rows:
-        table.add_row(k, val)
-    console.print(table)
-    for w in s.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
 
 
 @app.command("rebalance")
 def rebalance_cmd(
     threshold: float = typer.Option(
-        10.0, "--threshold", help="Resize only when off target by more than PCT %."
+        10.0, "--threshold", help="Resize a leg only when off its target by more than PCT %."
     ),
     live: bool = LiveOpt,
     as_json: bool = JsonOpt,
@@ -440,7 +479,7 @@ def rebalance_cmd(
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
 ) -> None:
-    """Resize the short to the current beta when it is off by more than --threshold %."""
+    """Resize each leg's short to the current beta when it is off by more than --threshold %."""
     from althedge.services.lifecycle import rebalance_hedge
 
     _run_reconciled(
@@ -462,7 +501,7 @@ def close_cmd(
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
 ) -> None:
-    """Buy the short back (reduce-only) and print the attribution."""
+    """Buy every leg's short back (reduce-only) and print the attribution."""
     from althedge.services.lifecycle import close_hedge
 
     _run_reconciled(

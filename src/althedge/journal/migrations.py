@@ -123,10 +123,31 @@ CREATE TABLE deposits (
 );
 """
 
+_V4 = """
+CREATE TABLE funding_v4 (
+    id INTEGER PRIMARY KEY,
+    hedge_id INTEGER NOT NULL REFERENCES hedges(id),
+    symbol TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    amount_usd REAL NOT NULL,
+    rate REAL,
+    mark_price REAL,
+    amount_settle REAL,
+    UNIQUE (hedge_id, symbol, at)
+);
+INSERT INTO funding_v4 (id, hedge_id, symbol, at, amount_usd, rate, mark_price, amount_settle)
+    SELECT f.id, f.hedge_id, COALESCE(h.symbol, ''), f.at, f.amount_usd, f.rate, f.mark_price,
+           f.amount_settle
+    FROM funding f LEFT JOIN hedges h ON h.id = f.hedge_id;
+DROP TABLE funding;
+ALTER TABLE funding_v4 RENAME TO funding
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "hedges, plans, orders, fills, funding, snapshots, alerts, events", _V1),
     (2, "meta: installation id (makes client order ids unique per data directory)", _V2),
     (3, "fees and funding in the settlement currency; collateral deposits", _V3),
+    (4, "funding per symbol (one hedge may hold several legs)", _V4),
 )
 
 

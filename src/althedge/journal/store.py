@@ -168,6 +168,12 @@ def _fill(row: sqlite3.Row) -> FillRow:
     )
 
 
+def _funding_where(hedge_id: int, symbol: str | None) -> tuple[str, tuple[Any, ...]]:
+    if symbol is None:
+        return "WHERE hedge_id=?", (hedge_id,)
+    return "WHERE hedge_id=? AND symbol=?", (hedge_id, symbol)
+
+
 class Journal:
     """The journal file; use as a context manager or call :meth:`close`."""
 
@@ -465,15 +471,21 @@ class Journal:
             params.extend(statuses)
         return [_order(r) for r in self._all(sql + " ORDER BY id", params)]
 
-    def fills(self, hedge_id: int) -> list[FillRow]:
-        return [
-            _fill(r)
-            for r in self._all("SELECT * FROM fills WHERE hedge_id=? ORDER BY id", (hedge_id,))
-        ]
+    def fills(self, hedge_id: int, symbol: str | None = None) -> list[FillRow]:
+        """Fills of a hedge, oldest first; only those of ``symbol``'s orders when given."""
+        if symbol is None:
+            rows = self._all("SELECT * FROM fills WHERE hedge_id=? ORDER BY id", (hedge_id,))
+        else:
+            rows = self._all(
+                "SELECT f.* FROM fills f JOIN orders o ON o.id = f.order_id"
+                " WHERE f.hedge_id=? AND o.symbol=? ORDER BY f.id",
+                (hedge_id, symbol),
+            )
+        return [_fill(r) for r in rows]
 
-    def net_contracts(self, hedge_id: int) -> float:
-        """Signed contracts the fills add up to (+ long, − short)."""
-        return sum(f.signed_amount for f in self.fills(hedge_id))
+    def net_contracts(self, hedge_id: int, symbol: str | None = None) -> float:
+        """Signed contracts the fills add up to (+ long, − short), of one symbol if given."""
+        return sum(f.signed_amount for f in self.fills(hedge_id, symbol))
 
     # -- funding, snapshots, alerts, events --------------------------------------------
     def record_funding(
@@ -485,17 +497,20 @@ class Journal:
         rate: float | None,
         mark_price: float | None,
         amount_settle: float | None = None,
+        symbol: str = "",
     ) -> bool:
-        """Record a funding payment (USD, + received); False if ``at`` was already recorded.
+        """Record a funding payment (USD, + received); False if ``at`` was already recorded
+        (for this ``symbol``: each leg of a hedge has its own payments).
 
         ``amount_settle``: the same payment in the settlement currency (coin for inverse).
         """
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO funding (hedge_id, at, amount_usd, rate, mark_price,"
-                " amount_settle) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO funding (hedge_id, symbol, at, amount_usd, rate,"
+                " mark_price, amount_settle) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     hedge_id,
+                    symbol,
                     at,
                     float(amount_usd),
                     rate,
@@ -525,18 +540,15 @@ class Journal:
             for r in self._all("SELECT * FROM deposits WHERE hedge_id=? ORDER BY id", (hedge_id,))
         ]
 
-    def funding(self, hedge_id: int) -> list[dict[str, Any]]:
-        return [
-            dict(r)
-            for r in self._all("SELECT * FROM funding WHERE hedge_id=? ORDER BY at", (hedge_id,))
-        ]
+    def funding(self, hedge_id: int, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Funding payments of a hedge (of one ``symbol`` when given), by time."""
+        where, params = _funding_where(hedge_id, symbol)
+        return [dict(r) for r in self._all(f"SELECT * FROM funding {where} ORDER BY at", params)]
 
-    def funding_total_usd(self, hedge_id: int) -> float:
-        return float(
-            self._scalar(
-                "SELECT COALESCE(SUM(amount_usd), 0) FROM funding WHERE hedge_id=?", (hedge_id,)
-            )
-        )
+    def funding_total_usd(self, hedge_id: int, symbol: str | None = None) -> float:
+        where, params = _funding_where(hedge_id, symbol)
+        sql = f"SELECT COALESCE(SUM(amount_usd), 0) FROM funding {where}"
+        return float(self._scalar(sql, params))
 
     def record_snapshot(self, hedge_id: int | None, snapshot: Mapping[str, Any], *, at: str) -> int:
         with self.transaction() as conn:

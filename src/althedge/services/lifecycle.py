@@ -19,6 +19,13 @@ never create a second order. The order loop itself (limit, poll, cancel, fallbac
 is :func:`althedge.venues.execution.execute_order`; the lifecycle journals through
 its hooks.
 
+A hedge has one *leg* per hedge asset of the plan (``[hedge] assets``: BTC, or BTC+ETH
+with the planner's minimum-variance weights): one short per leg, each through the path
+above, legs in turn (primary first). The journal keeps one hedge row whose settings list
+the legs; orders, fills and funding carry their symbol, so every per-position step
+(reconcile, funding, sizing, attribution) loops over the legs, and the portfolio is
+counted once.
+
 Dry run is the default (``live=False``): the exact orders are computed, checked
 against the caps (:mod:`althedge.venues.limits`, which refuse live or not) and
 returned; nothing is sent and nothing is journaled.
@@ -31,7 +38,7 @@ Attribution at close (all USD; ``fees_usd`` is negative, a cost)::
     funding_usd       = Σ funding received (negative = paid)  (inverse: coin × P)
     fees_usd          = −Σ fees paid                            (inverse: coin × P)
     collateral_usd    = Σ coin held or deposited as margin × (P − P_then)  (inverse; 0 linear)
-    net_usd           = the sum of the five
+    net_usd           = the sum of the five            (hedge … collateral summed over legs)
 
 P is the closing mark. ``net_usd`` equals the change in total value (holdings at
 market + the venue account's USD equity − collateral brought in at its price then)
@@ -47,11 +54,13 @@ set it in normal use.
 from __future__ import annotations
 
 import math
+import operator
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import reduce
 from typing import Any, Literal
 
 from althedge.core.instruments import ContractType, Instrument
@@ -76,6 +85,7 @@ __all__ = [
     "CloseResult",
     "ExecutionSettings",
     "HedgeStatus",
+    "LegStatus",
     "LifecycleResult",
     "Reconciliation",
     "close_hedge",
@@ -89,7 +99,15 @@ __all__ = [
 
 CRASH_ENV = "ALTHEDGE_TEST_CRASH_AFTER"
 #: Named points where the test-only crash hook may fire (in the order they happen).
-CRASH_POINTS = ("hedge_recorded", "leverage_set", "intent", "sent", "recorded", "closed_orders")
+CRASH_POINTS = (
+    "hedge_recorded",
+    "leverage_set",
+    "intent",
+    "sent",
+    "recorded",
+    "leg_placed",
+    "closed_orders",
+)
 USD_LIKE = frozenset({"", "USD", "USDT", "USDC", "BUSD", "FDUSD"})
 #: |journal − venue| contracts tolerated as float noise
 _EPS = 1e-9
@@ -161,6 +179,8 @@ class Reconciliation:
     resolved: list[str] = field(default_factory=list)
     journal_contracts: float | None = None
     venue_contracts: float | None = None
+    #: signed venue contracts per symbol checked (every leg; the open's symbols)
+    venue_positions: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -196,6 +216,8 @@ class LifecycleResult:
     message: str = ""
     plan: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    #: one entry per leg (symbol, hedge asset, target, held, drift); primary first
+    legs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -216,6 +238,7 @@ class LifecycleResult:
             "reconciliation": self.reconciliation.to_dict(),
             "warnings": list(self.warnings),
             "plan": self.plan,
+            "legs": [dict(leg) for leg in self.legs],
         }
 
 
@@ -262,8 +285,73 @@ class CloseResult:
 
 
 @dataclass
+class LegStatus:
+    """One leg of the hedge now: the short on one contract (USD figures; fees negative)."""
+
+    symbol: str
+    hedge_asset: str = ""
+    contracts: float = 0.0
+    target_contracts: float = 0.0
+    drift_pct: float | None = None
+    hedge_notional_usd: float = 0.0  # face value of the short, USD
+    collateral_coin: float = 0.0
+    net_hedge_notional_usd: float = 0.0  # short face − collateral × mark, USD
+    entry_price: float | None = None
+    mark_price: float | None = None
+    spot_price: float | None = None
+    basis: float | None = None
+    unrealised_pnl_usd: float = 0.0
+    realised_pnl_usd: float = 0.0
+    funding_usd: float = 0.0
+    fees_usd: float = 0.0
+    funding_rate: float | None = None
+    funding_interval_hours: float | None = None
+    margin_ratio: float | None = None
+    liquidation_price: float | None = None
+    liquidation_distance_pct: float | None = None
+    leverage: float | None = None
+    margin_mode: str | None = None
+    basis_note: str = ""
+
+
+#: HedgeStatus figures that are the sum of the legs' (money); the others are the primary's
+_SUMMED = (
+    "hedge_notional_usd",
+    "net_hedge_notional_usd",
+    "unrealised_pnl_usd",
+    "realised_pnl_usd",
+    "funding_usd",
+    "fees_usd",
+)
+#: HedgeStatus figures taken from the primary (first) leg: they are per symbol
+_PRIMARY = (
+    "symbol",
+    "contracts",
+    "target_contracts",
+    "collateral_coin",
+    "drift_pct",
+    "entry_price",
+    "mark_price",
+    "spot_price",
+    "basis",
+    "funding_rate",
+    "funding_interval_hours",
+    "margin_ratio",
+    "liquidation_price",
+    "liquidation_distance_pct",
+    "leverage",
+    "margin_mode",
+)
+
+
+@dataclass
 class HedgeStatus:
-    """Portfolio vs hedge now (``hedge_id`` None when no hedge is open)."""
+    """Portfolio vs hedge now (``hedge_id`` None when no hedge is open).
+
+    With several legs the portfolio figures appear once, the money figures
+    (:data:`_SUMMED`) are summed over ``legs`` and the per-symbol ones
+    (:data:`_PRIMARY`) are the primary leg's; ``legs`` has each leg's own.
+    """
 
     reconciliation: Reconciliation
     hedge_id: int | None = None
@@ -299,9 +387,12 @@ class HedgeStatus:
     leverage: float | None = None
     margin_mode: str | None = None
     warnings: list[str] = field(default_factory=list)
+    legs: list[LegStatus] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        for leg in out["legs"]:
+            leg.pop("basis_note", None)
         out["reconciliation"] = self.reconciliation.to_dict()
         out["open"] = self.hedge_id is not None
         return out
@@ -346,6 +437,69 @@ def _to_usd(instrument: Instrument, amount: float, price: float) -> float:
 
 def _hedge_key(hedge: HedgeRow) -> str:
     return str(hedge.settings.get("hedge_key") or f"{hedge.id}:{hedge.opened_at}")
+
+
+def _leg_specs(hedge: HedgeRow) -> list[dict[str, Any]]:
+    """The hedge's legs as opened (primary first): symbol, hedge asset, leverage, margin
+    mode, settlement balance and mark at open. A one-leg hedge journaled before legs
+    existed has them in its top-level settings."""
+    legs = hedge.settings.get("legs")
+    if legs:
+        return [dict(leg) for leg in legs]
+    s = hedge.settings
+    return [
+        {
+            "symbol": hedge.symbol,
+            "hedge_asset": s.get("hedge_asset", ""),
+            "leverage": s.get("leverage", 1.0),
+            "margin_mode": s.get("margin_mode"),
+            "balance_open_settle": s.get("balance_open_settle"),
+            "mark_open": s.get("mark_open"),
+        }
+    ]
+
+
+def _leg_symbols(hedge: HedgeRow) -> list[str]:
+    return [str(leg["symbol"]) for leg in _leg_specs(hedge)]
+
+
+@dataclass
+class _LiveLeg:
+    """One leg of the open hedge as the venue has it now."""
+
+    spec: dict[str, Any]
+    instrument: Instrument
+    mark: float
+    current: float  # contracts short at the venue now
+
+    @property
+    def symbol(self) -> str:
+        return str(self.spec["symbol"])
+
+
+def _live_legs(venue: Venue, hedge: HedgeRow) -> list[_LiveLeg]:
+    return [
+        _LiveLeg(
+            spec=spec,
+            instrument=venue.instrument(spec["symbol"]),
+            mark=venue.mark_price(spec["symbol"]),
+            current=max(-_signed(venue.position(spec["symbol"])), 0.0),
+        )
+        for spec in _leg_specs(hedge)
+    ]
+
+
+def _plan_leg(plan: Any, symbol: str, index: int) -> Any:
+    """The plan's :class:`HedgeLeg` for ``symbol`` (else the one at ``index``, else the primary)."""
+    for leg in plan.hedges:
+        if leg.instrument == symbol:
+            return leg
+    return plan.hedges[index] if index < len(plan.hedges) else plan.hedge
+
+
+def _leg_label(n_legs: int, symbol: str) -> str:
+    """`` (SYMBOL)`` naming a leg in a message when the hedge has several, else nothing."""
+    return f" ({symbol})" if n_legs > 1 else ""
 
 
 def plan_orders(
@@ -413,20 +567,23 @@ def _order_view(order: OrderRequest, instrument: Instrument, mark: float) -> dic
 # --------------------------------------------------------------------------- reconcile
 
 
-def reconcile(journal: Journal, venue: Venue, symbol: str | None = None) -> Reconciliation:
+def reconcile(
+    journal: Journal, venue: Venue, symbol: str | Sequence[str] | None = None
+) -> Reconciliation:
     """Bring the journal up to date with the venue and report what differs.
 
     1. Each order the journal left unfinished is fetched by client order id: its
        fills are recorded; one the venue never received becomes ``not_sent``.
     2. Working orders at the venue that the journal does not know are reported.
-    3. The journal's net position (sum of fills) is compared with the venue's.
+    3. The journal's net position (sum of fills) is compared with the venue's, for
+       every leg of the open hedge (or, with none open, for ``symbol``/each symbol).
     Writes a ``reconcile`` event when anything was found.
     """
     rec = Reconciliation()
     hedge = journal.active_hedge()
-    symbols = {symbol} if symbol else set()
-    if hedge is not None:
-        symbols.add(hedge.symbol)
+    wanted = [symbol] if isinstance(symbol, str) else list(symbol or [])
+    legs = _leg_symbols(hedge) if hedge is not None else []
+    symbols = set(wanted) | set(legs)
     for order in journal.orders(statuses=OPEN_STATUSES):
         if order.venue != venue.name:
             continue
@@ -455,8 +612,9 @@ def reconcile(journal: Journal, venue: Venue, symbol: str | None = None) -> Reco
             )
     known = {o.client_order_id for o in journal.orders()}
     if hedge is not None:
-        _import_liquidations(journal, venue, hedge, known, rec)
-        _sync_deposits(journal, venue, hedge, venue.mark_price(hedge.symbol))
+        for sym in legs:
+            _import_liquidations(journal, venue, hedge, sym, known, rec)
+        _sync_deposits(journal, venue, hedge)
     for sym in sorted(symbols):
         for remote in venue.open_orders(sym):
             if remote.client_order_id not in known:
@@ -465,29 +623,38 @@ def reconcile(journal: Journal, venue: Venue, symbol: str | None = None) -> Reco
                     f"{remote.contracts:g} {sym}) that the journal does not know"
                 )
     if hedge is not None:
-        rec.journal_contracts = journal.net_contracts(hedge.id)
-        rec.venue_contracts = _signed(venue.position(hedge.symbol))
-        if abs(rec.journal_contracts - rec.venue_contracts) > 1e-6:
-            rec.differences.append(
-                f"position on {hedge.symbol}: journal {rec.journal_contracts:+g} contracts, "
-                f"venue {rec.venue_contracts:+g}; check the exchange before trading"
-            )
-    elif symbol:
-        pos = _signed(venue.position(symbol))
-        rec.venue_contracts = pos
-        rec.journal_contracts = 0.0
-        if abs(pos) > _EPS:
-            rec.differences.append(
-                f"venue holds {pos:+g} contracts of {symbol} that no open hedge in the "
-                "journal accounts for"
-            )
+        for i, sym in enumerate(legs):
+            held = journal.net_contracts(hedge.id, sym)
+            pos = rec.venue_positions[sym] = _signed(venue.position(sym))
+            if i == 0:
+                rec.journal_contracts, rec.venue_contracts = held, pos
+            if abs(held - pos) > 1e-6:
+                rec.differences.append(
+                    f"position on {sym}: journal {held:+g} contracts, "
+                    f"venue {pos:+g}; check the exchange before trading"
+                )
+    else:
+        for i, sym in enumerate(wanted):
+            pos = rec.venue_positions[sym] = _signed(venue.position(sym))
+            if i == 0:
+                rec.venue_contracts, rec.journal_contracts = pos, 0.0
+            if abs(pos) > _EPS:
+                rec.differences.append(
+                    f"venue holds {pos:+g} contracts of {sym} that no open hedge in the "
+                    "journal accounts for"
+                )
     if rec.differences or rec.resolved:
         journal.record_event(hedge.id if hedge else None, "reconcile", rec.to_dict(), at=now_iso())
     return rec
 
 
 def _import_liquidations(
-    journal: Journal, venue: Venue, hedge: HedgeRow, known: set[str], rec: Reconciliation
+    journal: Journal,
+    venue: Venue,
+    hedge: HedgeRow,
+    symbol: str,
+    known: set[str],
+    rec: Reconciliation,
 ) -> None:
     """Journal forced closes (liquidations) the venue reports and the journal lacks.
 
@@ -497,7 +664,7 @@ def _import_liquidations(
     fills_for = getattr(venue, "fills_for", None)
     if not callable(fills_for):
         return
-    for fill in fills_for(hedge.symbol):
+    for fill in fills_for(symbol):
         if not getattr(fill, "liquidation", False) or fill.client_order_id in known:
             continue
         at = now_iso()
@@ -589,7 +756,7 @@ def _execute(
         journal.mark_status(res.client_order_id, "sent", at=now_iso())
         _crash_point("sent")
         _record(journal, res)
-        _sync_deposits(journal, venue, hedge, venue.mark_price(res.symbol))
+        _sync_deposits(journal, venue, hedge)
         _crash_point("recorded")
 
     # a simulated venue (paper) only moves when its clock does: waiting is pointless
@@ -627,26 +794,28 @@ class _Resize:
     working: list[str]  # our working orders, cancelled first (live) or named (dry run)
     execution: ExecutionSettings
     portfolio: Any
-    instrument: Instrument
-    mark: float
-    current: float  # contracts short at the venue now
+    legs: list[_LiveLeg]
+    planned: int = 0  # orders planned so far in this command (client id steps taken)
 
     def orders(
-        self, journal: Journal, purpose: str, target: float, **kw: Any
+        self, journal: Journal, purpose: str, leg: _LiveLeg, target: float, **kw: Any
     ) -> list[OrderRequest]:
-        """:func:`plan_orders` from the current short to ``target`` (next journal step)."""
-        return plan_orders(
+        """:func:`plan_orders` taking ``leg`` from its current short to ``target``; each
+        planned order takes the next journal step (legs planned in turn never share one)."""
+        orders = plan_orders(
             hedge_key=_hedge_key(self.hedge),
-            first_step=journal.order_count(self.hedge.id),
+            first_step=journal.order_count(self.hedge.id) + self.planned,
             purpose=purpose,
-            instrument=self.instrument,
-            current_short=self.current,
+            instrument=leg.instrument,
+            current_short=leg.current,
             target_short=target,
-            mark_price=self.mark,
+            mark_price=leg.mark,
             execution=self.execution,
             limits=Limits.from_config(self.portfolio.limits),
             **kw,
         )
+        self.planned += len(orders)
+        return orders
 
 
 def _start_resize(
@@ -659,7 +828,7 @@ def _start_resize(
     execution: ExecutionSettings | None,
 ) -> _Resize:
     """Reconcile (unless done), need an open hedge, refuse live trading on a difference,
-    cancel our working orders, then read the instrument, mark and current short."""
+    cancel our working orders, then read each leg's instrument, mark and current short."""
     rec = rec if rec is not None else reconcile(journal, venue)
     hedge = _need_hedge(journal, what)
     _refuse_if_unreconciled(rec, what, live)
@@ -671,9 +840,7 @@ def _start_resize(
         working=working,
         execution=execution or ExecutionSettings(**stored),
         portfolio=_portfolio_from_hedge(hedge),
-        instrument=venue.instrument(hedge.symbol),
-        mark=venue.mark_price(hedge.symbol),
-        current=max(-_signed(venue.position(hedge.symbol)), 0.0),
+        legs=_live_legs(venue, hedge),
     )
 
 
@@ -723,12 +890,13 @@ def _cancel_working(journal: Journal, venue: Venue, hedge: HedgeRow, live: bool)
 
 
 def _sync_funding(journal: Journal, venue: Venue, hedge: HedgeRow, instrument: Instrument) -> None:
-    """Record funding payments the venue reports since the hedge opened (idempotent)."""
+    """Record funding payments the venue reports on ``instrument`` (one leg) since the
+    hedge opened (idempotent)."""
     fetch = getattr(venue, "funding_payments", None) or getattr(venue, "funding_history", None)
     if fetch is None:
         return
     try:
-        payments = fetch(hedge.symbol)
+        payments = fetch(instrument.symbol)
     except TypeError:
         return
     for p in payments or []:
@@ -740,15 +908,31 @@ def _sync_funding(journal: Journal, venue: Venue, hedge: HedgeRow, instrument: I
             rate=float(p.rate),
             mark_price=float(p.mark_price),
             amount_settle=float(p.amount),
+            symbol=instrument.symbol,
         )
 
 
-def _sync_deposits(journal: Journal, venue: Venue, hedge: HedgeRow, mark: float) -> None:
+def _sync_funding_all(journal: Journal, venue: Venue, hedge: HedgeRow) -> None:
+    for symbol in _leg_symbols(hedge):
+        _sync_funding(journal, venue, hedge, venue.instrument(symbol))
+
+
+def _coin_price(venue: Venue, hedge: HedgeRow, currency: str) -> float:
+    """USD price of a deposited coin: the mark of the leg settled in it (else the primary's)."""
+    symbols = _leg_symbols(hedge)
+    for symbol in symbols:
+        if venue.instrument(symbol).settle.upper() == currency:
+            return venue.mark_price(symbol)
+    return venue.mark_price(symbols[0])
+
+
+def _sync_deposits(journal: Journal, venue: Venue, hedge: HedgeRow) -> None:
     """Record collateral the venue account took in (paper auto-funding) since last seen.
 
     ``venue.deposits`` (optional; paper has it) is cumulative over the account's life;
-    the journal keeps each increase with the USD price at the time (USD-like 1, the
-    hedge coin at ``mark``), so the attribution can value the collateral exactly.
+    the journal keeps each increase with the USD price at the time (USD-like 1, a coin
+    at the mark of the leg settled in it), so the attribution can value the collateral
+    exactly.
     """
     current = getattr(venue, "deposits", None)
     if not isinstance(current, dict):
@@ -759,7 +943,8 @@ def _sync_deposits(journal: Journal, venue: Venue, hedge: HedgeRow, mark: float)
     for ccy, total in current.items():
         delta = float(total) - seen.get(str(ccy).upper(), 0.0)
         if delta > 1e-12:
-            price = 1.0 if str(ccy).upper() in USD_LIKE else mark
+            ccy_up = str(ccy).upper()
+            price = 1.0 if ccy_up in USD_LIKE else _coin_price(venue, hedge, ccy_up)
             journal.record_deposit(
                 hedge.id, currency=str(ccy), amount=delta, price_usd=price, at=now_iso()
             )
@@ -842,9 +1027,9 @@ def _refuse_if_unreconciled(rec: Reconciliation, what: str, live: bool) -> None:
         )
 
 
-def _held_short(journal: Journal, hedge_id: int) -> float:
-    """Contracts short for ``hedge_id`` by the journal's fills (≥ 0, never −0.0)."""
-    return max(-journal.net_contracts(hedge_id), 0.0) + 0.0
+def _held_short(journal: Journal, hedge_id: int, symbol: str | None = None) -> float:
+    """Contracts short for ``hedge_id`` (on ``symbol``) by the journal's fills (≥ 0, never −0.0)."""
+    return max(-journal.net_contracts(hedge_id, symbol), 0.0) + 0.0
 
 
 # --------------------------------------------------------------------------- open
@@ -863,20 +1048,15 @@ def open_hedge(
     extra_settings: dict[str, Any] | None = None,
     rec: Reconciliation | None = None,
 ) -> LifecycleResult:
-    """Plan the hedge for ``portfolio`` and place the short (only when ``live``)."""
+    """Plan the hedge for ``portfolio`` and place the short — one per leg of the plan
+    (``[hedge] assets``), primary first — only when ``live``."""
     execution = execution or ExecutionSettings()
     plan = _build_plan(portfolio, source, as_of)
-    if len(plan.hedges) > 1:
-        raise InputError(
-            f"hedge.assets: {', '.join(h.hedge_asset for h in plan.hedges)} — the lifecycle "
-            "trades one contract; keep a single hedge asset (e.g. assets = [\"BTC\"])"
-        )
-    leg = plan.hedge
-    symbol = leg.instrument
+    symbols = [leg.instrument for leg in plan.hedges]
     if rec is None:
-        rec = reconcile(journal, venue, symbol)
-    else:  # the caller reconciled (and reported) already; add the check for this symbol
-        extra = reconcile(journal, venue, symbol)
+        rec = reconcile(journal, venue, symbols)
+    else:  # the caller reconciled (and reported) already; add the check for these symbols
+        extra = reconcile(journal, venue, symbols)
         rec.differences += [d for d in extra.differences if d not in rec.differences]
         rec.resolved += extra.resolved
     existing = journal.active_hedge()
@@ -887,46 +1067,146 @@ def open_hedge(
         )
     _refuse_if_unreconciled(rec, "hedge open", live)
     limits = Limits.from_config(portfolio.limits)
-    check_leverage(limits, float(leg.leverage))
-    instrument = venue.instrument(symbol)
-    mark = venue.mark_price(symbol)
     key = journal.next_hedge_key()
-    orders = plan_orders(
-        hedge_key=key,
-        first_step=0,
-        purpose="open",
-        instrument=instrument,
-        current_short=max(-(rec.venue_contracts or 0.0), 0.0),
-        target_short=float(leg.contracts),
-        mark_price=mark,
-        execution=execution,
-        limits=limits,
-        leverage=float(leg.leverage),
-    )
+    legs = _open_legs(venue, plan, rec, key, execution, limits)
+    primary = legs[0]
     plan_dict = plan.to_dict()
     result = LifecycleResult(
         action="open",
         live=live,
         venue=venue.name,
-        symbol=symbol,
+        symbol=primary.symbol,
         as_of=str(plan.as_of),
-        orders=[_order_view(o, instrument, mark) for o in orders],
+        orders=[_order_view(o, leg.instrument, leg.mark) for leg in legs for o in leg.orders],
         executed=[],
         reconciliation=rec,
-        target_contracts=float(leg.contracts),
+        target_contracts=primary.target,
         current_contracts=0.0,
         plan=plan_dict,
         warnings=list(plan.warnings),
+        legs=[leg.view() for leg in legs],
     )
-    if not orders:
+    if not any(leg.orders for leg in legs):
         result.message = (
-            f"target {leg.contracts:g} contracts is below the minimum order; nothing to open"
+            f"target {' + '.join(f'{leg.target:g}' for leg in legs)} contracts is below the "
+            "minimum order; nothing to open"
         )
         return result
     if not live:
         result.message = "dry run: nothing sent; pass --live to place these orders"
         return result
+    hedge_id = _record_open(
+        journal, venue, portfolio, plan, legs, key, execution, portfolio_path, extra_settings
+    )
+    result.hedge_id = hedge_id
+    _crash_point("hedge_recorded")
+    for leg in legs:
+        venue.set_leverage(leg.symbol, float(leg.plan_leg.leverage), str(leg.plan_leg.margin_mode))
+    _persist(venue)
+    _crash_point("leverage_set")
+    for leg in legs:
+        result.executed += _execute_all(
+            journal,
+            venue,
+            journal.hedge(hedge_id),
+            leg.instrument,
+            leg.orders,
+            purpose="open",
+            execution=execution,
+        )
+        _crash_point("leg_placed")
+    for view in result.legs:
+        view["current_contracts"] = _held_short(journal, hedge_id, view["symbol"])
+    result.current_contracts = result.legs[0]["current_contracts"]
+    result.message = f"hedge #{hedge_id} opened: " + ", ".join(
+        f"short {v['current_contracts']:g} {v['symbol']}" for v in result.legs
+    )
+    return result
+
+
+@dataclass
+class _OpenLeg:
+    """A leg of the plan being opened: its instrument, mark, target and orders."""
+
+    plan_leg: Any  # althedge.services.plan.HedgeLeg
+    instrument: Instrument
+    mark: float
+    target: float
+    orders: list[OrderRequest]
+
+    @property
+    def symbol(self) -> str:
+        return str(self.plan_leg.instrument)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "hedge_asset": self.plan_leg.hedge_asset,
+            "target_contracts": self.target,
+            "current_contracts": 0.0,
+        }
+
+
+def _open_legs(
+    venue: Venue,
+    plan: Any,
+    rec: Reconciliation,
+    key: str,
+    execution: ExecutionSettings,
+    limits: Limits,
+) -> list[_OpenLeg]:
+    """Each plan leg's orders (checked against the caps); client ids take steps 0, 1, …"""
+    legs: list[_OpenLeg] = []
+    step = 0
+    for plan_leg in plan.hedges:
+        check_leverage(limits, float(plan_leg.leverage))
+        symbol = plan_leg.instrument
+        instrument = venue.instrument(symbol)
+        mark = venue.mark_price(symbol)
+        target = float(plan_leg.contracts)
+        orders = plan_orders(
+            hedge_key=key,
+            first_step=step,
+            purpose="open",
+            instrument=instrument,
+            current_short=max(-rec.venue_positions.get(symbol, 0.0), 0.0),
+            target_short=target,
+            mark_price=mark,
+            execution=execution,
+            limits=limits,
+            leverage=float(plan_leg.leverage),
+        )
+        step += len(orders)
+        legs.append(_OpenLeg(plan_leg, instrument, mark, target, orders))
+    return legs
+
+
+def _record_open(
+    journal: Journal,
+    venue: Venue,
+    portfolio: Any,
+    plan: Any,
+    legs: Sequence[_OpenLeg],
+    key: str,
+    execution: ExecutionSettings,
+    portfolio_path: str | None,
+    extra_settings: dict[str, Any] | None,
+) -> int:
+    """Write the hedge row (every leg in its settings) and its plan: one transaction."""
+    leg = legs[0].plan_leg
     prices = {h.asset: float(h.price_usd) for h in plan.holdings}
+    specs = [
+        {
+            "symbol": o.symbol,
+            "hedge_asset": o.plan_leg.hedge_asset,
+            "leverage": float(o.plan_leg.leverage),
+            "margin_mode": str(o.plan_leg.margin_mode),
+            "exchange": o.plan_leg.exchange,
+            "balance_open_settle": _venue_balance_settle(venue, o.instrument.settle),
+            "mark_open": o.mark,
+        }
+        for o in legs
+    ]
     settings = {
         "hedge_key": key,
         "leverage": float(leg.leverage),
@@ -934,14 +1214,15 @@ def open_hedge(
         "execution": asdict(execution),
         "exchange": leg.exchange,
         "balance_open_usd": _venue_balance_usd(venue),
-        "balance_open_settle": _venue_balance_settle(venue, instrument.settle),
-        "mark_open": mark,
+        "balance_open_settle": specs[0]["balance_open_settle"],
+        "mark_open": legs[0].mark,
         "hedge_asset": leg.hedge_asset,
+        "legs": specs,
         **(extra_settings or {}),
     }
-    hedge_id = journal.create_hedge(
+    return journal.create_hedge(
         venue=venue.name,
-        symbol=symbol,
+        symbol=legs[0].symbol,
         opened_at=now_iso(),
         portfolio={
             "config": portfolio.model_dump(mode="json", by_alias=True),
@@ -954,25 +1235,8 @@ def open_hedge(
             "correlation_open": float(plan.portfolio_correlation),
         },
         settings=settings,
-        plan=plan_dict,
+        plan=plan.to_dict(),
     )
-    result.hedge_id = hedge_id
-    _crash_point("hedge_recorded")
-    venue.set_leverage(symbol, float(leg.leverage), str(leg.margin_mode))
-    _persist(venue)
-    _crash_point("leverage_set")
-    result.executed = _execute_all(
-        journal,
-        venue,
-        journal.hedge(hedge_id),
-        instrument,
-        orders,
-        purpose="open",
-        execution=execution,
-    )
-    result.current_contracts = _held_short(journal, hedge_id)
-    result.message = f"hedge #{hedge_id} opened: short {result.current_contracts:g} {symbol}"
-    return result
 
 
 # --------------------------------------------------------------------------- status
@@ -981,8 +1245,9 @@ def open_hedge(
 def _realised_and_fees(
     journal: Journal, hedge: HedgeRow, instrument: Instrument, mark: float
 ) -> tuple[float, float]:
-    """(hedge PnL in USD marked at ``mark`` incl. any open remainder, fees paid in USD)."""
-    fills = journal.fills(hedge.id)
+    """(hedge PnL in USD marked at ``mark`` incl. any open remainder, fees paid in USD) of
+    the leg on ``instrument``."""
+    fills = journal.fills(hedge.id, instrument.symbol)
     cs = instrument.contract_size
     fees = sum(f.fee_usd for f in fills)
     net = sum(f.signed_amount for f in fills)
@@ -994,31 +1259,41 @@ def _realised_and_fees(
 
 
 def _attribution(
-    journal: Journal, hedge: HedgeRow, instrument: Instrument, mark: float
+    journal: Journal,
+    hedge: HedgeRow,
+    instrument: Instrument,
+    mark: float,
+    spec: dict[str, Any],
+    deposits: Sequence[dict[str, Any]],
 ) -> dict[str, float]:
-    """Hedge PnL, funding, fees (negative) and collateral revaluation, USD at ``mark``.
+    """One leg's hedge PnL, funding, fees (negative) and collateral revaluation, USD at
+    ``mark``.
 
     Linear: everything is already USD. Inverse: the account is held in the coin, so
     each coin amount (PnL, funding, fees) is valued at the closing mark, and the coin
-    the account held before the hedge plus the coin deposited as margin gains or
-    loses ``amount × (P_close − P_then)`` — the collateral's own long delta.
+    the account held before the hedge (``spec``) plus the coin deposited as margin
+    (``deposits``, this leg's) gains or loses ``amount × (P_close − P_then)`` — the
+    collateral's own long delta.
     """
+    symbol = instrument.symbol
     hedge_pnl, fees_usd = _realised_and_fees(journal, hedge, instrument, mark)
     if instrument.contract_type == ContractType.LINEAR:
         return {
             "hedge_pnl_usd": hedge_pnl,
-            "funding_usd": journal.funding_total_usd(hedge.id),
+            "funding_usd": journal.funding_total_usd(hedge.id, symbol),
             "fees_usd": -fees_usd,
             "collateral_usd": 0.0,
         }
-    funding_coin = sum(float(f["amount_settle"] or 0.0) for f in journal.funding(hedge.id))
-    fees_coin = sum(f.fee_settle for f in journal.fills(hedge.id))
+    funding_coin = sum(
+        float(f["amount_settle"] or 0.0) for f in journal.funding(hedge.id, symbol)
+    )
+    fees_coin = sum(f.fee_settle for f in journal.fills(hedge.id, symbol))
     collateral = 0.0
-    held = hedge.settings.get("balance_open_settle")
-    mark_open = hedge.settings.get("mark_open")
+    held = spec.get("balance_open_settle")
+    mark_open = spec.get("mark_open")
     if held and mark_open:
         collateral += float(held) * (mark - float(mark_open))
-    for d in journal.deposits(hedge.id):
+    for d in deposits:
         if d["currency"] not in USD_LIKE:
             collateral += float(d["amount"]) * (mark - float(d["price_usd"]))
     return {
@@ -1029,6 +1304,23 @@ def _attribution(
     }
 
 
+def _attribution_all(
+    journal: Journal, hedge: HedgeRow, legs: Sequence[_LiveLeg]
+) -> dict[str, float]:
+    """:func:`_attribution` summed over the legs. A coin deposit belongs to the leg settled
+    in that coin (one no leg settles in, to the primary)."""
+    deposits = journal.deposits(hedge.id)
+    settles = [leg.instrument.settle.upper() for leg in legs]
+    parts = []
+    for i, leg in enumerate(legs):
+        own = [
+            d for d in deposits
+            if d["currency"] == settles[i] or (i == 0 and d["currency"] not in settles)
+        ]
+        parts.append(_attribution(journal, hedge, leg.instrument, leg.mark, leg.spec, own))
+    return {k: reduce(operator.add, (p[k] for p in parts)) for k in parts[0]}
+
+
 def hedge_status(
     journal: Journal,
     venue: Venue,
@@ -1037,7 +1329,8 @@ def hedge_status(
     as_of: date | None = None,
     rec: Reconciliation | None = None,
 ) -> HedgeStatus:
-    """Portfolio vs hedge now: beta (now vs at open), ratio achieved, PnL, funding, margin."""
+    """Portfolio vs hedge now: beta (now vs at open), ratio achieved, PnL, funding, margin —
+    the portfolio once, each leg in ``legs`` (see :class:`HedgeStatus` for the totals)."""
     rec = rec if rec is not None else reconcile(journal, venue)
     hedge = journal.active_hedge()
     status = HedgeStatus(reconciliation=rec)
@@ -1046,24 +1339,18 @@ def hedge_status(
         return status
     portfolio = _portfolio_from_hedge(hedge)
     plan = _build_plan(portfolio, source, as_of)
-    instrument = venue.instrument(hedge.symbol)
-    mark = venue.mark_price(hedge.symbol)
-    _sync_funding(journal, venue, hedge, instrument)
-    position = venue.position(hedge.symbol)
-    contracts = max(-_signed(position), 0.0)
     amounts: dict[str, float] = hedge.portfolio["amounts"]
     prices_open: dict[str, float] = hedge.portfolio["prices_open"]
     prices_now = {h.asset: float(h.price_usd) for h in plan.holdings}
     value_now = sum(amounts[a] * prices_now.get(a, prices_open[a]) for a in amounts)
     beta_now = float(plan.portfolio_beta)
     beta_open = float(hedge.portfolio["beta_open"])
-    hedge_notional = float(
-        order_notional_usd(instrument, contracts, mark) if contracts > 0 else 0.0
-    )
-    target = float(plan.hedge.contracts)
+    status.legs = [
+        _leg_status(journal, venue, hedge, _plan_leg(plan, spec["symbol"], i), spec, plan.as_of)
+        for i, spec in enumerate(_leg_specs(hedge))
+    ]
     status.hedge_id = hedge.id
     status.venue = hedge.venue
-    status.symbol = hedge.symbol
     status.as_of = str(plan.as_of)
     status.portfolio_value_usd = value_now
     status.portfolio_pnl_usd = value_now - float(hedge.portfolio["value_open_usd"])
@@ -1071,61 +1358,87 @@ def hedge_status(
     status.target_beta = beta_open
     status.beta_drift_pct = (beta_now / beta_open - 1.0) * 100.0 if beta_open else None
     status.correlation = float(plan.portfolio_correlation)
-    status.contracts = contracts
-    status.target_contracts = target
-    status.hedge_notional_usd = hedge_notional
+    for name in _PRIMARY:
+        setattr(status, name, getattr(status.legs[0], name))
+    for name in _SUMMED:
+        setattr(status, name, reduce(operator.add, (getattr(leg, name) for leg in status.legs)))
+    # the hedge wanted: V·β with one leg; V·Σ leg betas (the minimum-variance mix) with more
+    leg_beta = beta_now if len(plan.hedges) == 1 else sum(float(h.beta) for h in plan.hedges)
+    wanted = value_now * leg_beta
+    net = status.net_hedge_notional_usd
+    status.hedge_ratio_achieved = net / wanted if wanted > 0 and net is not None else None
+    notes = list(dict.fromkeys(leg.basis_note for leg in status.legs if leg.basis_note))
+    status.warnings = _warnings(status) + notes + list(rec.differences)
+    return status
+
+
+def _leg_status(
+    journal: Journal,
+    venue: Venue,
+    hedge: HedgeRow,
+    plan_leg: Any,
+    spec: dict[str, Any],
+    plan_as_of: Any,
+) -> LegStatus:
+    """One leg's figures now (funding synced first)."""
+    symbol = str(spec["symbol"])
+    instrument = venue.instrument(symbol)
+    mark = venue.mark_price(symbol)
+    _sync_funding(journal, venue, hedge, instrument)
+    position = venue.position(symbol)
+    contracts = max(-_signed(position), 0.0)
+    leg = LegStatus(symbol=symbol, hedge_asset=str(spec.get("hedge_asset") or ""))
+    leg.contracts = contracts
+    leg.target_contracts = target = float(plan_leg.contracts)
+    leg.hedge_notional_usd = float(
+        order_notional_usd(instrument, contracts, mark) if contracts > 0 else 0.0
+    )
     # inverse with coin collateral: the collateral's own long delta offsets part of the
     # short (the plan sized the contracts as H + C·P), so the hedge in force is the net
-    collateral_coin = float(plan.hedge.collateral_coin) if instrument.is_inverse else 0.0
-    status.collateral_coin = collateral_coin
-    status.net_hedge_notional_usd = hedge_notional - collateral_coin * mark
-    wanted = value_now * beta_now
-    status.hedge_ratio_achieved = (
-        status.net_hedge_notional_usd / wanted if wanted > 0 else None
-    )
-    status.drift_pct = (contracts / target - 1.0) * 100.0 if target > 0 else None
-    status.mark_price = mark
-    spot = float(plan.hedge.hedge_price_usd)
-    status.spot_price = spot
+    leg.collateral_coin = float(plan_leg.collateral_coin) if instrument.is_inverse else 0.0
+    leg.net_hedge_notional_usd = leg.hedge_notional_usd - leg.collateral_coin * mark
+    leg.drift_pct = (contracts / target - 1.0) * 100.0 if target > 0 else None
+    leg.mark_price = mark
+    _leg_basis(leg, venue, float(plan_leg.hedge_price_usd), plan_as_of)
+    pnl, fees = _realised_and_fees(journal, hedge, instrument, mark)
+    if position is not None and contracts > 0:
+        leg.entry_price = position.entry_price
+        leg.unrealised_pnl_usd = _to_usd(instrument, position.unrealised_pnl, mark)
+        leg.realised_pnl_usd = pnl - leg.unrealised_pnl_usd
+        leg.leverage = position.leverage
+        leg.margin_mode = position.margin_mode
+        liq = position.liquidation_price
+        if liq is not None and math.isfinite(liq) and liq > 0:
+            leg.liquidation_price = liq
+            leg.liquidation_distance_pct = (liq / mark - 1.0) * 100.0
+        leg.margin_ratio = _margin_ratio(instrument, position, mark)
+    else:
+        leg.unrealised_pnl_usd = 0.0
+        leg.realised_pnl_usd = pnl
+    leg.fees_usd = -fees
+    leg.funding_usd = journal.funding_total_usd(hedge.id, symbol)
+    leg.funding_rate, leg.funding_interval_hours = venue.funding_rate(symbol)
+    return leg
+
+
+def _leg_basis(leg: LegStatus, venue: Venue, spot: float, plan_as_of: Any) -> None:
+    """Spot and basis (mark/spot − 1) of a leg; no basis when the spot close is stale."""
+    leg.spot_price = spot
     venue_day = getattr(venue, "today", None)
     venue_day = venue_day if isinstance(venue_day, date) else date.today()
     try:
-        spot_age = abs((venue_day - date.fromisoformat(str(plan.as_of)[:10])).days)
+        spot_age = abs((venue_day - date.fromisoformat(str(plan_as_of)[:10])).days)
     except ValueError:
         spot_age = 0
     if spot_age > STALE_SPOT_DAYS:
-        status.basis = None
-        basis_note = (
-            f"basis: not shown; the spot price is from {plan.as_of}, {spot_age} days before "
+        leg.basis = None
+        leg.basis_note = (
+            f"basis: not shown; the spot price is from {plan_as_of}, {spot_age} days before "
             "the venue's date (pass --prices with current data)"
         )
     else:
-        status.basis = mark / spot - 1.0 if spot > 0 else None
-        basis_note = ""
-    pnl, fees = _realised_and_fees(journal, hedge, instrument, mark)
-    if position is not None and contracts > 0:
-        status.entry_price = position.entry_price
-        status.unrealised_pnl_usd = _to_usd(instrument, position.unrealised_pnl, mark)
-        status.realised_pnl_usd = pnl - status.unrealised_pnl_usd
-        status.leverage = position.leverage
-        status.margin_mode = position.margin_mode
-        liq = position.liquidation_price
-        if liq is not None and math.isfinite(liq) and liq > 0:
-            status.liquidation_price = liq
-            status.liquidation_distance_pct = (liq / mark - 1.0) * 100.0
-        status.margin_ratio = _margin_ratio(instrument, position, mark)
-    else:
-        status.unrealised_pnl_usd = 0.0
-        status.realised_pnl_usd = pnl
-    status.fees_usd = -fees
-    status.funding_usd = journal.funding_total_usd(hedge.id)
-    rate, interval = venue.funding_rate(hedge.symbol)
-    status.funding_rate = rate
-    status.funding_interval_hours = interval
-    status.warnings = (
-        _warnings(status) + ([basis_note] if basis_note else []) + list(rec.differences)
-    )
-    return status
+        mark = leg.mark_price or 0.0
+        leg.basis = mark / spot - 1.0 if spot > 0 else None
 
 
 def _margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) -> float | None:
@@ -1165,9 +1478,13 @@ class Alert:
     kind: str
     severity: str  # "warning" | "critical"
     message: str
+    symbol: str = ""  # the leg a per-symbol alert is about, when the hedge has several
 
     def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "severity": self.severity, "message": self.message}
+        out = {"kind": self.kind, "severity": self.severity, "message": self.message}
+        if self.symbol:
+            out["symbol"] = self.symbol
+        return out
 
 
 def status_alerts(s: HedgeStatus, thresholds: AlertThresholds | None = None) -> list[Alert]:
@@ -1175,7 +1492,9 @@ def status_alerts(s: HedgeStatus, thresholds: AlertThresholds | None = None) -> 
 
     ``beta_drift`` |β now / β at open − 1| × 100 above the limit; ``liquidation`` the
     rally that reaches the liquidation price below the limit (%); ``funding`` the rate
-    is negative (the short pays); ``correlation`` below the minimum.
+    is negative (the short pays); ``correlation`` below the minimum. The two per-symbol
+    rules (liquidation, funding) are checked on every leg; with several legs their
+    alerts name the leg (``symbol``).
     """
     t = thresholds or AlertThresholds()
     out: list[Alert] = []
@@ -1189,26 +1508,8 @@ def status_alerts(s: HedgeStatus, thresholds: AlertThresholds | None = None) -> 
                 f"({d:+.1f}%, limit {t.beta_drift_pct:g}%); consider `althedge hedge rebalance`",
             )
         )
-    liq = s.liquidation_distance_pct
-    if liq is not None and liq < t.liquidation_distance_pct:
-        out.append(
-            Alert(
-                "liquidation",
-                "critical",
-                f"liquidation: a {liq:.1f}% rally reaches the liquidation price "
-                f"{s.liquidation_price:,.2f} (limit {t.liquidation_distance_pct:g}%); "
-                "add margin or lower leverage",
-            )
-        )
-    if s.funding_rate is not None and s.funding_rate < 0:
-        out.append(
-            Alert(
-                "funding",
-                "warning",
-                f"funding: rate {s.funding_rate * 100:.4f}% per {s.funding_interval_hours:g} h is "
-                "negative; the short hedge is paying funding",
-            )
-        )
+    for leg in _legs_of(s):
+        out += _leg_alerts(leg, t, len(s.legs))
     c = s.correlation
     if c is not None and c < t.min_correlation:
         out.append(
@@ -1222,10 +1523,47 @@ def status_alerts(s: HedgeStatus, thresholds: AlertThresholds | None = None) -> 
     return out
 
 
+def _legs_of(s: HedgeStatus) -> Sequence[LegStatus | HedgeStatus]:
+    """The legs to check per symbol: ``s.legs``, or ``s`` itself when it has none."""
+    return s.legs or [s]
+
+
+def _leg_alerts(leg: LegStatus | HedgeStatus, t: AlertThresholds, n_legs: int) -> list[Alert]:
+    """``liquidation`` and ``funding`` for one leg (named when there are several)."""
+    label = _leg_label(n_legs, leg.symbol)
+    symbol = leg.symbol if n_legs > 1 else ""
+    out: list[Alert] = []
+    liq = leg.liquidation_distance_pct
+    if liq is not None and liq < t.liquidation_distance_pct:
+        out.append(
+            Alert(
+                "liquidation",
+                "critical",
+                f"liquidation{label}: a {liq:.1f}% rally reaches the liquidation price "
+                f"{leg.liquidation_price:,.2f} (limit {t.liquidation_distance_pct:g}%); "
+                "add margin or lower leverage",
+                symbol,
+            )
+        )
+    if leg.funding_rate is not None and leg.funding_rate < 0:
+        out.append(
+            Alert(
+                "funding",
+                "warning",
+                f"funding{label}: rate {leg.funding_rate * 100:.4f}% per "
+                f"{leg.funding_interval_hours:g} h is negative; the short hedge is paying funding",
+                symbol,
+            )
+        )
+    return out
+
+
 def _warnings(s: HedgeStatus) -> list[str]:
     out = [a.message for a in status_alerts(s)]
-    if s.margin_ratio is not None and s.margin_ratio > 0.8:
-        out.append(f"margin ratio {s.margin_ratio:.0%}: close to liquidation (100%)")
+    for leg in _legs_of(s):
+        if leg.margin_ratio is not None and leg.margin_ratio > 0.8:
+            label = _leg_label(len(s.legs), leg.symbol)
+            out.append(f"margin ratio{label} {leg.margin_ratio:.0%}: close to liquidation (100%)")
     return out
 
 
@@ -1243,20 +1581,20 @@ def rebalance_hedge(
     execution: ExecutionSettings | None = None,
     rec: Reconciliation | None = None,
 ) -> LifecycleResult:
-    """Resize the short to the current plan when it is off by more than ``threshold_pct`` %.
+    """Resize each leg's short to the current plan when it is off by more than
+    ``threshold_pct`` % (legs independently).
 
     Drift = |contracts held / contracts targeted − 1| × 100. Shrinking is reduce-only.
     """
     if not (math.isfinite(threshold_pct) and threshold_pct >= 0):
         raise InputError(f"--threshold: must be a percentage >= 0, got {threshold_pct}")
     r = _start_resize(journal, venue, "hedge rebalance", live=live, rec=rec, execution=execution)
-    hedge, instrument, mark, current = r.hedge, r.instrument, r.mark, r.current
+    hedge = r.hedge
     plan = _build_plan(r.portfolio, source, as_of)
-    target = float(plan.hedge.contracts)
-    if target > 0:
-        drift = abs(current / target - 1.0) * 100.0
-    else:
-        drift = 0.0 if current <= _EPS else math.inf
+    views = [
+        _drift_view(leg, float(_plan_leg(plan, leg.symbol, i).contracts))
+        for i, leg in enumerate(r.legs)
+    ]
     result = LifecycleResult(
         action="rebalance",
         live=live,
@@ -1267,36 +1605,80 @@ def rebalance_hedge(
         executed=[],
         reconciliation=r.rec,
         hedge_id=hedge.id,
-        target_contracts=target,
-        current_contracts=current,
-        drift_pct=drift,
+        target_contracts=views[0]["target_contracts"],
+        current_contracts=views[0]["current_contracts"],
+        drift_pct=views[0]["drift_pct"],
         threshold_pct=threshold_pct,
         plan=plan.to_dict(),
         warnings=list(plan.warnings) + r.working,
+        legs=views,
     )
-    if drift <= threshold_pct:
+    if all(v["drift_pct"] <= threshold_pct for v in views):
         result.message = (
-            f"within threshold: {current:g} held vs {target:g} targeted "
-            f"({drift:.1f}% ≤ {threshold_pct:g}%); nothing to do"
+            "within threshold: "
+            + "; ".join(
+                f"{_leg_prefix(views, v)}{v['current_contracts']:g} held vs "
+                f"{v['target_contracts']:g} targeted ({v['drift_pct']:.1f}% ≤ {threshold_pct:g}%)"
+                for v in views
+            )
+            + "; nothing to do"
         )
         return result
-    orders = r.orders(
-        journal, "rebalance", target, leverage=float(hedge.settings.get("leverage", 1.0))
-    )
-    result.orders = [_order_view(o, instrument, mark) for o in orders]
-    if not orders:
+    orders = [
+        r.orders(
+            journal,
+            "rebalance",
+            leg,
+            v["target_contracts"],
+            leverage=float(leg.spec.get("leverage") or 1.0),
+        )
+        if v["drift_pct"] > threshold_pct
+        else []
+        for leg, v in zip(r.legs, views, strict=True)
+    ]
+    result.orders = [
+        _order_view(o, leg.instrument, leg.mark)
+        for leg, leg_orders in zip(r.legs, orders, strict=True)
+        for o in leg_orders
+    ]
+    if not result.orders:
         result.message = "the change is below the exchange's minimum order; nothing to do"
         return result
     if not live:
         result.message = "dry run: nothing sent; pass --live to place these orders"
         return result
     journal.record_plan(hedge.id, plan.to_dict(), at=now_iso(), purpose="rebalance")
-    result.executed = _execute_all(
-        journal, venue, hedge, instrument, orders, purpose="rebalance", execution=r.execution
+    for leg, leg_orders in zip(r.legs, orders, strict=True):
+        result.executed += _execute_all(
+            journal, venue, hedge, leg.instrument, leg_orders,
+            purpose="rebalance", execution=r.execution,
+        )
+    for v in views:
+        v["current_contracts"] = _held_short(journal, hedge.id, v["symbol"])
+    result.current_contracts = views[0]["current_contracts"]
+    result.message = "rebalanced: " + ", ".join(
+        f"short {v['current_contracts']:g} {v['symbol']}" for v in views
     )
-    result.current_contracts = _held_short(journal, hedge.id)
-    result.message = f"rebalanced: short {result.current_contracts:g} {hedge.symbol}"
     return result
+
+
+def _drift_view(leg: _LiveLeg, target: float) -> dict[str, Any]:
+    """A leg's held vs targeted contracts and drift (%; inf for a target of 0 with a short)."""
+    if target > 0:
+        drift = abs(leg.current / target - 1.0) * 100.0
+    else:
+        drift = 0.0 if leg.current <= _EPS else math.inf
+    return {
+        "symbol": leg.symbol,
+        "hedge_asset": leg.spec.get("hedge_asset") or "",
+        "target_contracts": target,
+        "current_contracts": leg.current,
+        "drift_pct": drift,
+    }
+
+
+def _leg_prefix(views: Sequence[dict[str, Any]], view: dict[str, Any]) -> str:
+    return f"{view['symbol']} " if len(views) > 1 else ""
 
 
 # --------------------------------------------------------------------------- close
@@ -1312,13 +1694,14 @@ def close_hedge(
     execution: ExecutionSettings | None = None,
     rec: Reconciliation | None = None,
 ) -> CloseResult:
-    """Buy the short back (reduce-only) and attribute the result.
+    """Buy every leg's short back (reduce-only) and attribute the result: the portfolio
+    once, hedge PnL, funding, fees and coin collateral summed over the legs.
 
-    Dry run: the buy-back order and an attribution *estimated* at the current mark.
+    Dry run: the buy-back orders and an attribution *estimated* at the current marks.
     """
     r = _start_resize(journal, venue, "hedge close", live=live, rec=rec, execution=execution)
-    hedge, instrument, mark, current = r.hedge, r.instrument, r.mark, r.current
-    orders = r.orders(journal, "close", 0.0, close_all=True)
+    hedge = r.hedge
+    orders = [r.orders(journal, "close", leg, 0.0, close_all=True) for leg in r.legs]
     amounts: dict[str, float] = hedge.portfolio["amounts"]
     overrides = {h.asset: float(h.price_usd) for h in r.portfolio.holdings if h.price_usd}
     prices_now = _prices_now(source, list(amounts), as_of, overrides)
@@ -1328,34 +1711,35 @@ def close_hedge(
         venue=venue.name,
         symbol=hedge.symbol,
         as_of=str(as_of or ""),
-        orders=[_order_view(o, instrument, mark) for o in orders],
+        orders=[
+            _order_view(o, leg.instrument, leg.mark)
+            for leg, leg_orders in zip(r.legs, orders, strict=True)
+            for o in leg_orders
+        ],
         executed=[],
         reconciliation=r.rec,
         hedge_id=hedge.id,
         target_contracts=0.0,
-        current_contracts=current,
+        current_contracts=r.legs[0].current,
         warnings=r.working,
+        legs=[_drift_view(leg, 0.0) | {"drift_pct": None} for leg in r.legs],
     )
-    _sync_funding(journal, venue, hedge, instrument)
+    _sync_funding_all(journal, venue, hedge)
     if live:
-        result.executed = _execute_all(
-            journal, venue, hedge, instrument, orders, purpose="close", execution=r.execution
-        )
-        _crash_point("closed_orders")
-        _sync_funding(journal, venue, hedge, instrument)
-        left = _held_short(journal, hedge.id)
-        result.current_contracts = left
-        if left > _EPS:
-            raise ExchangeError(
-                f"hedge close: {left:g} contracts of {hedge.symbol} are still open after the "
-                "buy-back; run `althedge hedge close --live` again"
+        for leg, leg_orders in zip(r.legs, orders, strict=True):
+            result.executed += _execute_all(
+                journal, venue, hedge, leg.instrument, leg_orders,
+                purpose="close", execution=r.execution,
             )
+        _crash_point("closed_orders")
+        _sync_funding_all(journal, venue, hedge)
+        _check_closed(journal, hedge, result)
     else:
         result.message = "dry run: nothing sent; attribution estimated at the current mark"
     prices_open: dict[str, float] = hedge.portfolio["prices_open"]
     value_open = sum(amounts[a] * prices_open[a] for a in amounts)
     value_close = sum(amounts[a] * prices_now[a] for a in amounts)
-    a = _attribution(journal, hedge, instrument, mark)
+    a = _attribution_all(journal, hedge, r.legs)
     balance_open = hedge.settings.get("balance_open_usd")
     balance_close = _venue_balance_usd(venue) if live else None
     brought_in = sum(float(d["amount"]) * float(d["price_usd"]) for d in journal.deposits(hedge.id))
@@ -1382,3 +1766,15 @@ def close_hedge(
         journal.finish_hedge(hedge.id, status="closed", at=now_iso(), attribution=close.to_dict())
         result.message = f"hedge #{hedge.id} closed"
     return close
+
+
+def _check_closed(journal: Journal, hedge: HedgeRow, result: LifecycleResult) -> None:
+    """After the buy-back: every leg flat by the journal, else :class:`ExchangeError`."""
+    for view in result.legs:
+        left = view["current_contracts"] = _held_short(journal, hedge.id, view["symbol"])
+        if left > _EPS:
+            raise ExchangeError(
+                f"hedge close: {left:g} contracts of {view['symbol']} are still open after the "
+                "buy-back; run `althedge hedge close --live` again"
+            )
+    result.current_contracts = result.legs[0]["current_contracts"]

@@ -10,6 +10,9 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
 * ``correlation`` — portfolio/hedge-asset correlation below ``min_correlation``;
 * ``reconcile`` — the journal and the venue disagree.
 
+On a hedge with several legs (BTC+ETH) ``liquidation`` and ``funding`` are checked
+per leg: each such alert names its leg (``symbol``) and fires for it independently.
+
 The first four are :func:`althedge.services.lifecycle.status_alerts`, the same rules
 ``hedge status`` warns with (here with the ``--…`` thresholds).
 
@@ -113,11 +116,15 @@ def _status_line(s: HedgeStatus) -> str:
     def f(x: float | None, spec: str) -> str:
         return "—" if x is None else format(x, spec)
 
+    symbols = "+".join(leg.symbol for leg in s.legs) or s.symbol
+    distances = [leg.liquidation_distance_pct for leg in s.legs]
+    known = [d for d in distances if d is not None]
+    liq = min(known) if known else s.liquidation_distance_pct  # the nearest leg's
     return (
-        f"[{now_iso()}] {s.as_of} hedge #{s.hedge_id} {s.symbol}: beta {f(s.current_beta, '.2f')} "
+        f"[{now_iso()}] {s.as_of} hedge #{s.hedge_id} {symbols}: beta {f(s.current_beta, '.2f')} "
         f"(open {f(s.target_beta, '.2f')}), ratio {f(s.hedge_ratio_achieved, '.0%')}, "
         f"uPnL {f(s.unrealised_pnl_usd, ',.2f')} USD, funding {f(s.funding_usd, ',.2f')} USD, "
-        f"liq +{f(s.liquidation_distance_pct, '.1f')}%"
+        f"liq +{f(liq, '.1f')}%"
     )
 
 
@@ -142,7 +149,7 @@ def run_monitor(
     """
     thresholds = thresholds or AlertThresholds()
     summary = MonitorSummary()
-    active: set[str] = set()
+    active: set[tuple[str, str]] = set()  # (kind, leg symbol or "")
     day = start
     try:
         while iterations is None or summary.iterations < iterations:
@@ -167,9 +174,9 @@ def run_monitor(
             summary.last_status = snap
             on_line(_status_line(status))
             now_alerts = evaluate_alerts(status, thresholds)
-            kinds = {a.kind for a in now_alerts}
+            kinds = {(a.kind, a.symbol) for a in now_alerts}
             for alert in now_alerts:
-                if alert.kind in active:
+                if (alert.kind, alert.symbol) in active:
                     continue
                 at = now_iso()
                 journal.record_alert(
