@@ -111,6 +111,37 @@ def test_rolling_min_variance_matches_core_window_by_window() -> None:
     assert np.isnan(b[: w]).all()
 
 
+def test_shorts_only_minimum_variance_point_and_rolling_agree() -> None:
+    # portfolios that load negatively on ETH (given BTC) on part of the sample: the free
+    # minimum-variance mix wants a long ETH leg there
+    rng = np.random.default_rng(11)
+    t, w = 400, 60
+    btc = rng.normal(0, 0.03, t)
+    eth = 0.8 * btc + rng.normal(0, 0.02, t)
+    load = np.where(np.arange(t) < 200, 0.6, -0.4)
+    y = (1.5 * btc + load * eth)[:, None] + rng.normal(0, 0.01, (t, 3)) * [1, 2, 3]
+    hh = np.column_stack([btc, eth])
+    free = min_variance_weights(y[300:360, 0], hh[300:360])
+    assert free[1] < 0 < free[0]
+    only = min_variance_weights(y[300:360, 0], hh[300:360], nonnegative=True)
+    # ETH dropped; BTC at its own OLS beta — the constrained optimum for two instruments
+    assert only[1] == 0.0
+    assert only[0] == pytest.approx(ols_beta(y[300:360, 0], btc[300:360]).beta, rel=1e-12)
+    # an all-positive mix is left as it is
+    np.testing.assert_array_equal(
+        min_variance_weights(y[:60, 0], hh[:60], nonnegative=True),
+        min_variance_weights(y[:60, 0], hh[:60]),
+    )
+    targets = target_ratios(parse_policy(f"multi:{w}"), y, {"BTC": btc, "ETH": eth})
+    assert any("negative" in n for n in targets.notes)
+    for row in (w - 1, 150, 230, 300, 399):
+        for j in range(3):
+            ref = min_variance_weights(y[row - w + 1 : row + 1, j], hh[row - w + 1 : row + 1],
+                                       nonnegative=True)
+            got = [targets.ratios["BTC"][row, j], targets.ratios["ETH"][row, j]]
+            np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-12)
+
+
 def test_static_class_table_is_value_weighted() -> None:
     y, h = _returns(n=1)
     t = y.shape[0]

@@ -225,6 +225,30 @@ def test_btc_eth_min_variance_two_legs() -> None:
     assert all(leg.contracts >= 0 for leg in plan.hedges)
 
 
+def test_btc_eth_mix_is_shorts_only(shared_data: Path) -> None:
+    # on 2023-10-02 the free minimum-variance mix of this portfolio has a negative BTC
+    # weight (a LONG BTC leg): shorts only, the plan hedges with ETH alone at its OLS beta
+    cfg = parse_portfolio(
+        {
+            "holdings": [{"asset": "SOL", "amount": 120}, {"asset": "LINK", "amount": 500}],
+            "hedge": {"exchange": "binance", "contract": "linear", "rounding": "none",
+                      "assets": ["BTC", "ETH"]},
+        }
+    )
+    plan = build_plan(cfg, open_source(shared_data / "daily"), date(2023, 10, 2))
+    btc_leg, eth_leg = plan.hedges
+    assert btc_leg.beta == 0.0 and btc_leg.contracts == 0.0
+    assert any("wants a long leg" in w for w in plan.warnings)
+    # independent: constant-weight portfolio returns vs ETH over the 90-day lookback
+    closes = pd.concat([_closes(shared_data, a) for a in ("SOL", "LINK", "ETH")], axis=1,
+                       keys=["SOL", "LINK", "ETH"]).loc[:"2023-10-02"].iloc[-91:]
+    rets = (closes / closes.shift(1) - 1).iloc[1:]
+    weights = np.array([h.weight for h in plan.holdings])
+    r_p = rets[["SOL", "LINK"]].to_numpy() @ weights
+    slope, _ = np.polyfit(rets["ETH"].to_numpy(), r_p, 1)
+    assert eth_leg.beta == pytest.approx(slope, rel=1e-9)
+
+
 def test_unknown_asset_names_field() -> None:
     cfg = parse_portfolio(
         {"holdings": [{"asset": "SOL", "amount": 1}, {"asset": "NOPE", "amount": 1}]}

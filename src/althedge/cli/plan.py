@@ -64,6 +64,9 @@ def render_plan(plan: HedgePlan) -> None:
     console.print(t)
 
     for leg in plan.hedges:
+        if leg.notional_usd == 0 and leg.contracts == 0 and len(plan.hedges) > 1:
+            console.print(f"2 · Hedge with {leg.hedge_asset}: none (weight 0 in the mix)")
+            continue
         g = Table.grid(padding=(0, 2))
         g.add_column(style="dim")
         g.add_column(justify="right")

@@ -389,15 +389,22 @@ def shrunk_betas(
 
 
 def min_variance_weights(
-    portfolio_returns: Any, hedge_returns: Any, *, min_observations: int = MIN_OBSERVATIONS
+    portfolio_returns: Any,
+    hedge_returns: Any,
+    *,
+    min_observations: int = MIN_OBSERVATIONS,
+    nonnegative: bool = False,
 ) -> FloatArray:
     """Minimum-variance hedge weights b = Σ_hh⁻¹ Σ_hp for K hedge instruments.
 
     ``portfolio_returns`` has shape (T,), ``hedge_returns`` (T, K); b_k is the USD short
     in instrument k per USD of portfolio (so H_k = V·b_k). Rows with any NaN are
-    dropped. Raises :class:`InsufficientHistoryError` with fewer than
-    max(min_observations, K + 2) rows and :class:`BetaUnavailableError` when the hedge
-    instruments are (nearly) collinear.
+    dropped. ``nonnegative=True`` gives the minimum-variance weights among shorts only
+    (b ≥ 0): the most negative instrument is dropped and the rest refitted until none is
+    negative — the exact constrained optimum for K ≤ 2 (BTC+ETH: a negative ETH weight
+    means hedging with BTC alone at its own OLS beta). Raises
+    :class:`InsufficientHistoryError` with fewer than max(min_observations, K + 2) rows
+    and :class:`BetaUnavailableError` when the hedge instruments are (nearly) collinear.
     """
     p = _vector("portfolio_returns", portfolio_returns)
     h = np.asarray(hedge_returns, dtype=np.float64)
@@ -421,7 +428,15 @@ def min_variance_weights(
             "hedge_returns: the hedge instruments' returns are flat or collinear in the "
             "window, so minimum-variance weights are undefined; hedge with one instrument"
         )
-    return np.asarray(np.linalg.solve(s_hh, s_hp), dtype=np.float64)
+    b = np.asarray(np.linalg.solve(s_hh, s_hp), dtype=np.float64)
+    active = np.ones(k, dtype=bool)
+    while nonnegative and np.any(b < 0):
+        active[int(np.argmin(b))] = False  # drop the most negative, refit the others
+        b = np.zeros(k)
+        if active.any():
+            sub = np.ix_(active, active)
+            b[active] = np.linalg.solve(s_hh[sub], s_hp[active])
+    return b
 
 
 def class_default_beta(asset_class: str) -> float:

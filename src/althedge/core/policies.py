@@ -24,7 +24,8 @@ Returns are simple returns aligned with prices: row ``t`` is ``P_t/P_{t−1} −
 is NaN. No look-ahead: every estimator here uses rows ≤ t for row t (tested by
 perturbing the future and checking the past does not change).
 Negative estimated ratios are clipped to 0 (a long hedge would add risk, and the
-product only shorts).
+product only shorts); ``multi`` solves the shorts-only minimum variance instead (a
+negative leg is dropped and the other refitted alone).
 """
 
 from __future__ import annotations
@@ -299,6 +300,27 @@ def rolling_min_variance_weights(
     return out
 
 
+def _shorts_only_pair(
+    b: FloatArray, y2: FloatArray, h: FloatArray, window: int
+) -> tuple[FloatArray, FloatArray]:
+    """Rolling two-instrument weights constrained to b ≥ 0, as
+    :func:`core.beta.min_variance_weights` with ``nonnegative=True`` window by window: where
+    a weight is negative the most negative instrument is dropped and the other takes its
+    own rolling OLS beta (0 if that is negative too). ``b`` (T, N, 2); returns (T, N) each."""
+    b0, b1 = b[:, :, 0], b[:, :, 1]
+    with np.errstate(invalid="ignore"):
+        drop0 = (b0 < 0) & (b0 <= b1)  # BTC the most negative: ETH alone
+        drop1 = (b1 < 0) & ~drop0  # ETH the most negative: BTC alone
+        if not (drop0.any() or drop1.any()):
+            return b0, b1
+        alone0 = np.maximum(rolling_beta(y2, h[:, 0], window), 0.0)
+        alone1 = np.maximum(rolling_beta(y2, h[:, 1], window), 0.0)
+    return (
+        np.where(drop0, 0.0, np.where(drop1, alone0, b0)),
+        np.where(drop1, 0.0, np.where(drop0, alone1, b1)),
+    )
+
+
 def target_ratios(
     spec: PolicySpec,
     portfolio_returns: FloatArray,
@@ -377,16 +399,15 @@ def target_ratios(
         h = np.column_stack([np.asarray(hedge_returns["BTC"], dtype=float),
                              np.asarray(hedge_returns["ETH"], dtype=float)])
         b = rolling_min_variance_weights(y2, h, spec.window)
-        neg = np.nanmean(b < 0) if np.isfinite(b).any() else 0.0
+        neg = np.nanmean(np.any(b < 0, axis=2)) if np.isfinite(b).any() else 0.0
         if neg > 0:
             notes.append(
-                f"multi: {100 * neg:.0f}% of the minimum-variance weights were negative "
-                "(a long leg) and were set to 0; only shorts are simulated"
+                f"multi: on {100 * neg:.0f}% of the bars a minimum-variance weight was "
+                "negative (a long leg); there the other instrument hedges alone at its own "
+                "beta (the shorts-only minimum variance)"
             )
-        return PolicyTargets(
-            {"BTC": np.maximum(b[:, :, 0], 0.0), "ETH": np.maximum(b[:, :, 1], 0.0)},
-            None, False, notes,
-        )
+        btc, eth = _shorts_only_pair(b, y2, h, spec.window)
+        return PolicyTargets({"BTC": btc, "ETH": eth}, None, False, notes)
     else:  # pragma: no cover - parse_policy restricts kinds
         raise InputError(f"policy: unsupported kind {kind!r}")
     with np.errstate(invalid="ignore"):

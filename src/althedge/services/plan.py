@@ -427,7 +427,17 @@ def build_plan(
             est_p = beta_core.ols_beta(r_p, sub[hedge_asset].to_numpy())
             port_corr, port_r2 = est_p.correlation, est_p.r_squared
             if len(hedge_cfg.assets) > 1:
-                b = beta_core.min_variance_weights(r_p, sub[list(hedge_cfg.assets)].to_numpy())
+                h_ret = sub[list(hedge_cfg.assets)].to_numpy()
+                free = beta_core.min_variance_weights(r_p, h_ret)
+                b = beta_core.min_variance_weights(r_p, h_ret, nonnegative=True)
+                if np.any(free < 0):
+                    mix = ", ".join(f"{a} {x:+.3f}" for a, x in zip(hedge_cfg.assets, free,
+                                                                   strict=True))
+                    warnings.append(
+                        f"BTC+ETH: the minimum-variance mix ({mix}) wants a long leg; shorts "
+                        "only: " + ", ".join(f"{a} {x:.3f}" for a, x in
+                                             zip(hedge_cfg.assets, b, strict=True))
+                    )
                 # scale the min-variance mix so the measured part keeps its weight in V
                 measured_share = float(sum(line.weight for line in measured_lines))
                 assumed_beta = float(
