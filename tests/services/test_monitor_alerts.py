@@ -143,10 +143,10 @@ def test_two_leg_status_alerts_per_leg_and_names_the_leg() -> None:
     leg; the portfolio rules (beta drift, correlation) fire once."""
     from althedge.services.lifecycle import LegStatus, _warnings
 
-    btc = LegStatus(symbol="BTC/USDT:USDT", liquidation_price=90_000.0,
+    btc = LegStatus(symbol="BTC/USDT:USDT", contracts=0.5, liquidation_price=90_000.0,
                     liquidation_distance_pct=12.0, funding_rate=0.0001,
                     funding_interval_hours=8.0, margin_ratio=0.9)
-    eth = LegStatus(symbol="ETH/USDT:USDT", liquidation_price=5_000.0,
+    eth = LegStatus(symbol="ETH/USDT:USDT", contracts=5.0, liquidation_price=5_000.0,
                     liquidation_distance_pct=15.0, funding_rate=-0.0001,
                     funding_interval_hours=8.0)
     s = _status(beta_drift_pct=20.0, correlation=0.3, legs=[btc, eth])
@@ -169,3 +169,9 @@ def test_two_leg_status_alerts_per_leg_and_names_the_leg() -> None:
                                   liquidation_price=90_000.0)])
     (liq,) = evaluate_alerts(one, AlertThresholds())
     assert liq.symbol == "" and liq.message.startswith("liquidation: a 12.0% rally")
+    # a leg the shorts-only mix left empty pays no funding: no funding alert for it
+    empty = LegStatus(symbol="BTC/USDT:USDT", contracts=0.0, funding_rate=-0.0001,
+                      funding_interval_hours=8.0)
+    kinds = [(a.kind, a.symbol) for a in evaluate_alerts(_status(legs=[empty, eth]),
+                                                         AlertThresholds())]
+    assert kinds == [("liquidation", "ETH/USDT:USDT"), ("funding", "ETH/USDT:USDT")]

@@ -1545,7 +1545,8 @@ def _leg_alerts(leg: LegStatus | HedgeStatus, t: AlertThresholds, n_legs: int) -
                 symbol,
             )
         )
-    if leg.funding_rate is not None and leg.funding_rate < 0:
+    flat = leg.contracts is not None and leg.contracts <= 0  # a leg holding nothing pays none
+    if leg.funding_rate is not None and leg.funding_rate < 0 and not flat:
         out.append(
             Alert(
                 "funding",
