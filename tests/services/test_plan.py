@@ -240,7 +240,7 @@ def test_btc_eth_mix_is_shorts_only(shared_data: Path) -> None:
     assert btc_leg.beta == 0.0 and btc_leg.contracts == 0.0
     assert any("wants a long leg" in w for w in plan.warnings)
     # independent: constant-weight portfolio returns vs ETH over the 90-day lookback
-    closes = pd.concat([_closes(shared_data, a) for a in ("SOL", "LINK", "ETH")], axis=1,
+    closes = pd.concat([_closes(shared_data, a) for a in ("SOL", "LINK", "ETH")], axis=1, sort=True,
                        keys=["SOL", "LINK", "ETH"]).loc[:"2023-10-02"].iloc[-91:]
     rets = (closes / closes.shift(1) - 1).iloc[1:]
     weights = np.array([h.weight for h in plan.holdings])
