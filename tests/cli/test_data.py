@@ -19,7 +19,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "ccxt_data"
-SHARED = ROOT.parent / "shared" / "data"
 
 
 def _load_offline() -> ModuleType:
@@ -43,8 +42,8 @@ def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(proc.stdout)
 
 
-def test_check_shared_folder_finds_the_known_defects() -> None:
-    proc = run("check", str(SHARED), "--json")
+def test_check_shared_folder_finds_the_known_defects(shared_data: Path) -> None:
+    proc = run("check", str(shared_data), "--json")
     assert proc.returncode == 3, proc.stderr
     out = as_json(proc)
     assert set(out["findings"][0]) == {"symbol", "severity", "kind", "timestamp", "detail"}

@@ -24,11 +24,7 @@ from althedge.data.quality import (
 )
 from althedge.errors import DataQualityError
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not SHARED.exists():
-    SHARED = Path("/work/shared/data")
 # the conftest fixture fails loudly (never skips) when the real data is absent
-needs_shared = pytest.mark.usefixtures("shared_data")
 
 
 def kinds(findings: list[Finding], severity: str | None = None) -> set[str]:
@@ -41,54 +37,48 @@ def check_file(path: Path) -> list[Finding]:
 
 # --- the real files ---------------------------------------------------------------------------
 
-@needs_shared
 @pytest.mark.parametrize("sym", ["BTC", "ETH", "BNB", "SOL", "LINK", "XRP", "DOT"])
-def test_liquid_real_series_have_no_errors(sym: str) -> None:
-    findings = check_file(SHARED / "daily" / f"{sym}-USD_1d.csv")
+def test_liquid_real_series_have_no_errors(sym: str, shared_data: Path) -> None:
+    findings = check_file(shared_data / "daily" / f"{sym}-USD_1d.csv")
     assert not [f for f in findings if f.severity == ERROR], findings
     if sym in ("BTC", "ETH"):
         # BTC's worst day (2020-03-12, −37 %) and ETH's (−43 %) are genuine and below thresholds.
         assert findings == []
 
 
-@needs_shared
-def test_uni_is_another_coin_except_three_days() -> None:
-    findings = check_file(SHARED / "daily" / "UNI-USD_1d.csv")
+def test_uni_is_another_coin_except_three_days(shared_data: Path) -> None:
+    findings = check_file(shared_data / "daily" / "UNI-USD_1d.csv")
     shifts = {f.timestamp for f in findings if f.kind == "level_shift" and f.severity == ERROR}
     # 2022-10-20 0.000038 USD → 2022-10-21 0.598 (Uniswap's price) → back to 0.000232 on 10-24.
     assert {"2022-10-21", "2022-10-24"} <= shifts
     assert "stale" in kinds(findings, ERROR)  # 24 days at 0.00024 USD from 2020-03-20
 
 
-@needs_shared
-def test_ton_alternates_between_two_coins() -> None:
-    findings = check_file(SHARED / "daily" / "TON-USD_1d.csv")
+def test_ton_alternates_between_two_coins(shared_data: Path) -> None:
+    findings = check_file(shared_data / "daily" / "TON-USD_1d.csv")
     errs = [f for f in findings if f.severity == ERROR]
     assert any(f.kind == "level_shift" and f.timestamp == "2025-01-03" for f in errs)
     assert any(f.kind == "spike" and f.timestamp == "2025-01-18" for f in errs)
 
 
-@needs_shared
-def test_shib_zero_prices_and_rounding() -> None:
-    findings = check_file(SHARED / "daily" / "SHIB-USD_1d.csv")
+def test_shib_zero_prices_and_rounding(shared_data: Path) -> None:
+    findings = check_file(shared_data / "daily" / "SHIB-USD_1d.csv")
     zero = [f for f in findings if f.kind == "non_positive_price"]
     assert zero and zero[0].severity == ERROR and zero[0].timestamp == "2020-08-01"
     assert "217 bar(s)" in zero[0].detail
     assert {"gap", "coarse_prices"} <= kinds(findings, "warning")
 
 
-@needs_shared
-def test_avax_listing_gap_and_hourly_gap() -> None:
-    findings = check_file(SHARED / "daily" / "AVAX-USD_1d.csv")
+def test_avax_listing_gap_and_hourly_gap(shared_data: Path) -> None:
+    findings = check_file(shared_data / "daily" / "AVAX-USD_1d.csv")
     gap = [f for f in findings if f.kind == "gap"]
     assert gap and gap[0].severity == "warning" and "69 daily bar(s) missing" in gap[0].detail
-    hourly = check_series("BTC", read_ohlcv(SHARED / "hourly" / "BTC-USD_1h.csv"))
+    hourly = check_series("BTC", read_ohlcv(shared_data / "hourly" / "BTC-USD_1h.csv"))
     assert [(f.kind, f.timestamp) for f in hourly] == [("gap", "2025-01-02T14:00:00")]
 
 
-@needs_shared
-def test_folder_source_refuses_bad_series_and_excludes_on_request() -> None:
-    src = open_source(SHARED)
+def test_folder_source_refuses_bad_series_and_excludes_on_request(shared_data: Path) -> None:
+    src = open_source(shared_data)
     closes = src.closes(["BTC", "SOL", "UNI", "SHIB"], start="2021-01-01")
     with pytest.raises(DataQualityError) as exc:
         require_usable(closes)

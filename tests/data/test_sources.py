@@ -14,10 +14,6 @@ from althedge.data import FileSource, PriceSource, bundled_source, open_source
 from althedge.data.files import parse_file_name, parse_timestamps, read_ohlcv
 from althedge.errors import DataError, InputError
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not SHARED.exists():  # CI clones main with shared/ beside it
-    SHARED = Path("/work/shared/data")
-
 
 def test_bundled_source_closes_and_funding() -> None:
     src = bundled_source()
@@ -44,9 +40,8 @@ def test_open_source_defaults_to_bundled_and_unknown_asset_is_clear() -> None:
         src.closes(["BTC"], timeframe="5m")
 
 
-@pytest.mark.usefixtures("shared_data")  # fails loudly when the real data is absent
-def test_shared_folder_layout_daily_hourly_funding() -> None:
-    src = open_source(SHARED)
+def test_shared_folder_layout_daily_hourly_funding(shared_data: Path) -> None:
+    src = open_source(shared_data)
     assert "UNI" in src.symbols() and "SOL" in src.symbols("1h")
     # BTC-USD_1d.csv wins over BTCUSDT-binance_1d.csv
     assert isinstance(src, FileSource)
