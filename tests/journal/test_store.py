@@ -189,23 +189,30 @@ def test_fills_sum_to_cumulative_filled(
         assert sum(f.fee_usd for f in j.fills(hid)) == pytest.approx(total * 0.001)
 
 
-def test_old_journal_is_upgraded_in_order_keeping_its_rows(tmp_path: Path) -> None:
-    """A version-1 journal (as an earlier althedge wrote it) gains migrations 2.. in order."""
-    path = tmp_path / "j.sqlite"
+def _old_journal(path: Path, upto: int) -> sqlite3.Connection:
+    """A journal as an earlier althedge wrote it: migrations 1 … ``upto`` applied by hand
+    (no Journal code involved), one open hedge row. The caller adds rows and closes it."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(
         "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
         " applied_at TEXT NOT NULL)"
     )
-    version, description, sql = MIGRATIONS[0]
-    for statement in sql.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    conn.execute("INSERT INTO schema_version VALUES (?, ?, 'then')", (version, description))
+    for version, description, sql in MIGRATIONS[:upto]:
+        for statement in sql.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (?, ?, 'then')", (version, description))
     conn.execute(
         "INSERT INTO hedges (status, venue, symbol, opened_at, portfolio_json, settings_json)"
         " VALUES ('open', 'paper', 'BTC/USDT:USDT', 't', '{}', '{}')"
     )
+    return conn
+
+
+def test_old_journal_is_upgraded_in_order_keeping_its_rows(tmp_path: Path) -> None:
+    """A version-1 journal (as an earlier althedge wrote it) gains migrations 2.. in order."""
+    path = tmp_path / "j.sqlite"
+    conn = _old_journal(path, upto=1)
     conn.close()
     with Journal(path) as j:
         assert j.schema_version == MIGRATIONS[-1][0]
@@ -249,20 +256,7 @@ def test_v3_funding_rows_gain_their_hedge_symbol(tmp_path: Path) -> None:
     """Migration 4: funding is keyed per (hedge, symbol, time) — two legs may be paid at
     the same instant — and existing rows take their hedge's symbol."""
     path = tmp_path / "j.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute(
-        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
-        " applied_at TEXT NOT NULL)"
-    )
-    for version, description, sql in MIGRATIONS[:3]:
-        for statement in sql.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute("INSERT INTO schema_version VALUES (?, ?, 'then')", (version, description))
-    conn.execute(
-        "INSERT INTO hedges (status, venue, symbol, opened_at, portfolio_json, settings_json)"
-        " VALUES ('open', 'paper', 'BTC/USDT:USDT', 't', '{}', '{}')"
-    )
+    conn = _old_journal(path, upto=3)
     conn.execute(
         "INSERT INTO funding (hedge_id, at, amount_usd, rate, mark_price, amount_settle)"
         " VALUES (1, '100', 2.5, 1e-4, 6e4, 2.5)"

@@ -72,6 +72,19 @@ def _close(home: Path, source: Any, at: date) -> dict[str, Any]:
         return res.to_dict()
 
 
+def _assert_identity(c: dict[str, Any]) -> None:
+    """Attribution parts sum to net_usd, and net_usd to the change in total value."""
+    parts = (
+        c["portfolio_pnl_usd"]
+        + c["hedge_pnl_usd"]
+        + c["funding_usd"]
+        + c["fees_usd"]
+        + c["collateral_usd"]
+    )
+    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
+    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+
+
 def test_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
     home = tmp_path
     opened = _open(home, source, date(2024, 6, 3))
@@ -138,10 +151,8 @@ def test_attribution_sums_exactly_to_change_in_total_value(
     """Crash (2021, 2022 LUNA) and rally (2023-24) periods of real data."""
     _open(tmp_path, source, date.fromisoformat(start))
     c = _close(tmp_path, source, date.fromisoformat(end))
-    parts = c["portfolio_pnl_usd"] + c["hedge_pnl_usd"] + c["funding_usd"] + c["fees_usd"]
     assert c["collateral_usd"] == 0.0  # USDT margin does not move with BTC
-    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
-    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+    _assert_identity(c)
     # a short BTC hedge gains when BTC falls and loses when it rallies
     assert (c["hedge_pnl_usd"] > 0) == (c["portfolio_pnl_usd"] < 0)
 
@@ -156,15 +167,7 @@ def test_inverse_attribution_includes_the_coin_collateral(tmp_path: Path, source
         v.save()
         assert reb.symbol == "BTC/USD:BTC" and reb.executed
     c = _close(tmp_path, source, date(2024, 8, 5))
-    parts = (
-        c["portfolio_pnl_usd"]
-        + c["hedge_pnl_usd"]
-        + c["funding_usd"]
-        + c["fees_usd"]
-        + c["collateral_usd"]
-    )
-    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
-    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+    _assert_identity(c)
     # BTC fell from ~68.8k to ~54k: the posted BTC lost USD value
     assert c["collateral_usd"] < 0 < c["hedge_pnl_usd"]
 
@@ -409,18 +412,6 @@ def _open_two(home: Path, source: Any, at: date) -> dict[str, Any]:
         res = open_hedge(j, v, parse_portfolio(TWO_LEGS), source, as_of=at, live=True)
         v.save()
         return res.to_dict()
-
-
-def _assert_identity(c: dict[str, Any]) -> None:
-    parts = (
-        c["portfolio_pnl_usd"]
-        + c["hedge_pnl_usd"]
-        + c["funding_usd"]
-        + c["fees_usd"]
-        + c["collateral_usd"]
-    )
-    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
-    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
 
 
 def test_two_leg_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
