@@ -65,6 +65,7 @@ from typing import Any, Literal
 
 from althedge.core.instruments import ContractType, Instrument
 from althedge.core.margin import maintenance_margin
+from althedge.core.pnl import position_value_coin, position_value_usd
 from althedge.errors import AlthedgeError, ExchangeError, InputError, JournalError
 from althedge.journal import OPEN_STATUSES, HedgeRow, Journal, now_iso
 from althedge.venues.execution import execute_order, limit_price_at_offset, round_to_step
@@ -1445,11 +1446,10 @@ def _margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) 
     """Maintenance margin / margin balance (Binance's "margin ratio"; liquidation at 100 %)."""
     if position.isolated_margin is None:
         return None
-    notional = (
-        position.contracts * instrument.contract_size * mark
-        if instrument.contract_type == ContractType.LINEAR
-        else position.contracts * instrument.contract_size / mark
-    )
+    # the tier is chosen by the notional in the tier's unit: USD linear, coin inverse
+    value = position_value_coin if instrument.is_inverse else position_value_usd
+    notional = float(value(instrument.contract_type, position.contracts,
+                           instrument.contract_size, mark))
     try:
         tier = instrument.tier_for_notional(notional)
     except AlthedgeError:

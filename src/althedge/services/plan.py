@@ -428,9 +428,9 @@ def build_plan(
             port_corr, port_r2 = est_p.correlation, est_p.r_squared
             if len(hedge_cfg.assets) > 1:
                 h_ret = sub[list(hedge_cfg.assets)].to_numpy()
-                free = beta_core.min_variance_weights(r_p, h_ret)
-                b = beta_core.min_variance_weights(r_p, h_ret, nonnegative=True)
-                if np.any(free < 0):
+                b = free = beta_core.min_variance_weights(r_p, h_ret)
+                if np.any(free < 0):  # shorts only: solve again under b ≥ 0
+                    b = beta_core.min_variance_weights(r_p, h_ret, nonnegative=True)
                     mix = ", ".join(f"{a} {x:+.3f}" for a, x in zip(hedge_cfg.assets, free,
                                                                    strict=True))
                     warnings.append(
