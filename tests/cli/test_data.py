@@ -49,7 +49,7 @@ def test_check_shared_folder_finds_the_known_defects(shared_data: Path) -> None:
     assert set(out["findings"][0]) == {"symbol", "severity", "kind", "timestamp", "detail"}
     bad = {f["symbol"] for f in out["findings"] if f["severity"] == "error"}
     assert bad == {"UNI", "TON", "SHIB"}
-    assert out["series_checked"] == 19  # 13 daily + 6 hourly
+    assert out["series_checked"] == 27  # 13 daily + 14 hourly (binance/spot_1h supersedes hourly/)
     assert any(f["symbol"] == "UNI" and f["kind"] == "level_shift"
                and f["timestamp"] == "2022-10-21" for f in out["findings"])
 

@@ -46,7 +46,8 @@ def test_shared_folder_layout_daily_hourly_funding(shared_data: Path) -> None:
     # BTC-USD_1d.csv wins over BTCUSDT-binance_1d.csv
     assert isinstance(src, FileSource)
     assert src.entry("BTC").file.name == "BTC-USD_1d.csv"
-    hourly = src.closes(["BTC", "ETH"], timeframe="1h", end="2024-11-16 05:00")
+    hourly = src.closes(["BTC", "ETH"], timeframe="1h", start="2024-11-16 00:00",
+                        end="2024-11-16 05:00")
     assert len(hourly) == 6 and (np.diff(hourly.index.asi8) == 3_600 * 10**9).all()
     assert not src.funding_rates("BTC").empty
 
