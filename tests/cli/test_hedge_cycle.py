@@ -2,9 +2,10 @@
 
 open (dry run, then live) → status → rebalance → close across real dates of
 ../shared/data with fake API keys in the environment (they must appear nowhere),
-the attribution identity, caps, one-line errors, and the test-only crash hook
-(ALTHEDGE_TEST_CRASH_AFTER) killing the real process. The lifecycle's other crash
-points and periods are covered in-process in tests/services/test_lifecycle_paper.py.
+the attribution identity, caps, one-line errors, and a real process killed at a
+lifecycle step (tests/crash_run.py runs the CLI with a step hook that exits). The
+lifecycle's other steps and periods are covered in
+tests/services/test_lifecycle_paper.py.
 """
 
 from __future__ import annotations
@@ -57,6 +58,21 @@ def run(
         capture_output=True,
         text=True,
         env=full_env,
+        timeout=120,
+    )
+
+
+def run_crashing_at(
+    step: str, home: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``althedge ARGS`` in a child process killed (exit 77) at lifecycle ``step``
+    (tests/crash_run.py installs the step hook and runs the CLI in-process)."""
+    script = Path(__file__).resolve().parents[1] / "crash_run.py"
+    return subprocess.run(
+        [sys.executable, str(script), step, "cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ALTHEDGE_HOME": str(home)},
         timeout=120,
     )
 
@@ -254,7 +270,8 @@ def test_killed_after_sending_then_next_command_reconciles(
     was journaled; the next command finds it by client order id and sends nothing new."""
     home = tmp_path / "home"
     prices = str(shared_data / "daily")
-    crashed = run(
+    crashed = run_crashing_at(
+        "sent",
         home,
         "hedge",
         "open",
@@ -265,7 +282,6 @@ def test_killed_after_sending_then_next_command_reconciles(
         "2024-06-03",
         "--live",
         "--json",
-        env={"ALTHEDGE_TEST_CRASH_AFTER": "sent"},
     )
     assert crashed.returncode == 77 and crashed.stdout == ""
     assert [o[3] for o in _orders(home)] == ["sent"]  # the journal knew it was on its way

@@ -17,7 +17,13 @@ import pytest
 from althedge.core.instruments import ContractType, Instrument, Side, get_instrument
 from althedge.errors import ExchangeError, LimitExceededError
 from althedge.journal import Journal
-from althedge.services.lifecycle import ExecutionSettings, _execute, plan_orders, reconcile
+from althedge.services.hedge import (
+    ExecutionSettings,
+    HedgeRecord,
+    JournaledExecutor,
+    plan_orders,
+    reconcile,
+)
 from althedge.venues.limits import Limits
 from althedge.venues.protocol import Fee, OrderRequest, OrderResult, VenuePosition
 
@@ -130,16 +136,14 @@ def _run(
     j: Journal, hid: int, venue: ScriptedVenue, order: OrderRequest, **settings: object
 ) -> list[dict[str, Any]]:
     """The lifecycle's executor on ``order`` for hedge ``hid``, without real waiting."""
-    return _execute(
+    executor = JournaledExecutor(
         j,
         venue,
-        j.hedge(hid),
-        BTC,
-        order,
-        purpose="open",
-        execution=ExecutionSettings(**settings),  # type: ignore[arg-type]
+        HedgeRecord.from_row(j.hedge(hid)),
+        ExecutionSettings(**settings),  # type: ignore[arg-type]
         sleep=lambda s: None,
     )
+    return executor.execute(order, purpose="open")
 
 
 def _plan(current: float, target: float, **kw: object) -> list[OrderRequest]:

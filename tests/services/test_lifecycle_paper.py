@@ -3,17 +3,15 @@
 Each step re-opens the journal and the persisted paper account, as separate CLI
 invocations would. Also: the attribution identity (components sum exactly to the
 change in total value) over several real periods, and crash safety: a child
-process is killed (os._exit through the test-only ALTHEDGE_TEST_CRASH_AFTER hook)
-at each named point, then the next command reconciles with nothing lost or doubled.
+process is killed (tests/crash_run.py installs a step hook that calls os._exit)
+at each named step, then the next command reconciles with nothing lost or doubled.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -248,27 +246,7 @@ def test_open_refuses_while_a_hedge_is_open_and_when_venue_differs(
 
 # --------------------------------------------------------------------------- crash safety
 
-_CHILD = textwrap.dedent(
-    """
-    import json, sys
-    from datetime import date
-    from althedge.config import parse_portfolio
-    from althedge.data import open_source
-    from althedge.journal import Journal
-    from althedge.services.lifecycle import open_hedge, close_hedge
-    from althedge.venues.paper import PaperExchange
-    home, prices, action, day, portfolio = sys.argv[1:6]
-    source = open_source(prices)
-    j = Journal(home + "/journal.sqlite")
-    v = PaperExchange.open(home + "/paper", source=source, at=date.fromisoformat(day), persist=True)
-    if action == "open":
-        open_hedge(j, v, parse_portfolio(json.loads(portfolio)), source,
-                   as_of=date.fromisoformat(day), live=True)
-    else:
-        close_hedge(j, v, source, as_of=date.fromisoformat(day), live=True)
-    v.save()
-    """
-)
+CRASH_RUN = Path(__file__).resolve().parents[1] / "crash_run.py"
 
 
 def _child(
@@ -279,19 +257,18 @@ def _child(
     crash: str,
     portfolio: dict[str, Any] = PORTFOLIO,
 ) -> int:
-    env = {**os.environ, "ALTHEDGE_TEST_CRASH_AFTER": crash}
     proc = subprocess.run(
         [
             sys.executable,
-            "-c",
-            _CHILD,
+            str(CRASH_RUN),
+            crash,
+            "service",
             str(home),
             str(shared_data / "daily"),
             action,
             day,
             json.dumps(portfolio),
         ],
-        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -349,7 +326,7 @@ def test_working_order_left_by_a_crash_is_cancelled_before_resizing(
 ) -> None:
     """A passive limit was resting when the process died mid-execution: the next
     rebalance cancels it first, so it can never fill on top of the resize."""
-    from althedge.services.lifecycle import _record
+    from althedge.services.hedge.common import record_result
     from althedge.venues.protocol import OrderRequest, client_order_id
 
     day = date(2024, 6, 3)
@@ -380,7 +357,7 @@ def test_working_order_left_by_a_crash_is_cancelled_before_resizing(
             purpose="rebalance",
             at="t",
         )
-        _record(j, v.place_order(resting))
+        record_result(j, v.place_order(resting))
         v.save()
         assert j.order(resting.client_order_id).status == "open"  # type: ignore[union-attr]
 

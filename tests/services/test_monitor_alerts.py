@@ -122,7 +122,7 @@ def test_parse_every_rejects(text: str) -> None:
 
 def test_status_warnings_and_monitor_alerts_are_the_same_rules() -> None:
     """`hedge status` warns on exactly what the monitor alerts on (default limits)."""
-    from althedge.services.lifecycle import _warnings
+    from althedge.services.hedge import status_warnings
 
     s = _status(
         current_beta=1.8,
@@ -134,14 +134,14 @@ def test_status_warnings_and_monitor_alerts_are_the_same_rules() -> None:
     alerts = evaluate_alerts(s, AlertThresholds())
     assert [a.kind for a in alerts] == ["beta_drift", "liquidation", "funding", "correlation"]
     assert [a.severity for a in alerts] == ["warning", "critical", "warning", "warning"]
-    assert _warnings(s) == [a.message for a in alerts]
-    assert _warnings(_status()) == []
+    assert status_warnings(s) == [a.message for a in alerts]
+    assert status_warnings(_status()) == []
 
 
 def test_two_leg_status_alerts_per_leg_and_names_the_leg() -> None:
     """Liquidation and funding are per symbol: checked on every leg, each alert names its
     leg; the portfolio rules (beta drift, correlation) fire once."""
-    from althedge.services.lifecycle import LegStatus, _warnings
+    from althedge.services.hedge import LegStatus, status_warnings
 
     btc = LegStatus(symbol="BTC/USDT:USDT", contracts=0.5, liquidation_price=90_000.0,
                     liquidation_distance_pct=12.0, funding_rate=0.0001,
@@ -161,7 +161,7 @@ def test_two_leg_status_alerts_per_leg_and_names_the_leg() -> None:
     assert "(ETH/USDT:USDT)" in alerts[3].message
     assert alerts[1].to_dict()["symbol"] == "BTC/USDT:USDT"
     assert "symbol" not in alerts[0].to_dict()
-    warnings = _warnings(s)
+    warnings = status_warnings(s)
     assert warnings[:-1] == [a.message for a in alerts]
     assert warnings[-1].startswith("margin ratio (BTC/USDT:USDT) 90%")
     # one leg: messages as they always were, no symbol

@@ -25,7 +25,7 @@ from althedge.cli.common import console, emit_json, err_console, parse_date
 from althedge.errors import InputError
 from althedge.journal import Journal
 from althedge.services import state
-from althedge.services.lifecycle import (
+from althedge.services.hedge import (
     CloseResult,
     ExecutionSettings,
     HedgeStatus,
@@ -176,7 +176,7 @@ def _execution(
 
 def _reconcile_first(journal: Journal, venue: Any) -> Reconciliation:
     """Reconcile before anything else and report it at once (stderr)."""
-    from althedge.services.lifecycle import reconcile
+    from althedge.services.hedge import reconcile
 
     rec = reconcile(journal, venue)
     _print_reconciliation(rec)
@@ -337,7 +337,7 @@ def open_cmd(
 ) -> None:
     """Plan the hedge for PORTFOLIO and place one short per hedge asset (dry run unless --live)."""
     from althedge.config import load_portfolio
-    from althedge.services.lifecycle import open_hedge
+    from althedge.services.hedge import open_hedge
 
     cfg = load_portfolio(portfolio)
     when = _at(at)
@@ -390,7 +390,7 @@ def status_cmd(
     venue: str | None = typer.Option(None, "--venue", help="Override the venue of the open hedge."),
 ) -> None:
     """Portfolio vs hedge now: beta, hedge ratio, PnL, funding, margin, liquidation, basis."""
-    from althedge.services.lifecycle import hedge_status
+    from althedge.services.hedge import hedge_status
 
     _run_reconciled(
         hedge_status,
@@ -480,7 +480,7 @@ def rebalance_cmd(
     prices: str | None = PricesOpt,
 ) -> None:
     """Resize each leg's short to the current beta when it is off by more than --threshold %."""
-    from althedge.services.lifecycle import rebalance_hedge
+    from althedge.services.hedge import rebalance_hedge
 
     _run_reconciled(
         partial(rebalance_hedge, threshold_pct=threshold, live=live),
@@ -502,7 +502,7 @@ def close_cmd(
     prices: str | None = PricesOpt,
 ) -> None:
     """Buy every leg's short back (reduce-only) and print the attribution."""
-    from althedge.services.lifecycle import close_hedge
+    from althedge.services.hedge import close_hedge
 
     _run_reconciled(
         partial(close_hedge, live=live),

@@ -1,6 +1,6 @@
 """Periodic hedge status: snapshots into the journal, alerts to the console and a webhook.
 
-Each check runs :func:`althedge.services.lifecycle.hedge_status` (which reconciles
+Each check runs :func:`althedge.services.hedge.hedge_status` (which reconciles
 first), stores the status as a journal snapshot, and evaluates the alert rules:
 
 * ``beta_drift`` — |β now / β at open − 1| × 100 above ``beta_drift_pct``;
@@ -13,7 +13,7 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
 On a hedge with several legs (BTC+ETH) ``liquidation`` and ``funding`` are checked
 per leg: each such alert names its leg (``symbol``) and fires for it independently.
 
-The first four are :func:`althedge.services.lifecycle.status_alerts`, the same rules
+The first four are :func:`althedge.services.hedge.status_alerts`, the same rules
 ``hedge status`` warns with (here with the ``--…`` thresholds).
 
 An alert fires when its condition becomes true (not again while it stays true);
@@ -36,7 +36,7 @@ from typing import Any
 
 from althedge.errors import AlthedgeError
 from althedge.journal import Journal, now_iso
-from althedge.services.lifecycle import (
+from althedge.services.hedge import (
     Alert,
     AlertThresholds,
     HedgeStatus,

@@ -1,0 +1,229 @@
+"""The journaled executor: it alone sends, polls and cancels orders for the lifecycle.
+
+Sending an order is three journaled steps::
+
+    intent row (client order id fixed)  →  venue.place_order  →  result + fills
+
+A crash between any two leaves a state the next command reconciles
+(:mod:`althedge.services.hedge.reconcile`): an ``intent`` the venue never saw becomes
+``not_sent``; one it did see gets its fills. Because client order ids are
+deterministic (:func:`althedge.venues.protocol.client_order_id`), retrying the same
+step can never create a second order. The order loop itself (limit, poll, cancel,
+fallback) is :func:`althedge.venues.execution.execute_order`; the executor journals
+through its hooks.
+
+Steps: after each journaled step the lifecycle calls :func:`step` with one of
+:data:`STEPS` (in the order they happen). It does nothing unless a hook was
+installed with :func:`set_step_hook` (or passed as ``on_step``) — the crash-safety
+tests install one that kills the process there (tests/crash_run.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from althedge.errors import ExchangeError, InputError
+from althedge.journal import Journal, now_iso
+from althedge.services.hedge.common import persist, record_result
+from althedge.services.hedge.reconcile import sync_deposits
+from althedge.services.hedge.record import HedgeRecord
+from althedge.venues.execution import execute_order
+from althedge.venues.protocol import OrderRequest, OrderResult, Venue
+
+__all__ = [
+    "STEPS",
+    "ExecutionSettings",
+    "JournaledExecutor",
+    "StepHook",
+    "set_step_hook",
+    "step",
+]
+
+StepHook = Callable[[str], None]
+
+#: Named steps of the lifecycle, in the order they happen: the hedge row written, the
+#: leverage set, an order's intent journaled, the order at the venue (``sent``), its
+#: result journaled, a leg placed, the close's buy-backs done.
+STEPS = (
+    "hedge_recorded",
+    "leverage_set",
+    "intent",
+    "sent",
+    "recorded",
+    "leg_placed",
+    "closed_orders",
+)
+
+_hook: list[StepHook | None] = [None]
+
+
+def set_step_hook(hook: StepHook | None) -> StepHook | None:
+    """Install ``hook`` (called with each step's name; None removes it); the previous one."""
+    previous = _hook[0]
+    _hook[0] = hook
+    return previous
+
+
+def step(name: str, on_step: StepHook | None = None) -> None:
+    """A step of :data:`STEPS` is done: call ``on_step`` or the installed hook, if any."""
+    hook = on_step or _hook[0]
+    if hook is not None:
+        hook(name)
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """How orders are worked.
+
+    ``offset_bps``: limit price distance from mark in basis points, on the passive
+    side (sell at mark·(1+o), buy at mark·(1−o)); negative crosses the spread.
+    ``timeout_s``: how long a limit order may work before the ``fallback``:
+    ``"market"`` (cancel, send the rest at market), ``"reprice"`` (cancel, re-send the
+    rest as a limit at the new mark, up to ``max_reprices`` times, then market) or
+    ``"cancel"`` (leave the rest unfilled; rebalance later).
+    """
+
+    order_type: Literal["limit", "market"] = "limit"
+    offset_bps: float = 0.0
+    timeout_s: float = 30.0
+    poll_s: float = 1.0
+    fallback: Literal["market", "reprice", "cancel"] = "market"
+    max_reprices: int = 3
+
+    def __post_init__(self) -> None:
+        if self.order_type not in ("limit", "market"):
+            raise InputError(f"--order-type: must be limit or market, got {self.order_type!r}")
+        if self.fallback not in ("market", "reprice", "cancel"):
+            raise InputError(
+                f"--fallback: must be market, reprice or cancel, got {self.fallback!r}"
+            )
+        if not (math.isfinite(self.offset_bps) and abs(self.offset_bps) < 1000):
+            raise InputError(f"--offset-bps: must be within ±1000, got {self.offset_bps}")
+        if self.timeout_s < 0 or self.poll_s <= 0:
+            raise InputError("--timeout: must be >= 0 seconds (and the poll interval > 0)")
+
+
+
+@dataclass
+class JournaledExecutor:
+    """Sends, polls and cancels ``hedge``'s orders on ``venue``, journaling every step."""
+
+    journal: Journal
+    venue: Venue
+    hedge: HedgeRecord
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+    on_step: StepHook | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+    def step(self, name: str) -> None:
+        step(name, self.on_step)
+
+    def execute(self, order: OrderRequest, *, purpose: str) -> list[dict[str, Any]]:
+        """Work ``order`` through :func:`~althedge.venues.execution.execute_order`, journaled.
+
+        Every child order (the planned one and each fallback) is three journaled steps:
+        its ``intent`` row before it is sent (step ``intent``), ``sent`` once the venue
+        has it (``sent``), then its status and fills (``recorded``); later answers
+        (polls, the cancel) are recorded as they come. A rejection raises
+        :class:`ExchangeError` after it is journaled. Returns every child order's final
+        state.
+        """
+        journal, venue, hedge = self.journal, self.venue, self.hedge
+        seen: set[str] = set()
+
+        def before_send(req: OrderRequest) -> None:
+            journal.record_intent(
+                hedge_id=hedge.id,
+                client_order_id=req.client_order_id,
+                venue=venue.name,
+                symbol=req.symbol,
+                side=req.side,
+                amount=req.contracts,
+                order_type=req.order_type,
+                price=req.price,
+                reduce_only=req.reduce_only,
+                purpose=purpose,
+                at=now_iso(),
+            )
+            self.step("intent")
+
+        def on_not_sent(req: OrderRequest) -> None:
+            persist(venue)
+            journal.mark_status(req.client_order_id, "not_sent", at=now_iso())
+
+        def on_order(res: OrderResult) -> None:
+            persist(venue)
+            if res.client_order_id in seen:
+                record_result(journal, res)
+                return
+            seen.add(res.client_order_id)
+            journal.mark_status(res.client_order_id, "sent", at=now_iso())
+            self.step("sent")
+            record_result(journal, res)
+            sync_deposits(journal, venue, hedge)
+            self.step("recorded")
+
+        # a simulated venue (paper) only moves when its clock does: waiting is pointless
+        simulated = callable(getattr(venue, "advance_to", None))
+        ex = self.execution
+        report = execute_order(
+            venue,
+            order,
+            offset_bps=ex.offset_bps,
+            timeout_s=0.0 if simulated else ex.timeout_s,
+            fallback="none" if ex.fallback == "cancel" else ex.fallback,
+            poll_interval_s=ex.poll_s,
+            max_reprices=ex.max_reprices,
+            sleep=self.sleep,
+            clock=time.monotonic,
+            on_order=on_order,
+            before_send=before_send,
+            on_not_sent=on_not_sent,
+            as_planned=True,
+        )
+        last = report.orders[-1]
+        if last.status == "rejected":
+            raise ExchangeError(
+                f"order {last.client_order_id}: the venue rejected "
+                f"{last.side} {last.contracts:g} {last.symbol}; see `hedge status`"
+            )
+        return [o.to_dict() for o in report.orders]
+
+    def execute_all(
+        self, orders: Sequence[OrderRequest], *, purpose: str
+    ) -> list[dict[str, Any]]:
+        """:meth:`execute` each planned order in turn; every child order's final state."""
+        executed: list[dict[str, Any]] = []
+        for order in orders:
+            executed.extend(self.execute(order, purpose=purpose))
+        return executed
+
+    def cancel_working(self, live: bool) -> list[str]:
+        """Our orders still working at the venue (e.g. left by a crash mid-execution).
+
+        Live: cancel each, record its final fills, so the resize that follows sizes
+        against a position that can no longer change under it (nothing doubled).
+        Dry run: only name them. Returns one line per order.
+        """
+        journal, venue = self.journal, self.venue
+        lines: list[str] = []
+        for order in journal.orders(self.hedge.id, ["open", "partially_filled"]):
+            lines.append(
+                f"working order {order.client_order_id} ({order.side} {order.amount:g}, "
+                f"{order.filled:g} filled) "
+                + ("cancelled first" if live else "would be cancelled first")
+            )
+            if not live:
+                continue
+            venue.cancel_order(order.symbol, order.client_order_id)
+            persist(venue)
+            final = venue.fetch_order(order.symbol, order.client_order_id)
+            if final is not None:
+                record_result(journal, final)
+            if final is None or not final.is_final:
+                journal.mark_status(order.client_order_id, "canceled", at=now_iso())
+        return lines

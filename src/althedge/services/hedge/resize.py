@@ -1,0 +1,92 @@
+"""What rebalance and close both start from: the open hedge, reconciled and settled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from althedge.journal import Journal
+from althedge.services.hedge.common import need_hedge, portfolio_of, refuse_if_unreconciled
+from althedge.services.hedge.executor import ExecutionSettings, JournaledExecutor, StepHook
+from althedge.services.hedge.orders import LiveLeg, live_legs, plan_orders
+from althedge.services.hedge.reconcile import reconcile
+from althedge.services.hedge.record import HedgeRecord
+from althedge.services.hedge.results import Reconciliation
+from althedge.venues.limits import Limits
+from althedge.venues.protocol import OrderRequest, Venue
+
+if TYPE_CHECKING:
+    from althedge.config import PortfolioConfig
+
+__all__ = ["Resize", "start_resize"]
+
+
+@dataclass
+class Resize:
+    """The open hedge checked and settled: the reconciliation, our working orders
+    (cancelled first live, named in a dry run), the executor and each leg now."""
+
+    rec: Reconciliation
+    hedge: HedgeRecord
+    working: list[str]
+    executor: JournaledExecutor
+    portfolio: PortfolioConfig
+    legs: list[LiveLeg]
+    planned: int = 0  # orders planned so far in this command (client id steps taken)
+
+    def orders(
+        self,
+        purpose: str,
+        leg: LiveLeg,
+        target: float,
+        *,
+        leverage: float | None = None,
+        close_all: bool = False,
+    ) -> list[OrderRequest]:
+        """:func:`plan_orders` taking ``leg`` from its current short to ``target``; each
+        planned order takes the next journal step (legs planned in turn never share one)."""
+        orders = plan_orders(
+            hedge_key=self.hedge.key,
+            first_step=self.executor.journal.order_count(self.hedge.id) + self.planned,
+            purpose=purpose,
+            instrument=leg.instrument,
+            current_short=leg.current,
+            target_short=target,
+            mark_price=leg.mark,
+            execution=self.executor.execution,
+            limits=Limits.from_config(self.portfolio.limits),
+            leverage=leverage,
+            close_all=close_all,
+        )
+        self.planned += len(orders)
+        return orders
+
+
+def start_resize(
+    journal: Journal,
+    venue: Venue,
+    what: str,
+    *,
+    live: bool,
+    rec: Reconciliation | None,
+    execution: ExecutionSettings | None,
+    on_step: StepHook | None = None,
+) -> Resize:
+    """Reconcile (unless done), need an open hedge, refuse live trading on a difference,
+    cancel our working orders, then read each leg's instrument, mark and current short."""
+    rec = rec if rec is not None else reconcile(journal, venue)
+    hedge = need_hedge(journal, what)
+    refuse_if_unreconciled(rec, what, live)
+    executor = JournaledExecutor(
+        journal, venue, hedge, execution or ExecutionSettings(**hedge.execution),
+        on_step=on_step,
+    )
+    working = executor.cancel_working(live)
+    return Resize(
+        rec=rec,
+        hedge=hedge,
+        working=working,
+        executor=executor,
+        portfolio=portfolio_of(hedge),
+        legs=live_legs(venue, hedge),
+    )

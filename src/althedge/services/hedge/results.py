@@ -1,0 +1,248 @@
+"""Result types of the hedge lifecycle: what open/rebalance/close/status return.
+
+Each ``to_dict()`` is the command's ``--json`` contract (see docs/lifecycle.md).
+Money is USD; in the figures below ``fees_usd`` is negative (a cost) and
+``funding_usd`` positive when received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "PRIMARY_FIELDS",
+    "SUMMED_FIELDS",
+    "CloseResult",
+    "HedgeStatus",
+    "LegStatus",
+    "LifecycleResult",
+    "Reconciliation",
+]
+
+
+@dataclass
+class Reconciliation:
+    """What the start-of-command check found. ``differences`` are unresolved mismatches."""
+
+    differences: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    journal_contracts: float | None = None
+    venue_contracts: float | None = None
+    #: signed venue contracts per symbol checked (every leg; the open's symbols)
+    venue_positions: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "differences": list(self.differences),
+            "resolved": list(self.resolved),
+            "journal_contracts": self.journal_contracts,
+            "venue_contracts": self.venue_contracts,
+        }
+
+
+@dataclass
+class LifecycleResult:
+    """Outcome of open/rebalance (and the order part of close)."""
+
+    action: str
+    live: bool
+    venue: str
+    symbol: str
+    as_of: str
+    orders: list[dict[str, Any]]
+    executed: list[dict[str, Any]]
+    reconciliation: Reconciliation
+    hedge_id: int | None = None
+    target_contracts: float | None = None
+    current_contracts: float | None = None
+    drift_pct: float | None = None
+    threshold_pct: float | None = None
+    message: str = ""
+    plan: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    #: one entry per leg (symbol, hedge asset, target, held, drift); primary first
+    legs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "live": self.live,
+            "dry_run": not self.live,
+            "venue": self.venue,
+            "symbol": self.symbol,
+            "as_of": self.as_of,
+            "hedge_id": self.hedge_id,
+            "target_contracts": self.target_contracts,
+            "current_contracts": self.current_contracts,
+            "drift_pct": self.drift_pct,
+            "threshold_pct": self.threshold_pct,
+            "orders": self.orders,
+            "executed": self.executed,
+            "message": self.message,
+            "reconciliation": self.reconciliation.to_dict(),
+            "warnings": list(self.warnings),
+            "plan": self.plan,
+            "legs": [dict(leg) for leg in self.legs],
+        }
+
+
+@dataclass
+class CloseResult:
+    """Close outcome and the attribution (USD; fees negative)."""
+
+    result: LifecycleResult
+    portfolio_pnl_usd: float
+    hedge_pnl_usd: float
+    funding_usd: float
+    fees_usd: float
+    net_usd: float
+    total_value_open_usd: float | None
+    total_value_close_usd: float | None
+    estimated: bool
+    collateral_usd: float = 0.0
+
+    @property
+    def total_value_change_usd(self) -> float | None:
+        if self.total_value_open_usd is None or self.total_value_close_usd is None:
+            return None
+        return self.total_value_close_usd - self.total_value_open_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        change = self.total_value_change_usd
+        out = self.result.to_dict()
+        out.update(
+            {
+                "portfolio_pnl_usd": self.portfolio_pnl_usd,
+                "hedge_pnl_usd": self.hedge_pnl_usd,
+                "funding_usd": self.funding_usd,
+                "fees_usd": self.fees_usd,
+                "collateral_usd": self.collateral_usd,
+                "net_usd": self.net_usd,
+                "total_value_open_usd": self.total_value_open_usd,
+                "total_value_close_usd": self.total_value_close_usd,
+                "total_value_change_usd": change,
+                "unexplained_usd": None if change is None else change - self.net_usd,
+                "estimated": self.estimated,
+            }
+        )
+        return out
+
+
+@dataclass
+class LegStatus:
+    """One leg of the hedge now: the short on one contract (USD figures; fees negative)."""
+
+    symbol: str
+    hedge_asset: str = ""
+    contracts: float = 0.0
+    target_contracts: float = 0.0
+    drift_pct: float | None = None
+    hedge_notional_usd: float = 0.0  # face value of the short, USD
+    collateral_coin: float = 0.0
+    net_hedge_notional_usd: float = 0.0  # short face − collateral × mark, USD
+    entry_price: float | None = None
+    mark_price: float | None = None
+    spot_price: float | None = None
+    basis: float | None = None
+    unrealised_pnl_usd: float = 0.0
+    realised_pnl_usd: float = 0.0
+    funding_usd: float = 0.0
+    fees_usd: float = 0.0
+    funding_rate: float | None = None
+    funding_interval_hours: float | None = None
+    margin_ratio: float | None = None
+    liquidation_price: float | None = None
+    liquidation_distance_pct: float | None = None
+    leverage: float | None = None
+    margin_mode: str | None = None
+    basis_note: str = ""
+
+
+#: HedgeStatus figures that are the sum of the legs' (money); the others are the primary's
+SUMMED_FIELDS = (
+    "hedge_notional_usd",
+    "net_hedge_notional_usd",
+    "unrealised_pnl_usd",
+    "realised_pnl_usd",
+    "funding_usd",
+    "fees_usd",
+)
+#: HedgeStatus figures taken from the primary (first) leg: they are per symbol
+PRIMARY_FIELDS = (
+    "symbol",
+    "contracts",
+    "target_contracts",
+    "collateral_coin",
+    "drift_pct",
+    "entry_price",
+    "mark_price",
+    "spot_price",
+    "basis",
+    "funding_rate",
+    "funding_interval_hours",
+    "margin_ratio",
+    "liquidation_price",
+    "liquidation_distance_pct",
+    "leverage",
+    "margin_mode",
+)
+
+
+@dataclass
+class HedgeStatus:
+    """Portfolio vs hedge now (``hedge_id`` None when no hedge is open).
+
+    With several legs the portfolio figures appear once, the money figures
+    (:data:`SUMMED_FIELDS`) are summed over ``legs`` and the per-symbol ones
+    (:data:`PRIMARY_FIELDS`) are the primary leg's; ``legs`` has each leg's own.
+    """
+
+    reconciliation: Reconciliation
+    hedge_id: int | None = None
+    venue: str = ""
+    symbol: str = ""
+    as_of: str = ""
+    portfolio_value_usd: float | None = None
+    portfolio_pnl_usd: float | None = None
+    current_beta: float | None = None
+    target_beta: float | None = None
+    beta_drift_pct: float | None = None
+    correlation: float | None = None
+    contracts: float | None = None
+    target_contracts: float | None = None
+    hedge_notional_usd: float | None = None  # face value of the short, USD
+    collateral_coin: float = 0.0  # inverse: coin collateral whose long delta offsets the short
+    net_hedge_notional_usd: float | None = None  # short face − collateral × mark, USD
+    hedge_ratio_achieved: float | None = None  # net hedge / (V · β now)
+    drift_pct: float | None = None
+    entry_price: float | None = None
+    mark_price: float | None = None
+    spot_price: float | None = None
+    basis: float | None = None
+    unrealised_pnl_usd: float | None = None
+    realised_pnl_usd: float | None = None
+    funding_usd: float | None = None
+    fees_usd: float | None = None
+    funding_rate: float | None = None
+    funding_interval_hours: float | None = None
+    margin_ratio: float | None = None
+    liquidation_price: float | None = None
+    liquidation_distance_pct: float | None = None
+    leverage: float | None = None
+    margin_mode: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    legs: list[LegStatus] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for leg in out["legs"]:
+            leg.pop("basis_note", None)
+        out["reconciliation"] = self.reconciliation.to_dict()
+        out["open"] = self.hedge_id is not None
+        return out

@@ -1,0 +1,72 @@
+"""Run althedge in this process and kill it (``os._exit(77)``) at one lifecycle step.
+
+The crash-safety tests start this script as a child process::
+
+    python tests/crash_run.py STEP cli ARG...            # the althedge CLI with ARG...
+    python tests/crash_run.py STEP service HOME PRICES open|close DAY PORTFOLIO_JSON
+
+It installs a step hook (:func:`althedge.services.hedge.set_step_hook`) that exits
+with status 77 — no cleanup, no flush, like a killed process — when the lifecycle
+reaches ``STEP`` (one of :data:`althedge.services.hedge.STEPS`). Production code
+has no switch for this: only this script installs the hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+
+from althedge.services.hedge import STEPS, set_step_hook
+
+#: exit status of a process killed at the step
+CRASHED = 77
+
+
+def _install(point: str) -> None:
+    if point not in STEPS:
+        raise SystemExit(f"crash_run: unknown step {point!r}; one of {', '.join(STEPS)}")
+
+    def hook(name: str) -> None:
+        if name == point:
+            os._exit(CRASHED)
+
+    set_step_hook(hook)
+
+
+def _service(home: str, prices: str, action: str, day: str, portfolio: str) -> None:
+    from althedge.config import parse_portfolio
+    from althedge.data import open_source
+    from althedge.journal import Journal
+    from althedge.services.hedge import close_hedge, open_hedge
+    from althedge.venues.paper import PaperExchange
+
+    source = open_source(prices)
+    at = date.fromisoformat(day)
+    journal = Journal(home + "/journal.sqlite")
+    venue = PaperExchange.open(home + "/paper", source=source, at=at, persist=True)
+    if action == "open":
+        open_hedge(journal, venue, parse_portfolio(json.loads(portfolio)), source, as_of=at,
+                   live=True)
+    else:
+        close_hedge(journal, venue, source, as_of=at, live=True)
+    venue.save()
+
+
+def main(argv: list[str]) -> None:
+    point, mode, *rest = argv
+    _install(point)
+    if mode == "cli":
+        from althedge.cli.main import run
+
+        sys.argv = ["althedge", *rest]
+        run()
+    elif mode == "service":
+        _service(*rest)
+    else:
+        raise SystemExit(f"crash_run: mode must be cli or service, got {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
