@@ -72,6 +72,7 @@ __all__ = [
     "liquidation_method",
     "liquidation_price",
     "maintenance_margin",
+    "margin_ratio",
     "short_rally_to_liquidation_pct",
 ]
 
@@ -530,3 +531,18 @@ def margin_left(
     n = _pos("contracts", contracts) * _pos("contract size", contract_size)
     return _margin_left(ct, float(parse_side(side)), n, _pos("entry price", entry_price),
                         float(wallet_balance), _pos("price", price))
+
+
+def margin_ratio(maintenance: float, margin: float, unrealised_pnl: float) -> float:
+    """Maintenance margin / margin balance (Binance's "margin ratio"; liquidation at 1.0).
+
+    All three in the settlement currency: ``maintenance`` MM of the position,
+    ``margin`` the isolated margin behind it, ``unrealised_pnl`` its PnL now. The
+    margin balance is margin + PnL; a balance ≤ 0 is ``inf`` (past liquidation).
+    Source: Binance FAQ "What Is the Margin Ratio" (Margin Ratio = Maintenance Margin /
+    Margin Balance).
+    """
+    balance = float(margin) + float(unrealised_pnl)
+    if balance <= 0:
+        return math.inf
+    return float(maintenance) / balance

@@ -96,15 +96,11 @@ def close_hedge(
     close = CloseResult(
         result=result,
         portfolio_pnl_usd=portfolio_pnl,
-        hedge_pnl_usd=a["hedge_pnl_usd"],
-        funding_usd=a["funding_usd"],
-        fees_usd=a["fees_usd"],
-        collateral_usd=a["collateral_usd"],
-        net_usd=portfolio_pnl
-        + a["hedge_pnl_usd"]
-        + a["funding_usd"]
-        + a["fees_usd"]
-        + a["collateral_usd"],
+        hedge_pnl_usd=a.hedge_pnl_usd,
+        funding_usd=a.funding_received_usd,
+        fees_usd=-a.fees_paid_usd,
+        collateral_usd=a.collateral_usd,
+        net_usd=portfolio_pnl + a.net_usd,
         total_value_open_usd=None
         if balance_open is None
         else value_open + balance_open + brought_in,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from althedge.core.instruments import Instrument
 from althedge.core.margin import maintenance_margin
+from althedge.core.margin import margin_ratio as core_margin_ratio
 from althedge.core.pnl import position_value_coin, position_value_usd
 from althedge.errors import AlthedgeError
 from althedge.journal import Journal
@@ -183,7 +184,4 @@ def margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) -
         instrument.contract_type, position.contracts, instrument.contract_size, mark,
         tier.mmr, tier.maint_amount, mmr_per_coin=tier.mmr_per_coin,
     ))
-    balance = float(position.isolated_margin) + float(position.unrealised_pnl)
-    if balance <= 0:
-        return math.inf
-    return maintenance / balance
+    return core_margin_ratio(maintenance, position.isolated_margin, position.unrealised_pnl)
