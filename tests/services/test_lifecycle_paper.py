@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from althedge.config import parse_portfolio
@@ -53,34 +54,115 @@ def _venue(home: Path, source: Any, at: date | None) -> PaperExchange:
     return PaperExchange.open(home / "paper", source=source, at=at, persist=True)
 
 
+def _close_on(source: Any, asset: str, day: date) -> float:
+    """The source's last close of ``asset`` on or before ``day`` (USD) — the price the
+    paper venue marks at on ``day``; 1 for a USD stablecoin."""
+    if asset in ("USD", "USDT", "USDC"):
+        return 1.0
+    closes = source.closes([asset], end=pd.Timestamp(day))[asset].dropna()
+    return float(closes.loc[closes.index <= pd.Timestamp(day)].iloc[-1])
+
+
+class _Ledger:
+    """The test's own book of one paper account, kept apart from the lifecycle's code:
+    what was brought in (the paper state's cumulative ``deposits``, each increase priced
+    at the source's close of the day it was seen) and the total value (holdings at the
+    source's closes + the paper wallet balances at their prices). The change in total
+    value minus what was brought in is what the close's ``net_usd`` must equal."""
+
+    def __init__(self, home: Path, source: Any, amounts: dict[str, float]) -> None:
+        self.home, self.source, self.amounts = home, source, amounts
+        self.seen: dict[str, float] = {}
+        self.brought_in_usd = 0.0
+        self.value_open_usd: float | None = None
+
+    def _state(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.home / "paper" / "state.json").read_text())
+        return data
+
+    def total_value_usd(self, day: date) -> float:
+        state = self._state()
+        assert not state["positions"], "value the account when it is flat"
+        holdings = sum(a * _close_on(self.source, asset, day) for asset, a in self.amounts.items())
+        wallet = sum(
+            float(b) * _close_on(self.source, ccy, day) for ccy, b in state["balances"].items()
+        )
+        return holdings + wallet
+
+    def note(self, day: date) -> None:
+        """Price every deposit increase since the last note at ``day``'s close."""
+        for ccy, total in self._state().get("deposits", {}).items():
+            delta = float(total) - self.seen.get(ccy, 0.0)
+            if delta:
+                self.brought_in_usd += delta * _close_on(self.source, ccy, day)
+                self.seen[ccy] = float(total)
+
+
+_LEDGERS: dict[Path, _Ledger] = {}
+
+
+def _holdings(portfolio: dict[str, Any]) -> dict[str, float]:
+    return {h["asset"]: float(h["amount"]) for h in portfolio["holdings"]}
+
+
+def _start_ledger(home: Path, source: Any, at: date, portfolio: dict[str, Any]) -> None:
+    """Before the open: the account is flat (holdings only, or whatever a new paper
+    account holds); an account that holds a position keeps its ledger."""
+    state = home / "paper" / "state.json"
+    if state.exists() and json.loads(state.read_text())["positions"]:
+        return
+    ledger = _LEDGERS[home] = _Ledger(home, source, _holdings(portfolio))
+    if state.exists():
+        ledger.note(at)
+        ledger.value_open_usd = ledger.total_value_usd(at)
+    else:  # a new auto-funded paper account holds nothing
+        ledger.value_open_usd = sum(
+            a * _close_on(source, asset, at) for asset, a in ledger.amounts.items()
+        )
+
+
+def _note(home: Path, day: date) -> None:
+    if home in _LEDGERS:
+        _LEDGERS[home].note(day)
+
+
 def _open(home: Path, source: Any, at: date, contract: str = "linear") -> dict[str, Any]:
     pf = {**PORTFOLIO, "hedge": {**PORTFOLIO["hedge"], "contract": contract}}
+    _start_ledger(home, source, at, pf)
     with Journal(home / "journal.sqlite") as j:
         v = _venue(home, source, at)
         res = open_hedge(j, v, parse_portfolio(pf), source, as_of=at, live=True)
         v.save()
-        return res.to_dict()
+    _note(home, at)
+    return res.to_dict()
 
 
 def _close(home: Path, source: Any, at: date) -> dict[str, Any]:
+    _note(home, at)
     with Journal(home / "journal.sqlite") as j:
         v = _venue(home, source, at)
         res = close_hedge(j, v, source, as_of=at, live=True)
         v.save()
-        return res.to_dict()
+    _note(home, at)
+    out = res.to_dict()
+    out["_closed_on"] = at
+    return out
 
 
-def _assert_identity(c: dict[str, Any]) -> None:
-    """Attribution parts sum to net_usd, and net_usd to the change in total value."""
-    parts = (
-        c["portfolio_pnl_usd"]
-        + c["hedge_pnl_usd"]
-        + c["funding_usd"]
-        + c["fees_usd"]
-        + c["collateral_usd"]
-    )
-    assert c["net_usd"] == pytest.approx(parts, abs=1e-9)
-    assert abs(c["total_value_change_usd"] - c["net_usd"]) < 1e-6 * max(1.0, abs(c["net_usd"]))
+def _assert_identity(c: dict[str, Any], home: Path) -> None:
+    """net_usd equals the change in total account value computed here, independently
+    of the lifecycle: holdings and paper wallet at the source's closes, minus what the
+    paper account took in (see :class:`_Ledger`); the result's own
+    ``total_value_change_usd`` agrees."""
+    ledger = _LEDGERS[home]
+    assert ledger.value_open_usd is not None
+    change = ledger.total_value_usd(c["_closed_on"]) - ledger.value_open_usd
+    change -= ledger.brought_in_usd
+    assert c["net_usd"] == pytest.approx(change, rel=1e-9, abs=1e-6)
+    assert c["total_value_change_usd"] == pytest.approx(change, rel=1e-9, abs=1e-6)
+    # the sign-carrying names (schema 2) agree with the deprecated ones
+    assert c["fees_paid_usd"] == -c["fees_usd"] and c["fees_paid_usd"] >= 0
+    assert c["funding_received_usd"] == c["funding_usd"]
 
 
 def test_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
@@ -119,6 +201,7 @@ def test_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
         # at the target now: a second rebalance does nothing
         calm = rebalance_hedge(j, v, source, threshold_pct=0.5, as_of=date(2024, 7, 15), live=True)
         assert calm.orders == [] and "within threshold" in calm.message
+    _note(home, date(2024, 7, 15))
 
     closed = _close(home, source, date(2024, 8, 5))
     assert closed["orders"][0]["reduce_only"] is True
@@ -150,7 +233,7 @@ def test_attribution_sums_exactly_to_change_in_total_value(
     _open(tmp_path, source, date.fromisoformat(start))
     c = _close(tmp_path, source, date.fromisoformat(end))
     assert c["collateral_usd"] == 0.0  # USDT margin does not move with BTC
-    _assert_identity(c)
+    _assert_identity(c, tmp_path)
     # a short BTC hedge gains when BTC falls and loses when it rallies
     assert (c["hedge_pnl_usd"] > 0) == (c["portfolio_pnl_usd"] < 0)
 
@@ -164,8 +247,9 @@ def test_inverse_attribution_includes_the_coin_collateral(tmp_path: Path, source
         reb = rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 10), live=True)
         v.save()
         assert reb.symbol == "BTC/USD:BTC" and reb.executed
+    _note(tmp_path, date(2024, 7, 10))
     c = _close(tmp_path, source, date(2024, 8, 5))
-    _assert_identity(c)
+    _assert_identity(c, tmp_path)
     # BTC fell from ~68.8k to ~54k: the posted BTC lost USD value
     assert c["collateral_usd"] < 0 < c["hedge_pnl_usd"]
 
@@ -314,7 +398,7 @@ def test_killed_while_closing(tmp_path: Path, shared_data: Path, source: Any, po
     assert _child(tmp_path, shared_data, "close", "2024-07-01", point) == 77
     closed = _close(tmp_path, source, date(2024, 7, 1))
     assert closed["orders"] == []  # the buy-back happened before the crash: not repeated
-    assert closed["total_value_change_usd"] == pytest.approx(closed["net_usd"], abs=1e-6)
+    _assert_identity(closed, tmp_path)
     with Journal(tmp_path / "journal.sqlite") as j:
         buys = [o for o in j.orders() if o.side == "buy"]
         assert len(buys) == 1 and buys[0].status == "filled"
@@ -384,11 +468,13 @@ LEG_SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
 
 
 def _open_two(home: Path, source: Any, at: date) -> dict[str, Any]:
+    _start_ledger(home, source, at, TWO_LEGS)
     with Journal(home / "journal.sqlite") as j:
         v = _venue(home, source, at)
         res = open_hedge(j, v, parse_portfolio(TWO_LEGS), source, as_of=at, live=True)
         v.save()
-        return res.to_dict()
+    _note(home, at)
+    return res.to_dict()
 
 
 def test_two_leg_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) -> None:
@@ -452,11 +538,12 @@ def test_two_leg_cycle_open_status_rebalance_close(tmp_path: Path, source: Any) 
         assert len(ids) == len(set(ids)) == 4
         calm = rebalance_hedge(j, v, source, threshold_pct=0.5, as_of=date(2024, 7, 15), live=True)
         assert calm.orders == [] and "within threshold" in calm.message
+    _note(home, date(2024, 7, 15))
 
     closed = _close(home, source, date(2024, 8, 5))
     assert [o["symbol"] for o in closed["orders"]] == LEG_SYMBOLS
     assert all(o["side"] == "buy" and o["reduce_only"] for o in closed["orders"])
-    _assert_identity(closed)
+    _assert_identity(closed, home)
     assert closed["collateral_usd"] == 0.0
     with Journal(home / "journal.sqlite") as j:
         assert j.active_hedge() is None and j.hedges()[0].attribution is not None
@@ -477,7 +564,7 @@ def test_two_leg_attribution_sums_exactly_to_change_in_total_value(
     """Crash (2021, 2022 LUNA) and rally (autumn 2024) periods, both legs short."""
     _open_two(tmp_path, source, date.fromisoformat(start))
     c = _close(tmp_path, source, date.fromisoformat(end))
-    _assert_identity(c)
+    _assert_identity(c, tmp_path)
     assert c["collateral_usd"] == 0.0
     assert (c["hedge_pnl_usd"] > 0) == (c["portfolio_pnl_usd"] < 0)
 
@@ -490,20 +577,26 @@ def test_two_leg_inverse_collateral_is_valued_per_coin(tmp_path: Path, source: A
         "hedge": {**TWO_LEGS["hedge"], "contract": "inverse"},
         "limits": {**PORTFOLIO["limits"], "max_contracts": 100_000},
     }
+    _start_ledger(tmp_path, source, date(2024, 6, 3), pf)
     with Journal(tmp_path / "journal.sqlite") as j:
         v = _venue(tmp_path, source, date(2024, 6, 3))
         opened = open_hedge(j, v, parse_portfolio(pf), source, as_of=date(2024, 6, 3), live=True)
         v.save()
+        _note(tmp_path, date(2024, 6, 3))
         assert [leg["symbol"] for leg in opened.legs] == ["BTC/USD:BTC", "ETH/USD:ETH"]
         v = _venue(tmp_path, source, date(2024, 7, 10))
         rebalance_hedge(j, v, source, threshold_pct=0.0, as_of=date(2024, 7, 10), live=True)
         v.save()
+        _note(tmp_path, date(2024, 7, 10))
         coins = {d["currency"] for d in j.deposits()}
         assert coins == {"BTC", "ETH"}
         eth = [d for d in j.deposits() if d["currency"] == "ETH"]
-        assert eth[0]["price_usd"] == pytest.approx(3766.39, rel=1e-3)  # ETH's mark, not BTC's
+        # ETH's own close on the day it was deposited (shared/data daily ETH, 2024-06-03:
+        # the open's margin), not BTC's
+        assert eth[0]["price_usd"] == pytest.approx(_close_on(source, "ETH", date(2024, 6, 3)))
+        assert eth[0]["price_usd"] != pytest.approx(_close_on(source, "BTC", date(2024, 6, 3)))
     c = _close(tmp_path, source, date(2024, 8, 5))
-    _assert_identity(c)
+    _assert_identity(c, tmp_path)
     assert c["collateral_usd"] < 0 < c["hedge_pnl_usd"]  # both coins fell
 
 
@@ -514,6 +607,7 @@ def test_killed_between_the_two_legs_of_an_open(
     """The BTC short is placed and recorded, then the process dies before the ETH one:
     the next command finds the ETH leg flat and places it — once; BTC is not doubled."""
     assert point in CRASH_POINTS
+    _start_ledger(tmp_path, source, date(2024, 6, 3), TWO_LEGS)
     assert _child(tmp_path, shared_data, "open", "2024-06-03", point, TWO_LEGS) == 77
     day = date(2024, 6, 3)
     with Journal(tmp_path / "journal.sqlite") as j:
@@ -539,7 +633,7 @@ def test_killed_between_the_two_legs_of_an_open(
         journaled = sorted(o.client_order_id for o in j.orders() if o.status != "not_sent")
         assert journaled == _paper_order_ids(tmp_path)  # each order once on both sides
     c = _close(tmp_path, source, date(2024, 7, 1))
-    _assert_identity(c)
+    _assert_identity(c, tmp_path)
 
 
 def test_killed_between_the_two_legs_of_a_close(
@@ -553,7 +647,7 @@ def test_killed_between_the_two_legs_of_a_close(
     assert v.position("BTC/USDT:USDT") is None and v.position("ETH/USDT:USDT") is not None
     closed = _close(tmp_path, source, date(2024, 7, 1))
     assert [o["symbol"] for o in closed["orders"]] == ["ETH/USDT:USDT"]
-    _assert_identity(closed)
+    _assert_identity(closed, tmp_path)
     with Journal(tmp_path / "journal.sqlite") as j:
         buys = [o for o in j.orders() if o.side == "buy"]
         assert [o.symbol for o in buys] == LEG_SYMBOLS

@@ -73,7 +73,9 @@ def close_hedge(
         target_contracts=0.0,
         current_contracts=r.legs[0].current,
         warnings=r.working,
-        legs=[drift_view(leg, 0.0) | {"drift_pct": None} for leg in r.legs],
+        legs=[
+            drift_view(leg, 0.0) | {"drift_pct": None, "drift_abs_pct": None} for leg in r.legs
+        ],
     )
     sync_funding_all(journal, venue, hedge)
     if live:

@@ -113,9 +113,10 @@ def order_view(order: OrderRequest, instrument: Instrument, mark: float) -> dict
 
 
 def drift_view(leg: LiveLeg, target: float) -> dict[str, Any]:
-    """A leg's held vs targeted contracts and drift (%; inf for a target of 0 with a short)."""
+    """A leg's held vs targeted contracts and drift (%), signed (held/target − 1, + when
+    over-hedged) with its absolute value beside it; inf for a target of 0 with a short."""
     if target > 0:
-        drift = abs(leg.current / target - 1.0) * 100.0
+        drift = (leg.current / target - 1.0) * 100.0
     else:
         drift = 0.0 if leg.current <= EPS else math.inf
     return {
@@ -124,4 +125,5 @@ def drift_view(leg: LiveLeg, target: float) -> dict[str, Any]:
         "target_contracts": target,
         "current_contracts": leg.current,
         "drift_pct": drift,
+        "drift_abs_pct": abs(drift),
     }

@@ -1,6 +1,7 @@
 """``hedge rebalance``: resize each leg's short to the current plan when it has drifted.
 
-Drift = |contracts held / contracts targeted − 1| × 100, per leg; a leg within the
+Drift = (contracts held / contracts targeted − 1) × 100, signed (+ over-hedged), per
+leg; a leg whose ``drift_abs_pct`` is within the
 threshold is left alone. Shrinking is reduce-only.
 """
 
@@ -70,12 +71,12 @@ def rebalance_hedge(
         warnings=list(plan.warnings) + r.working,
         legs=views,
     )
-    if all(v["drift_pct"] <= threshold_pct for v in views):
+    if all(v["drift_abs_pct"] <= threshold_pct for v in views):
         result.message = _within_threshold(views, threshold_pct)
         return result
     orders = [
         r.orders("rebalance", leg, v["target_contracts"], leverage=leg.spec.leverage)
-        if v["drift_pct"] > threshold_pct
+        if v["drift_abs_pct"] > threshold_pct
         else []
         for leg, v in zip(r.legs, views, strict=True)
     ]
@@ -111,7 +112,7 @@ def _within_threshold(views: Sequence[dict[str, Any]], threshold_pct: float) -> 
         "within threshold: "
         + "; ".join(
             f"{prefix(v)}{v['current_contracts']:g} held vs "
-            f"{v['target_contracts']:g} targeted ({v['drift_pct']:.1f}% ≤ {threshold_pct:g}%)"
+            f"{v['target_contracts']:g} targeted (|{v['drift_pct']:+.1f}%| ≤ {threshold_pct:g}%)"
             for v in views
         )
         + "; nothing to do"

@@ -1,8 +1,12 @@
 """Result types of the hedge lifecycle: what open/rebalance/close/status return.
 
-Each ``to_dict()`` is the command's ``--json`` contract (see docs/lifecycle.md).
-Money is USD; in the figures below ``fees_usd`` is negative (a cost) and
-``funding_usd`` positive when received.
+Each ``to_dict()`` is the command's ``--json`` contract (see docs/lifecycle.md),
+``schema`` :data:`SCHEMA`. Money is USD and names carry the sign:
+``fees_paid_usd`` (positive = a cost), ``funding_received_usd`` (positive =
+received), ``drift_pct`` signed (held/target − 1, %) with ``drift_abs_pct`` beside it.
+Deprecated keys kept for one schema version: ``fees_usd`` (= −fees_paid_usd) and
+``funding_usd`` (= funding_received_usd). Schema 2 (this one) made the rebalance's
+``drift_pct`` signed (schema 1 gave it absolute there).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "PRIMARY_FIELDS",
+    "SCHEMA",
     "SUMMED_FIELDS",
     "CloseResult",
     "HedgeStatus",
@@ -19,6 +24,23 @@ __all__ = [
     "LifecycleResult",
     "Reconciliation",
 ]
+
+#: version of the lifecycle's JSON contracts (see the module docstring)
+SCHEMA = 2
+
+
+def _signed_names(d: dict[str, Any]) -> dict[str, Any]:
+    """Add the sign-carrying names beside a dict's ``fees_usd`` (negative = cost),
+    ``funding_usd`` (+ received) and ``drift_pct`` (signed)."""
+    if "fees_usd" in d:
+        fees = d["fees_usd"]
+        d["fees_paid_usd"] = None if fees is None else -fees + 0.0
+    if "funding_usd" in d:
+        d["funding_received_usd"] = d["funding_usd"]
+    if "drift_pct" in d:
+        drift = d["drift_pct"]
+        d["drift_abs_pct"] = None if drift is None else abs(drift)
+    return d
 
 
 @dataclass
@@ -81,6 +103,7 @@ class LifecycleResult:
             "target_contracts": self.target_contracts,
             "current_contracts": self.current_contracts,
             "drift_pct": self.drift_pct,
+            "drift_abs_pct": None if self.drift_pct is None else abs(self.drift_pct),
             "threshold_pct": self.threshold_pct,
             "orders": self.orders,
             "executed": self.executed,
@@ -88,7 +111,8 @@ class LifecycleResult:
             "reconciliation": self.reconciliation.to_dict(),
             "warnings": list(self.warnings),
             "plan": self.plan,
-            "legs": [dict(leg) for leg in self.legs],
+            "legs": [_signed_names(dict(leg)) for leg in self.legs],
+            "schema": SCHEMA,
         }
 
 
@@ -120,6 +144,8 @@ class CloseResult:
             {
                 "portfolio_pnl_usd": self.portfolio_pnl_usd,
                 "hedge_pnl_usd": self.hedge_pnl_usd,
+                "funding_received_usd": self.funding_usd,
+                "fees_paid_usd": -self.fees_usd + 0.0,
                 "funding_usd": self.funding_usd,
                 "fees_usd": self.fees_usd,
                 "collateral_usd": self.collateral_usd,
@@ -240,9 +266,11 @@ class HedgeStatus:
     legs: list[LegStatus] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _signed_names(asdict(self))
         for leg in out["legs"]:
             leg.pop("basis_note", None)
+            _signed_names(leg)
         out["reconciliation"] = self.reconciliation.to_dict()
         out["open"] = self.hedge_id is not None
+        out["schema"] = SCHEMA
         return out
