@@ -65,13 +65,19 @@ from althedge.errors import ImpossiblePositionError, InputError
 
 __all__ = [
     "LIQUIDATION_EXCHANGES",
+    "MARGIN_METHODS",
     "Liquidation",
+    "LiquidationOutcome",
+    "MarginMethod",
     "bankruptcy_price",
     "cross_liquidation_price",
+    "forfeited_margin",
     "initial_margin",
     "liquidation_method",
+    "liquidation_outcome",
     "liquidation_price",
     "maintenance_margin",
+    "margin_method",
     "margin_ratio",
     "short_rally_to_liquidation_pct",
 ]
@@ -271,6 +277,62 @@ def _lp_bybit_inverse(s: float, n: float, ep: float, wb: float, mmr: float, cum:
     return n * (1 - mmr) / den if den > 0 else math.inf
 
 
+ClosedForm = Callable[[ContractType, float, float, float, float, float, float, float], float]
+
+
+@dataclass(frozen=True)
+class MarginMethod:
+    """How one exchange prices a liquidation (the labels of :func:`liquidation_method`).
+
+    ``closed_form(ct, s, N, EP, WB, MMR, cum, k)`` → liquidation price (USD);
+    ``mm_at_entry``: the tier and the maintenance margin are taken at the entry price
+    (Bybit) instead of at the liquidation price (Binance, Deribit, generic);
+    ``inverse_mm_at_liquidation``: for the reported MM of an inverse position, the
+    position value at the liquidation price (Bybit inverse).
+    """
+
+    name: str
+    closed_form: ClosedForm
+    mm_at_entry: bool = False
+    inverse_mm_at_liquidation: bool = False
+
+
+def _bybit_linear(ct: ContractType, s: float, n: float, ep: float, wb: float,
+                  mmr: float, cum: float, k: float) -> float:
+    return _lp_bybit_linear(s, n, ep, wb, mmr, cum)
+
+
+def _bybit_inverse(ct: ContractType, s: float, n: float, ep: float, wb: float,
+                   mmr: float, cum: float, k: float) -> float:
+    return _lp_bybit_inverse(s, n, ep, wb, mmr, cum)
+
+
+#: the per-exchange methods, by label without the margin mode (``-isolated``/``-cross``)
+MARGIN_METHODS: dict[str, MarginMethod] = {
+    m.name: m
+    for m in (
+        MarginMethod("binance-usdm", _lp_mm_at_price),
+        MarginMethod("binance-coinm", _lp_mm_at_price),
+        MarginMethod("bybit-usdt", _bybit_linear, mm_at_entry=True),
+        MarginMethod("bybit-inverse", _bybit_inverse, mm_at_entry=True,
+                     inverse_mm_at_liquidation=True),
+        MarginMethod("deribit", _lp_mm_at_price),
+        MarginMethod("generic", _lp_mm_at_price),
+    )
+}
+
+
+def margin_method(label: str) -> MarginMethod:
+    """The :class:`MarginMethod` of a label such as ``"bybit-inverse-isolated"``."""
+    name = label.removesuffix("-isolated").removesuffix("-cross")
+    try:
+        return MARGIN_METHODS[name]
+    except KeyError:
+        raise InputError(
+            f"method: {label!r} is unknown; use one of {', '.join(MARGIN_METHODS)}"
+        ) from None
+
+
 def _notional(ct: ContractType, n: float, price: float) -> float:
     """Tier notional at ``price``: USD for linear (N·P), coin for inverse (N/P)."""
     if ct == ContractType.LINEAR:
@@ -408,18 +470,11 @@ def _solve(
     else:
         raise InputError("mmr: give --mmr (and --maint-amount) or --symbol for its tier table")
 
-    base = method.split("-")[0]
-    mm_at_entry = base == "bybit"
-    closed: Callable[[float, float], float]
-    if method.startswith("bybit-usdt"):
-        def closed(m: float, c: float) -> float:
-            return _lp_bybit_linear(s, n, ep, wb, m, c)
-    elif method.startswith("bybit-inverse"):
-        def closed(m: float, c: float) -> float:
-            return _lp_bybit_inverse(s, n, ep, wb, m, c)
-    else:
-        def closed(m: float, c: float) -> float:
-            return _lp_mm_at_price(ct, s, n, ep, wb, m, c, k)
+    rule = margin_method(method)
+    mm_at_entry = rule.mm_at_entry
+
+    def closed(m: float, c: float) -> float:
+        return rule.closed_form(ct, s, n, ep, wb, m, c, k)
 
     entry_notional = _notional(ct, n, ep)
     if use_index and entry_notional > table[-1][1]:
@@ -480,7 +535,7 @@ def _solve(
         move = (lp / ep - 1.0) * 100.0
     if mm_at_entry:
         mm_liq = (n * ep if ct == ContractType.LINEAR else n / ep) * m_used - c_used
-        if method.startswith("bybit-inverse") and 0 < lp < math.inf:
+        if rule.inverse_mm_at_liquidation and 0 < lp < math.inf:
             mm_liq = n / lp * m_used - c_used
     elif 0 < lp < math.inf:
         mm_liq = _notional(ct, n, lp) * m_used - c_used
@@ -546,3 +601,64 @@ def margin_ratio(maintenance: float, margin: float, unrealised_pnl: float) -> fl
     if balance <= 0:
         return math.inf
     return float(maintenance) / balance
+
+
+# --- what a liquidation costs ------------------------------------------------------
+
+
+def forfeited_margin(margin_balance: Any) -> Any:
+    """Margin lost when a position is liquidated (settlement currency; floats or arrays).
+
+    The one model used by the simulator, the paper venue and the plan's scenarios:
+    the position is closed and the margin balance behind it (margin + PnL at the close)
+    is forfeited in full — a positive rest goes to the exchange (Binance's "liquidation
+    clearance fee", Bybit's insurance fund), a negative one (a gap through the
+    bankruptcy price) is absorbed by the insurance fund, never charged to the account.
+    """
+    return _out(np.maximum(np.asarray(margin_balance, dtype=float), 0.0))
+
+
+@dataclass(frozen=True)
+class LiquidationOutcome:
+    """What an account is left with after its position's liquidation.
+
+    ``margin_lost``: the margin behind the position, forfeited (settlement currency);
+    ``collateral_kept``: coin collateral that was not behind it (inverse, isolated),
+    still held; ``change_usd``: the account's USD change from ``price_then`` (when the
+    margin was bought or posted) to ``price_now`` including the loss.
+    """
+
+    margin_lost: float
+    collateral_kept: float
+    change_usd: float
+
+
+def liquidation_outcome(
+    contract_type: ContractType | str,
+    margin_mode: str,
+    margin: float,
+    *,
+    collateral_coin: float = 0.0,
+    price_then: float = 1.0,
+    price_now: float = 1.0,
+) -> LiquidationOutcome:
+    """The account's outcome when a position with ``margin`` (settlement currency) behind
+    it is liquidated.
+
+    Linear: the USD margin is lost: change = −margin. Inverse without coin collateral:
+    the margin coin bought at ``price_then`` is lost: change = −margin·price_then.
+    Inverse with ``collateral_coin`` C held: cross margin puts all of C behind the
+    position, isolated only min(margin, C); what is behind is lost (see
+    :func:`forfeited_margin`), the rest keeps its value at ``price_now``:
+    change = (C − lost)·price_now − C·price_then.
+    """
+    ct = parse_contract_type(contract_type)
+    c = float(collateral_coin)
+    if ct == ContractType.LINEAR or c <= 0:
+        lost = float(forfeited_margin(margin))
+        price = 1.0 if ct == ContractType.LINEAR else float(price_then)
+        return LiquidationOutcome(lost, 0.0, -lost * price)
+    behind = c if str(margin_mode).lower() == "cross" else min(float(margin), c)
+    lost = float(forfeited_margin(behind))
+    kept = c - lost
+    return LiquidationOutcome(lost, kept, kept * float(price_now) - c * float(price_then))

@@ -397,7 +397,7 @@ def _walk(
     due: BoolArray,
 ) -> LegResult:
     """General path-dependent walk (margin, thresholds, minimum trade, inverse balance)."""
-    from althedge.core.margin import initial_margin, maintenance_margin
+    from althedge.core.margin import forfeited_margin, initial_margin, maintenance_margin
 
     t_len, n = target_usd.shape
     ct = spec.contract_type
@@ -445,7 +445,7 @@ def _walk(
                 liq = held & (bal <= mm)
                 if liq.any():
                     # isolated margin: the position is closed and what is left is forfeited
-                    out["liq_loss"][t] = np.where(liq, np.maximum(bal, 0.0), 0.0) * fx
+                    out["liq_loss"][t] = np.where(liq, forfeited_margin(bal), 0.0) * fx
                     # a negative balance (gap through bankruptcy) is absorbed by the exchange
                     out["pnl"][t] -= np.where(liq, np.minimum(bal, 0.0), 0.0) * fx
                     bal = np.where(liq, 0.0, bal)

@@ -23,7 +23,12 @@ from althedge.config import AssetClass, BetaMethod, PortfolioConfig
 from althedge.core import beta as beta_core
 from althedge.core.funding import funding_usd_per_year
 from althedge.core.instruments import Instrument, Side, find_instrument
-from althedge.core.margin import cross_liquidation_price, initial_margin, liquidation_price
+from althedge.core.margin import (
+    cross_liquidation_price,
+    initial_margin,
+    liquidation_outcome,
+    liquidation_price,
+)
 from althedge.core.pnl import pnl_usd
 from althedge.core.returns import portfolio_returns
 from althedge.core.sizing import size_hedge
@@ -486,15 +491,11 @@ def _leg_change_usd(leg: HedgeLeg, move_pct: float) -> tuple[float, bool]:
     p0 = leg.hedge_price_usd
     p1 = p0 * (1.0 + move_pct / 100.0)
     if 0 < leg.liquidation_price <= p1:  # the rally reaches liquidation: the margin is gone
-        c = leg.collateral_coin
-        if leg.contract_type != "inverse":
-            return -leg.initial_margin_usd, True
-        if c <= 0:  # coin margin bought at P0 and lost
-            return -leg.initial_margin * p0, True
-        # cross: the whole collateral backs the short; isolated: only the initial margin
-        # is lost, the rest of the coin collateral keeps its (moved) value
-        posted = c if leg.margin_mode == "cross" else min(leg.initial_margin, c)
-        return (c - posted) * p1 - c * p0, True
+        outcome = liquidation_outcome(
+            leg.contract_type, leg.margin_mode, leg.initial_margin,
+            collateral_coin=leg.collateral_coin, price_then=p0, price_now=p1,
+        )
+        return outcome.change_usd, True
     pnl = float(pnl_usd(leg.contract_type, Side.SHORT, leg.contracts, leg.contract_size, p0, p1))
     return pnl + leg.collateral_coin * (p1 - p0), False
 

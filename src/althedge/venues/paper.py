@@ -65,7 +65,12 @@ from althedge.core.instruments import (
     Side,
     get_instrument,
 )
-from althedge.core.margin import bankruptcy_price, initial_margin, liquidation_price
+from althedge.core.margin import (
+    bankruptcy_price,
+    forfeited_margin,
+    initial_margin,
+    liquidation_price,
+)
 from althedge.core.pnl import Position, position_value_coin, position_value_usd
 from althedge.errors import (
     AlthedgeError,
@@ -757,7 +762,8 @@ class PaperExchange(ExecutesOrders):
         after = pos.reduce(pos.contracts, price)
         pnl = after.realised_pnl - pos.realised_pnl
         settle = inst.settle.upper()
-        left = float(book["margin"]) + pnl  # 0 at the bankruptcy price
+        balance = float(book["margin"]) + pnl  # margin balance at the close, 0 at bankruptcy
+        left = balance - float(forfeited_margin(balance))  # core.margin: what is behind is lost
         self.balances[settle] = self.balances.get(settle, 0.0) + max(left, 0.0)
         self._seq += 1
         cid = f"liq{self._seq}"
