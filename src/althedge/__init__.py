@@ -11,9 +11,13 @@ The public Python API is re-exported here; see README.md for a tour::
                                althedge.bundled_source())
     plan.hedge.contracts, plan.hedge.liquidation_price   # plan.to_dict(): `plan --json`
 
-Names are imported lazily (on first use), so ``import althedge`` stays fast.
+Names are imported lazily (on first use), so ``import althedge`` stays fast. The
+one list of public names is :data:`_EXPORTS` (name → module); ``__all__`` is made from
+it and the ``TYPE_CHECKING`` imports below mirror it for type checkers
+(tests/test_public_api.py checks all three agree).
 """
 
+# ruff: noqa: F401  (the TYPE_CHECKING imports re-export _EXPORTS for type checkers)
 from __future__ import annotations
 
 import importlib
@@ -84,64 +88,10 @@ _EXPORTS: dict[str, str] = {
     "DataError": "althedge.errors",
 }
 
-__all__ = [
-    "BETA_METHODS",
-    "CLASS_DEFAULT_BETAS",
-    "AlthedgeError",
-    "BacktestSettings",
-    "BetaEstimate",
-    "BetaUnavailableError",
-    "ContractType",
-    "DataError",
-    "HedgePlan",
-    "HedgeSize",
-    "InputError",
-    "Instrument",
-    "InsufficientHistoryError",
-    "PortfolioConfig",
-    "Rounding",
-    "Side",
-    "__version__",
-    "annualised_basis",
-    "annualised_volatility",
-    "build_plan",
-    "bundled_source",
-    "check_closes",
-    "class_default_beta",
-    "conservative_beta",
-    "contracts_exact",
-    "downside_beta",
-    "estimate_beta",
-    "ewma_beta",
-    "find_instrument",
-    "funding_payment",
-    "get_instrument",
-    "hedge_effectiveness",
-    "hedge_notional_usd",
-    "initial_margin",
-    "liquidation_price",
-    "load_portfolio",
-    "max_drawdown",
-    "min_variance_weights",
-    "ols_beta",
-    "open_source",
-    "parse_portfolio",
-    "pnl_usd",
-    "portfolio_returns",
-    "robust_beta",
-    "rolling_beta",
-    "rolling_downside_beta",
-    "rolling_ewma_beta",
-    "round_contracts",
-    "run_backtest",
-    "shrunk_betas",
-    "simple_returns",
-    "size_hedge",
-    "value_weights",
-    "worst_weeks_return",
-]
+#: the public API: exactly the names of :data:`_EXPORTS` (one list) and ``__version__``
+__all__ = ["__version__", *_EXPORTS]
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only; mirrors _EXPORTS
     from althedge.config import PortfolioConfig, load_portfolio, parse_portfolio
     from althedge.core.basis import annualised_basis
     from althedge.core.beta import (

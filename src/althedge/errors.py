@@ -3,6 +3,21 @@
 This module imports nothing from the package, so every layer (core included)
 may raise these. The CLI turns any :class:`AlthedgeError` into a one-line
 message on stderr and exit code ``error.exit_code``.
+
+The tree (exit code in brackets)::
+
+    AlthedgeError [1]
+    ├── InputError (also ValueError) [2]  bad or contradictory input: a field, a flag, a file
+    │   ├── ConfigError [2]               the portfolio/settings file is invalid
+    │   ├── UnknownInstrumentError [2]    no contract matches the exchange/symbol
+    │   └── ImpossiblePositionError [2]   the position cannot exist as described
+    ├── DataError [3]                     market data missing or unreadable
+    │   └── DataQualityError [3]          a series failed an error-severity check
+    ├── ExchangeError [4]                 the exchange refused or failed a request
+    ├── LimitExceededError [5]            an order would exceed a configured cap
+    └── JournalError [6]                  the journal is unreadable or disagrees with the venue
+
+tests/test_public_api.py checks this drawing against the classes.
 """
 
 from __future__ import annotations
