@@ -112,8 +112,8 @@ def _start_ledger(home: Path, source: Any, at: date, portfolio: dict[str, Any]) 
     if state.exists() and json.loads(state.read_text())["positions"]:
         return
     ledger = _LEDGERS[home] = _Ledger(home, source, _holdings(portfolio))
-    if state.exists():
-        ledger.note(at)
+    if state.exists():  # what the account took in before this hedge is not this hedge's
+        ledger.seen = {k: float(v) for k, v in ledger._state().get("deposits", {}).items()}
         ledger.value_open_usd = ledger.total_value_usd(at)
     else:  # a new auto-funded paper account holds nothing
         ledger.value_open_usd = sum(
@@ -441,7 +441,7 @@ def test_working_order_left_by_a_crash_is_cancelled_before_resizing(
             purpose="rebalance",
             at="t",
         )
-        record_result(j, v.place_order(resting))
+        record_result(j, v.place_order(resting), at="2024-06-03T00:00:00+00:00")
         v.save()
         assert j.order(resting.client_order_id).status == "open"  # type: ignore[union-attr]
 
@@ -652,3 +652,43 @@ def test_killed_between_the_two_legs_of_a_close(
         buys = [o for o in j.orders() if o.side == "buy"]
         assert [o.symbol for o in buys] == LEG_SYMBOLS
         assert all(o.status == "filled" for o in buys) and j.active_hedge() is None
+
+
+# --------------------------------------------------------------------------- two hedges
+
+
+def test_two_hedges_one_after_the_other_in_one_account(tmp_path: Path, source: Any) -> None:
+    """Hedge #1 runs 2024-06-03 → 06-24 and is closed; hedge #2 opens on the same paper
+    account on 07-01. Hedge #2 is charged only its own funding (read from the venue
+    since its legs opened, by the venue's clock) and its own fees, its journal rows
+    carry the venue's dates, and both closes match the independent account change."""
+    first = _open(tmp_path, source, date(2024, 6, 3))
+    c1 = _close(tmp_path, source, date(2024, 6, 24))
+    _assert_identity(c1, tmp_path)
+    second = _open(tmp_path, source, date(2024, 7, 1))
+    assert second["hedge_id"] == first["hedge_id"] + 1
+    with Journal(tmp_path / "journal.sqlite") as j:
+        v = _venue(tmp_path, source, date(2024, 7, 15))
+        st = hedge_status(j, v, source, as_of=date(2024, 7, 15))
+        v.save()
+        h1, h2 = j.hedge(first["hedge_id"]), j.hedge(second["hedge_id"])
+        paid = v.funding_payments("BTC/USDT:USDT")
+        since = pd.Timestamp("2024-07-01", tz="UTC").value // 1_000_000
+        own = [p for p in paid if p.timestamp_ms >= since]
+        assert len(paid) > len(own) == 14 * 3  # the account paid funding for both hedges
+        assert len(j.funding(h2.id)) == len(own)  # hedge #2 took only its own
+        assert st.funding_usd == pytest.approx(sum(p.amount for p in own))
+        assert len(j.funding(h1.id)) == 21 * 3  # hedge #1 kept its own
+        # fees: each hedge has its own orders' fees
+        assert st.fees_usd == pytest.approx(-sum(f.fee_usd for f in j.fills(h2.id)))
+        # journal rows take their time from the venue's clock, not the wall clock
+        assert h1.opened_at.startswith("2024-06-03") and h1.closed_at is not None
+        assert h1.closed_at.startswith("2024-06-24")
+        assert h2.opened_at.startswith("2024-07-01")
+        assert {o.created_at[:10] for o in j.orders(h2.id)} == {"2024-07-01"}
+    c2 = _close(tmp_path, source, date(2024, 8, 5))
+    _assert_identity(c2, tmp_path)
+    assert c2["funding_received_usd"] == pytest.approx(
+        sum(p.amount for p in _venue(tmp_path, source, date(2024, 8, 5)).funding_payments(
+            "BTC/USDT:USDT") if p.timestamp_ms >= since)
+    )

@@ -445,9 +445,16 @@ class PaperExchange(ExecutesOrders):
 
         return sleep, clock
 
-    def funding_payments(self, symbol: str | None = None) -> list[FundingPayment]:
-        """Funding RECEIVED (negative = paid) per interval, settlement currency."""
-        return [p for p in self.funding if symbol is None or p.symbol == symbol]
+    def funding_payments(
+        self, symbol: str | None = None, since_ms: int | None = None
+    ) -> list[FundingPayment]:
+        """Funding RECEIVED (negative = paid) per interval, settlement currency; only the
+        payments at or after ``since_ms`` (the paper clock, ms) when given."""
+        return [
+            p for p in self.funding
+            if (symbol is None or p.symbol == symbol)
+            and (since_ms is None or p.timestamp_ms >= since_ms)
+        ]
 
     def fills_for(self, symbol: str | None = None) -> list[Fill]:
         """Every execution (liquidations flagged), oldest first."""

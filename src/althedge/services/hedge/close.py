@@ -19,9 +19,15 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from althedge.errors import ExchangeError
-from althedge.journal import Journal, now_iso
+from althedge.journal import Journal
 from althedge.services.hedge.accounting import attribution
-from althedge.services.hedge.common import EPS, held_short, prices_now, venue_balance_usd
+from althedge.services.hedge.common import (
+    EPS,
+    held_short,
+    prices_now,
+    venue_balance_usd,
+    venue_now_iso,
+)
 from althedge.services.hedge.executor import ExecutionSettings, StepHook
 from althedge.services.hedge.orders import drift_view, order_view
 from althedge.services.hedge.reconcile import sync_funding_all
@@ -110,7 +116,9 @@ def close_hedge(
         estimated=not live,
     )
     if live:
-        journal.finish_hedge(hedge.id, status="closed", at=now_iso(), attribution=close.to_dict())
+        journal.finish_hedge(
+            hedge.id, status="closed", at=venue_now_iso(venue), attribution=close.to_dict()
+        )
         result.message = f"hedge #{hedge.id} closed"
     return close
 

@@ -6,12 +6,12 @@ Money is USD unless a name says otherwise (``_settle``: the settlement currency)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from althedge.core.instruments import ContractType, Instrument
 from althedge.errors import InputError, JournalError
-from althedge.journal import Journal, now_iso
+from althedge.journal import Journal
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
 from althedge.venues.protocol import OrderResult, Venue, VenuePosition
@@ -40,6 +40,9 @@ __all__ = [
     "to_usd",
     "venue_balance_settle",
     "venue_balance_usd",
+    "venue_now_iso",
+    "venue_now_ms",
+    "venue_time",
 ]
 
 USD_LIKE = frozenset({"", "USD", "USDT", "USDC", "BUSD", "FDUSD"})
@@ -72,8 +75,27 @@ def signed(position: VenuePosition | None) -> float:
     return float(position.side) * float(position.contracts)
 
 
-def record_result(journal: Journal, result: OrderResult) -> float:
-    """Journal an order's status and fills; the contracts newly filled."""
+def venue_time(venue: Venue) -> datetime:
+    """The venue's clock (UTC): a simulated venue's (paper's ``now``), else the wall clock."""
+    now = getattr(venue, "now", None)
+    if isinstance(now, datetime):
+        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def venue_now_iso(venue: Venue) -> str:
+    """The venue's clock, ISO 8601 to the second: the time journal rows carry."""
+    return venue_time(venue).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def venue_now_ms(venue: Venue) -> int:
+    """The venue's clock in ms since the epoch (the unit of venue timestamps)."""
+    return int(venue_time(venue).timestamp() * 1000)
+
+
+def record_result(journal: Journal, result: OrderResult, *, at: str) -> float:
+    """Journal an order's status and fills at ``at`` (the venue's clock, ISO); the
+    contracts newly filled."""
     return journal.record_result(
         result.client_order_id,
         status=result.status,
@@ -81,7 +103,7 @@ def record_result(journal: Journal, result: OrderResult) -> float:
         average_price=result.average_price,
         fee_usd=fee_usd(result),
         exchange_order_id=result.exchange_order_id,
-        at=now_iso(),
+        at=at,
         fee_settle=float(result.fee.amount),
     )
 

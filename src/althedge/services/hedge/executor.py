@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from althedge.errors import ExchangeError, InputError
-from althedge.journal import Journal, now_iso
-from althedge.services.hedge.common import persist, record_result
+from althedge.journal import Journal
+from althedge.services.hedge.common import persist, record_result, venue_now_iso
 from althedge.services.hedge.reconcile import sync_deposits
 from althedge.services.hedge.record import HedgeRecord
 from althedge.venues.execution import execute_order
@@ -147,23 +147,23 @@ class JournaledExecutor:
                 price=req.price,
                 reduce_only=req.reduce_only,
                 purpose=purpose,
-                at=now_iso(),
+                at=venue_now_iso(venue),
             )
             self.step("intent")
 
         def on_not_sent(req: OrderRequest) -> None:
             persist(venue)
-            journal.mark_status(req.client_order_id, "not_sent", at=now_iso())
+            journal.mark_status(req.client_order_id, "not_sent", at=venue_now_iso(venue))
 
         def on_order(res: OrderResult) -> None:
             persist(venue)
             if res.client_order_id in seen:
-                record_result(journal, res)
+                record_result(journal, res, at=venue_now_iso(venue))
                 return
             seen.add(res.client_order_id)
-            journal.mark_status(res.client_order_id, "sent", at=now_iso())
+            journal.mark_status(res.client_order_id, "sent", at=venue_now_iso(venue))
             self.step("sent")
-            record_result(journal, res)
+            record_result(journal, res, at=venue_now_iso(venue))
             sync_deposits(journal, venue, hedge)
             self.step("recorded")
 
@@ -223,7 +223,7 @@ class JournaledExecutor:
             persist(venue)
             final = venue.fetch_order(order.symbol, order.client_order_id)
             if final is not None:
-                record_result(journal, final)
+                record_result(journal, final, at=venue_now_iso(venue))
             if final is None or not final.is_final:
-                journal.mark_status(order.client_order_id, "canceled", at=now_iso())
+                journal.mark_status(order.client_order_id, "canceled", at=venue_now_iso(venue))
         return lines

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from althedge.core.instruments import Instrument
 from althedge.errors import InputError
-from althedge.journal import Journal, now_iso
+from althedge.journal import Journal
 from althedge.services.hedge.common import (
     build_plan,
     held_short,
@@ -23,6 +23,8 @@ from althedge.services.hedge.common import (
     refuse_if_unreconciled,
     venue_balance_settle,
     venue_balance_usd,
+    venue_now_iso,
+    venue_now_ms,
 )
 from althedge.services.hedge.executor import ExecutionSettings, JournaledExecutor, StepHook
 from althedge.services.hedge.orders import order_view, plan_orders
@@ -206,13 +208,14 @@ def _record_open(
             exchange=o.plan_leg.exchange,
             balance_open_settle=venue_balance_settle(venue, o.instrument.settle),
             mark_open=o.mark,
+            opened_ms=venue_now_ms(venue),
         )
         for o in legs
     ]
     hedge_id = journal.create_hedge(
         venue=venue.name,
         symbol=legs[0].symbol,
-        opened_at=now_iso(),
+        opened_at=venue_now_iso(venue),
         portfolio={
             "config": portfolio.model_dump(mode="json", by_alias=True),
             "path": portfolio_path,

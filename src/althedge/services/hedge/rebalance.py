@@ -13,8 +13,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from althedge.errors import InputError
-from althedge.journal import Journal, now_iso
-from althedge.services.hedge.common import build_plan, held_short, plan_leg
+from althedge.journal import Journal
+from althedge.services.hedge.common import build_plan, held_short, plan_leg, venue_now_iso
 from althedge.services.hedge.executor import ExecutionSettings, StepHook
 from althedge.services.hedge.orders import drift_view, order_view
 from althedge.services.hedge.resize import start_resize
@@ -92,7 +92,7 @@ def rebalance_hedge(
         result.message = "dry run: nothing sent; pass --live to place these orders"
         return result
 
-    journal.record_plan(hedge.id, plan.to_dict(), at=now_iso(), purpose="rebalance")
+    journal.record_plan(hedge.id, plan.to_dict(), at=venue_now_iso(venue), purpose="rebalance")
     for leg_orders in orders:
         result.executed += r.executor.execute_all(leg_orders, purpose="rebalance")
     for v in views:

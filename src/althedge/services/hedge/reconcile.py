@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from althedge.core.instruments import Instrument
-from althedge.journal import OPEN_STATUSES, Journal, now_iso
+from althedge.journal import OPEN_STATUSES, Journal
 from althedge.services.hedge.common import (
     EPS,
     USD_LIKE,
@@ -22,6 +22,7 @@ from althedge.services.hedge.common import (
     record_result,
     signed,
     to_usd,
+    venue_now_iso,
 )
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
@@ -54,7 +55,7 @@ def reconcile(
         remote = venue.fetch_order(order.symbol, order.client_order_id)
         if remote is None:
             if order.status == "intent":
-                journal.mark_status(order.client_order_id, "not_sent", at=now_iso())
+                journal.mark_status(order.client_order_id, "not_sent", at=venue_now_iso(venue))
                 rec.resolved.append(
                     f"order {order.client_order_id} ({order.side} {order.amount:g}) was journaled "
                     "but never reached the venue; marked not_sent (it will not be re-sent)"
@@ -65,7 +66,7 @@ def reconcile(
                     "unknown to the venue"
                 )
             continue
-        added = record_result(journal, remote)
+        added = record_result(journal, remote, at=venue_now_iso(venue))
         if remote.status != order.status or added > EPS:
             rec.resolved.append(
                 f"order {order.client_order_id} ({order.side} {order.amount:g}): "
@@ -107,7 +108,9 @@ def reconcile(
                     "journal accounts for"
                 )
     if rec.differences or rec.resolved:
-        journal.record_event(hedge.id if hedge else None, "reconcile", rec.to_dict(), at=now_iso())
+        journal.record_event(
+            hedge.id if hedge else None, "reconcile", rec.to_dict(), at=venue_now_iso(venue)
+        )
     return rec
 
 
@@ -130,7 +133,7 @@ def import_liquidations(
     for fill in fills_for(symbol):
         if not getattr(fill, "liquidation", False) or fill.client_order_id in known:
             continue
-        at = now_iso()
+        at = venue_now_iso(venue)
         journal.record_intent(
             hedge_id=hedge.id,
             client_order_id=fill.client_order_id,
@@ -170,16 +173,28 @@ def import_liquidations(
 def sync_funding(
     journal: Journal, venue: Venue, hedge: HedgeRecord, instrument: Instrument
 ) -> None:
-    """Record funding payments the venue reports on ``instrument`` (one leg) since the
-    hedge opened (idempotent)."""
+    """Record the funding payments the venue reports on ``instrument`` (one leg) since
+    the leg opened, by the venue's clock (idempotent).
+
+    The venue's account may have held the same contract for an earlier hedge: its
+    payments before this leg opened (``LegRecord.opened_ms``) belong to that hedge. A
+    leg journaled before ``opened_ms`` existed takes every payment the venue reports.
+    """
     fetch = getattr(venue, "funding_payments", None) or getattr(venue, "funding_history", None)
     if fetch is None:
         return
+    since = next(
+        (leg.opened_ms for leg in hedge.legs if leg.symbol == instrument.symbol), None
+    )
     try:
-        payments = fetch(instrument.symbol)
+        payments = fetch(instrument.symbol) if since is None else fetch(
+            instrument.symbol, since_ms=since
+        )
     except TypeError:
         return
     for p in payments or []:
+        if since is not None and int(p.timestamp_ms) < since:
+            continue
         amount_usd = to_usd(instrument, float(p.amount), float(p.mark_price))
         journal.record_funding(
             hedge.id,
@@ -226,7 +241,7 @@ def sync_deposits(journal: Journal, venue: Venue, hedge: HedgeRecord) -> None:
             ccy_up = str(ccy).upper()
             price = 1.0 if ccy_up in USD_LIKE else coin_price(venue, hedge, ccy_up)
             journal.record_deposit(
-                hedge.id, currency=str(ccy), amount=delta, price_usd=price, at=now_iso()
+                hedge.id, currency=str(ccy), amount=delta, price_usd=price, at=venue_now_iso(venue)
             )
 
 

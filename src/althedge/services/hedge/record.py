@@ -45,6 +45,7 @@ class LegRecord:
     exchange: str | None = None
     balance_open_settle: float | None = None
     mark_open: float | None = None
+    opened_ms: int | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], symbol: str | None = None) -> LegRecord:
@@ -56,6 +57,7 @@ class LegRecord:
             exchange=None if d.get("exchange") is None else str(d["exchange"]),
             balance_open_settle=_opt_float(d.get("balance_open_settle")),
             mark_open=_opt_float(d.get("mark_open")),
+            opened_ms=None if d.get("opened_ms") is None else int(d["opened_ms"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +69,7 @@ class LegRecord:
             "exchange": self.exchange,
             "balance_open_settle": self.balance_open_settle,
             "mark_open": self.mark_open,
+            "opened_ms": self.opened_ms,
         }
 
 
