@@ -43,6 +43,7 @@ from althedge.services.hedge import (
     hedge_status,
     status_alerts,
 )
+from althedge.services.hedge.common import venue_now_iso
 
 __all__ = [
     "Alert",
@@ -169,7 +170,8 @@ def run_monitor(
                 sleep(every_s)
                 continue
             snap = status.to_dict()
-            journal.record_snapshot(status.hedge_id, snap, at=now_iso())
+            clock = venue_now_iso(venue)  # journal rows take the venue's clock (paper: its date)
+            journal.record_snapshot(status.hedge_id, snap, at=clock)
             summary.snapshots += 1
             summary.last_status = snap
             on_line(_status_line(status))
@@ -178,7 +180,7 @@ def run_monitor(
             for alert in now_alerts:
                 if (alert.kind, alert.symbol) in active:
                     continue
-                at = now_iso()
+                at = clock
                 journal.record_alert(
                     status.hedge_id,
                     kind=alert.kind,
