@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from althedge.core.instruments import ContractType, Instrument
 from althedge.errors import InputError, JournalError
 from althedge.journal import Journal
+from althedge.services.hedge.money import USD_LIKE, Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
 from althedge.venues.protocol import OrderResult, Venue, VenuePosition
@@ -45,7 +46,6 @@ __all__ = [
     "venue_time",
 ]
 
-USD_LIKE = frozenset({"", "USD", "USDT", "USDC", "BUSD", "FDUSD"})
 #: |journal − venue| contracts tolerated as float noise
 EPS = 1e-9
 
@@ -58,14 +58,9 @@ def persist(venue: Venue) -> None:
 
 
 def fee_usd(result: OrderResult) -> float:
-    """Fee paid (USD, positive = cost): settlement-currency fee, coin fees converted at
-    the average price."""
-    amount = result.fee.amount
-    if not amount:
-        return 0.0
-    if result.fee.currency.upper() in USD_LIKE:
-        return float(amount)
-    return float(amount) * float(result.average_price or result.price or 0.0)
+    """Fee paid (USD, positive = cost): a coin fee valued at the order's average price."""
+    fee = Money(result.fee.amount, result.fee.currency)
+    return fee.to_usd(float(result.average_price or result.price or 0.0)).amount
 
 
 def signed(position: VenuePosition | None) -> float:

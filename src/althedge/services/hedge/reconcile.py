@@ -21,9 +21,9 @@ from althedge.services.hedge.common import (
     active_record,
     record_result,
     signed,
-    to_usd,
     venue_now_iso,
 )
+from althedge.services.hedge.money import Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
 from althedge.venues.protocol import Venue
@@ -152,8 +152,7 @@ def import_liquidations(
             status="filled",
             filled=fill.contracts,
             average_price=fill.price,
-            fee_usd=float(fill.fee.amount)
-            * (1.0 if fill.fee.currency.upper() in USD_LIKE else fill.price),
+            fee_usd=Money(fill.fee.amount, fill.fee.currency).to_usd(fill.price).amount,
             exchange_order_id=fill.trade_id,
             at=at,
             fee_settle=float(fill.fee.amount),
@@ -195,7 +194,9 @@ def sync_funding(
     for p in payments or []:
         if since is not None and int(p.timestamp_ms) < since:
             continue
-        amount_usd = to_usd(instrument, float(p.amount), float(p.mark_price))
+        amount_usd = (
+            Money(p.amount, p.currency or instrument.settle).to_usd(float(p.mark_price)).amount
+        )
         journal.record_funding(
             hedge.id,
             at=str(p.timestamp_ms),
