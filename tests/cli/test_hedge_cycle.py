@@ -2,8 +2,9 @@
 
 open (dry run, then live) → status → rebalance → close across real dates of
 ../shared/data with fake API keys in the environment (they must appear nowhere),
-the attribution identity, caps, one-line errors, and a real process killed at a
-lifecycle step (tests/crash_run.py runs the CLI with a step hook that exits). The
+the attribution identity, caps, one-line errors, and a real process killed at every
+lifecycle step (tests/crash_run.py runs the CLI with a step hook that exits) and
+resumed. The
 lifecycle's other steps and periods are covered in
 tests/services/test_lifecycle_paper.py.
 """
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from althedge.services.hedge import STEPS
 
 PORTFOLIO = """
 name = "test bag"
@@ -362,3 +365,69 @@ def test_two_leg_btc_eth_cycle_and_monitor(tmp_path: Path, shared_data: Path) ->
     change = _value_change_usd(home, shared_data, "2024-06-03", "2024-08-05")
     assert close["net_usd"] == pytest.approx(change, rel=1e-9, abs=1e-6)
     assert sorted(o[0] for o in _orders(home)) == sorted(_paper_orders(home))
+
+
+# --------------------------------------------------------------------------- every step
+
+#: the steps an open passes through, and a close (docs/lifecycle.md)
+OPEN_STEPS = {"hedge_recorded", "leverage_set", "intent", "sent", "recorded", "leg_placed"}
+CLOSE_STEPS = {"intent", "sent", "recorded", "closed_orders"}
+
+
+def _run(home: Path, *args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_crashing_at(crash, home, *args) if crash else run(home, *args)
+
+
+def _journal_orders(home: Path) -> list[tuple[str, str, str]]:
+    """(client order id, status, purpose) of every journaled order."""
+    with sqlite3.connect(home / "journal.sqlite") as conn:
+        rows = conn.execute(
+            "SELECT client_order_id, status, purpose FROM orders ORDER BY id"
+        ).fetchall()
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def _sent_once(home: Path) -> None:
+    """Every order the journal says reached the venue is at the venue, once."""
+    journaled = sorted(c for c, status, _ in _journal_orders(home) if status != "not_sent")
+    assert journaled == sorted(_paper_orders(home))
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_killed_at_every_step_and_resumed(tmp_path: Path, shared_data: Path, step: str) -> None:
+    """A hedge opened and closed with the process killed at ``step`` (tests/crash_run.py's
+    step hook), then resumed by the next command: nothing lost, nothing sent twice, and
+    the close matches the independently computed account change."""
+    home = tmp_path / "home"
+    pf = _portfolio(tmp_path)
+    prices = str(shared_data / "daily")
+
+    opened = _run(home, "hedge", "open", str(pf), "--prices", prices, "--at", "2024-06-03",
+                  "--live", "--json", crash=step)
+    assert opened.returncode == (77 if step in OPEN_STEPS else 0), opened.stderr
+    if opened.returncode == 77:
+        assert opened.stdout == ""  # killed: nothing printed
+        # the next command reconciles and brings the short to the target, once
+        resumed = ok_json(_run(home, "hedge", "rebalance", "--at", "2024-06-03",
+                               "--threshold", "1", "--live", "--json"))
+        assert resumed["reconciliation"]["differences"] == []
+        assert resumed["current_contracts"] == pytest.approx(resumed["target_contracts"])
+    _sent_once(home)
+    (position,) = json.loads((home / "paper" / "state.json").read_text())["positions"].values()
+    status = ok_json(_run(home, "hedge", "status", "--at", "2024-06-03", "--json"))
+    assert status["contracts"] == pytest.approx(position["contracts"])
+    assert status["reconciliation"]["ok"] is True
+
+    closed = _run(home, "hedge", "close", "--at", "2024-08-05", "--live", "--json", crash=step)
+    assert closed.returncode == (77 if step in CLOSE_STEPS else 0), closed.stderr
+    if closed.returncode == 77:
+        close = ok_json(_run(home, "hedge", "close", "--at", "2024-08-05", "--live", "--json"))
+    else:
+        close = ok_json(closed)
+    _sent_once(home)
+    buys = [c for c, s, purpose in _journal_orders(home) if s == "filled" and purpose == "close"]
+    assert len(buys) == 1  # the buy-back happened once
+    change = _value_change_usd(home, shared_data, "2024-06-03", "2024-08-05")
+    assert close["net_usd"] == pytest.approx(change, abs=1e-6)
+    status = ok_json(_run(home, "hedge", "status", "--at", "2024-08-05", "--json"))
+    assert status["open"] is False
