@@ -28,6 +28,7 @@ from althedge.services import state
 from althedge.services.hedge import (
     CloseResult,
     ExecutionSettings,
+    HedgeRecord,
     HedgeStatus,
     LegStatus,
     LifecycleResult,
@@ -141,11 +142,11 @@ def _venue_from_journal(
     live: bool,
 ) -> tuple[Any, Any, str | None]:
     """(venue, price source, prices dir) for the open hedge, or the flags when none is open."""
-    hedge = journal.active_hedge()
-    settings = hedge.settings if hedge else {}
-    name = venue or settings.get("venue_id") or "paper"
-    prices = prices or settings.get("prices")
-    use_testnet = bool(testnet if testnet is not None else settings.get("testnet", False))
+    row = journal.active_hedge()
+    hedge = HedgeRecord.from_row(row) if row is not None else None
+    name = venue or (hedge.venue_id if hedge else None) or "paper"
+    prices = prices or (hedge.prices if hedge else None)
+    use_testnet = bool(testnet if testnet is not None else (hedge.testnet if hedge else False))
     source = _open_source(prices)
     v = _make_venue(
         name, data_dir=data_dir, prices=prices, at=at, testnet=use_testnet, source=source, live=live
