@@ -186,11 +186,12 @@ def sync_funding(
         (leg.opened_ms for leg in hedge.legs if leg.symbol == instrument.symbol), None
     )
     try:
-        payments = fetch(instrument.symbol) if since is None else fetch(
-            instrument.symbol, since_ms=since
-        )
-    except TypeError:
-        return
+        payments = fetch(instrument.symbol, since_ms=since)
+    except TypeError:  # a venue without ``since_ms``: everything, filtered below
+        try:
+            payments = fetch(instrument.symbol)
+        except TypeError:
+            return
     for p in payments or []:
         if since is not None and int(p.timestamp_ms) < since:
             continue
