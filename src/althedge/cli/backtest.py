@@ -62,7 +62,7 @@ def backtest(
     policy: str | None = typer.Option(
         None, "--policy",
         help="none | static:B | static | one-to-one | rolling-ols[:W] | ewma[:H] | downside[:W] "
-             "| shrunk[:W] | multi[:W] | auto (default auto).",
+             "| robust[:W] | conservative[:W] | shrunk[:W] | multi[:W] | auto (default auto).",
     ),
     compare: str | None = typer.Option(
         None, "--compare", help="Comma-separated policies to run and rank, e.g. "

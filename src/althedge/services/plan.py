@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from althedge.config import AssetClass, BetaMethod, PortfolioConfig
+from althedge.config import AssetClass, PortfolioConfig
 from althedge.core import beta as beta_core
+from althedge.core.estimators import get_estimator
 from althedge.core.funding import funding_usd_per_year
 from althedge.core.instruments import Instrument, Side, find_instrument
 from althedge.core.margin import cross_liquidation_price, initial_margin, liquidation_price
@@ -195,17 +196,10 @@ def _latest(series: pd.Series) -> tuple[float, pd.Timestamp | None]:
 
 
 def _estimate(
-    method: BetaMethod, r_a: np.ndarray, r_h: np.ndarray, lam: float
+    method: str, r_a: np.ndarray, r_h: np.ndarray, lam: float
 ) -> beta_core.BetaEstimate:
-    if method in (BetaMethod.OLS, BetaMethod.SHRUNK):
-        return beta_core.ols_beta(r_a, r_h)
-    if method is BetaMethod.EWMA:
-        return beta_core.ewma_beta(r_a, r_h, lam=lam)
-    if method is BetaMethod.DOWNSIDE:
-        return beta_core.downside_beta(r_a, r_h)
-    if method is BetaMethod.ROBUST:
-        return beta_core.robust_beta(r_a, r_h)
-    return beta_core.conservative_beta(r_a, r_h)
+    """The registry's point estimator for ``method`` (``shrunk``: OLS, shrunk later)."""
+    return get_estimator(method).point(r_a, r_h, lam=lam)
 
 
 def _assumed_estimate(asset_class: AssetClass, observations: int) -> beta_core.BetaEstimate:
@@ -343,7 +337,7 @@ def build_plan(
         except beta_core.BetaUnavailableError:
             downside[h.asset] = math.nan
 
-    if hedge_cfg.beta_method is BetaMethod.SHRUNK:
+    if get_estimator(hedge_cfg.beta_method).cross_section:
         measured = [a for a, e in estimates.items() if e is not None]
         if measured:
             prior = _universe_mean_beta(
@@ -466,7 +460,7 @@ def build_plan(
         name=portfolio.name,
         as_of=str(valuation_ts.date()),
         price_source=source.name,
-        beta_method=hedge_cfg.beta_method.value,
+        beta_method=hedge_cfg.beta_method,
         lookback_days=hedge_cfg.lookback_days,
         portfolio_value_usd=total,
         portfolio_beta=portfolio_beta,

@@ -28,7 +28,8 @@ Too little data: the point estimators raise :class:`InsufficientHistoryError` (a
 catches :class:`BetaUnavailableError` (the base of both) and falls back to the class
 defaults of :func:`class_default_beta`, labelled *assumed*.
 
-Rolling estimators (``rolling_beta``, ``rolling_ewma_beta``, ``rolling_downside_beta``)
+Rolling estimators (``rolling_beta``, ``rolling_ewma_beta``, ``rolling_downside_beta``,
+``rolling_robust_beta``)
 return one value per row: the value at row t uses rows ≤ t only (no look-ahead); a caller
 deciding a hedge for the period after t uses the value at t. They return NaN where the
 estimate is unavailable instead of raising.
@@ -56,6 +57,7 @@ from althedge.core.beta.point import (
     robust_beta,
     shrunk_betas,
 )
+from althedge.core.beta.robust import rolling_robust_beta
 from althedge.core.beta.rolling import rolling_beta, rolling_downside_beta, rolling_ewma_beta
 
 __all__ = [
@@ -77,5 +79,6 @@ __all__ = [
     "rolling_beta",
     "rolling_downside_beta",
     "rolling_ewma_beta",
+    "rolling_robust_beta",
     "shrunk_betas",
 ]
