@@ -82,6 +82,8 @@ class HedgeConfig(_Strict):
     perpetual: bool = True
     beta_method: str = "ols"
     lookback_days: int = Field(default=90, ge=10, le=3650)
+    sampling: Literal["1d", "1h"] = "1d"
+    keep_bars: list[str] = Field(default_factory=list)
     ewma_lambda: float = Field(default=0.94, gt=0, lt=1)
     min_observations: int = Field(default=30, ge=5)
     rounding: Literal["down", "up", "nearest", "none"] = "down"
@@ -99,6 +101,18 @@ class HedgeConfig(_Strict):
         if key not in BETA_METHOD_NAMES:
             raise ValueError(f"unknown beta method; use one of {', '.join(BETA_METHOD_NAMES)}")
         return key
+
+    @field_validator("keep_bars")
+    @classmethod
+    def _keep_bars(cls, value: list[str]) -> list[str]:
+        from althedge.data.quality import parse_keep_bar
+
+        for item in value:
+            try:
+                parse_keep_bar(item)
+            except AlthedgeError as err:
+                raise ValueError(str(err).removeprefix("keep-bar: ")) from None
+        return value
 
     @field_validator("assets")
     @classmethod

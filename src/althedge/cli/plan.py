@@ -26,6 +26,7 @@ def render_plan(plan: HedgePlan) -> None:
     head = (
         f"[bold]{plan.name}[/]  valued {plan.as_of}  ·  prices: {plan.price_source}  ·  "
         f"beta: {plan.beta_method}, {plan.lookback_days}-day lookback"
+        f"{', hourly returns' if plan.sampling == '1h' else ''}"
     )
     console.print(head)
     # (header, optional, holding cell, portfolio cell); optional columns are dropped on
@@ -49,7 +50,8 @@ def render_plan(plan: HedgePlan) -> None:
         ("R²", True, lambda h: _fmt(h.r_squared, ".2f"), _fmt(plan.portfolio_r_squared, ".2f")),
         ("±se", False, lambda h: _fmt(h.beta_std_error, ".3f"), ""),
         ("downside β", True, lambda h: _fmt(h.downside_beta, ".3f"), ""),
-        ("obs", False, lambda h: str(h.observations), ""),
+        # hourly sampling counts thousands of returns: shown on wide terminals only
+        ("obs", plan.sampling == "1h", lambda h: str(h.observations), ""),
     ]
     if console.width < WIDE_COLUMNS:
         columns = [c for c in columns if not c[1]]
@@ -205,7 +207,8 @@ def demo_command(
         emit_json(plan.to_dict())
         return
     console.print(
-        "[dim]Demo: the example portfolio (examples/portfolio.toml) on bundled real daily prices.\n"
+        "[dim]Demo: the example portfolio (examples/portfolio.toml) on bundled real prices\n"
+        "(valued at the daily close; betas from hourly returns, sampling = \"1h\").\n"
         "Try: althedge plan examples/portfolio.toml --as-of 2022-06-13 · althedge calc hedge "
         "--value 50000 --beta 1.8 --price 65000 --contract-size 1[/]"
     )

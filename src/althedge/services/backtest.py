@@ -93,7 +93,9 @@ class BacktestSettings:
     * ``top_up``: top the margin up to the initial margin when half of it is gone;
     * ``basis_annual``: dated contracts only — annualised basis of the simple model
       (constant, converging linearly to 0 at each quarterly expiry);
-    * ``margin_call_ratio``: maintenance margin / equity that counts as a margin call.
+    * ``margin_call_ratio``: maintenance margin / equity that counts as a margin call;
+    * ``keep_bars``: flagged bars the user keeps, ``KIND@TIME`` or ``SYMBOL:KIND@TIME``
+      (added to the portfolio file's ``hedge.keep_bars``; ``docs/data.md``).
     """
 
     start: str | date | None = None
@@ -114,6 +116,7 @@ class BacktestSettings:
     top_up: bool = False
     basis_annual: float = 0.05
     margin_call_ratio: float = 0.8
+    keep_bars: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -376,14 +379,15 @@ def _load(
 
 
 def _check_quality(
-    closes: pd.DataFrame, used_from: pd.Timestamp, timeframe: str, warnings: list[str]
+    closes: pd.DataFrame, used_from: pd.Timestamp, timeframe: str, warnings: list[str],
+    keep: Sequence[str] = (),
 ) -> None:
     """Refuse error-severity defects in the bars used (warm-up included), warn on the rest.
 
     Defects before ``used_from`` do not touch the run and are not reported.
     """
     used = closes.loc[used_from:]
-    for f in check_closes(used, timeframe=timeframe):
+    for f in check_closes(used, timeframe=timeframe, keep=keep):
         if f.severity == "error":
             raise DataQualityError(
                 f"prices: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}; fix the data, "
@@ -509,7 +513,8 @@ def run_backtest(
             "use an earlier --start, a shorter --window or more data"
         )
     sl = slice(begin, None)
-    _check_quality(raw, index[max(0, begin - warm)], settings.timeframe, warnings)
+    _check_quality(raw, index[max(0, begin - warm)], settings.timeframe, warnings,
+                   [*portfolio.hedge.keep_bars, *settings.keep_bars])
     idx = index[sl]
     t_len = len(idx)
     v_s = v[sl]
