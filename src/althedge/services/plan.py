@@ -254,10 +254,8 @@ def _returns(window: pd.DataFrame, sampling: str) -> pd.DataFrame:
     idx = pd.DatetimeIndex(window.index).as_unit("ns")
     times = idx.asi8
     values = consecutive_returns(window.to_numpy(dtype=float), times)
-    listed_late = [
-        j for j, c in enumerate(window.columns)
-        if window[c].first_valid_index() is not None and window[c].first_valid_index() > idx[0]
-    ]
+    has = np.isfinite(window.to_numpy(dtype=float))
+    listed_late = [j for j in range(has.shape[1]) if has[:, j].any() and not has[0, j]]
     if listed_late:
         values[:, listed_late] = skip_listing(values[:, listed_late], times, LISTING_SKIP_HOURS)
     return pd.DataFrame(values, index=window.index, columns=window.columns).iloc[1:]
