@@ -48,6 +48,7 @@ from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
 from althedge.data import PriceSource, check_closes
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
+from althedge.services.costs import find_funding_history, funding_per_bar
 
 __all__ = [
     "DEFAULT_FUNDING_RATE_8H",
@@ -316,8 +317,12 @@ def _funding_per_bar(
     settings: BacktestSettings,
     assumed_8h: float,
     warnings: list[str],
+    exchange: str = "binance",
+    contract: str = "linear",
 ) -> np.ndarray:
-    """Funding rate applied on each bar: rate per 8 h × bar hours / 8 (daily bar: × 3)."""
+    """Funding rate applied on each bar: every settlement in the bar where it falls, from
+    the leg's own history (:mod:`althedge.services.costs`); without one, the source's daily
+    mean rate per 8 h × bar hours / 8 (daily bar: × 3)."""
     per_bar = _BAR_HOURS[settings.timeframe] / 8.0
     text = str(settings.funding).strip().lower()
     if text != "history":
@@ -331,6 +336,19 @@ def _funding_per_bar(
         if not (math.isfinite(rate) and abs(rate) <= 0.05):
             raise InputError(f"funding: a rate per 8 h must be within ±0.05, got {rate}")
         return np.full(len(index), rate * per_bar)
+    histories = find_funding_history(getattr(source, "root", None), exchange, asset, contract)
+    if histories:
+        bar = pd.Timedelta(hours=_BAR_HOURS[settings.timeframe])
+        rates, missing, used = funding_per_bar(histories, index, bar, assumed_8h)
+        warnings.append(f"funding: {asset} {contract} settlements from {', '.join(used)}"
+                        if used else f"funding: no {asset} settlement inside the span")
+        if missing:
+            warnings.append(
+                f"funding: no real {asset} {contract} funding for {missing} of {len(index)} "
+                f"bars; assumed {assumed_8h:.4%} per 8 h there (set hedge.funding_rate_8h "
+                "or --funding RATE)"
+            )
+        return rates
     hist = source.funding_rates(asset)
     if hist.empty and asset != "BTC":
         hist = source.funding_rates("BTC")
@@ -567,7 +585,8 @@ def run_backtest(
         )
         if inst.is_perpetual:
             exit_p = entry_p = spot
-            rate = _funding_per_bar(source, asset, idx, settings, assumed_8h, warnings)
+            rate = _funding_per_bar(source, asset, idx, settings, assumed_8h, warnings,
+                                    inst.exchange, inst.contract_type.value)
         else:
             exit_p, entry_p = dated_prices(pd.Series(spot, index=idx), settings.basis_annual)
             rate = np.zeros(t_len)
