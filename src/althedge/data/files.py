@@ -287,7 +287,7 @@ def read_funding_events(source: Path | Traversable | str, name: str | None = Non
     index = pd.DatetimeIndex(parse_timestamps(raw[tcol])).astype("datetime64[ns]")
     rates, _bad = _to_float(raw[rcol])
     series = pd.Series(rates.to_numpy(), index=index, name="funding_rate")
-    series = series[series.index.notna() & series.notna()]
+    series = series[np.asarray(series.index.notna()) & series.notna().to_numpy()]
     if rcol == "funding_mean":
         days = pd.DatetimeIndex(series.index).normalize()
         parts = [pd.Series(series.to_numpy(), index=days + pd.Timedelta(hours=h))
