@@ -339,7 +339,7 @@ def _funding_per_bar(
     histories = find_funding_history(getattr(source, "root", None), exchange, asset, contract)
     if histories:
         bar = pd.Timedelta(hours=_BAR_HOURS[settings.timeframe])
-        per_bar, missing, used = funding_per_bar(histories, index, bar, assumed_8h)
+        settled, missing, used = funding_per_bar(histories, index, bar, assumed_8h)
         warnings.append(f"funding: {asset} {contract} settlements from {', '.join(used)}"
                         if used else f"funding: no {asset} settlement inside the span")
         if missing:
@@ -348,7 +348,7 @@ def _funding_per_bar(
                 f"bars; assumed {assumed_8h:.4%} per 8 h there (set hedge.funding_rate_8h "
                 "or --funding RATE)"
             )
-        return per_bar
+        return settled
     hist = source.funding_rates(asset)
     if hist.empty and asset != "BTC":
         hist = source.funding_rates("BTC")
