@@ -142,6 +142,20 @@ def policy_set() -> dict[str, Policy]:
             return {"BTC": np.maximum(b0, 0), "ETH": np.maximum(b1, 0)}
         return f
 
+    def look_ahead(w: int) -> Policy:
+        """Reference no causal policy can use: daily BTC+ETH minimum variance on a ``w``-day
+        window centred on the day hedged (uses future returns)."""
+        def f(i: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            d, c = i["daily"], list(i["cols"])
+            r = np.vstack([np.full((1, d.shape[1]), np.nan), d[1:] / d[:-1] - 1])
+            hedges = r[:, [c.index("BTC"), c.index("ETH")]]
+            b = rolling_min_variance_weights(r[:, c.index("V")], hedges, w)[:, 0, :]
+            # row d + 1 + w//2 ends the window centred on day d + 1, hedged by ratio[d]
+            shift = 1 + w // 2
+            b = np.vstack([b[shift:], np.full((shift, 2), np.nan)])
+            return {"BTC": np.maximum(b[:, 0], 0), "ETH": np.maximum(b[:, 1], 0)}
+        return f
+
     def hourly_beta(w: int | None, hl: float | None, lags: int = 0) -> Policy:
         def f(i: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             b = realized_beta(i["r_v"], i["r_b"], i["pid"], int(i["n"]), window=w,
@@ -172,6 +186,7 @@ def policy_set() -> dict[str, Policy]:
         return f
 
     return {
+        "look-ahead reference (not causal)": look_ahead(30),
         "daily rolling-ols:90": daily_ols(90),
         "daily multi:90": daily_multi(90),
         "hourly beta 30d": hourly_beta(30, None),

@@ -46,6 +46,7 @@ from althedge.errors import InputError
 
 __all__ = [
     "AUTO_FALLBACK",
+    "AUTO_INTRADAY_DAYS",
     "AUTO_POLICY",
     "DEFAULT_HALFLIFE",
     "DEFAULT_WINDOW",
@@ -78,6 +79,12 @@ AUTO_POLICY = "multi:90"
 # estimator that tied for best (with the unmeasured one-to-one) in the same comparison
 # (docs/backtest.md, same section).
 AUTO_FALLBACK = "ewma:60"
+# On intraday bars ``auto`` (BTC+ETH minimum variance) uses a 30-day window: the winner of
+# the hourly walk-forward (182 baskets of the shared coins, chosen on 2021-04 → 2023-06,
+# confirmed on 2023-07 → 2025-12, net of fees, slippage and each leg's funding; hourly
+# minimum variance over 30 days beat 60 and 14 days and the daily 90-day window).
+# Evidence and command: docs/backtest.md, section "Hourly estimates: walk-forward".
+AUTO_INTRADAY_DAYS = 30
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from althedge.core.margin import liquidation_price
 from althedge.core.pnl import inverse_pnl_coin, linear_pnl_usd
 from althedge.core.policies import (
     AUTO_FALLBACK,
+    AUTO_INTRADAY_DAYS,
     DEFAULT_HALFLIFE,
     DEFAULT_WINDOW,
     PolicySpec,
@@ -425,10 +426,12 @@ def _ratios_frame(ratios: np.ndarray) -> np.ndarray:
 
 
 def _scale_auto(spec: PolicySpec, bars_per_day: float) -> PolicySpec:
-    """``auto``'s window/half-life were chosen on daily bars: keep them in days."""
+    """``auto``'s window/half-life in days → bars; on intraday bars BTC+ETH minimum variance
+    takes :data:`AUTO_INTRADAY_DAYS` (the hourly walk-forward's winner)."""
     if bars_per_day == 1:
         return spec
-    window = round(spec.window * bars_per_day) if spec.window else None
+    days = AUTO_INTRADAY_DAYS if spec.kind == "multi" else spec.window
+    window = round(days * bars_per_day) if days else None
     halflife = spec.halflife * bars_per_day if spec.halflife else None
     param = window if window is not None else halflife
     return replace(spec, window=window, halflife=halflife,
