@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from althedge.cli.common import compact_table, console, emit_json, parse_date
+from althedge.errors import InputError
 from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan, HoldingLine
 
 EXAMPLE_PORTFOLIO = "examples/portfolio.toml"
@@ -164,6 +165,16 @@ def plan_command(
         "--exclude-bad",
         help="Exclude series with data errors (their beta is assumed) instead of stopping.",
     ),
+    sampling: str | None = typer.Option(
+        None, "--sampling",
+        help="Returns the betas are measured on: 1h (hourly, when the prices have them) or "
+             "1d; default: the portfolio file's hedge.sampling.",
+    ),
+    keep_bar: list[str] | None = typer.Option(
+        None, "--keep-bar",
+        help="Keep a flagged bar you know is genuine: KIND@TIME or SYMBOL:KIND@TIME "
+             "(e.g. AVAX:spike@2022-05-11T12:00); repeatable.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
 ) -> None:
     """How much BTC/ETH to short, on which contract, with what margin, liquidation and funding.
@@ -175,13 +186,18 @@ def plan_command(
     from althedge.services.plan import build_plan
 
     cfg = load_portfolio(portfolio)
+    if sampling is not None:
+        if sampling not in ("1h", "1d"):
+            raise InputError(f"sampling: {sampling!r} is not 1h or 1d; e.g. --sampling 1h")
+        cfg = cfg.model_copy(update={"hedge": cfg.hedge.model_copy(update={"sampling": sampling})})
     day = parse_date(as_of, "--as-of")
     src_path: str | Path | None = prices
     if src_path is None and cfg.hedge.price_source:
         src_path = (portfolio.parent / cfg.hedge.price_source).resolve()
     source = open_source(src_path, exchange=exchange)
     plan = build_plan(
-        cfg, source, day, exclude_bad_series=exclude_bad, funding_rate_8h=funding_rate
+        cfg, source, day, exclude_bad_series=exclude_bad, funding_rate_8h=funding_rate,
+        keep_bars=keep_bar or (),
     )
     if json_out:
         emit_json(plan.to_dict())
