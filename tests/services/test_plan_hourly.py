@@ -109,3 +109,16 @@ def test_keep_bars_in_the_portfolio_file_and_as_an_argument(tmp_path: Path) -> N
     assert build_plan(kept, open_source(tmp_path), date(2024, 8, 5)).sampling == "1h"
     with pytest.raises(ConfigError, match="keep_bars"):
         parse_portfolio(_portfolio(keep_bars=["blip@2024-08-01"]))
+
+
+def test_min_observations_counts_days_on_hourly_returns() -> None:
+    """A coin with 10 days of hourly history (240 returns) is below min_observations = 30
+    days: its beta is assumed, as it would be with 10 daily returns."""
+    src = bundled_source()
+    cfg = parse_portfolio(_portfolio(sampling="1h", lookback_days=60, min_observations=30))
+    plan = build_plan(cfg, src, date(2024, 8, 5))
+    assert all(h.beta_source == "measured" for h in plan.holdings)
+    short = parse_portfolio(_portfolio(sampling="1h", lookback_days=10, min_observations=30))
+    thin = build_plan(short, src, date(2024, 8, 5))
+    assert all(h.beta_source == "assumed" for h in thin.holdings)
+    assert all(h.observations < 30 * 24 for h in thin.holdings)

@@ -379,6 +379,8 @@ def build_plan(
     r_h = rets[hedge_asset]
     # ewma_lambda is a daily decay: per hourly bar it is λ^(1/24) (the same half-life in days)
     lam = hedge_cfg.ewma_lambda ** (1.0 / bars_per_day)
+    # min_observations counts daily returns; on hourly returns the same span of days
+    min_obs = hedge_cfg.min_observations * bars_per_day
     estimates: dict[str, beta_core.BetaEstimate | None] = {}
     downside: dict[str, float] = {}
     for h in portfolio.holdings:
@@ -386,7 +388,7 @@ def build_plan(
             estimates[h.asset] = None
             continue
         x, y = _pairwise(rets[h.asset], r_h)
-        if len(x) < hedge_cfg.min_observations or not np.var(y) > 0:
+        if len(x) < min_obs or not np.var(y) > 0:
             estimates[h.asset] = None
             continue
         try:
@@ -478,7 +480,7 @@ def build_plan(
         w = w / w.sum()
         cols = list(dict.fromkeys([*(line.asset for line in measured_lines), *hedge_cfg.assets]))
         sub = rets[cols].dropna()
-        if len(sub) >= hedge_cfg.min_observations:
+        if len(sub) >= min_obs:
             r_p = portfolio_returns(sub[[line.asset for line in measured_lines]].to_numpy(), w)
             est_p = beta_core.ols_beta(r_p, sub[hedge_asset].to_numpy())
             port_corr, port_r2 = est_p.correlation, est_p.r_squared
