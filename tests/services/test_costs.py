@@ -12,7 +12,12 @@ from althedge.config import parse_portfolio
 from althedge.data import bundled_source, open_source
 from althedge.data.files import read_funding_events
 from althedge.services.backtest import BacktestSettings, run_backtest
-from althedge.services.costs import FundingHistory, find_funding_history, funding_per_bar
+from althedge.services.costs import (
+    FundingHistory,
+    find_funding_history,
+    funding_per_bar,
+    mark_high_per_bar,
+)
 
 
 def _events(start: str, days: int, seed: int = 2) -> pd.Series:
@@ -98,3 +103,31 @@ def test_shared_folder_backtest_reads_settlements(shared_data: Path) -> None:
                        BacktestSettings(start="2023-01-01", end="2023-03-31", timeframe="1h",
                                         window=720, rebalance="daily"))
     assert any("binance/funding_8h/BTCUSDT_funding.csv" in w for w in res.warnings)
+
+
+def test_mark_high_per_bar_from_binance_mark_candles(shared_data: Path) -> None:
+    """Daily bars take the highest hourly mark high of the day (pandas resample here);
+    hourly bars the candle's own high; never below the close."""
+    f = pd.read_csv(shared_data / "binance" / "mark_1h" / "BTCUSDT_mark_1h.csv")
+    f.index = pd.to_datetime(f["datetime"], utc=True).dt.tz_localize(None)
+    days = pd.date_range("2022-05-01", "2022-05-31", freq="D")
+    close = np.full(len(days), 1.0)
+    marked = mark_high_per_bar(shared_data, "BTC", days, pd.Timedelta("1D"), close)
+    assert marked is not None
+    got, n = marked
+    ref = f["high"].resample("D").max().reindex(days).to_numpy()
+    assert n == len(days)
+    np.testing.assert_allclose(got, ref, rtol=0)
+    hours = pd.date_range("2022-05-11 10:00", periods=5, freq="h")
+    hourly = mark_high_per_bar(shared_data, "BTC", hours, pd.Timedelta("1h"),
+                                 np.full(5, 1e9))
+    assert hourly is not None and (hourly[0] == 1e9).all()  # the close wins when above the mark
+    assert mark_high_per_bar(shared_data, "SOL", days, pd.Timedelta("1D"), close) is None
+
+
+def test_backtest_checks_liquidation_on_the_mark(shared_data: Path) -> None:
+    cfg = parse_portfolio({"holdings": [{"asset": "SOL", "amount": 100}],
+                           "hedge": {"exchange": "binance", "leverage": 5}})
+    res = run_backtest(cfg, open_source(shared_data), ["rolling-ols:30"],
+                       BacktestSettings(start="2023-01-01", end="2023-06-30"))
+    assert any("checked against Binance's mark price on" in w for w in res.warnings)

@@ -49,7 +49,7 @@ from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
 from althedge.data import PriceSource, check_closes
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
-from althedge.services.costs import find_funding_history, funding_per_bar
+from althedge.services.costs import find_funding_history, funding_per_bar, mark_high_per_bar
 
 __all__ = [
     "DEFAULT_FUNDING_RATE_8H",
@@ -594,7 +594,14 @@ def run_backtest(
             exit_p, entry_p = dated_prices(pd.Series(spot, index=idx), settings.basis_annual)
             rate = np.zeros(t_len)
         legs[asset] = {"inst": inst, "spec": leg_spec, "spot": spot, "exit": exit_p,
-                       "entry": entry_p, "rate": rate}
+                       "entry": entry_p, "rate": rate, "mark": None}
+        if inst.is_perpetual and inst.contract_type is ContractType.LINEAR:
+            marked = mark_high_per_bar(getattr(source, "root", None), asset, idx,
+                                       pd.Timedelta(hours=_BAR_HOURS[settings.timeframe]), spot)
+            if marked is not None and marked[1]:
+                legs[asset]["mark"] = marked[0]
+                warnings.append(f"liquidation: {asset} checked against Binance's mark price "
+                                f"on {marked[1]} of {t_len} bars (the close elsewhere)")
 
     # --- walk forward and measure ---------------------------------------------------------
     periods = _PERIODS_PER_YEAR[settings.timeframe]
@@ -615,6 +622,7 @@ def run_backtest(
             res = simulate_leg(
                 leg["spec"], v_s, ratio_s, leg["exit"], funding_rate=leg["rate"],
                 rebalance_due=due, entry_price_usd=leg["entry"], spot_usd=leg["spot"],
+                mark_usd=leg["mark"],
             )
             leg_res[asset] = res
             liq_px = _liquidation_prices(legs[asset], res, portfolio.hedge.exchange)

@@ -16,6 +16,12 @@ A settlement at time τ is paid by the position held over the bar that contains 
 bar t (opening at ``index[t]``, lasting ``bar``) collects every event with
 index[t] < τ ≤ index[t] + bar. So an hourly backtest sees three payments a day, at 00:00,
 08:00 and 16:00 UTC, not a daily mean smeared over 24 bars.
+
+Liquidation is checked against the **mark price** where the folder has Binance's hourly
+mark candles (``binance/mark_1h/<A>USDT_mark_1h.csv``, BTC and ETH from 2019-12-23):
+:func:`mark_high_per_bar` gives, for a short, the highest mark over each bar (the
+highest hourly mark high among the candles inside it); bars without mark data use the
+close, as before.
 """
 
 from __future__ import annotations
@@ -27,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from althedge.data.files import read_funding_events
+from althedge.data.files import read_funding_events, read_ohlcv
 
-__all__ = ["FundingHistory", "find_funding_history", "funding_per_bar"]
+__all__ = ["FundingHistory", "find_funding_history", "funding_per_bar", "mark_high_per_bar"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +128,30 @@ def funding_per_bar(
     missing = int(np.isnan(out).sum())
     out[np.isnan(out)] = assumed_8h * (bar / pd.Timedelta(hours=8))
     return out, missing, used
+
+
+def mark_high_per_bar(
+    root: Path | Traversable | None, asset: str, index: pd.DatetimeIndex, bar: pd.Timedelta,
+    closes: np.ndarray,
+) -> tuple[np.ndarray, int] | None:
+    """Highest Binance USDⓈ-M mark price over each bar (candles opening in
+    [index[t], index[t] + bar)), at least the bar's close; and how many bars had mark data.
+    None when the folder has no mark candles for ``asset``."""
+    if root is None:
+        return None
+    f = _child(root, "binance", "mark_1h", f"{asset.upper()}USDT_mark_1h.csv")
+    if f is None:
+        return None
+    raw = read_ohlcv(f, name=f"binance/mark_1h/{asset.upper()}USDT_mark_1h.csv")
+    raw = raw[(raw["parse_error"] == "").to_numpy() & np.asarray(raw.index.notna())]
+    high = raw["high"].where(raw["high"] > 0).fillna(raw["close"]).dropna()
+    high = high[~high.index.duplicated(keep="last")].sort_index()
+    t = pd.DatetimeIndex(high.index).as_unit("ns").asi8
+    starts = pd.DatetimeIndex(index).as_unit("ns").asi8
+    which = np.searchsorted(starts, t, side="right") - 1  # the bar each candle opens in
+    inside = (which >= 0) & (t < starts[np.maximum(which, 0)] + bar.value)
+    best = np.full(len(starts), -np.inf)
+    np.maximum.at(best, which[inside], high.to_numpy(dtype=float)[inside])
+    has = np.isfinite(best)
+    out = np.maximum(np.asarray(closes, dtype=float), np.where(has, best, -np.inf))
+    return out, int(has.sum())
