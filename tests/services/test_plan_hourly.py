@@ -122,3 +122,22 @@ def test_min_observations_counts_days_on_hourly_returns() -> None:
     thin = build_plan(short, src, date(2024, 8, 5))
     assert all(h.beta_source == "assumed" for h in thin.holdings)
     assert all(h.observations < 30 * 24 for h in thin.holdings)
+
+
+def test_hourly_plan_does_not_look_ahead(tmp_path: Path) -> None:
+    """Scrambling every hourly close after the valuation day leaves the betas unchanged."""
+    src = bundled_source()
+    rng = np.random.default_rng(5)
+    for a in ("SOL", "AVAX", "LINK", "BTC"):
+        shutil.copy(src.entry(a).file, tmp_path / f"{a}-USD_1d.csv")  # type: ignore[arg-type]
+        f = pd.read_parquet(src.entry(a, "1h").file)  # type: ignore[arg-type]
+        f["close"] = f["close"].astype(float)
+        later = f["timestamp"] >= pd.Timestamp("2024-08-06 00:00")
+        f.loc[later, "close"] = f.loc[later, "close"] * rng.uniform(0.5, 2.0, int(later.sum()))
+        f.to_parquet(tmp_path / f"{a}-USD_1h.parquet", index=False)
+    cfg = parse_portfolio(_portfolio(sampling="1h", lookback_days=30))
+    base = build_plan(cfg, src, date(2024, 8, 5))
+    moved = build_plan(cfg, open_source(tmp_path), date(2024, 8, 5))
+    assert moved.sampling == "1h"
+    for a, b in zip(base.holdings, moved.holdings, strict=True):
+        assert (a.beta, a.observations) == (b.beta, b.observations)
