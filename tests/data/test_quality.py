@@ -283,3 +283,11 @@ def test_kept_bar_becomes_a_warning_and_passes_require_usable() -> None:
     other = keep_bars(check_closes(frame, timeframe="1h"), [f"SOL:spike@{when}",
                                                             "spike@2022-05-02T00:00"])
     assert [f.severity for f in other if f.kind == "spike"] == [ERROR]
+
+
+def test_short_windows_keep_the_fixed_thresholds() -> None:
+    """With fewer than 100 returns σ is not trusted: a wild 60-bar window does not raise
+    its own spike threshold above the √-scaled one."""
+    wild = _drop_and_recover(_hourly_walk(0.03, n=60), 30, -0.30)
+    spikes = [f for f in check_series("W", wild, timeframe="1h") if f.kind == "spike"]
+    assert [f.severity for f in spikes] == [ERROR]

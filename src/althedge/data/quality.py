@@ -31,7 +31,8 @@ extreme_move       warning   |r| >= max(ln 2 †, 20 σ) (e.g. a doubling or hal
 ================== ========= =======================================================================
 
 σ is the series' own robust volatility at its timeframe: 1.4826 × the median absolute deviation
-of its log returns (a bad print does not move it). A wild coin at hourly bars (σ ≈ 0.8 % for
+of its log returns (a bad print does not move it), from at least 100 returns (fewer: the
+√-scaled thresholds alone). A wild coin at hourly bars (σ ≈ 0.8 % for
 SOL or AVAX on Binance) gets thresholds above the √-scaled daily ones; a calm one keeps those.
 
 Market cross-check: :func:`check_closes` compares a suspected spike with the hedge asset's
@@ -111,6 +112,7 @@ class Thresholds:
     extreme_sigmas: float = 20.0
     spike_error_sigmas: float = 30.0
     market_sigmas: float = 5.0
+    sigma_min_returns: int = 100
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -308,7 +310,9 @@ def check_series(symbol: str, frame: pd.DataFrame | pd.Series, *, timeframe: str
     # 6. jumps ----------------------------------------------------------------------------------
     if len(values) > 2:
         r = np.diff(np.log(values))
-        sigma = robust_sigma(r)
+        # σ needs enough bars to be the series' own: a short window (e.g. two days of a
+        # crash) would otherwise raise the thresholds with its own wildness
+        sigma = robust_sigma(r) if len(r) >= th.sigma_min_returns else 0.0
         extreme = max(th.extreme_log_return * scale, th.extreme_sigmas * sigma)
         spike_err = max(th.spike_error_log_return * scale, th.spike_error_sigmas * sigma)
         m_move = _market_moves(market, vindex)
