@@ -181,3 +181,16 @@ def test_skip_listing_blanks_the_first_hours() -> None:
     assert np.isnan(out[:24, 0]).all() and np.isfinite(out[24:, 0]).all()
     assert np.isnan(out[:34, 1]).all() and np.isfinite(out[34:, 1]).all()
     assert np.isfinite(r[:10, 0]).all()  # input untouched
+
+
+@settings(max_examples=30, deadline=None)
+@given(scale=st.floats(0.1, 10.0), shift=st.floats(-0.01, 0.01), seed=st.integers(0, 1000))
+def test_realized_beta_scales_with_the_asset_and_ignores_its_drift(
+    scale: float, shift: float, seed: int
+) -> None:
+    """β(c·r_a + k) = c·β(r_a): covariances are linear in the asset, centred on the window."""
+    idx, y, btc, _ = _market(days=8, n=1, seed=seed)
+    pid, starts = period_ids(idx.asi8)
+    base = realized_beta(y, btc, pid, len(starts), window=3)
+    moved = realized_beta(scale * y + shift, btc, pid, len(starts), window=3)
+    np.testing.assert_allclose(moved, scale * base, rtol=1e-7, atol=1e-10)
