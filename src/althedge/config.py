@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from althedge.core.estimators import ESTIMATOR_NAMES
 from althedge.errors import AlthedgeError, ConfigError
 
 QUOTES_AS_USD = ("USD", "USDT", "USDC")
@@ -37,13 +38,10 @@ class AssetClass(StrEnum):
     LOWCAP = "lowcap"
 
 
-class BetaMethod(StrEnum):
-    OLS = "ols"
-    EWMA = "ewma"
-    DOWNSIDE = "downside"
-    SHRUNK = "shrunk"
-    ROBUST = "robust"
-    CONSERVATIVE = "conservative"
+#: ``hedge.beta_method`` values: the names of the estimator registry
+#: (:data:`althedge.core.estimators.ESTIMATOR_NAMES`), kept as plain strings.
+BETA_METHOD_NAMES: tuple[str, ...] = ESTIMATOR_NAMES
+BetaMethod = str  # the type of ``hedge.beta_method``; valid values: BETA_METHOD_NAMES
 
 
 class _Strict(BaseModel):
@@ -82,8 +80,10 @@ class HedgeConfig(_Strict):
     symbol: str | None = None
     contract: Literal["linear", "inverse"] = "linear"
     perpetual: bool = True
-    beta_method: BetaMethod = BetaMethod.OLS
+    beta_method: str = "ols"
     lookback_days: int = Field(default=90, ge=10, le=3650)
+    sampling: Literal["1d", "1h"] = "1d"
+    keep_bars: list[str] = Field(default_factory=list)
     ewma_lambda: float = Field(default=0.94, gt=0, lt=1)
     min_observations: int = Field(default=30, ge=5)
     rounding: Literal["down", "up", "nearest", "none"] = "down"
@@ -93,6 +93,26 @@ class HedgeConfig(_Strict):
     collateral_amount: float = Field(default=0.0, ge=0)
     funding_rate_8h: float | None = Field(default=None, ge=-0.05, le=0.05)
     price_source: str | None = None
+
+    @field_validator("beta_method")
+    @classmethod
+    def _beta_method(cls, value: str) -> str:
+        key = str(value).strip().lower()
+        if key not in BETA_METHOD_NAMES:
+            raise ValueError(f"unknown beta method; use one of {', '.join(BETA_METHOD_NAMES)}")
+        return key
+
+    @field_validator("keep_bars")
+    @classmethod
+    def _keep_bars(cls, value: list[str]) -> list[str]:
+        from althedge.data.quality import parse_keep_bar
+
+        for item in value:
+            try:
+                parse_keep_bar(item)
+            except AlthedgeError as err:
+                raise ValueError(str(err).removeprefix("keep-bar: ")) from None
+        return value
 
     @field_validator("assets")
     @classmethod

@@ -39,6 +39,8 @@ def _returns(seed: int = 3, t: int = 300, n: int = 4) -> tuple[np.ndarray, dict[
         ("downside", "downside", "downside:90"),
         ("shrunk:60", "shrunk", "shrunk:60"),
         ("multi", "multi", "multi:90"),
+        ("robust:60", "robust", "robust:60"),
+        ("conservative", "conservative", "conservative:90"),
     ],
 )
 def test_parse_policy(text: str, kind: str, name: str) -> None:
@@ -61,7 +63,8 @@ def test_bad_policies_are_input_errors(bad: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["rolling-ols:40", "ewma:10", "downside:40", "shrunk:40", "multi:40", "static:1.8"]
+    "name", ["rolling-ols:40", "ewma:10", "downside:40", "shrunk:40", "multi:40", "static:1.8",
+             "robust:40", "conservative:40"]
 )
 def test_no_look_ahead(name: str) -> None:
     """Changing rows after t never changes the ratio decided at t."""

@@ -16,13 +16,17 @@ from althedge.data import bundled_source, open_source
 from althedge.data.files import read_ohlcv
 from althedge.data.quality import (
     ERROR,
+    WARNING,
     Finding,
     check_closes,
     check_series,
     exclude_error_series,
+    keep_bars,
+    parse_keep_bar,
     require_usable,
+    robust_sigma,
 )
-from althedge.errors import DataQualityError
+from althedge.errors import DataQualityError, InputError
 
 # the conftest fixture fails loudly (never skips) when the real data is absent
 
@@ -190,3 +194,100 @@ def test_random_walks_with_moderate_moves_have_no_errors(rets: list[float], p0: 
     idx = pd.date_range("2024-01-01", periods=len(prices), freq="D")
     findings = check_series("X", pd.Series(prices, index=idx))
     assert not [f for f in findings if f.severity == ERROR]
+
+
+# --- timeframe-aware thresholds, market cross-check, kept bars --------------------------------
+
+def _hourly_walk(sigma: float, n: int = 2000, seed: int = 4) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2022-05-01", periods=n, freq="h")
+    return pd.Series(50.0 * np.exp(np.cumsum(rng.normal(0, sigma, n))), index=idx)
+
+
+def _drop_and_recover(s: pd.Series, at: int, log_move: float) -> pd.Series:
+    out = s.copy()
+    out.iloc[at] = out.iloc[at] * np.exp(log_move)  # one bar off, the next back on the path
+    return out
+
+
+def test_robust_sigma_ignores_a_bad_print() -> None:
+    r = np.random.default_rng(1).normal(0, 0.01, 5000)
+    base = robust_sigma(r)
+    r[100] = 3.0
+    assert base == pytest.approx(0.01, rel=0.05)
+    assert robust_sigma(r) == pytest.approx(base, rel=0.01)
+
+
+def test_spike_threshold_scales_with_the_series_volatility() -> None:
+    """The same −26 % reverting hourly bar: a bad print on a calm series, a warning on a wild
+    one (30 σ of an hourly σ of 1.2 % is 0.36 in log terms)."""
+    calm = check_series("CALM", _drop_and_recover(_hourly_walk(0.003), 1000, -0.30),
+                        timeframe="1h")
+    wild = check_series("WILD", _drop_and_recover(_hourly_walk(0.012), 1000, -0.30),
+                        timeframe="1h")
+    assert [f.severity for f in calm if f.kind == "spike"] == [ERROR]
+    assert [f.severity for f in wild if f.kind == "spike"] == [WARNING]
+
+
+def test_market_wide_move_is_not_a_bad_print() -> None:
+    """A coin's −26 % hour that the hedge asset shares (−7 %, ~20 σ) is kept as a warning."""
+    coin = _drop_and_recover(_hourly_walk(0.003), 1000, -0.30)
+    btc = _drop_and_recover(_hourly_walk(0.0035, seed=9), 1000, -0.075)
+    alone = check_closes(pd.DataFrame({"COIN": coin}), timeframe="1h")
+    together = check_closes(pd.DataFrame({"COIN": coin, "BTC": btc}), timeframe="1h")
+    assert [f.severity for f in alone if f.kind == "spike"] == [ERROR]
+    spikes = [f for f in together if f.kind == "spike" and f.symbol == "COIN"]
+    assert [f.severity for f in spikes] == [WARNING]
+    assert "BTC moved" in spikes[0].detail and "market-wide" in spikes[0].detail
+    # BTC moving the other way does not excuse the bar
+    up = _drop_and_recover(_hourly_walk(0.0035, seed=9), 1000, +0.075)
+    against = check_closes(pd.DataFrame({"COIN": coin, "BTC": up}), timeframe="1h")
+    assert [f.severity for f in against if f.symbol == "COIN" and f.kind == "spike"] == [ERROR]
+
+
+def test_terra_hour_on_binance_hourly_data_is_not_refused(shared_data: Path) -> None:
+    """2022-05-11 12:00 UTC: SOL −19 %, AVAX −26 %, DOT −19 % in one hour and back the next,
+    BTC −7 % (Binance spot klines, ../shared/data/binance/spot_1h). Genuine: no errors, and
+    the reverting ones are explained as market-wide."""
+    src = open_source(shared_data)
+    coins = ["SOL", "AVAX", "LINK", "DOGE", "ADA", "DOT", "XRP", "ATOM", "BTC", "ETH"]
+    closes = src.closes(coins, start="2022-04-01", end="2022-06-01", timeframe="1h")
+    findings = check_closes(closes, timeframe="1h")
+    assert not [f for f in findings if f.severity == ERROR]
+    terra = [f for f in findings if f.timestamp == "2022-05-11T12:00:00" and f.kind == "spike"]
+    assert {f.symbol for f in terra} >= {"DOT", "XRP", "ATOM"}
+    assert all("market-wide" in f.detail for f in terra)
+    _, used = require_usable(closes, timeframe="1h")
+    assert not [f for f in used if f.severity == ERROR]
+
+
+def test_parse_keep_bar_forms_and_errors() -> None:
+    k = parse_keep_bar("AVAX:Spike@2022-05-11T12:00")
+    assert (k.symbol, k.kind, k.timestamp) == ("AVAX", "spike", pd.Timestamp("2022-05-11 12:00"))
+    assert parse_keep_bar("spike@2022-05-11 12:00:00Z").symbol is None
+    for bad in ["spike", "blip@2022-05-11", "spike@notatime"]:
+        with pytest.raises(InputError, match="keep-bar"):
+            parse_keep_bar(bad)
+
+
+def test_kept_bar_becomes_a_warning_and_passes_require_usable() -> None:
+    coin = _drop_and_recover(_hourly_walk(0.003), 1000, -0.30)
+    frame = pd.DataFrame({"COIN": coin})
+    when = coin.index[1000].isoformat()
+    with pytest.raises(DataQualityError, match="spike"):
+        require_usable(frame, timeframe="1h")
+    _, findings = require_usable(frame, timeframe="1h", keep=[f"COIN:spike@{when}"])
+    spike = [f for f in findings if f.kind == "spike"]
+    assert [f.severity for f in spike] == [WARNING] and "kept by the user" in spike[0].detail
+    # a rule for another symbol or time keeps nothing
+    other = keep_bars(check_closes(frame, timeframe="1h"), [f"SOL:spike@{when}",
+                                                            "spike@2022-05-02T00:00"])
+    assert [f.severity for f in other if f.kind == "spike"] == [ERROR]
+
+
+def test_short_windows_keep_the_fixed_thresholds() -> None:
+    """With fewer than 100 returns σ is not trusted: a wild 60-bar window does not raise
+    its own spike threshold above the √-scaled one."""
+    wild = _drop_and_recover(_hourly_walk(0.03, n=60), 30, -0.30)
+    spikes = [f for f in check_series("W", wild, timeframe="1h") if f.kind == "spike"]
+    assert [f.severity for f in spikes] == [ERROR]

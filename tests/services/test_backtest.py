@@ -221,8 +221,9 @@ def test_auto_keeps_its_daily_window_on_hourly_bars() -> None:
     from althedge.core.policies import parse_policy
     from althedge.services.backtest import _scale_auto
 
+    # BTC+ETH minimum variance on hourly bars: the hourly walk-forward's 30 days (issue 13)
     hourly = _scale_auto(parse_policy("auto"), 24.0)
-    assert (hourly.kind, hourly.window, hourly.resolved_from) == ("multi", 2160, "multi:2160")
+    assert (hourly.kind, hourly.window, hourly.resolved_from) == ("multi", 720, "multi:720")
     fallback = _scale_auto(parse_policy("auto", single_instrument=True), 24.0)
     assert fallback.halflife == 60 * 24 and fallback.resolved_from == "ewma:1440"
     assert _scale_auto(parse_policy("auto"), 1.0) == parse_policy("auto")

@@ -62,7 +62,7 @@ def backtest(
     policy: str | None = typer.Option(
         None, "--policy",
         help="none | static:B | static | one-to-one | rolling-ols[:W] | ewma[:H] | downside[:W] "
-             "| shrunk[:W] | multi[:W] | auto (default auto).",
+             "| robust[:W] | conservative[:W] | shrunk[:W] | multi[:W] | auto (default auto).",
     ),
     compare: str | None = typer.Option(
         None, "--compare", help="Comma-separated policies to run and rank, e.g. "
@@ -97,6 +97,11 @@ def backtest(
         False, "--top-up", help="Top the margin back up when half of it is lost."
     ),
     timeframe: str = typer.Option("1d", "--timeframe", help="1d | 1h bars."),
+    keep_bar: list[str] | None = typer.Option(
+        None, "--keep-bar",
+        help="Keep a flagged bar you know is genuine: KIND@TIME or SYMBOL:KIND@TIME "
+             "(e.g. AVAX:spike@2022-05-11T12:00); repeatable.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     report: Path | None = typer.Option(None, "--report", help=_REPORT_HELP),
     png: Path | None = typer.Option(None, "--png", help="Write PNG charts into this folder."),
@@ -126,7 +131,7 @@ def backtest(
         rebalance=rebalance, min_trade_usd=min_trade, fees=fees, slippage_bps=slippage_bps,
         funding=funding, contract=contract, perpetual=False if dated else None,
         rounding=rounding, leverage=leverage, collateral_usd=collateral, top_up=top_up,
-        basis_annual=basis,
+        basis_annual=basis, keep_bars=tuple(keep_bar or ()),
     )
     bar = _LazyProgress(enabled=True)
     try:

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from althedge.cli.common import compact_table, console, emit_json, parse_date
+from althedge.errors import InputError
 from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan, HoldingLine
 
 EXAMPLE_PORTFOLIO = "examples/portfolio.toml"
@@ -26,6 +27,7 @@ def render_plan(plan: HedgePlan) -> None:
     head = (
         f"[bold]{plan.name}[/]  valued {plan.as_of}  ·  prices: {plan.price_source}  ·  "
         f"beta: {plan.beta_method}, {plan.lookback_days}-day lookback"
+        f"{', hourly returns' if plan.sampling == '1h' else ''}"
     )
     console.print(head)
     # (header, optional, holding cell, portfolio cell); optional columns are dropped on
@@ -49,7 +51,8 @@ def render_plan(plan: HedgePlan) -> None:
         ("R²", True, lambda h: _fmt(h.r_squared, ".2f"), _fmt(plan.portfolio_r_squared, ".2f")),
         ("±se", False, lambda h: _fmt(h.beta_std_error, ".3f"), ""),
         ("downside β", True, lambda h: _fmt(h.downside_beta, ".3f"), ""),
-        ("obs", False, lambda h: str(h.observations), ""),
+        # hourly sampling counts thousands of returns: shown on wide terminals only
+        ("obs", plan.sampling == "1h", lambda h: str(h.observations), ""),
     ]
     if console.width < WIDE_COLUMNS:
         columns = [c for c in columns if not c[1]]
@@ -162,6 +165,16 @@ def plan_command(
         "--exclude-bad",
         help="Exclude series with data errors (their beta is assumed) instead of stopping.",
     ),
+    sampling: str | None = typer.Option(
+        None, "--sampling",
+        help="Returns the betas are measured on: 1h (hourly, when the prices have them) or "
+             "1d; default: the portfolio file's hedge.sampling.",
+    ),
+    keep_bar: list[str] | None = typer.Option(
+        None, "--keep-bar",
+        help="Keep a flagged bar you know is genuine: KIND@TIME or SYMBOL:KIND@TIME "
+             "(e.g. AVAX:spike@2022-05-11T12:00); repeatable.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
 ) -> None:
     """How much BTC/ETH to short, on which contract, with what margin, liquidation and funding.
@@ -173,13 +186,18 @@ def plan_command(
     from althedge.services.plan import build_plan
 
     cfg = load_portfolio(portfolio)
+    if sampling is not None:
+        if sampling not in ("1h", "1d"):
+            raise InputError(f"sampling: {sampling!r} is not 1h or 1d; e.g. --sampling 1h")
+        cfg = cfg.model_copy(update={"hedge": cfg.hedge.model_copy(update={"sampling": sampling})})
     day = parse_date(as_of, "--as-of")
     src_path: str | Path | None = prices
     if src_path is None and cfg.hedge.price_source:
         src_path = (portfolio.parent / cfg.hedge.price_source).resolve()
     source = open_source(src_path, exchange=exchange)
     plan = build_plan(
-        cfg, source, day, exclude_bad_series=exclude_bad, funding_rate_8h=funding_rate
+        cfg, source, day, exclude_bad_series=exclude_bad, funding_rate_8h=funding_rate,
+        keep_bars=keep_bar or (),
     )
     if json_out:
         emit_json(plan.to_dict())
@@ -205,7 +223,8 @@ def demo_command(
         emit_json(plan.to_dict())
         return
     console.print(
-        "[dim]Demo: the example portfolio (examples/portfolio.toml) on bundled real daily prices.\n"
+        "[dim]Demo: the example portfolio (examples/portfolio.toml) on bundled real prices\n"
+        "(valued at the daily close; betas from hourly returns, sampling = \"1h\").\n"
         "Try: althedge plan examples/portfolio.toml --as-of 2022-06-13 · althedge calc hedge "
         "--value 50000 --beta 1.8 --price 65000 --contract-size 1[/]"
     )

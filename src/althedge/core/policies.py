@@ -12,6 +12,9 @@ A policy turns the history up to bar ``t`` into the hedge ratio decided at the c
 * ``rolling-ols[:W]`` — OLS beta over the trailing ``W`` bars (:func:`core.beta.rolling_beta`);
 * ``ewma[:H]`` — EWMA beta with half-life ``H`` bars (:func:`core.beta.rolling_ewma_beta`);
 * ``downside[:W]`` — Ang–Chen–Xing downside beta (:func:`core.beta.rolling_downside_beta`);
+* ``robust[:W]`` — Huber M-estimate over the trailing ``W`` bars
+  (:func:`core.beta.rolling_robust_beta`);
+* ``conservative[:W]`` — the larger of the rolling OLS and downside betas;
 * ``shrunk[:W]`` — per-holding rolling OLS betas shrunk toward the cross-section
   (Vasicek, :func:`core.beta.shrunk_betas`), value-weighted at ``t``;
 * ``multi[:W]`` — BTC and ETH at once, minimum-variance weights b = Σ_hh⁻¹ Σ_hp over
@@ -37,17 +40,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from althedge.core.beta import (
-    class_default_beta,
-    rolling_beta,
-    rolling_downside_beta,
-    rolling_ewma_beta,
-    shrunk_betas,
-)
+from althedge.core.beta import class_default_beta, rolling_beta, shrunk_betas
+from althedge.core.estimators import ESTIMATORS, policy_estimator
 from althedge.errors import InputError
 
 __all__ = [
     "AUTO_FALLBACK",
+    "AUTO_INTRADAY_DAYS",
     "AUTO_POLICY",
     "DEFAULT_HALFLIFE",
     "DEFAULT_WINDOW",
@@ -62,8 +61,10 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
+#: Policy kinds: the fixed ones, then one per estimator of the registry
+#: (:data:`althedge.core.estimators.ESTIMATORS`), then BTC+ETH minimum variance and auto.
 POLICY_KINDS = (
-    "none", "static", "one-to-one", "rolling-ols", "ewma", "downside", "shrunk", "multi", "auto",
+    "none", "static", "one-to-one", *(e.policy for e in ESTIMATORS), "multi", "auto",
 )
 DEFAULT_WINDOW = 90  # bars (days on daily data): the planner's default lookback
 DEFAULT_HALFLIFE = 30.0  # bars
@@ -78,6 +79,12 @@ AUTO_POLICY = "multi:90"
 # estimator that tied for best (with the unmeasured one-to-one) in the same comparison
 # (docs/backtest.md, same section).
 AUTO_FALLBACK = "ewma:60"
+# On intraday bars ``auto`` (BTC+ETH minimum variance) uses a 30-day window: the winner of
+# the hourly walk-forward (182 baskets of the shared coins, chosen on 2021-04 → 2023-06,
+# confirmed on 2023-07 → 2025-12, net of fees, slippage and each leg's funding; hourly
+# minimum variance over 30 days beat 60 and 14 days and the daily 90-day window).
+# Evidence and command: docs/backtest.md, section "Hourly estimates: walk-forward".
+AUTO_INTRADAY_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class PolicySpec:
     name: str  # as shown to the user, e.g. "rolling-ols:90"
     kind: str
     beta: float | None = None  # static
-    window: int | None = None  # rolling-ols, downside, shrunk, multi
+    window: int | None = None  # window estimators (rolling-ols, downside, robust, …), multi
     halflife: float | None = None  # ewma
     resolved_from: str | None = None  # "auto" when this spec is auto's winner
 
@@ -162,11 +169,12 @@ def parse_policy(
         if b < 0:
             raise InputError(f"policy {name!r}: a static beta must be ≥ 0; e.g. static:1.8")
         return PolicySpec(name=f"static:{b:g}", kind="static", beta=b)
-    if kind == "ewma":
-        h = _number(arg, "ewma:30", name) if arg else float(halflife)
+    est = policy_estimator(kind)
+    if est is not None and est.parameter == "halflife":
+        h = _number(arg, f"{kind}:30", name) if arg else float(halflife)
         if h <= 0:
-            raise InputError(f"policy {name!r}: the half-life must be > 0 bars; e.g. ewma:30")
-        return PolicySpec(name=f"ewma:{h:g}", kind="ewma", halflife=h)
+            raise InputError(f"policy {name!r}: the half-life must be > 0 bars; e.g. {kind}:30")
+        return PolicySpec(name=f"{kind}:{h:g}", kind=kind, halflife=h)
     w = _number(arg, f"{kind}:90", name) if arg else float(window)
     if w != int(w) or w < 3:
         raise InputError(f"policy {name!r}: the window must be a whole number ≥ 3 bars; "
@@ -377,21 +385,17 @@ def target_ratios(
         wts = np.asarray(asset_weights, dtype=float)
         beta = (wts @ cb)[:, None] * np.ones((1, n))
         return PolicyTargets({primary: beta}, None, True, notes)
-    if kind == "rolling-ols":
-        assert spec.window is not None
-        beta = np.asarray(rolling_beta(y2, x, spec.window), dtype=float)
-        if with_std_error:
-            se = rolling_beta_std_error(y2, x, spec.window)
-    elif kind == "ewma":
-        assert spec.halflife is not None
-        beta = np.asarray(rolling_ewma_beta(y2, x, spec.halflife), dtype=float)
-        beta[: spec.warmup] = np.nan  # too few effective observations before ~2 half-lives
-    elif kind == "downside":
-        assert spec.window is not None
-        beta = np.asarray(rolling_downside_beta(y2, x, spec.window), dtype=float)
-    elif kind == "shrunk":
+    est = policy_estimator(kind)
+    if est is not None and est.cross_section:
         assert spec.window is not None
         beta, se = _shrunk(y2, x, spec.window, asset_returns, asset_weights)
+    elif est is not None:
+        param = spec.halflife if est.parameter == "halflife" else spec.window
+        assert param is not None
+        beta = est.rolling(y2, x, float(param))
+        if kind == "rolling-ols" and with_std_error:
+            assert spec.window is not None
+            se = rolling_beta_std_error(y2, x, spec.window)
     elif kind == "multi":
         assert spec.window is not None
         if "ETH" not in hedge_returns or "BTC" not in hedge_returns:

@@ -256,6 +256,7 @@ def simulate_leg(
     entry_price_usd: FloatArray | None = None,
     spot_usd: FloatArray | None = None,
     force_loop: bool = False,
+    mark_usd: FloatArray | None = None,
 ) -> LegResult:
     """Walk one hedge leg forward over ``T`` bars for ``N`` columns.
 
@@ -274,7 +275,12 @@ def simulate_leg(
     * ``funding_rate`` (T,): funding rate applied at ``t`` to the position held over
       ``(t−1, t]`` (already scaled to the bar: rate per 8 h × bar hours / 8); positive
       = longs pay shorts, so the short receives;
-    * ``rebalance_due`` (T,): bars on which the policy may trade (default: every bar).
+    * ``rebalance_due`` (T,): bars on which the policy may trade (default: every bar);
+    * ``mark_usd`` (T,): the exchange's mark price to test liquidation with on each bar —
+      for a short, the highest mark over ``(t−1, t]`` (exchanges liquidate on the mark,
+      not the last trade); the position is liquidated when the equity at that mark is at
+      or below the maintenance margin at that mark (or at the close, as without it).
+      Default: the close only. Only used when margin is simulated.
     """
     v = np.asarray(portfolio_value_usd, dtype=float)
     if v.ndim == 1:
@@ -307,9 +313,13 @@ def simulate_leg(
         and spec.min_trade_usd == 0.0
         and not force_loop
     )
+    mark = None if mark_usd is None else np.asarray(mark_usd, dtype=float)
+    if mark is not None and (mark.shape != (t_len,) or not np.all(np.isfinite(mark))
+                             or np.any(mark <= 0)):
+        raise InputError(f"mark_usd: needs {t_len} finite prices > 0; fill gaps with the close")
     if closed_form:
         return _closed_form(spec, target_usd, p_exit, p_entry, rate, due)
-    return _walk(spec, target_usd, p_exit, p_entry, spot, rate, due)
+    return _walk(spec, target_usd, p_exit, p_entry, spot, rate, due, mark)
 
 
 def _unit_series(
@@ -395,6 +405,7 @@ def _walk(
     spot: FloatArray,
     rate: FloatArray,
     due: BoolArray,
+    mark: FloatArray | None = None,
 ) -> LegResult:
     """General path-dependent walk (margin, thresholds, minimum trade, inverse balance)."""
     from althedge.core.margin import forfeited_margin, initial_margin, maintenance_margin
@@ -420,6 +431,11 @@ def _walk(
     if lev is not None:
         unit_mm = np.asarray(maintenance_margin(ct, 1.0, cs, p_exit, spec.mmr, 0.0))
         unit_im = np.asarray(initial_margin(ct, 1.0, cs, p_exit, lev))
+        if mark is not None:
+            # one short contract: PnL from the close to the mark, maintenance at the mark
+            pnl_fn = inverse_pnl_coin if inverse else linear_pnl_usd
+            unit_to_mark = np.asarray(pnl_fn(Side.SHORT, 1.0, cs, p_exit, mark))
+            unit_mm_mark = np.asarray(maintenance_margin(ct, 1.0, cs, mark, spec.mmr, 0.0))
     settle = spot if inverse else np.ones(t_len)  # USD per unit of settlement currency
     if not inverse:
         # a linear target's contracts do not depend on the path: size every due bar at once
@@ -443,6 +459,9 @@ def _walk(
                 held = q > 0
                 mm = q * unit_mm[t] - spec.maint_amount
                 liq = held & (bal <= mm)
+                if mark is not None:
+                    liq |= held & (bal + q * unit_to_mark[t]
+                                   <= q * unit_mm_mark[t] - spec.maint_amount)
                 if liq.any():
                     # isolated margin: the position is closed and what is left is forfeited
                     out["liq_loss"][t] = np.where(liq, forfeited_margin(bal), 0.0) * fx

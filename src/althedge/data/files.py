@@ -266,6 +266,39 @@ def read_funding(source: Path | Traversable | str, name: str | None = None) -> p
     return daily_mean(series)
 
 
+def read_funding_events(source: Path | Traversable | str, name: str | None = None) -> pd.Series:
+    """Read a funding file into its settlements: the rate paid at each settlement time.
+
+    Accepts the event files of ``../shared/data`` — Binance/Bybit ``datetime,funding_rate``
+    (8-hourly), BitMEX ``datetime,funding_rate,funding_interval_h`` and Deribit's realised
+    hourly ``datetime,funding_rate,interest_8h,index_price`` — and ``fundingRate`` exports.
+    Each value is what one unit of notional paid at that time (+ = longs pay shorts), for
+    its own interval: nothing is rescaled. A daily-mean file (``funding_mean``) is spread
+    as three settlements at 00:00, 08:00 and 16:00 UTC at that mean. Sorted, one per time.
+    """
+    src = Path(source) if isinstance(source, str) else source
+    label = name or src.name
+    raw = _lower_columns(_read_table(src, label))
+    tcol = _pick(raw.columns, _TIME_ALIASES) or (raw.columns[0] if len(raw.columns) else None)
+    rcol = _pick(raw.columns, _FUNDING_ALIASES)
+    if tcol is None or rcol is None:
+        raise DataError(f"{label}: a funding file needs a time column and a rate column "
+                        f"(funding_rate or fundingRate); found {', '.join(map(str, raw.columns))}")
+    index = pd.DatetimeIndex(parse_timestamps(raw[tcol])).astype("datetime64[ns]")
+    rates, _bad = _to_float(raw[rcol])
+    series = pd.Series(rates.to_numpy(), index=index, name="funding_rate")
+    series = series[np.asarray(series.index.notna()) & series.notna().to_numpy()]
+    if rcol == "funding_mean":
+        days = pd.DatetimeIndex(series.index).normalize()
+        parts = [pd.Series(series.to_numpy(), index=days + pd.Timedelta(hours=h))
+                 for h in (0, 8, 16)]
+        series = pd.concat(parts)
+    series = series[~series.index.duplicated(keep="last")].sort_index()
+    series.index = pd.DatetimeIndex(series.index, name="timestamp")
+    series.name = "funding_rate"
+    return series.astype(float)
+
+
 def daily_mean(series: pd.Series) -> pd.Series:
     """Average a time series per UTC calendar day (index at 00:00, ``datetime64[ns]``)."""
     if series.empty:

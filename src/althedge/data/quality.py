@@ -21,12 +21,28 @@ stale              warning   the same close >= 5 bars in a row (error from 10 ba
                              frozen feed; hourly: 12 / 48 bars
 coarse_prices      warning   >= 20 % of returns are exactly zero: prices are rounded so coarsely
                              that returns are quantised (e.g. SHIB quoted to 1e-6 USD)
-spike              error     |r| >= ln 3 † and the next bar reverts it (r_t + r_t+1 within 25 % of
-                             |r_t|): a bad print; warning from ln 2 †
+spike              error     |r| >= max(ln 3 †, 30 σ) and the next bar reverts it (r_t + r_t+1
+                             within 25 % of |r_t|): a bad print; warning from max(ln 2 †, 20 σ),
+                             and only a warning when the market (BTC) moved ≥ 5 σ_BTC the same
+                             way in that bar
 level_shift        error     |r| >= ln 10 in one bar without reverting: no real market does that;
                              the ticker probably switched to another coin (UNI, TON in shared data)
-extreme_move       warning   |r| >= ln 2 † (a doubling or halving in one bar): check it is genuine
+extreme_move       warning   |r| >= max(ln 2 †, 20 σ) (e.g. a doubling or halving in one daily bar)
 ================== ========= =======================================================================
+
+σ is the series' own robust volatility at its timeframe: 1.4826 × the median absolute deviation
+of its log returns (a bad print does not move it), from at least 100 returns (fewer: the
+√-scaled thresholds alone). A wild coin at hourly bars (σ ≈ 0.8 % for
+SOL or AVAX on Binance) gets thresholds above the √-scaled daily ones; a calm one keeps those.
+
+Market cross-check: :func:`check_closes` compares a suspected spike with the hedge asset's
+(``market``, BTC by default) log return over the same bar. On 2022-05-11 12:00 UTC (the Terra
+collapse) SOL, AVAX, DOT fell 19–26 % in one hour and came back the next while BTC fell 7 %
+(≈ 20 σ_BTC): a market-wide move, reported as a warning, not refused.
+
+Keeping a flagged bar: a user who knows a bar is genuine names it ``KIND@TIME`` or
+``SYMBOL:KIND@TIME`` (``--keep-bar``, or ``keep_bars`` in the portfolio file's ``[hedge]``);
+:func:`keep_bars` turns the matching error findings into warnings that say they were kept.
 
 The numbers are rules of thumb chosen on the shared data (``/work/shared/data``): BTC's worst
 day (2020-03-12, −37 %, r = −0.47) and DOGE's 2021-01-28 rally (×4.6) stay below the error
@@ -39,12 +55,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from althedge.errors import DataQualityError
+from althedge.errors import DataQualityError, InputError
 
 ERROR = "error"
 WARNING = "warning"
@@ -93,6 +109,10 @@ class Thresholds:
     stale_warning_bars_intraday: int = 12
     stale_error_bars_intraday: int = 48
     coarse_zero_return_share: float = 0.20
+    extreme_sigmas: float = 20.0
+    spike_error_sigmas: float = 30.0
+    market_sigmas: float = 5.0
+    sigma_min_returns: int = 100
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -156,12 +176,24 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def robust_sigma(log_returns: np.ndarray) -> float:
+    """1.4826 × median absolute deviation of the finite log returns (0.0 when fewer than 3)."""
+    r = np.asarray(log_returns, dtype=float)
+    r = r[np.isfinite(r)]
+    if r.size < 3:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
 def check_series(symbol: str, frame: pd.DataFrame | pd.Series, *, timeframe: str | None = None,
-                 thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[Finding]:
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                 market: pd.Series | None = None, market_name: str = "BTC") -> list[Finding]:
     """Check one price series (a raw frame from :func:`althedge.data.files.read_ohlcv`, an OHLCV
     frame or a Series of closes) and return its findings, errors first.
 
     ``timeframe`` ("1d"/"1h") fixes the grid; by default it is inferred from the spacing.
+    ``market`` (closes of the hedge asset, e.g. BTC, on any index): a suspected spike in a bar
+    where the market moved the same way by ≥ ``market_sigmas`` of its own σ is a warning.
     """
     th = thresholds
     out: list[Finding] = []
@@ -278,19 +310,31 @@ def check_series(symbol: str, frame: pd.DataFrame | pd.Series, *, timeframe: str
     # 6. jumps ----------------------------------------------------------------------------------
     if len(values) > 2:
         r = np.diff(np.log(values))
-        extreme = th.extreme_log_return * scale
-        spike_err = th.spike_error_log_return * scale
+        # σ needs enough bars to be the series' own: a short window (e.g. two days of a
+        # crash) would otherwise raise the thresholds with its own wildness
+        sigma = robust_sigma(r) if len(r) >= th.sigma_min_returns else 0.0
+        extreme = max(th.extreme_log_return * scale, th.extreme_sigmas * sigma)
+        spike_err = max(th.spike_error_log_return * scale, th.spike_error_sigmas * sigma)
+        m_move = _market_moves(market, vindex)
+        own = _market_moves(market, None)
+        m_sigma = robust_sigma(own) if own is not None else 0.0
         reverted = np.zeros(len(r), dtype=bool)
         for i in range(len(r) - 1):
             a, b = r[i], r[i + 1]
             if abs(a) >= extreme and a * b < 0 and abs(a + b) <= th.spike_revert_fraction * abs(a):
                 reverted[i] = reverted[i + 1] = True
-                sev = ERROR if abs(a) >= spike_err else WARNING
+                mm = float(m_move[i]) if m_move is not None else math.nan
+                wide = (math.isfinite(mm) and mm * a > 0 and m_sigma > 0
+                        and abs(mm) >= th.market_sigmas * m_sigma)
+                sev = ERROR if abs(a) >= spike_err and not wide else WARNING
+                why = (f"{market_name} moved {math.expm1(mm):+.1%} in the same bar "
+                       f"({abs(mm) / m_sigma:.0f} σ): a market-wide move, not a bad print"
+                       if wide else "a single-bar spike, most likely a bad print")
                 add(sev, "spike", vindex[i + 1],
                     f"close jumps from {_fmt_price(values[i])} to {_fmt_price(values[i + 1])} USD "
                     f"({math.expm1(a):+.0%}) and back to {_fmt_price(values[i + 2])} the next bar: "
-                    "a single-bar spike, most likely a bad print")
-        for i in np.flatnonzero(np.abs(r) >= extreme):
+                    + why)
+        for i in np.flatnonzero(np.abs(r) >= extreme).tolist():
             if reverted[i]:
                 continue
             factor = math.exp(abs(r[i]))
@@ -306,6 +350,20 @@ def check_series(symbol: str, frame: pd.DataFrame | pd.Series, *, timeframe: str
     return _sorted(out)
 
 
+def _market_moves(market: pd.Series | None, at: pd.DatetimeIndex | None) -> np.ndarray | None:
+    """Log returns of ``market`` between consecutive times of ``at`` (None: its own bars)."""
+    if market is None:
+        return None
+    m = pd.to_numeric(market, errors="coerce").astype(float)
+    m = m[(m > 0) & m.notna()]
+    m = m[~m.index.duplicated(keep="last")].sort_index()
+    if at is None:
+        return np.diff(np.log(m.to_numpy()))
+    px = m.reindex(pd.DatetimeIndex(at)).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.diff(np.log(px))
+
+
 def _bar_of(timeframe: str | None) -> pd.Timedelta | None:
     return {"1d": _DAY, "1h": pd.Timedelta(hours=1)}.get(timeframe or "")
 
@@ -319,12 +377,17 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
 
 
 def check_closes(closes: pd.DataFrame, *, timeframe: str | None = None,
-                 thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[Finding]:
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS, market: str | None = "BTC",
+                 keep: Sequence[str] = ()) -> list[Finding]:
     """Check every column of a closes frame (as returned by ``PriceSource.closes``).
 
     Leading and trailing NaN (before listing, after the data ends) are not defects; interior
-    NaN rows are treated as missing bars (``gap``).
+    NaN rows are treated as missing bars (``gap``). When the frame has a ``market`` column
+    (BTC), every other column's suspected spikes are cross-checked against it. ``keep``:
+    ``KIND@TIME`` / ``SYMBOL:KIND@TIME`` bars the user keeps (:func:`keep_bars`).
     """
+    rules = [parse_keep_bar(k) for k in keep]
+    mkt = closes[market].dropna() if market is not None and market in closes.columns else None
     findings: list[Finding] = []
     if timeframe is None and len(closes.index) > 1:
         bar = infer_bar(pd.DatetimeIndex(closes.index))
@@ -336,9 +399,63 @@ def check_closes(closes: pd.DataFrame, *, timeframe: str | None = None,
                                     "no price at all in the period asked"))
             continue
         s = s.loc[s.first_valid_index(): s.last_valid_index()]
-        findings.extend(check_series(str(col), s.dropna(), timeframe=timeframe,
-                                     thresholds=thresholds))
-    return findings
+        findings.extend(check_series(
+            str(col), s.dropna(), timeframe=timeframe, thresholds=thresholds,
+            market=mkt if col != market else None, market_name=market or ""))
+    return keep_bars(findings, rules) if rules else findings
+
+
+@dataclass(frozen=True)
+class KeepBar:
+    """A flagged bar the user keeps: ``kind`` at ``timestamp``, for ``symbol`` (None: any)."""
+
+    kind: str
+    timestamp: pd.Timestamp
+    symbol: str | None = None
+
+    def matches(self, f: Finding) -> bool:
+        if f.kind != self.kind or f.timestamp is None:
+            return False
+        if self.symbol is not None and f.symbol.upper() != self.symbol:
+            return False
+        return pd.Timestamp(f.timestamp) == self.timestamp
+
+
+def parse_keep_bar(text: str | KeepBar) -> KeepBar:
+    """``spike@2022-05-11T12:00`` or ``AVAX:spike@2022-05-11T12:00`` → :class:`KeepBar`.
+
+    Raises :class:`InputError` naming the expected form.
+    """
+    if isinstance(text, KeepBar):
+        return text
+    raw = str(text).strip()
+    head, sep, when = raw.partition("@")
+    symbol, _, kind = head.rpartition(":")
+    kind = kind.strip().lower()
+    example = "e.g. --keep-bar spike@2022-05-11T12:00 or AVAX:spike@2022-05-11T12:00"
+    if not sep or kind not in KINDS:
+        raise InputError(f"keep-bar: {raw!r} is not KIND@TIME with KIND one of "
+                         f"{', '.join(KINDS)}; {example}")
+    try:
+        ts = pd.Timestamp(when.strip())
+    except ValueError:
+        raise InputError(f"keep-bar: {when!r} is not a time; {example}") from None
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return KeepBar(kind, ts, symbol.strip().upper() or None)
+
+
+def keep_bars(findings: Iterable[Finding], keep: Sequence[str | KeepBar]) -> list[Finding]:
+    """The findings with those matching a kept bar turned into warnings saying so."""
+    rules = [parse_keep_bar(k) for k in keep]
+    out: list[Finding] = []
+    for f in findings:
+        rule = next((k for k in rules if k.matches(f)), None)
+        if rule is not None and f.severity == ERROR:
+            f = replace(f, severity=WARNING, detail=f"{f.detail} — kept by the user "
+                        f"(keep-bar {f.kind}@{f.timestamp})")
+        out.append(f)
+    return _sorted(out)
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:
@@ -365,7 +482,8 @@ def exclude_error_series(closes: pd.DataFrame, findings: Sequence[Finding] | Non
 
 
 def require_usable(closes: pd.DataFrame, *, exclude: bool = False, timeframe: str | None = None,
-                   protect: Sequence[str] = ()) -> tuple[pd.DataFrame, list[Finding]]:
+                   protect: Sequence[str] = (), keep: Sequence[str] = ()
+                   ) -> tuple[pd.DataFrame, list[Finding]]:
     """Run the checks the plan and the backtest need before computing anything from ``closes``.
 
     Returns (closes to use, all findings). With ``exclude=False`` an error finding raises
@@ -373,7 +491,7 @@ def require_usable(closes: pd.DataFrame, *, exclude: bool = False, timeframe: st
     faulty columns are dropped instead, except those in ``protect`` (e.g. the hedge asset,
     without which nothing can be computed), which still raise.
     """
-    findings = check_closes(closes, timeframe=timeframe)
+    findings = check_closes(closes, timeframe=timeframe, keep=keep)
     errors = [f for f in findings if f.severity == ERROR]
     if not errors:
         return closes, findings

@@ -37,6 +37,7 @@ from althedge.core.margin import liquidation_price
 from althedge.core.pnl import inverse_pnl_coin, linear_pnl_usd
 from althedge.core.policies import (
     AUTO_FALLBACK,
+    AUTO_INTRADAY_DAYS,
     DEFAULT_HALFLIFE,
     DEFAULT_WINDOW,
     PolicySpec,
@@ -48,6 +49,7 @@ from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
 from althedge.data import PriceSource, check_closes
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
+from althedge.services.costs import find_funding_history, funding_per_bar, mark_high_per_bar
 
 __all__ = [
     "DEFAULT_FUNDING_RATE_8H",
@@ -93,7 +95,9 @@ class BacktestSettings:
     * ``top_up``: top the margin up to the initial margin when half of it is gone;
     * ``basis_annual``: dated contracts only — annualised basis of the simple model
       (constant, converging linearly to 0 at each quarterly expiry);
-    * ``margin_call_ratio``: maintenance margin / equity that counts as a margin call.
+    * ``margin_call_ratio``: maintenance margin / equity that counts as a margin call;
+    * ``keep_bars``: flagged bars the user keeps, ``KIND@TIME`` or ``SYMBOL:KIND@TIME``
+      (added to the portfolio file's ``hedge.keep_bars``; ``docs/data.md``).
     """
 
     start: str | date | None = None
@@ -114,6 +118,7 @@ class BacktestSettings:
     top_up: bool = False
     basis_annual: float = 0.05
     margin_call_ratio: float = 0.8
+    keep_bars: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -313,8 +318,12 @@ def _funding_per_bar(
     settings: BacktestSettings,
     assumed_8h: float,
     warnings: list[str],
+    exchange: str = "binance",
+    contract: str = "linear",
 ) -> np.ndarray:
-    """Funding rate applied on each bar: rate per 8 h × bar hours / 8 (daily bar: × 3)."""
+    """Funding rate applied on each bar: every settlement in the bar where it falls, from
+    the leg's own history (:mod:`althedge.services.costs`); without one, the source's daily
+    mean rate per 8 h × bar hours / 8 (daily bar: × 3)."""
     per_bar = _BAR_HOURS[settings.timeframe] / 8.0
     text = str(settings.funding).strip().lower()
     if text != "history":
@@ -328,6 +337,19 @@ def _funding_per_bar(
         if not (math.isfinite(rate) and abs(rate) <= 0.05):
             raise InputError(f"funding: a rate per 8 h must be within ±0.05, got {rate}")
         return np.full(len(index), rate * per_bar)
+    histories = find_funding_history(getattr(source, "root", None), exchange, asset, contract)
+    if histories:
+        bar = pd.Timedelta(hours=_BAR_HOURS[settings.timeframe])
+        settled, missing, used = funding_per_bar(histories, index, bar, assumed_8h)
+        warnings.append(f"funding: {asset} {contract} settlements from {', '.join(used)}"
+                        if used else f"funding: no {asset} settlement inside the span")
+        if missing:
+            warnings.append(
+                f"funding: no real {asset} {contract} funding for {missing} of {len(index)} "
+                f"bars; assumed {assumed_8h:.4%} per 8 h there (set hedge.funding_rate_8h "
+                "or --funding RATE)"
+            )
+        return settled
     hist = source.funding_rates(asset)
     if hist.empty and asset != "BTC":
         hist = source.funding_rates("BTC")
@@ -376,14 +398,15 @@ def _load(
 
 
 def _check_quality(
-    closes: pd.DataFrame, used_from: pd.Timestamp, timeframe: str, warnings: list[str]
+    closes: pd.DataFrame, used_from: pd.Timestamp, timeframe: str, warnings: list[str],
+    keep: Sequence[str] = (),
 ) -> None:
     """Refuse error-severity defects in the bars used (warm-up included), warn on the rest.
 
     Defects before ``used_from`` do not touch the run and are not reported.
     """
     used = closes.loc[used_from:]
-    for f in check_closes(used, timeframe=timeframe):
+    for f in check_closes(used, timeframe=timeframe, keep=keep):
         if f.severity == "error":
             raise DataQualityError(
                 f"prices: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}; fix the data, "
@@ -403,10 +426,12 @@ def _ratios_frame(ratios: np.ndarray) -> np.ndarray:
 
 
 def _scale_auto(spec: PolicySpec, bars_per_day: float) -> PolicySpec:
-    """``auto``'s window/half-life were chosen on daily bars: keep them in days."""
+    """``auto``'s window/half-life in days → bars; on intraday bars BTC+ETH minimum variance
+    takes :data:`AUTO_INTRADAY_DAYS` (the hourly walk-forward's winner)."""
     if bars_per_day == 1:
         return spec
-    window = round(spec.window * bars_per_day) if spec.window else None
+    days = AUTO_INTRADAY_DAYS if spec.kind == "multi" else spec.window
+    window = round(days * bars_per_day) if days else None
     halflife = spec.halflife * bars_per_day if spec.halflife else None
     param = window if window is not None else halflife
     return replace(spec, window=window, halflife=halflife,
@@ -509,7 +534,8 @@ def run_backtest(
             "use an earlier --start, a shorter --window or more data"
         )
     sl = slice(begin, None)
-    _check_quality(raw, index[max(0, begin - warm)], settings.timeframe, warnings)
+    _check_quality(raw, index[max(0, begin - warm)], settings.timeframe, warnings,
+                   [*portfolio.hedge.keep_bars, *settings.keep_bars])
     idx = index[sl]
     t_len = len(idx)
     v_s = v[sl]
@@ -562,12 +588,20 @@ def run_backtest(
         )
         if inst.is_perpetual:
             exit_p = entry_p = spot
-            rate = _funding_per_bar(source, asset, idx, settings, assumed_8h, warnings)
+            rate = _funding_per_bar(source, asset, idx, settings, assumed_8h, warnings,
+                                    inst.exchange, inst.contract_type.value)
         else:
             exit_p, entry_p = dated_prices(pd.Series(spot, index=idx), settings.basis_annual)
             rate = np.zeros(t_len)
         legs[asset] = {"inst": inst, "spec": leg_spec, "spot": spot, "exit": exit_p,
-                       "entry": entry_p, "rate": rate}
+                       "entry": entry_p, "rate": rate, "mark": None}
+        if inst.is_perpetual and inst.contract_type is ContractType.LINEAR:
+            marked = mark_high_per_bar(getattr(source, "root", None), asset, idx,
+                                       pd.Timedelta(hours=_BAR_HOURS[settings.timeframe]), spot)
+            if marked is not None and marked[1]:
+                legs[asset]["mark"] = marked[0]
+                warnings.append(f"liquidation: {asset} checked against Binance's mark price "
+                                f"on {marked[1]} of {t_len} bars (the close elsewhere)")
 
     # --- walk forward and measure ---------------------------------------------------------
     periods = _PERIODS_PER_YEAR[settings.timeframe]
@@ -588,6 +622,7 @@ def run_backtest(
             res = simulate_leg(
                 leg["spec"], v_s, ratio_s, leg["exit"], funding_rate=leg["rate"],
                 rebalance_due=due, entry_price_usd=leg["entry"], spot_usd=leg["spot"],
+                mark_usd=leg["mark"],
             )
             leg_res[asset] = res
             liq_px = _liquidation_prices(legs[asset], res, portfolio.hedge.exchange)

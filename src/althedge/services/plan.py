@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from althedge.config import AssetClass, BetaMethod, PortfolioConfig
+from althedge.config import AssetClass, PortfolioConfig
 from althedge.core import beta as beta_core
+from althedge.core.estimators import get_estimator
 from althedge.core.funding import funding_usd_per_year
 from althedge.core.instruments import Instrument, Side, find_instrument
+from althedge.core.intraday import consecutive_returns, skip_listing
 from althedge.core.margin import (
     cross_liquidation_price,
     initial_margin,
@@ -33,7 +35,7 @@ from althedge.core.pnl import pnl_usd
 from althedge.core.returns import portfolio_returns
 from althedge.core.sizing import size_hedge
 from althedge.data import PriceSource, check_closes
-from althedge.errors import ConfigError, DataError, DataQualityError
+from althedge.errors import AlthedgeError, ConfigError, DataError, DataQualityError
 
 #: Funding assumed when neither the portfolio file nor the source gives a rate:
 #: 0.01 % per 8 h, the baseline (interest component) most exchanges pay at zero premium.
@@ -150,6 +152,7 @@ class HedgePlan:
     hedges: list[HedgeLeg]
     warnings: list[str] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
+    sampling: str = "1d"  # returns the betas were measured on: "1d" or "1h"
 
     @property
     def hedge(self) -> HedgeLeg:
@@ -200,17 +203,10 @@ def _latest(series: pd.Series) -> tuple[float, pd.Timestamp | None]:
 
 
 def _estimate(
-    method: BetaMethod, r_a: np.ndarray, r_h: np.ndarray, lam: float
+    method: str, r_a: np.ndarray, r_h: np.ndarray, lam: float
 ) -> beta_core.BetaEstimate:
-    if method in (BetaMethod.OLS, BetaMethod.SHRUNK):
-        return beta_core.ols_beta(r_a, r_h)
-    if method is BetaMethod.EWMA:
-        return beta_core.ewma_beta(r_a, r_h, lam=lam)
-    if method is BetaMethod.DOWNSIDE:
-        return beta_core.downside_beta(r_a, r_h)
-    if method is BetaMethod.ROBUST:
-        return beta_core.robust_beta(r_a, r_h)
-    return beta_core.conservative_beta(r_a, r_h)
+    """The registry's point estimator for ``method`` (``shrunk``: OLS, shrunk later)."""
+    return get_estimator(method).point(r_a, r_h, lam=lam)
 
 
 def _assumed_estimate(asset_class: AssetClass, observations: int) -> beta_core.BetaEstimate:
@@ -225,6 +221,49 @@ def _assumed_estimate(asset_class: AssetClass, observations: int) -> beta_core.B
         observations=observations,
         method=f"class:{asset_class.value}",
     )
+
+
+#: Hours after a coin's first hourly close that are left out of its beta (price discovery).
+LISTING_SKIP_HOURS = 72
+
+
+def _hourly_window(
+    source: PriceSource, assets: Sequence[str], valuation_ts: pd.Timestamp, days: int,
+    warnings: list[str],
+) -> pd.DataFrame | None:
+    """Hourly closes of the last ``days`` days up to the end of the valuation day (bars
+    opening before the next midnight), or None (with a warning) when the source has none."""
+    end = valuation_ts.normalize() + pd.Timedelta(days=1) - pd.Timedelta(hours=1)
+    start = end - pd.Timedelta(days=days) + pd.Timedelta(hours=1)
+    try:
+        hourly = source.closes(list(assets), start=start - pd.Timedelta(hours=1), end=end,
+                               timeframe="1h")
+    except AlthedgeError:
+        hourly = pd.DataFrame()
+    missing = [a for a in assets if a not in hourly.columns or not hourly[a].notna().any()]
+    if hourly.empty or missing:
+        warnings.append(
+            f"sampling: no hourly closes for {', '.join(missing) or 'any asset'} in "
+            f"{source.name}; betas measured on daily returns instead"
+        )
+        return None
+    return hourly
+
+
+def _returns(window: pd.DataFrame, sampling: str) -> pd.DataFrame:
+    """Simple returns of the beta window: daily as before; hourly only across consecutive
+    bars (a downtime gap is not one return) and without each coin's first hours after
+    listing (its first close inside this window being later than the window's start)."""
+    if sampling != "1h":
+        return window.pct_change(fill_method=None).iloc[1:]
+    idx = pd.DatetimeIndex(window.index).as_unit("ns")
+    times = idx.asi8
+    values = consecutive_returns(window.to_numpy(dtype=float), times)
+    has = np.isfinite(window.to_numpy(dtype=float))
+    listed_late = [j for j in range(has.shape[1]) if has[:, j].any() and not has[0, j]]
+    if listed_late:
+        values[:, listed_late] = skip_listing(values[:, listed_late], times, LISTING_SKIP_HOURS)
+    return pd.DataFrame(values, index=window.index, columns=window.columns).iloc[1:]
 
 
 def _pairwise(r_a: pd.Series, r_h: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -262,6 +301,7 @@ def build_plan(
     *,
     exclude_bad_series: bool = False,
     funding_rate_8h: float | None = None,
+    keep_bars: Sequence[str] = (),
 ) -> HedgePlan:
     """Value the portfolio, measure betas and size the hedge, using data up to ``as_of``.
 
@@ -269,6 +309,11 @@ def build_plan(
     overrides both the portfolio file and the source. Series with ``error``-severity
     data findings in the lookback window raise :class:`DataQualityError`, or are
     excluded (their betas assumed from the class table) when ``exclude_bad_series``.
+    ``keep_bars`` (``KIND@TIME`` or ``SYMBOL:KIND@TIME``, added to the portfolio file's
+    ``hedge.keep_bars``) keeps flagged bars the user knows are genuine. With
+    ``hedge.sampling = "1h"`` the betas come from the hourly returns of the last
+    ``lookback_days`` days when the source has hourly closes (daily otherwise, with a
+    warning).
     """
     hedge_cfg = portfolio.hedge
     warnings: list[str] = []
@@ -285,8 +330,17 @@ def build_plan(
 
     # ---- data quality on the window the beta uses (plus one bar for the first return)
     window = closes.iloc[-(hedge_cfg.lookback_days + 1) :]
+    measured_assets = [a for a in assets if a in known]
+    hourly = (
+        _hourly_window(source, measured_assets, valuation_ts, hedge_cfg.lookback_days, warnings)
+        if hedge_cfg.sampling == "1h"
+        else None
+    )
+    sampling = "1h" if hourly is not None else "1d"
+    beta_window = hourly if hourly is not None else window
+    keep = [*hedge_cfg.keep_bars, *keep_bars]
     excluded: set[str] = set()
-    for finding in check_closes(window):
+    for finding in check_closes(beta_window, timeframe=sampling, keep=keep):
         if finding.severity != "error":
             continue
         if finding.symbol in hedge_cfg.assets or not exclude_bad_series:
@@ -325,9 +379,13 @@ def build_plan(
 
     # ---- 2. beta (each holding against the primary hedge asset)
     hedge_asset = portfolio.hedge_asset
-    rets = window.pct_change(fill_method=None).iloc[1:]
+    bars_per_day = 24 if sampling == "1h" else 1
+    rets = _returns(beta_window, sampling)
     r_h = rets[hedge_asset]
-    lam = hedge_cfg.ewma_lambda
+    # ewma_lambda is a daily decay: per hourly bar it is λ^(1/24) (the same half-life in days)
+    lam = hedge_cfg.ewma_lambda ** (1.0 / bars_per_day)
+    # min_observations counts daily returns; on hourly returns the same span of days
+    min_obs = hedge_cfg.min_observations * bars_per_day
     estimates: dict[str, beta_core.BetaEstimate | None] = {}
     downside: dict[str, float] = {}
     for h in portfolio.holdings:
@@ -335,7 +393,7 @@ def build_plan(
             estimates[h.asset] = None
             continue
         x, y = _pairwise(rets[h.asset], r_h)
-        if len(x) < hedge_cfg.min_observations or not np.var(y) > 0:
+        if len(x) < min_obs or not np.var(y) > 0:
             estimates[h.asset] = None
             continue
         try:
@@ -348,7 +406,7 @@ def build_plan(
         except beta_core.BetaUnavailableError:
             downside[h.asset] = math.nan
 
-    if hedge_cfg.beta_method is BetaMethod.SHRUNK:
+    if get_estimator(hedge_cfg.beta_method).cross_section:
         measured = [a for a, e in estimates.items() if e is not None]
         if measured:
             prior = _universe_mean_beta(
@@ -390,10 +448,10 @@ def build_plan(
             warnings.append(
                 f"{h.asset}: beta ASSUMED {est.beta:g} from class {cls.value}{cls_note} — {why}"
             )
-        elif est.observations < 0.8 * hedge_cfg.lookback_days:
+        elif est.observations < 0.8 * hedge_cfg.lookback_days * bars_per_day:
             warnings.append(
-                f"{h.asset}: thin history — {est.observations} returns "
-                f"in a {hedge_cfg.lookback_days}-day window"
+                f"{h.asset}: thin history — {est.observations} {'hourly ' * (bars_per_day > 1)}"
+                f"returns in a {hedge_cfg.lookback_days}-day window"
             )
         lines.append(
             HoldingLine(
@@ -427,7 +485,7 @@ def build_plan(
         w = w / w.sum()
         cols = list(dict.fromkeys([*(line.asset for line in measured_lines), *hedge_cfg.assets]))
         sub = rets[cols].dropna()
-        if len(sub) >= hedge_cfg.min_observations:
+        if len(sub) >= min_obs:
             r_p = portfolio_returns(sub[[line.asset for line in measured_lines]].to_numpy(), w)
             est_p = beta_core.ols_beta(r_p, sub[hedge_asset].to_numpy())
             port_corr, port_r2 = est_p.correlation, est_p.r_squared
@@ -471,8 +529,9 @@ def build_plan(
         name=portfolio.name,
         as_of=str(valuation_ts.date()),
         price_source=source.name,
-        beta_method=hedge_cfg.beta_method.value,
+        beta_method=hedge_cfg.beta_method,
         lookback_days=hedge_cfg.lookback_days,
+        sampling=sampling,
         portfolio_value_usd=total,
         portfolio_beta=portfolio_beta,
         portfolio_beta_source="partly assumed" if any_assumed else "measured",
