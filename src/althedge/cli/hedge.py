@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import typer
 from rich.table import Table
@@ -25,15 +25,16 @@ from althedge.cli.common import console, emit_json, err_console, parse_date
 from althedge.errors import InputError
 from althedge.journal import Journal
 from althedge.services import state
-from althedge.services.hedge import (
-    CloseResult,
-    ExecutionSettings,
-    HedgeRecord,
-    HedgeStatus,
-    LegStatus,
-    LifecycleResult,
-    Reconciliation,
-)
+
+if TYPE_CHECKING:  # imported where used: `althedge hedge --help` stays fast
+    from althedge.services.hedge import (
+        CloseResult,
+        ExecutionSettings,
+        HedgeStatus,
+        LegStatus,
+        LifecycleResult,
+        Reconciliation,
+    )
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -142,6 +143,8 @@ def _venue_from_journal(
     live: bool,
 ) -> tuple[Any, Any, str | None]:
     """(venue, price source, prices dir) for the open hedge, or the flags when none is open."""
+    from althedge.services.hedge import HedgeRecord
+
     row = journal.active_hedge()
     hedge = HedgeRecord.from_row(row) if row is not None else None
     name = venue or (hedge.venue_id if hedge else None) or "paper"
@@ -167,6 +170,8 @@ def _as_of(venue: Any, at: date | None) -> date | None:
 def _execution(
     order_type: str, offset_bps: float, timeout: float, fallback: str
 ) -> ExecutionSettings:
+    from althedge.services.hedge import ExecutionSettings
+
     return ExecutionSettings(
         order_type=order_type,  # type: ignore[arg-type]
         offset_bps=offset_bps,

@@ -141,6 +141,16 @@ class FileSource:
         if not self._ohlcv and not self._funding:
             raise DataError(f"prices: no CSV or Parquet price files found in {self.root}; "
                             "expected files like SOL-USD_1d.csv")
+        #: where funding files were looked for (named when none is found)
+        self.funding_searched: list[str] = [str(self.root)]
+        if not self._funding and isinstance(self.root, Path):
+            # `--prices data/daily`: the funding history is usually one folder up, beside it
+            beside = self.root.resolve().parent / "funding"
+            if beside.is_dir() and beside != self.root.resolve():
+                self.funding_searched.append(str(beside))
+                for entry in scan_folder(beside, depth=1):
+                    if entry.kind == "funding":
+                        self._funding.setdefault(entry.asset, entry)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
 
     def symbols(self, timeframe: str = "1d") -> list[str]:

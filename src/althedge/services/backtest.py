@@ -355,9 +355,12 @@ def _load(
     closes = source.closes(assets, start=None, end=settings.end, timeframe=settings.timeframe)
     missing = [a for a in assets if a not in closes.columns or closes[a].notna().sum() == 0]
     if missing:
+        hedge_missing = [a for a in missing if a in hedge_assets]
+        fix = (f"add {', '.join(hedge_missing)} (the hedge asset) to --prices DIR"
+               if hedge_missing else "add the files to --prices DIR or remove the holding")
         raise DataError(
             f"prices: no {settings.timeframe} closes for {', '.join(missing)} in {source.name}; "
-            "add the files to --prices DIR or remove the holding"
+            f"{fix}"
         )
     closes = closes[assets]
     first = max(closes[a].first_valid_index() for a in assets)
@@ -370,7 +373,7 @@ def _load(
 
 def _check_quality(
     closes: pd.DataFrame, used_from: pd.Timestamp, timeframe: str, warnings: list[str],
-    keep: Sequence[str] = (),
+    keep: Sequence[str] = (), hedge_assets: Sequence[str] = (),
 ) -> None:
     """Refuse error-severity defects in the bars used (warm-up included), warn on the rest.
 
@@ -379,9 +382,12 @@ def _check_quality(
     used = closes.loc[used_from:]
     for f in check_closes(used, timeframe=timeframe, keep=keep):
         if f.severity == "error":
+            what = ("the hedge asset cannot be removed" if f.symbol in hedge_assets
+                    else "remove the holding")
             raise DataQualityError(
                 f"prices: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}; fix the data, "
-                "pass a later --start or remove the holding (see `althedge data check`)"
+                f"pass a later --start, keep a genuine bar with --keep-bar, or {what} "
+                "(see `althedge data check`)"
             )
         if f.kind in ("gap", "missing_price", "stale", "extreme_move", "spike"):
             warnings.append(f"data: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}")
@@ -612,7 +618,7 @@ def _span(
             "use an earlier --start, a shorter --window or more data"
         )
     _check_quality(market.raw, index[max(0, begin - warm)], settings.timeframe, warnings,
-                   keep_bars)
+                   keep_bars, hedge_assets=tuple(market.r_h))
     return _Span(begin=begin, warm=warm)
 
 
