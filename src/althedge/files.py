@@ -88,9 +88,20 @@ def _blocking_file(path: Path) -> Path | None:
     return None
 
 
-def _writable_dir(folder: Path) -> bool:
+def _probe(folder: Path) -> OSError | None:
+    """Create and remove a scratch file in the nearest existing folder of ``folder``: the
+    error a real write would meet (permissions, read-only disk; root ignores mode bits)."""
     existing = _first_existing(folder)
-    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    if not existing.is_dir():
+        return OSError(errno.ENOTDIR, "Not a directory")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".althedge-probe.", dir=existing)
+    except OSError as exc:
+        return exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
 
 
 def check_targets(targets: Iterable[tuple[str, Path | str | None, bool]]) -> None:
@@ -118,8 +129,9 @@ def check_targets(targets: Iterable[tuple[str, Path | str | None, bool]]) -> Non
             if path.is_dir():
                 raise output_error(what, path)
             folder = path.parent
-        if not _writable_dir(folder):
-            raise output_error(what, path, OSError(errno.EACCES, "Permission denied"))
+        problem = _probe(folder)
+        if problem is not None:
+            raise output_error(what, path, problem)
 
 
 def check_dir(what: str, folder: Path | str) -> Path:
