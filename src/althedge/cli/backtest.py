@@ -128,6 +128,9 @@ def backtest(
                          "with the initial margin")
     # every output is checked before hours of work, and before any file is written
     check_targets([("--report", report, False), ("--png", png, True)])
+    if report is not None and report.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--report: {report.name!r} should end in .html (one self-contained "
+                         "page); e.g. --report backtest.html")
     for name, value in (("start", start), ("end", end)):
         if value is not None:
             try:
@@ -149,7 +152,7 @@ def backtest(
         rounding=rounding, leverage=leverage, collateral_usd=collateral, top_up=top_up,
         basis_annual=basis, keep_bars=tuple(keep_bar or ()), rank_by=rank_by,
     )
-    bar = _LazyProgress(enabled=True)
+    bar = _LazyProgress(enabled=err_console.is_terminal)  # no bar (nor its blank line) in a pipe
     try:
         result = run_backtest(pf, source, specs, settings, progress=bar)
         written: list[str] = []

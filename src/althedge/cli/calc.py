@@ -41,6 +41,8 @@ class ExchangeOpt(StrEnum):
 
 
 JSON_HELP = "Print exactly one JSON object on stdout."
+#: Largest funding rate per interval accepted (as in `backtest --funding` and `plan`).
+MAX_FUNDING_RATE = 0.05
 
 
 def _need(value: Any, flag: str) -> Any:
@@ -346,6 +348,11 @@ def funding_cmd(
     ct = ContractType(contract.value)
     if contract_size <= 0:
         raise InputError(f"contract size: must be > 0, got {contract_size:g}")
+    if abs(rate) > MAX_FUNDING_RATE:
+        raise InputError(
+            f"--rate: {rate:g} is {rate * 100:g} % per interval; rates are fractions "
+            f"(0.0001 = 0.01 %) and exchanges cap them at a few %: pass a value within "
+            f"±{MAX_FUNDING_RATE:g}")
     # amount longs pay to shorts (negative: shorts pay longs)
     paid_by_longs = -float(funding_payment(ct, Side.LONG, contracts, contract_size, mark, rate))
     ann = float(annualised_funding_rate(rate, interval_hours))

@@ -574,13 +574,16 @@ def monitor_cmd(
     ),
     prices: str | None = PricesOpt,
     beta_drift_pct: float = typer.Option(
-        10.0, "--beta-drift-pct", help="Alert when beta moves more than PCT % from open."
+        10.0, "--beta-drift-pct", min=0.0,
+        help="Alert when beta moves more than PCT % from open."
     ),
     liquidation_pct: float = typer.Option(
-        30.0, "--liquidation-pct", help="Alert when the rally to liquidation is below PCT %."
+        30.0, "--liquidation-pct", min=0.0,
+        help="Alert when the rally to liquidation is below PCT %."
     ),
     min_correlation: float = typer.Option(
-        0.5, "--min-correlation", help="Alert when correlation falls below this."
+        0.5, "--min-correlation", min=-1.0, max=1.0,
+        help="Alert when correlation falls below this."
     ),
 ) -> None:
     """Run `hedge status` periodically: snapshots into the journal, alerts to console/webhook."""

@@ -53,6 +53,7 @@ from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
 from althedge.core.triggers import TriggerInputs, evaluate
 from althedge.data import PriceSource, check_closes
+from althedge.data.sources import unreadable_rows
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
 from althedge.services.backtest_compare import (
     parse_compare_item,
@@ -362,6 +363,11 @@ def _load(
             f"prices: no {settings.timeframe} closes for {', '.join(missing)} in {source.name}; "
             f"{fix}"
         )
+    for asset, why in unreadable_rows(source, assets, (settings.timeframe,)).items():
+        raise DataQualityError(
+            f"prices: {asset}{' (the hedge asset)' if asset in hedge_assets else ''}: {why}; "
+            "fix or re-export the file (see `althedge data check`)"
+        )
     closes = closes[assets]
     first = max(closes[a].first_valid_index() for a in assets)
     last = min(closes[a].last_valid_index() for a in assets)
@@ -385,12 +391,12 @@ def _check_quality(
             what = ("the hedge asset cannot be removed" if f.symbol in hedge_assets
                     else "remove the holding")
             raise DataQualityError(
-                f"prices: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}; fix the data, "
+                f"prices: {f.symbol} {f.kind}{f.where}: {f.detail}; fix the data, "
                 f"pass a later --start, keep a genuine bar with --keep-bar, or {what} "
                 "(see `althedge data check`)"
             )
         if f.kind in ("gap", "missing_price", "stale", "extreme_move", "spike"):
-            warnings.append(f"data: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}")
+            warnings.append(f"data: {f.symbol} {f.kind}{f.where}: {f.detail}")
     gaps = int(used.isna().sum().sum())
     if gaps:
         warnings.append(f"data: {gaps} missing closes filled with the previous close")

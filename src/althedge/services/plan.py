@@ -35,6 +35,7 @@ from althedge.core.pnl import pnl_usd
 from althedge.core.returns import portfolio_returns
 from althedge.core.sizing import size_hedge
 from althedge.data import PriceSource, check_closes
+from althedge.data.sources import unreadable_rows
 from althedge.errors import (
     AlthedgeError,
     ConfigError,
@@ -365,12 +366,24 @@ def build_plan(
     beta_window = hourly if hourly is not None else window
     keep = [*hedge_cfg.keep_bars, *keep_bars]
     excluded: set[str] = set()
+    # rows the file reader had to drop are never used silently (as `data check` says)
+    for asset, why in unreadable_rows(source, measured_assets, ("1d", sampling)).items():
+        fix = "fix or re-export the file (see `althedge data check`)"
+        if asset in hedge_cfg.assets:
+            raise DataQualityError(f"{asset} (the hedge asset): {why}; {fix}")
+        if not exclude_bad_series:
+            raise DataQualityError(
+                f"{asset}: {why}; {fix}, or pass --exclude-bad (plan) to assume its beta"
+            )
+        excluded.add(asset)
+        warnings.append(f"{asset}: {why} — excluded from measurement, beta assumed from its "
+                        "class")
     for finding in check_closes(beta_window, timeframe=sampling, keep=keep):
         if finding.severity != "error":
             continue
         if finding.symbol in hedge_cfg.assets:
             raise DataQualityError(
-                f"{finding.symbol} (the hedge asset): {finding.kind} at {finding.timestamp}: "
+                f"{finding.symbol} (the hedge asset): {finding.kind}{finding.where}: "
                 f"{finding.detail}; every beta is measured against it, so it cannot be "
                 "excluded: fix the data, keep the bar if genuine (--keep-bar "
                 f"{finding.symbol}:{finding.kind}@TIME) or choose another date (plan --as-of, "
@@ -378,9 +391,9 @@ def build_plan(
             )
         if not exclude_bad_series:
             raise DataQualityError(
-                f"{finding.symbol}: {finding.kind} at {finding.timestamp}: {finding.detail}; "
+                f"{finding.symbol}: {finding.kind}{finding.where}: {finding.detail}; "
                 "fix the data, choose another date (plan --as-of, hedge --at), or pass "
-                "--exclude-bad to assume its beta"
+                "--exclude-bad (plan) to assume its beta"
             )
         excluded.add(finding.symbol)
         warnings.append(
