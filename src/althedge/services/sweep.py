@@ -62,11 +62,15 @@ from althedge.services.sweep_spec import (
     open_prices,
     parse_spec,
 )
+from althedge.services.sweep_summary import SweepSummary, summarise, write_summary_html
 
 __all__ = [
+    "SweepOutcome",
     "SweepProgress",
     "read_results",
+    "run_sweep",
     "run_task",
+    "summarise_runs",
     "sweep",
     "task_rows",
 ]
@@ -362,6 +366,19 @@ def _client(
         yield c
 
 
+@dataclass(frozen=True)
+class SweepOutcome:
+    """A finished sweep: its runs, its summary, where they were written."""
+
+    spec: SweepSpec
+    runs: pd.DataFrame
+    summary: SweepSummary
+    out: Path | None
+    files: list[str]
+    tasks: int
+    tasks_resumed: int
+
+
 def sweep(
     spec: str | Path | Mapping[str, Any] | SweepSpec,
     client: Any = None,
@@ -378,11 +395,29 @@ def sweep(
     ``spec``: a TOML path, a mapping of the same shape or a parsed spec. ``client``: your
     own ``dask.distributed.Client``; otherwise ``scheduler`` (``tcp://HOST:8786``) or a
     local cluster of ``workers`` processes (default: all cores). ``out``: the results
-    folder (default: a temporary folder, removed afterwards, when neither ``out`` nor
-    ``resume`` is given). ``resume``: keep the finished parts in ``out`` and run only the
-    rest. ``progress(SweepProgress)`` is called as tasks finish. Bad specs raise a one-line
-    :class:`InputError`/:class:`DataError` before any task starts.
+    folder (Parquet parts, ``results.parquet``, ``summary.json``/``summary.html``); without
+    it a temporary folder is used and removed. ``resume``: keep the finished parts in
+    ``out`` and run only the rest. ``progress(SweepProgress)`` is called as tasks finish.
+    Bad specs raise a one-line :class:`InputError`/:class:`DataError` before any task
+    starts.
     """
+    return run_sweep(spec, client, out=out, resume=resume, workers=workers,
+                     threads_per_worker=threads_per_worker, scheduler=scheduler,
+                     progress=progress).runs
+
+
+def run_sweep(
+    spec: str | Path | Mapping[str, Any] | SweepSpec,
+    client: Any = None,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    workers: int | None = None,
+    threads_per_worker: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[SweepProgress], None] | None = None,
+) -> SweepOutcome:
+    """:func:`sweep` returning the summary and the files written too (for the CLI)."""
     parsed = load_or_parse(spec)
     check_against_source(parsed)
     tasks = expand_tasks(parsed)
@@ -390,17 +425,26 @@ def sweep(
         if resume:
             raise InputError("out: --resume needs the folder of the sweep to finish (--out)")
         with tempfile.TemporaryDirectory(prefix="althedge-sweep-") as tmp:
-            return _run(parsed, tasks, Path(tmp), False, client, scheduler, workers,
-                        threads_per_worker, progress)
+            outcome = _run(parsed, tasks, Path(tmp), False, client, scheduler, workers,
+                           threads_per_worker, progress)
+            return SweepOutcome(parsed, outcome.runs, outcome.summary, None, [],
+                                outcome.tasks, outcome.tasks_resumed)
     return _run(parsed, tasks, Path(out), resume, client, scheduler, workers,
                 threads_per_worker, progress)
+
+
+def summarise_runs(spec: SweepSpec, runs: pd.DataFrame) -> SweepSummary:
+    """The spec's summary of these runs (its metric, bootstrap and walk-forward pairs)."""
+    pairs = [(p.confirms, p.name) for p in spec.periods if p.confirms]
+    return summarise(runs, spec.metric, confirms=pairs, bootstrap=spec.bootstrap,
+                     confidence=spec.confidence, seed=spec.seed)
 
 
 def _run(
     spec: SweepSpec, tasks: list[SweepTask], out: Path, resume: bool, client: Any,
     scheduler: str | None, workers: int | None, threads_per_worker: int,
     progress: Callable[[SweepProgress], None] | None,
-) -> pd.DataFrame:
+) -> SweepOutcome:
     _prepare_out(out, resume)
     _atomic_write_text(out / _MANIFEST, json.dumps(_manifest(spec, tasks), indent=1))
     todo = [t for t in tasks if not (resume and _finished(out, t))]
@@ -441,7 +485,24 @@ def _run(
                            resumed, 0.0, None))
     runs = read_results(out, tasks)
     atomic_write_parquet(runs, out / "results.parquet")
-    return runs
+    summary = summarise_runs(spec, runs)
+    _atomic_write_text(out / "summary.json",
+                       json.dumps(_jsonable(summary.to_dict()), indent=1, allow_nan=False))
+    page = write_summary_html(summary, out / "summary.html", title=spec.name)
+    files = [str(out / "results.parquet"), str(out / "summary.json"), str(page)]
+    return SweepOutcome(spec, runs, summary, out, files, len(tasks), len(tasks) - len(todo))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    return value
 
 
 def _has_dashboard(c: Any) -> bool:
