@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,9 @@ def sweep(
     resume: bool = typer.Option(
         False, "--resume", help="Finish a stopped sweep in --out: finished runs are kept."
     ),
+    prices: str | None = typer.Option(
+        None, "--prices", help="Price folder (or 'bundled') instead of the spec's prices."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     top: int = typer.Option(8, "--top", help="Hedges shown per ranking table."),
 ) -> None:
@@ -78,6 +82,7 @@ def sweep(
     walk-forward choice."""
     from althedge.errors import InputError
     from althedge.services.sweep import run_sweep
+    from althedge.services.sweep_spec import load_spec
 
     if workers is not None and scheduler:
         raise InputError("workers: pass either --workers N (a local cluster) or --scheduler "
@@ -85,7 +90,12 @@ def sweep(
     folder = out or Path("out") / spec.stem
     bar = _SweepBar(enabled=not json_out)
     try:
-        outcome = run_sweep(spec, out=folder, resume=resume, workers=workers,
+        target: Any = spec
+        if prices is not None:
+            parsed = load_spec(spec)
+            where = prices if prices == "bundled" else str(Path(prices).resolve())
+            target = replace(parsed, prices=where)
+        outcome = run_sweep(target, out=folder, resume=resume, workers=workers,
                             threads_per_worker=threads, scheduler=scheduler, progress=bar)
     finally:
         bar.close()

@@ -419,7 +419,12 @@ def run_sweep(
 ) -> SweepOutcome:
     """:func:`sweep` returning the summary and the files written too (for the CLI)."""
     parsed = load_or_parse(spec)
-    check_against_source(parsed)
+    try:
+        check_against_source(parsed)
+    except AlthedgeError as err:
+        if not isinstance(spec, str | Path):
+            raise
+        raise type(err)(str(err).replace("sweep spec:", f"{Path(spec).name}:", 1)) from None
     tasks = expand_tasks(parsed)
     if out is None:
         if resume:
