@@ -126,10 +126,10 @@ def test_bad_specs_are_one_line_input_errors(over: dict[str, Any], match: str) -
 def test_coins_and_periods_the_source_lacks_are_refused_before_any_task() -> None:
     src = bundled_source()
     spec = parse_spec(_spec(portfolios={"random": 2, "universe": ["SOL", "PEPE"], "coins": 1}))
-    with pytest.raises(DataError, match="portfolios.universe: no 1d prices for PEPE"):
+    with pytest.raises(DataError, match=r"portfolios\.universe: no 1d prices for PEPE"):
         check_against_source(spec, src)
     late = parse_spec(_spec(periods=[{"name": "future", "start": "2030-01-01"}]))
-    with pytest.raises(DataError, match="periods.future: no 1d BTC prices"):
+    with pytest.raises(DataError, match=r"periods\.future: no 1d BTC prices"):
         check_against_source(late, src)
 
 
@@ -202,6 +202,6 @@ def test_summary_ranks_per_period_and_follows_the_walk_forward_choice() -> None:
     assert confirm.rows[0].portfolios == 6
     (wf,) = s.walk_forward
     assert (wf.chosen, wf.confirm_place, wf.confirm_of, wf.confirm_best) == ("a", 2, 3, "b")
-    assert s.failed == 1 and "SOL listed later" in s.errors[0]
+    assert (s.failed, s.no_data) == (0, 1) and "SOL listed later" in s.errors[0]
     he = summarise(_runs(), "hedge_effectiveness", bootstrap=10)
     assert he.higher_is_better and not s.higher_is_better

@@ -118,7 +118,8 @@ def _render(outcome: Any, top: int) -> None:
     runs = outcome.runs
     console.print(
         f"[bold]{outcome.spec.name}[/]: {len(runs)} runs in {outcome.tasks} tasks "
-        f"({outcome.tasks_resumed} resumed), {s.failed} failed; ranked by mean "
+        f"({outcome.tasks_resumed} resumed), {s.no_data} without data, {s.failed} failed; "
+        "ranked by mean "
         f"[bold]{s.metric}[/] across portfolios ({'higher' if s.higher_is_better else 'lower'}"
         f" is better), {100 * s.confidence:.0f} % paired-bootstrap intervals "
         f"({s.bootstrap} resamples)"
@@ -137,8 +138,9 @@ def _render(outcome: Any, top: int) -> None:
         if len(r.rows) > top:
             console.print(f"[dim]… {len(r.rows) - top} more in summary.html[/]")
         if r.runs_failed:
-            console.print(f"[yellow]note:[/] {r.runs_failed} runs failed; {r.portfolios_dropped}"
-                          " portfolios left out of every mean (see summary.html)")
+            console.print(f"[yellow]note:[/] {r.runs_failed} runs did not run (no data or an "
+                          f"error); {r.portfolios_dropped} portfolios left out of every mean "
+                          "(see summary.html)")
     for w in s.walk_forward:
         console.print(
             f"walk-forward ({w.combo_label}): chosen on {w.choose_period}: [bold]{w.chosen}[/]"
@@ -146,7 +148,10 @@ def _render(outcome: Any, top: int) -> None:
             f"[{w.confirm_ci_low:.3g} … {w.confirm_ci_high:.3g}], place {w.confirm_place} of "
             f"{w.confirm_of} (best there: {w.confirm_best})", soft_wrap=True)
     for e in s.errors[:5]:
-        err_console.print(f"[yellow]failed run:[/] {e}", soft_wrap=True)
+        err_console.print(f"[yellow]not run:[/] {e}", soft_wrap=True)
+    if len(s.errors) > 5:
+        err_console.print("… and more: see summary.html or the error column of "
+                          "results.parquet")
     for f in outcome.files:
         console.print(f"wrote {f}")
 

@@ -235,7 +235,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             frame[col] = pd.NA
     for col in frame.columns:
         if col in _INT_COLUMNS:
-            frame[col] = pd.array(frame[col], dtype="Int64")
+            frame[col] = frame[col].astype("Int64")
         elif col in METRIC_COLUMNS or col == "task_seconds":
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     return frame

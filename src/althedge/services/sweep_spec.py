@@ -186,7 +186,7 @@ def _date(value: Any, field: str) -> str | None:
     try:
         ts = pd.Timestamp(str(value))
     except (ValueError, TypeError):
-        ts = pd.NaT
+        raise _fail(field, f"{value!r} is not a date; use YYYY-MM-DD") from None
     if pd.isna(ts):
         raise _fail(field, f"{value!r} is not a date; use YYYY-MM-DD")
     return str(ts.date()) if ts == ts.normalize() else ts.isoformat()

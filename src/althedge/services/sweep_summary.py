@@ -120,7 +120,8 @@ class SweepSummary:
     rankings: list[Ranking]
     walk_forward: list[WalkForward] = field(default_factory=list)
     runs: int = 0
-    failed: int = 0
+    failed: int = 0  # status "error"
+    no_data: int = 0  # status "no-data" (e.g. a coin listed after the period starts)
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,8 +250,9 @@ def summarise(
     failed = runs[runs["status"] != "ok"]
     errors = list(dict.fromkeys(
         f"{r.portfolio} / {r.period}: {r.error}" for r in failed.itertuples()))[:20]
+    no_data = int((runs["status"] == "no-data").sum())
     return SweepSummary(metric, higher, confidence, bootstrap, rankings, wf, len(runs),
-                        len(failed), errors)
+                        len(failed) - no_data, no_data, errors)
 
 
 # ----------------------------------------------------------------------------- HTML page
@@ -292,7 +294,7 @@ def write_summary_html(summary: SweepSummary, path: str | Path, title: str = "sw
     for r in summary.rankings:
         if not r.rows:
             parts.append(f"<h2>{html.escape(r.period)} · {html.escape(r.combo_label)}</h2>"
-                         f"<p>No complete portfolio ({r.runs_failed} runs failed).</p>")
+                         f"<p>No complete portfolio ({r.runs_failed} runs did not run).</p>")
             continue
         rows = list(reversed(r.rows))
         fig = go.Figure(go.Bar(
@@ -312,8 +314,8 @@ def write_summary_html(summary: SweepSummary, path: str | Path, title: str = "sw
         first = False
         parts.append(_table(RANKING_HEADERS, ranking_table_rows(r)))
         if r.runs_failed:
-            parts.append(f"<p>{r.runs_failed} runs failed; {r.portfolios_dropped} portfolios "
-                         "left out of every mean.</p>")
+            parts.append(f"<p>{r.runs_failed} runs did not run (no data or an error); "
+                         f"{r.portfolios_dropped} portfolios left out of every mean.</p>")
     if summary.walk_forward:
         parts.append("<h2>Walk-forward: chosen on one period, judged on the next</h2>")
         wf = summary.walk_forward
@@ -335,7 +337,7 @@ def write_summary_html(summary: SweepSummary, path: str | Path, title: str = "sw
               _fmt(w.confirm_mean), f"{_fmt(w.confirm_ci_low)} … {_fmt(w.confirm_ci_high)}",
               f"{w.confirm_place} of {w.confirm_of}", w.confirm_best] for w in wf]))
     if summary.errors:
-        parts.append("<h2>Failed runs</h2><ul>" + "".join(
+        parts.append("<h2>Runs that did not run</h2><ul>" + "".join(
             f"<li>{html.escape(e)}</li>" for e in summary.errors) + "</ul>")
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>{html.escape(title)}</title><style>
@@ -344,10 +346,10 @@ table{{border-collapse:collapse;margin:8px 0 24px}}
 td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}
 td:nth-child(2),th:nth-child(2){{text-align:left}}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>{summary.runs} runs ({summary.failed} failed). Ranked by mean <b>{html.escape(
-        summary.metric)}</b> across portfolios ({direction}); intervals: paired bootstrap
-over portfolios, {summary.bootstrap} resamples, {ci}; P(best) = share of resamples in
-which the hedge's mean is the best.</p>
+<p>{summary.runs} runs ({summary.no_data} without data, {summary.failed} failed).
+Ranked by mean <b>{html.escape(summary.metric)}</b> across portfolios ({direction});
+intervals: paired bootstrap over portfolios, {summary.bootstrap} resamples, {ci};
+P(best) = share of resamples in which the hedge's mean is the best.</p>
 {''.join(parts)}</body></html>"""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
