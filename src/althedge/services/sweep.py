@@ -26,6 +26,7 @@ sweep does not retry them and the summary can count them.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import math
@@ -330,13 +331,18 @@ def read_results(out: str | Path, tasks: Sequence[SweepTask] | None = None) -> p
     return pd.concat(frames, ignore_index=True)
 
 
+def _distributed() -> Any:
+    """``dask.distributed`` (imported on first use: ``import althedge`` stays fast)."""
+    return importlib.import_module("dask.distributed")
+
+
 @contextlib.contextmanager
 def _client(
     client: Any, scheduler: str | None, workers: int | None, threads_per_worker: int,
 ) -> Iterator[Any]:
     """The caller's client, a client of ``scheduler``, or a new local cluster's."""
     try:
-        from dask.distributed import Client, LocalCluster
+        dd = _distributed()
     except ImportError:  # pragma: no cover - a dependency
         raise AlthedgeError("sweep: dask.distributed is not installed; "
                             "pip install 'dask[distributed]'") from None
@@ -345,7 +351,7 @@ def _client(
         return
     if scheduler:
         try:
-            with Client(scheduler, timeout="10s") as c:
+            with dd.Client(scheduler, timeout="10s") as c:
                 yield c
         except OSError as err:
             raise AlthedgeError(f"scheduler: cannot reach {scheduler} ({err}); start it with "
@@ -360,9 +366,9 @@ def _client(
         dashboard: str | None = "127.0.0.1:0"
     except ImportError:
         dashboard = None
-    with LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
+    with dd.LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
                       host="127.0.0.1", dashboard_address=dashboard,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+                      silence_logs=logging.ERROR) as cluster, dd.Client(cluster) as c:
         yield c
 
 
@@ -458,8 +464,6 @@ def _run(
     tick = progress or (lambda p: None)
     t0 = time.perf_counter()
     if todo:
-        from dask.distributed import as_completed
-
         with _client(client, scheduler, workers, threads_per_worker) as c:
             dash = c.dashboard_link if _has_dashboard(c) else None
             tick(SweepProgress(0, len(tasks), resumed, len(tasks) * per, resumed, 0.0, dash))
@@ -468,7 +472,7 @@ def _run(
             by_key = {f.key: t for f, t in zip(futures, todo, strict=True)}
             done = len(tasks) - len(todo)
             try:
-                for fut in as_completed(futures):
+                for fut in _distributed().as_completed(futures):
                     task = by_key[fut.key]
                     try:
                         frame = fut.result()
