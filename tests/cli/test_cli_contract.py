@@ -51,6 +51,7 @@ BASE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("data", "import"): [DAILY_SOL],
     ("data", "check"): ["bundled"],
     ("demo",): [],
+    ("sweep",): [str(ROOT / "examples" / "sweep.toml")],
 }
 
 
@@ -149,7 +150,8 @@ sys.stderr.write(json.dumps({"code": code, "heavy": heavy}))
 
 
 @pytest.mark.parametrize("path", [(), ("calc",), ("calc", "pnl"), ("plan",), ("backtest",),
-                                  ("hedge", "open"), ("monitor",), ("data", "check")],
+                                  ("hedge", "open"), ("monitor",), ("data", "check"),
+                                  ("sweep",)],
                          ids=lambda p: " ".join(p) or "root")
 def test_help_imports_no_heavy_library(path: tuple[str, ...]) -> None:
     proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, *path, "--help"],

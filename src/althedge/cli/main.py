@@ -82,6 +82,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("calc", "althedge.cli.calc:app",
           "Futures calculators: PnL, liquidation, funding, basis, hedge size."),
     Entry("data", "althedge.cli.data:app", "Market data: fetch, import, list, quality checks."),
+    Entry("sweep", "althedge.cli.sweep:sweep",
+          "Many backtests (portfolios × hedges × settings × periods) on Dask, to Parquet."),
 )
 
 # "\b" keeps click from re-wrapping the list into one paragraph
