@@ -86,7 +86,8 @@ def backtest(
     fees: str = typer.Option("taker", "--fees", help="taker | maker | a rate, e.g. 0.0004."),
     slippage_bps: float = typer.Option(2.0, "--slippage-bps", help="Slippage per trade, bps."),
     funding: str = typer.Option(
-        "history", "--funding", help="history (funding files) | an assumed rate per 8 h."
+        "history", "--funding", "--funding-rate",
+        help="history (funding files) | an assumed rate per 8 h (as plan --funding)."
     ),
     contract: str | None = typer.Option(None, "--contract", help="linear | inverse (override)."),
     dated: bool = typer.Option(
