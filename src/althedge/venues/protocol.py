@@ -300,6 +300,9 @@ class VenuePosition:
     isolated_margin: float | None
     settle: str = ""
     mark_price: float | None = None
+    maintenance_margin: float | None = None
+    margin_ratio: float | None = None
+    margin_includes_pnl: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -326,6 +329,9 @@ class VenuePosition:
             isolated_margin=opt("isolated_margin"),
             settle=str(d.get("settle", "")),
             mark_price=opt("mark_price"),
+            maintenance_margin=opt("maintenance_margin"),
+            margin_ratio=opt("margin_ratio"),
+            margin_includes_pnl=bool(d.get("margin_includes_pnl", False)),
         )
 
 
