@@ -25,7 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from althedge.core.estimators import ESTIMATOR_NAMES
-from althedge.errors import AlthedgeError, ConfigError
+from althedge.core.triggers import parse_trigger
+from althedge.errors import AlthedgeError, ConfigError, InputError
 
 QUOTES_AS_USD = ("USD", "USDT", "USDC")
 
@@ -93,6 +94,9 @@ class HedgeConfig(_Strict):
     collateral_amount: float = Field(default=0.0, ge=0)
     funding_rate_8h: float | None = Field(default=None, ge=-0.05, le=0.05)
     price_source: str | None = None
+    # when to hedge (core.triggers; any one on = hedge on), e.g. ["trend:200", "drawdown:10/5"]
+    triggers: list[str] = Field(default_factory=list, max_length=8)
+    trigger_hold_days: float = Field(default=3.0, ge=0, le=365)
 
     @field_validator("beta_method")
     @classmethod
@@ -123,6 +127,17 @@ class HedgeConfig(_Strict):
             raise ValueError(f"hedge asset {bad[0]!r} is not offered; use BTC and/or ETH")
         if len(set(out)) != len(out):
             raise ValueError("list each hedge asset once")
+        return out
+
+    @field_validator("triggers")
+    @classmethod
+    def _known_triggers(cls, value: list[str]) -> list[str]:
+        out = []
+        for text in value:
+            try:
+                out.append(parse_trigger(text).name)
+            except InputError as err:
+                raise ValueError(str(err)) from None
         return out
 
     @field_validator("collateral_asset")

@@ -9,9 +9,15 @@ import pandas as pd
 import pytest
 
 from althedge.core.metrics import (
+    annualised_return,
     annualised_volatility,
+    crash_episodes,
+    drawdown_avoided_per_return_given_up,
     hedge_effectiveness,
     max_drawdown,
+    objective_score,
+    parse_rank_objective,
+    time_weighted_returns,
     worst_weeks_return,
 )
 from althedge.errors import InputError
@@ -82,3 +88,59 @@ def test_worst_weeks_return_checks_lengths() -> None:
         worst_weeks_return([0.0, 0.0], [0.0, 0.0], ts)
     with pytest.raises(InputError, match="quantile"):
         worst_weeks_return([0.0] * 3, [0.0] * 3, ts, quantile=0)
+
+
+# ------------------------------------------------------------ investor's metrics
+def test_time_weighted_returns_do_not_count_deposits_as_gain() -> None:
+    # wealth 100 → 120 of which 30 deposited: a loss of 10 on 100; then 120 → 132 (+10 %)
+    r = time_weighted_returns([100.0, 120.0, 132.0], [0.0, 30.0, 0.0])
+    assert np.isnan(r[0])
+    np.testing.assert_allclose(r[1:], [-0.10, 0.10])
+    assert max_drawdown(r[1:], kind="returns") == pytest.approx(-0.10)
+
+
+def test_annualised_return_hand_computed() -> None:
+    # +21 % over two periods of a 2-period year: 1.1 · 1.1 = 1.21 → 21 % a year
+    assert annualised_return([np.nan, 0.1, 0.1], 2) == pytest.approx(0.21)
+    # four quarterly returns compounding to 1.5: 50 % a year
+    q = 1.5 ** 0.25 - 1
+    assert annualised_return([q] * 4, 4) == pytest.approx(0.5)
+    assert annualised_return([-0.5, -0.6], 365) == pytest.approx((0.5 * 0.4) ** 182.5 - 1)
+
+
+def test_drawdown_avoided_per_return_given_up() -> None:
+    # unhedged −60 % drawdown, +200 %; hedged −30 %, +140 %: 30 points bought with 60
+    assert drawdown_avoided_per_return_given_up(-0.6, -0.3, 2.0, 1.4) == pytest.approx(0.5)
+    assert drawdown_avoided_per_return_given_up(-0.6, -0.3, 2.0, 2.5) == math.inf
+    assert drawdown_avoided_per_return_given_up(-0.6, -0.6, 2.0, 2.0) is None
+
+
+def test_rank_objectives_parse_and_score() -> None:
+    assert parse_rank_objective("utility:3") == ("utility", 3.0)
+    assert parse_rank_objective("calmar") == ("return-per-drawdown", 2.0)
+    for bad in ("sharpe", "utility:-1", "drawdown:2"):
+        with pytest.raises(InputError, match="rank-by"):
+            parse_rank_objective(bad)
+    r = np.array([0.01, -0.02, 0.03, 0.0])
+    kw = {"hedge_effectiveness": 0.4, "max_drawdown": -0.25, "returns": r,
+          "periods_per_year": 365.0}
+    assert objective_score("variance", annual_return=0.1, **kw) == 0.4
+    assert objective_score("drawdown", annual_return=0.1, **kw) == -0.25
+    assert objective_score("return-per-drawdown", annual_return=0.1, **kw) == pytest.approx(0.4)
+    # a losing hedge ranks below every winning one, the smaller loss first
+    assert objective_score("return-per-drawdown", annual_return=-0.1, **kw) < -999
+    # μ = 0.005·365; deviations ±0.005, ±0.025 → σ² = (0.0013/3)·365; A = 2 → μ − σ²
+    u = objective_score("utility", annual_return=0.1, risk_aversion=2.0, **kw)
+    assert u == pytest.approx(0.005 * 365 - (0.0013 / 3) * 365)
+
+
+def test_crash_episodes_against_a_pandas_scan() -> None:
+    p = np.r_[np.linspace(100, 120, 30), np.linspace(120, 90, 5), np.linspace(90, 130, 40),
+              np.linspace(130, 80, 10), np.linspace(80, 100, 20)]
+    found = crash_episodes(p, window=14, min_drop=0.15)
+    assert [(i, j) for i, j, _ in found] == [(29, 34), (74, 84)]
+    s = pd.Series(p)
+    drop = s / s.rolling(14, min_periods=1).max() - 1
+    assert found[1][2] == pytest.approx(drop.min())  # the deepest: 130 → 80
+    assert found[0][2] == pytest.approx(drop.iloc[:60].min())  # 120 → 90
+    assert crash_episodes(p, window=14, min_drop=0.5) == []

@@ -54,11 +54,37 @@ def test_json_contract_and_ranking(compared: BacktestResult) -> None:
     assert sorted(names) == sorted(["none", "static:1.8", "rolling-ols:90", "auto"])
     for p in d["policies"]:
         assert set(p["metrics"]) >= CONTRACT_KEYS
-    he = [p["metrics"]["hedge_effectiveness"] for p in d["policies"]]
-    assert he == sorted(he, reverse=True)
+    assert d["schema"] == 2 and d["rank_by"] == "return-per-drawdown"
+    scores = [p["score"] for p in d["policies"]]
+    assert scores == sorted(scores, reverse=True)
     assert [p["rank"] for p in d["policies"]] == [1, 2, 3, 4]
     auto = next(p for p in d["policies"] if p["name"] == "auto")
     assert auto["resolved_from"] == "multi:90"
+    # the default objective recomputed independently with pandas from the series:
+    # all capital committed = holdings + hedge PnL + every margin deposit (set aside)
+    for p in compared.policies:
+        s = p.series
+        committed = s["equity_hedged_usd"] + p.metrics["collateral_deposited_usd"]
+        years = len(s.index[1:]) / 365.0
+        cagr = (committed.iloc[-1] / committed.iloc[0]) ** (1 / years) - 1
+        dd = (committed / committed.cummax() - 1).min()
+        expected = cagr / abs(dd) if cagr > 0 else cagr - 1000
+        assert p.score == pytest.approx(expected, rel=1e-9), p.name
+
+
+def test_rank_by_variance_orders_by_hedge_effectiveness(portfolio, source) -> None:  # type: ignore[no-untyped-def]
+    res = run_backtest(portfolio, source, ["none", "static:1.8", "rolling-ols"],
+                       BacktestSettings(start="2023-01-01", rank_by="variance"))
+    he = [p.metrics.hedge_effectiveness for p in res.policies]
+    assert he == sorted(he, reverse=True) and res.rank_by == "variance"
+    util = run_backtest(portfolio, source, ["none", "static:1.8", "rolling-ols"],
+                        BacktestSettings(start="2023-01-01", rank_by="utility:4"))
+    assert util.rank_by == "utility:4"
+    for p in util.policies:  # μ − A·σ²/2 of the returns on capital committed, by pandas
+        r = p.series["committed_hedged_usd"].pct_change().dropna()
+        assert p.score == pytest.approx(r.mean() * 365 - 4 * r.var() * 365 / 2, rel=1e-9)
+    with pytest.raises(InputError, match="rank-by"):
+        run_backtest(portfolio, source, ["none"], BacktestSettings(rank_by="sharpe"))
 
 
 def test_no_hedge_costs_nothing_and_changes_nothing(compared: BacktestResult) -> None:
@@ -69,15 +95,24 @@ def test_no_hedge_costs_nothing_and_changes_nothing(compared: BacktestResult) ->
     assert none["rebalances"] == 0
 
 
-def test_seed_static_beta_is_shown_against_the_measured_beta(compared: BacktestResult) -> None:
+def test_seed_static_beta_is_shown_against_the_measured_beta(  # type: ignore[no-untyped-def]
+    compared: BacktestResult, source
+) -> None:
     static = next(p for p in compared.policies if p.name == "static:1.8")
     np.testing.assert_allclose(static.series["beta_BTC"], 1.8)
     measured = compared.measured_beta
     assert measured["beta"].notna().all() and measured["std_error"].notna().all()
     # on this data the measured beta of the bag is well below the seed's 1.8
     assert measured["beta"].median() < 1.8
+    # the measured reference and the policy against an independent pandas rolling OLS
+    closes = source.closes(["SOL", "LINK", "DOGE", "BTC"])
+    closes = closes.loc[closes[["SOL", "LINK", "DOGE"]].notna().all(axis=1).idxmax():].ffill()
+    value = closes["SOL"] * 100 + closes["LINK"] * 800 + closes["DOGE"] * 40000
+    r_p, r_h = value.pct_change(), closes["BTC"].pct_change()
+    beta = (r_p.rolling(90).cov(r_h) / r_h.rolling(90).var()).clip(lower=0)
+    np.testing.assert_allclose(measured["beta"], beta.loc[measured.index], rtol=1e-8)
     rolling = next(p for p in compared.policies if p.name == "rolling-ols:90")
-    np.testing.assert_allclose(rolling.series["beta_BTC"], measured["beta"], rtol=1e-12)
+    np.testing.assert_allclose(rolling.series["beta_BTC"], beta.loc[measured.index], rtol=1e-8)
 
 
 def test_service_hedged_return_equals_rp_minus_lagged_beta_rh(portfolio, source) -> None:  # type: ignore[no-untyped-def]
@@ -107,6 +142,8 @@ def test_assumed_funding_rate_is_paid_to_the_short(portfolio, source) -> None:  
     btc = source.closes(["BTC"]).loc[s.index, "BTC"].to_numpy()
     contracts = s["value_usd"].to_numpy() / btc  # static:1 short of V USD of BTC
     received = (contracts[:-1] * btc[1:] * 0.0001 * 3).sum()  # daily bar = 3 × 8 h
+    assert res.policies[0].metrics.funding_received_usd == pytest.approx(received, rel=1e-9)
+    # schema-1 name kept one version: + = paid (deprecated)
     assert res.policies[0].metrics["funding_usd"] == pytest.approx(-received, rel=1e-9)
 
 

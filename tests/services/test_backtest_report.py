@@ -10,7 +10,12 @@ from althedge.config import load_portfolio
 from althedge.data import open_source
 from althedge.errors import InputError
 from althedge.services.backtest import BacktestResult, BacktestSettings, run_backtest
-from althedge.services.report import comparison_rows, write_html_report, write_png_charts
+from althedge.services.report import (
+    _COLUMNS,
+    comparison_rows,
+    write_html_report,
+    write_png_charts,
+)
 
 PORTFOLIO = Path(__file__).parent / "data" / "backtest_portfolio.toml"
 
@@ -26,8 +31,12 @@ def test_comparison_rows_follow_the_ranking(result: BacktestResult) -> None:
     rows = comparison_rows(result)
     assert [r[0] for r in rows] == ["1", "2", "3"]
     assert [r[1] for r in rows] == [p.name for p in result.policies]
-    he = result.policies[0].metrics["hedge_effectiveness"]
-    assert rows[0][2] == f"{he:.1%}"
+    m = result.policies[0].metrics
+    header = ["rank", "policy", *[c[1] for c in _COLUMNS]]
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["final value USD (holdings + hedge PnL)"] == f"{m.final_value_hedged_usd:,.0f}"
+    assert row["hedge effectiveness (variance reduction)"] == f"{m.hedge_effectiveness:.1%}"
+    assert row["max DD on capital committed"] == f"{m.max_drawdown_hedged_committed:.1%}"
 
 
 def test_html_is_one_offline_page_written_atomically(result: BacktestResult,
@@ -37,6 +46,9 @@ def test_html_is_one_offline_page_written_atomically(result: BacktestResult,
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert page.count("Plotly.newPlot") == 5
     assert "static:1.8" in page and "rolling-ols:90" in page
+    assert "ranked by annual return per unit of max drawdown" in page
+    assert "Crash episodes" in page and "yen carry unwind (2024-08-05)" in page
+    assert "worst 5% BTC weeks" in page and "capital committed" in page
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
     # rewriting replaces the file in one step
     out2 = write_html_report(result, out)
@@ -50,3 +62,13 @@ def test_bad_report_paths(result: BacktestResult, tmp_path: Path) -> None:
     f.write_text("x")
     with pytest.raises(InputError, match="folder"):
         write_png_charts(result, f)
+
+
+def test_page_explains_equity_touching_zero(tmp_path: Path) -> None:
+    # a permanent 1.8 hedge through the late-2020 rally: holdings + hedge PnL reach zero
+    res = run_backtest(load_portfolio(PORTFOLIO), open_source(None), ["static:1.8"],
+                       BacktestSettings(start="2020-10-01", end="2021-03-31"))
+    day = res.policies[0].metrics.equity_touches_zero_on
+    assert day is not None
+    page = write_html_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Why some drawdowns would read −100 %" in page and day in page

@@ -61,12 +61,21 @@ def backtest(
     end: str | None = typer.Option(None, "--end", help="Last day, YYYY-MM-DD."),
     policy: str | None = typer.Option(
         None, "--policy",
-        help="none | static:B | static | one-to-one | rolling-ols[:W] | ewma[:H] | downside[:W] "
-             "| robust[:W] | conservative[:W] | shrunk[:W] | multi[:W] | auto (default auto).",
+        help="plan | none | static:B | static | one-to-one | rolling-ols[:W] | ewma[:H] | "
+             "downside[:W] | robust[:W] | conservative[:W] | shrunk[:W] | multi[:W] | auto, "
+             "optionally 'POLICY when TRIGGER' (e.g. 'ols when trend:200'). "
+             "Default: plan,auto,none compared.",
     ),
     compare: str | None = typer.Option(
         None, "--compare", help="Comma-separated policies to run and rank, e.g. "
-                                "rolling-ols,ewma,static:1.8,auto."
+                                "'plan,rolling-ols,ols when trend:200,multi:90 when "
+                                "drawdown:10/5,none'. Triggers: trend:N, ptrend:N, cross:F/S, "
+                                "drawdown:X/Y, vol:ON/OFF, volratio:R, funding:BP, "
+                                "backwardation, calendar:A..B (docs/backtest.md)."
+    ),
+    rank_by: str = typer.Option(
+        "return-per-drawdown", "--rank-by",
+        help="variance | drawdown | return-per-drawdown | utility[:RISK_AVERSION].",
     ),
     window: int = typer.Option(90, "--window", help="Estimation window, bars."),
     halflife: float = typer.Option(30.0, "--halflife", help="EWMA half-life in bars."),
@@ -121,7 +130,8 @@ def backtest(
                 raise InputError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from None
     pf = load_portfolio(portfolio)
     source = open_source(prices or pf.hedge.price_source)
-    specs = parse_policy_list(compare or policy or "auto", window=window, halflife=halflife)
+    specs = parse_policy_list(compare or policy or "plan,auto,none", window=window,
+                              halflife=halflife, portfolio=pf)
     if (report is not None or png is not None) and "static:1.8" not in {s.name for s in specs}:
         # the report always shows the seed article's fixed 1.8 against the measured beta
         specs.append(parse_policy_list("static:1.8")[0])
@@ -131,7 +141,7 @@ def backtest(
         rebalance=rebalance, min_trade_usd=min_trade, fees=fees, slippage_bps=slippage_bps,
         funding=funding, contract=contract, perpetual=False if dated else None,
         rounding=rounding, leverage=leverage, collateral_usd=collateral, top_up=top_up,
-        basis_annual=basis, keep_bars=tuple(keep_bar or ()),
+        basis_annual=basis, keep_bars=tuple(keep_bar or ()), rank_by=rank_by,
     )
     bar = _LazyProgress(enabled=True)
     try:
@@ -162,43 +172,102 @@ def backtest(
         console.print(f"wrote {f}")
 
 
+_OBJECTIVE_TEXT = {
+    "variance": "variance reduction (hedge effectiveness)",
+    "drawdown": "max drawdown on capital committed (shallowest first)",
+    "return-per-drawdown": "annual return per unit of max drawdown, on capital committed",
+    "utility": "utility: annual mean − A·variance/2 of returns on capital committed",
+}
+
+
+def _objective_label(rank_by: str) -> str:
+    kind, _, arg = rank_by.partition(":")
+    text = _OBJECTIVE_TEXT.get(kind, rank_by)
+    return text.replace("A·", f"{arg}·") if arg else text
+
+
 def _render(result: Any) -> None:
+    wide = console if console.is_terminal else Console(highlight=False, width=170)
     console.print(
         f"[bold]{result.portfolio_name}[/]  {result.start} → {result.end}  ({result.bars} "
         f"{result.timeframe} bars, out of sample)  ·  {result.instrument}  ·  rebalance "
         f"{result.settings['rebalance']}"
     )
-    t = compact_table("Policies ranked by hedge effectiveness")
     first = result.policies[0].metrics
     console.print(
-        f"unhedged: vol {_fmt(first['vol_unhedged'], '.0%')}, max drawdown "
-        f"{_fmt(first['max_drawdown_unhedged'], '.0%')}, worst 5% weeks "
-        f"{_fmt(first['worst_weeks_return_unhedged'], '.1%')}"
+        f"unhedged: final value {_fmt(first['final_value_unhedged_usd'], ',.0f')} USD, return "
+        f"{_fmt(first['return_unhedged_pct'], ',.0f')} %, max drawdown "
+        f"{_fmt(first['max_drawdown_unhedged'], '.0%')}, worst 5% BTC weeks "
+        f"{_fmt(first['worst_weeks_return_unhedged'], '.1%')}, vol "
+        f"{_fmt(first['vol_unhedged'], '.0%')}"
     )
+    t = compact_table(f"Ranked by {_objective_label(result.rank_by)}")
     longest = max(len(p.name) + (len(p.spec.resolved_from) + 3 if p.spec.resolved_from else 0)
                   for p in result.policies)
-    for c in ("#", "policy", "HE", "vol", "max DD", "worst wks", "funding", "fees+slip",
-              "rebal", "calls", "liq"):
+    for c in ("#", "policy", "final USD", "return", "capital committed", "margin peak",
+              "max DD", "HE (var. red.)", "worst 5% BTC wks", "hedged", "switches",
+              "funding recv", "fees+slip paid", "liq"):
         if c == "policy":
-            t.add_column(c, justify="left", no_wrap=True, min_width=longest)
+            t.add_column(c, justify="left", no_wrap=False, min_width=min(longest, 40))
         else:
             t.add_column(c, justify="right")
     for p in result.policies:
         m = p.metrics
         name = p.name + (f" (={p.spec.resolved_from})" if p.spec.resolved_from else "")
         t.add_row(
-            str(p.rank), name, _fmt(m["hedge_effectiveness"], ".1%"),
-            _fmt(m["vol_hedged"], ".0%"), _fmt(m["max_drawdown_hedged"], ".0%"),
+            str(p.rank), name, _fmt(m["final_value_hedged_usd"], ",.0f"),
+            _fmt(m["return_hedged_pct"], "+,.0f") + " %",
+            _fmt(m["capital_committed_usd"], ",.0f"), _fmt(m["margin_peak_usd"], ",.0f"),
+            _fmt(m["max_drawdown_hedged_committed"], ".0%"),
+            _fmt(m["hedge_effectiveness"], ".1%"),
             _fmt(m["worst_weeks_return_hedged"], ".1%"),
-            _fmt(m["funding_usd"], ",.0f"), _fmt(m["fees_usd"] + m["slippage_usd"], ",.0f"),
-            str(m["rebalances"]), str(m["margin_calls"]), str(m["liquidations"]),
+            _fmt(m["time_hedged_pct"], ".0f") + " %", str(m["hedge_switches"]),
+            _fmt(m["funding_received_usd"], ",.0f"),
+            _fmt(m["fees_paid_usd"] + m["slippage_paid_usd"], ",.0f"), str(m["liquidations"]),
         )
     # piped output is not limited to 80 columns: the table is for reading in a file/log
-    (console if console.is_terminal else Console(highlight=False, width=150)).print(t)
+    wide.print(t)
     console.print(
-        "[dim]HE = 1 − Var(hedged)/Var(unhedged) on the out-of-sample span; funding > 0 paid, "
-        "< 0 earned by the short; costs in USD.[/]"
+        "[dim]final USD = holdings + hedge PnL (margin deposits are capital, handed back, not "
+        "profit); return on the starting portfolio; capital committed = starting portfolio + "
+        "every margin deposit; max DD on capital committed; HE = 1 − Var(hedged)/Var(unhedged); "
+        "worst 5% BTC wks = the portfolio's return compounded over the 5 % of weeks BTC fell "
+        "most (hedged: per-bar returns of holdings + hedge); hedged = share of bars with a short on; funding recv + = earned by the short; "
+        "costs in USD.[/]"
     )
+    for p in result.policies:
+        day = p.metrics["equity_touches_zero_on"]
+        if day:
+            console.print(
+                f"[yellow]note:[/] {p.name}: holdings + hedge PnL touched zero on {day} — the "
+                "short lost more than the holdings were worth (refilled by margin deposits); "
+                "a drawdown on that basis would read −100 %, so max DD is on all capital "
+                "committed", soft_wrap=True,
+            )
+    if result.episodes:
+        _render_episodes(result, wide)
+
+
+def _render_episodes(result: Any, out: Console) -> None:
+    """Crash episodes: the unhedged loss, each hedge's loss, hedged at the start or not."""
+    t = compact_table(f"Crash episodes ({result.hedge_asset} falls of 15 % or more from a "
+                      "14-day high, found in the data): portfolio change peak → trough, %")
+    t.add_column("episode", justify="left", no_wrap=True)
+    t.add_column("peak → trough", justify="left", no_wrap=True)
+    t.add_column(f"{result.hedge_asset}", justify="right")
+    t.add_column("unhedged", justify="right")
+    for p in result.policies:
+        t.add_column(p.name, justify="right")
+    for e in result.episodes:
+        cells = [e.name, f"{e.peak} → {e.trough}", f"{e.hedge_asset_drop_pct:.0f}",
+                 f"{e.unhedged_loss_pct:.0f}"]
+        for p in result.policies:
+            mark = "" if e.hedged_at_start[p.name] else "*"
+            cells.append(f"{e.losses_pct[p.name]:.0f}{mark}")
+        t.add_row(*cells)
+    out.print(t)
+    console.print("[dim]* = no short on when the fall began (trigger off or not yet "
+                  "switched on).[/]")
 
 
 def register(root: typer.Typer) -> None:

@@ -115,9 +115,25 @@ def render_plan(plan: HedgePlan) -> None:
 
     if plan.scenarios and any(leg.contracts > 0 for leg in plan.hedges):
         _render_scenarios(plan)
+    if plan.triggers is not None:
+        _render_triggers(plan)
 
     for w in plan.warnings:
         console.print(f"[yellow]⚠ {w}[/]")
+
+
+def _render_triggers(plan: HedgePlan) -> None:
+    """Section 4: is each configured trigger on today, and why ([hedge] triggers)."""
+    tr = plan.triggers
+    assert tr is not None
+    verdict = ("[bold red]ON — hedge now[/]" if tr.hedge_on
+               else "[bold green]OFF — no hedge needed (de-hedge if one is open)[/]")
+    t = compact_table(f"4 · When to hedge ({tr.expression}), as of {tr.as_of}: {verdict}")
+    for col in ("trigger", "today", "since", "why"):
+        t.add_column(col, justify="left", no_wrap=col != "why")
+    for r in tr.readings:
+        t.add_row(r.trigger, "[red]on[/]" if r.on else "off", r.since or "—", r.why)
+    console.print(t)
 
 
 def _render_scenarios(plan: HedgePlan) -> None:

@@ -7,6 +7,10 @@
 * Maximum drawdown: min_t (E_t / max_{s≤t} E_s − 1), a fraction ≤ 0.
 * Worst weeks: the portfolio's compounded return over the calendar weeks in which the
   hedge asset (BTC) did worst — the crashes a hedge is for.
+* What an investor keeps: time-weighted returns of holdings + margin account (deposits
+  are capital, not profit), annual return, drawdown avoided per point of return given up,
+  the ranking objectives (``variance``, ``drawdown``, ``return-per-drawdown``,
+  ``utility[:A]``) and the crash episodes of a price series.
 
 All functions take simple returns per period (fractions, 0.01 = 1%) unless named
 otherwise, and drop NaN rows (pairwise where two series are given).
@@ -24,9 +28,17 @@ import pandas as pd
 from althedge.errors import InputError
 
 __all__ = [
+    "DEFAULT_RANK_BY",
+    "RANK_OBJECTIVES",
+    "annualised_return",
     "annualised_volatility",
+    "crash_episodes",
+    "drawdown_avoided_per_return_given_up",
     "hedge_effectiveness",
     "max_drawdown",
+    "objective_score",
+    "parse_rank_objective",
+    "time_weighted_returns",
     "worst_weeks_return",
 ]
 
@@ -159,3 +171,168 @@ def worst_weeks_return(
     k = max(1, math.ceil(q * len(weekly)))
     order = np.argsort(weekly["h"].to_numpy(), kind="stable")[:k]
     return float(np.prod(1.0 + weekly["p"].to_numpy()[order]) - 1.0)
+
+
+# --------------------------------------------------------------- investor's metrics
+RANK_OBJECTIVES = ("variance", "drawdown", "return-per-drawdown", "utility")
+#: The ranking an investor would pick by default: what is kept per unit of the worst fall.
+DEFAULT_RANK_BY = "return-per-drawdown"
+DEFAULT_RISK_AVERSION = 2.0
+
+
+def time_weighted_returns(
+    wealth_usd: Any, deposits_usd: Any
+) -> FloatArray:
+    """Per-period returns of an account that receives deposits, deposits not counted as gain.
+
+    r_t = (W_t − D_t − W_{t−1}) / W_{t−1}, with W_t the value after bar ``t`` (USD) and
+    D_t the capital added during bar ``t`` (USD, ≥ 0). Row 0 is NaN. Compounding these
+    returns gives the time-weighted return: deposits are capital, not profit, so a
+    drawdown measured on it never "recovers" by fresh money and never reaches −100 %
+    unless the whole account (holdings and margin) is lost.
+    """
+    w = _series("wealth_usd", wealth_usd)
+    d = _series("deposits_usd", deposits_usd)
+    if w.size != d.size:
+        raise InputError(f"deposits_usd: length {d.size} differs from wealth_usd length {w.size}")
+    out = np.full(w.size, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[1:] = (w[1:] - d[1:] - w[:-1]) / w[:-1]
+    return out
+
+
+def annualised_return(returns: Any, periods_per_year: float) -> float:
+    """Compound annual growth rate of per-period simple returns (NaN rows dropped)."""
+    r = _series("returns", returns)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return math.nan
+    growth = float(np.prod(1.0 + r))
+    if growth <= 0:
+        return -1.0
+    return float(growth ** (float(periods_per_year) / r.size) - 1.0)
+
+
+def drawdown_avoided_per_return_given_up(
+    max_drawdown_unhedged: float,
+    max_drawdown_hedged: float,
+    return_unhedged: float,
+    return_hedged: float,
+) -> float | None:
+    """Percentage points of maximum drawdown avoided per point of total return given up.
+
+    (MDD_hedged − MDD_unhedged) / (R_unhedged − R_hedged), drawdowns ≤ 0 and returns as
+    fractions. > 0: the hedge bought drawdown with return (higher is better value);
+    ``inf`` when it avoided drawdown and gave up no return; None when it neither avoided
+    drawdown nor kept return (nothing to divide) or when both are zero.
+    """
+    avoided = max_drawdown_hedged - max_drawdown_unhedged
+    given_up = return_unhedged - return_hedged
+    if given_up > 0:
+        return avoided / given_up
+    if avoided > 0:
+        return math.inf
+    return None
+
+
+def parse_rank_objective(text: str) -> tuple[str, float]:
+    """``variance`` | ``drawdown`` | ``return-per-drawdown`` | ``utility[:A]`` → (kind, A)."""
+    raw = str(text).strip().lower()
+    kind, _, arg = raw.partition(":")
+    kind = {"he": "variance", "dd": "drawdown", "calmar": "return-per-drawdown",
+            "return/drawdown": "return-per-drawdown"}.get(kind, kind)
+    if kind not in RANK_OBJECTIVES:
+        raise InputError(
+            f"rank-by: unknown objective {text!r}; use variance, drawdown, "
+            "return-per-drawdown or utility[:RISK_AVERSION] (e.g. utility:2)"
+        )
+    a = DEFAULT_RISK_AVERSION
+    if arg:
+        if kind != "utility":
+            raise InputError(f"rank-by: {kind} takes no parameter; pass it as plain {kind}")
+        try:
+            a = float(arg)
+        except ValueError:
+            a = math.nan
+        if not (math.isfinite(a) and a >= 0):
+            raise InputError(f"rank-by: risk aversion must be a number ≥ 0, got {arg!r}; "
+                             "e.g. utility:2")
+    return kind, a
+
+
+def objective_score(
+    kind: str,
+    *,
+    hedge_effectiveness: float,
+    max_drawdown: float,
+    annual_return: float,
+    returns: Any,
+    periods_per_year: float,
+    risk_aversion: float = DEFAULT_RISK_AVERSION,
+) -> float:
+    """Score to rank hedges by (higher is better).
+
+    * ``variance``: hedge effectiveness;
+    * ``drawdown``: the maximum drawdown (≤ 0; the shallowest wins);
+    * ``return-per-drawdown``: annual return / |max drawdown| when the annual return is
+      > 0; a loss-making hedge scores its annual return minus 1000 instead, so it ranks
+      below every profitable one and the smaller loss first;
+    * ``utility``: mean-variance certainty equivalent μ − A·σ²/2 of the annualised
+      arithmetic mean μ and variance σ² of the per-period returns (A: risk aversion).
+    """
+    if kind == "variance":
+        return hedge_effectiveness
+    if kind == "drawdown":
+        return max_drawdown
+    if kind == "return-per-drawdown":
+        if not annual_return > 0:
+            return annual_return - 1000.0
+        return annual_return / max(abs(max_drawdown), 1e-12)
+    if kind == "utility":
+        r = _series("returns", returns)
+        r = r[np.isfinite(r)]
+        if r.size < 2:
+            return math.nan
+        mu = float(np.mean(r)) * periods_per_year
+        var = float(np.var(r, ddof=1)) * periods_per_year
+        return mu - risk_aversion * var / 2.0
+    raise InputError(f"rank-by: unknown objective {kind!r}")
+
+
+def crash_episodes(
+    prices: Any,
+    window: int,
+    min_drop: float = 0.15,
+    max_episodes: int = 12,
+) -> list[tuple[int, int, float]]:
+    """Sharpest falls of a price series: (peak row, trough row, drop ≤ 0), in time order.
+
+    For every row t the drop from the highest close of the previous ``window`` rows
+    (t included) is d_t = P_t / max(P_{t−window+1..t}) − 1. The deepest d_t is taken as
+    an episode's trough and its window's high as the peak; rows within ``window`` of that
+    episode are then excluded and the next deepest is taken, while d ≤ −``min_drop``, at
+    most ``max_episodes`` times.
+    """
+    p = _series("prices", prices)
+    n = p.size
+    w = int(window)
+    if w < 2:
+        raise InputError(f"window: must be at least 2 rows, got {window}")
+    if n == 0:
+        return []
+    high = pd.Series(p).rolling(w, min_periods=1).max().to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = p / high - 1.0
+    drop = np.where(np.isfinite(drop), drop, 0.0)
+    free = np.ones(n, dtype=bool)
+    out: list[tuple[int, int, float]] = []
+    while len(out) < max_episodes:
+        cand = np.where(free, drop, 0.0)
+        t = int(np.argmin(cand))
+        if not cand[t] <= -min_drop:
+            break
+        lo = max(0, t - w + 1)
+        peak = lo + int(np.nanargmax(p[lo : t + 1]))
+        out.append((peak, t, float(cand[t])))
+        free[max(0, peak - w) : min(n, t + w)] = False
+    return sorted(out)

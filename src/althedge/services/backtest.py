@@ -1,13 +1,16 @@
-"""Backtest: would this hedge have worked, and what would it have cost?
+"""Backtest: would this hedge have worked, what would it have cost, and what is kept?
 
-``run_backtest(portfolio, source, policies, settings)`` values the holdings
-(buy-and-hold, amounts from the portfolio file) on every bar, lets each hedge policy
-decide a hedge ratio at every bar from data up to that bar
-(:mod:`althedge.core.policies`), walks the short forward through the real price path
-with fees, slippage, funding, basis, margin calls and liquidations
-(:mod:`althedge.core.simulate`), and measures hedged against unhedged with
-:mod:`althedge.core.metrics`. No formula lives here: this module wires data to the core
-and keeps the bookkeeping (schedules, funding series, basis model, yearly splits).
+``run_backtest(portfolio, source, compared, settings)`` values the holdings (buy and hold,
+amounts from the portfolio file) on every bar, lets each compared hedge decide a hedge
+ratio at every bar from data up to that bar — a sizing policy
+(:mod:`althedge.core.policies`) switched on and off by an optional trigger
+(:mod:`althedge.core.triggers`, ``"ols when trend:200"``) — walks the short forward
+through the real price path with fees, slippage, funding, basis, margin calls and
+liquidations (:mod:`althedge.core.simulate`), measures hedged against unhedged with
+:mod:`althedge.core.metrics`, ranks by the chosen objective and tabulates the crash
+episodes found in the data. No formula lives here: this module wires data to the core
+in named steps (:func:`run_backtest` reads top to bottom) and keeps the bookkeeping.
+Results are the typed records of :mod:`althedge.services.backtest_results`.
 
 Method and defaults: ``docs/backtest.md``.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -41,23 +44,47 @@ from althedge.core.policies import (
     DEFAULT_HALFLIFE,
     DEFAULT_WINDOW,
     PolicySpec,
+    PolicyTargets,
     parse_policy,
     rolling_beta_std_error,
     target_ratios,
 )
 from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
+from althedge.core.triggers import TriggerInputs, evaluate
 from althedge.data import PriceSource, check_closes
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
+from althedge.services.backtest_compare import (
+    parse_compare_item,
+    parse_policy_list,
+    plan_compare_spec,
+)
+from althedge.services.backtest_measure import (
+    KNOWN_EPISODES,
+    episodes,
+    policy_metrics,
+    rank,
+    stamp,
+)
+from althedge.services.backtest_results import (
+    BacktestResult,
+    CompareSpec,
+    Episode,
+    PolicyResult,
+)
 from althedge.services.costs import find_funding_history, funding_per_bar, mark_high_per_bar
 
 __all__ = [
     "DEFAULT_FUNDING_RATE_8H",
     "FEE_SCHEDULES",
+    "KNOWN_EPISODES",
     "BacktestResult",
     "BacktestSettings",
+    "CompareSpec",
     "PolicyResult",
+    "parse_compare_item",
     "parse_policy_list",
+    "plan_compare_spec",
     "rebalance_schedule",
     "run_backtest",
 ]
@@ -75,8 +102,6 @@ FEE_SCHEDULES: dict[str, tuple[float, float]] = {
 }
 _PERIODS_PER_YEAR = {"1d": 365.0, "1h": 365.0 * 24}
 _BAR_HOURS = {"1d": 24.0, "1h": 1.0}
-
-
 @dataclass(frozen=True)
 class BacktestSettings:
     """Everything a backtest run needs besides the portfolio and the prices.
@@ -84,7 +109,8 @@ class BacktestSettings:
     * ``start``/``end``: the evaluated (out-of-sample) span; history before ``start`` is
       used to warm the estimators up;
     * ``window`` (bars) / ``halflife`` (bars): defaults for policies given without one;
-    * ``rebalance``: ``every`` | ``daily`` | ``weekly`` | ``biweekly`` | ``threshold:PCT``;
+    * ``rebalance``: ``every`` | ``daily`` | ``weekly`` | ``biweekly`` | ``threshold:PCT``
+      (a trigger switching on or off also trades on that bar);
     * ``min_trade_usd``: skip smaller rebalancing trades;
     * ``fees``: ``taker`` | ``maker`` | a rate (0.0005 = 0.05 %) of traded notional;
     * ``slippage_bps``: per trade, of traded notional;
@@ -98,6 +124,8 @@ class BacktestSettings:
     * ``margin_call_ratio``: maintenance margin / equity that counts as a margin call;
     * ``keep_bars``: flagged bars the user keeps, ``KIND@TIME`` or ``SYMBOL:KIND@TIME``
       (added to the portfolio file's ``hedge.keep_bars``; ``docs/data.md``).
+    * ``rank_by``: ``variance`` | ``drawdown`` | ``return-per-drawdown`` |
+      ``utility[:A]`` (core ``objective_score``).
     """
 
     start: str | date | None = None
@@ -119,81 +147,11 @@ class BacktestSettings:
     basis_annual: float = 0.05
     margin_call_ratio: float = 0.8
     keep_bars: tuple[str, ...] = ()
+    rank_by: str = mc.DEFAULT_RANK_BY
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
         return {k: (str(v) if isinstance(v, date) else v) for k, v in self.__dict__.items()}
-
-
-@dataclass
-class PolicyResult:
-    """One policy's run: its metrics and its per-bar series (for the report)."""
-
-    name: str
-    spec: PolicySpec
-    metrics: dict[str, Any]
-    series: pd.DataFrame  # per bar: value, equity_hedged, beta_*, contracts_*, costs …
-    notes: list[str] = field(default_factory=list)
-    rank: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON contract entry: name, metrics (and rank, resolved policy)."""
-        out: dict[str, Any] = {"name": self.name, "rank": self.rank, "metrics": self.metrics}
-        if self.spec.resolved_from:
-            out["resolved_from"] = self.spec.resolved_from
-        if self.notes:
-            out["notes"] = self.notes
-        return out
-
-
-@dataclass
-class BacktestResult:
-    """All policies run on the same data and span."""
-
-    policies: list[PolicyResult]
-    start: str
-    end: str
-    bars: int
-    timeframe: str
-    portfolio_name: str
-    hedge_asset: str
-    instrument: str
-    settings: dict[str, Any]
-    measured_beta: pd.DataFrame  # rolling OLS beta and its standard error (report band)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``backtest --json`` contract."""
-        return {
-            "policies": [p.to_dict() for p in self.policies],
-            "start": self.start,
-            "end": self.end,
-            "bars": self.bars,
-            "timeframe": self.timeframe,
-            "portfolio": self.portfolio_name,
-            "hedge_asset": self.hedge_asset,
-            "instrument": self.instrument,
-            "settings": self.settings,
-            "warnings": self.warnings,
-        }
-
-
-def parse_policy_list(
-    text: str | Sequence[str], *, window: int = DEFAULT_WINDOW, halflife: float = DEFAULT_HALFLIFE
-) -> list[PolicySpec]:
-    """``"rolling-ols,ewma,static:1.8,auto"`` → specs (duplicates refused)."""
-    items = [p.strip() for p in (text.split(",") if isinstance(text, str) else text)]
-    items = [p for p in items if p]
-    if not items:
-        raise InputError(
-            "compare: no policy given; e.g. --compare rolling-ols,ewma,static:1.8,auto"
-        )
-    specs = [parse_policy(p, window=window, halflife=halflife) for p in items]
-    names = [s.name for s in specs]
-    dup = next((n for n in names if names.count(n) > 1), None)
-    if dup:
-        raise InputError(f"compare: policy {dup!r} is listed twice; list each policy once")
-    return specs
 
 
 def rebalance_schedule(index: pd.DatetimeIndex, rebalance: str) -> tuple[np.ndarray, float | None]:
@@ -311,6 +269,27 @@ def dated_prices(
     return s * (1 + basis_annual * tau_exit / 365.0), s * (1 + basis_annual * tau_entry / 365.0)
 
 
+def _funding_history_8h(
+    source: PriceSource, asset: str, index: pd.DatetimeIndex, warnings: list[str]
+) -> np.ndarray:
+    """The source's funding rate per 8 h in force on each bar (daily mean), NaN if unknown.
+
+    + = longs pay shorts (the short receives). Without history for ``asset`` BTC's is used
+    as a proxy (warned).
+    """
+    hist = source.funding_rates(asset)
+    if hist.empty and asset != "BTC":
+        hist = source.funding_rates("BTC")
+        if not hist.empty:
+            warnings.append(f"funding: no {asset} funding history; BTC's used as a proxy")
+    if hist.empty:
+        return np.full(len(index), np.nan)
+    daily = hist.copy()
+    daily.index = pd.DatetimeIndex(daily.index).normalize()
+    daily = daily[~daily.index.duplicated(keep="last")]
+    return np.asarray(daily.reindex(index.normalize()).to_numpy(), dtype=float)
+
+
 def _funding_per_bar(
     source: PriceSource,
     asset: str,
@@ -323,7 +302,11 @@ def _funding_per_bar(
 ) -> np.ndarray:
     """Funding rate applied on each bar: every settlement in the bar where it falls, from
     the leg's own history (:mod:`althedge.services.costs`); without one, the source's daily
-    mean rate per 8 h × bar hours / 8 (daily bar: × 3)."""
+    mean rate per 8 h × bar hours / 8 (daily bar: × 3).
+
+    + = received by the short. ``settings.funding``: ``history`` (the rates above,
+    ``assumed_8h`` where missing, warned) or one assumed rate per 8 h.
+    """
     per_bar = _BAR_HOURS[settings.timeframe] / 8.0
     text = str(settings.funding).strip().lower()
     if text != "history":
@@ -350,26 +333,14 @@ def _funding_per_bar(
                 "or --funding RATE)"
             )
         return settled
-    hist = source.funding_rates(asset)
-    if hist.empty and asset != "BTC":
-        hist = source.funding_rates("BTC")
-        if not hist.empty:
-            warnings.append(f"funding: no {asset} funding history; BTC's used as a proxy")
-    day = index.normalize()
-    if hist.empty:
-        rates = pd.Series(np.nan, index=index)
-    else:
-        daily = hist.copy()
-        daily.index = pd.DatetimeIndex(daily.index).normalize()
-        daily = daily[~daily.index.duplicated(keep="last")]
-        rates = pd.Series(daily.reindex(day).to_numpy(), index=index)
-    missing = int(rates.isna().sum())
+    rates = _funding_history_8h(source, asset, index, warnings)
+    missing = int(np.isnan(rates).sum())
     if missing:
         warnings.append(
             f"funding: no history for {missing} of {len(index)} bars; assumed "
             f"{assumed_8h:.4%} per 8 h there (set hedge.funding_rate_8h or --funding RATE)"
         )
-    return rates.fillna(assumed_8h).to_numpy(dtype=float) * per_bar
+    return np.where(np.isnan(rates), assumed_8h, rates) * per_bar
 
 
 def _load(
@@ -438,21 +409,89 @@ def _scale_auto(spec: PolicySpec, bars_per_day: float) -> PolicySpec:
                    resolved_from=f"{spec.kind}:{param:g}")
 
 
+@dataclass(frozen=True)
+class _Market:
+    """Prices and returns on the common history (warm-up included), one row per bar."""
+
+    raw: pd.DataFrame
+    closes: pd.DataFrame  # interior gaps filled with the previous close
+    index: pd.DatetimeIndex
+    value_usd: np.ndarray  # (T,) the holdings' value
+    weights: np.ndarray  # (T, A) buy-and-hold value weights
+    r_p: np.ndarray
+    r_assets: np.ndarray
+    r_h: dict[str, np.ndarray]
+    classes: list[str | None]
+    primary: str
+
+
+@dataclass(frozen=True)
+class HedgeLegSetup:
+    """One hedge instrument as simulated: contract, trading rules and price paths (span)."""
+
+    inst: Instrument
+    spec: LegSpec
+    spot: np.ndarray
+    exit: np.ndarray
+    entry: np.ndarray
+    funding_rate_per_bar: np.ndarray  # + = received by the short
+    mark_high_usd: np.ndarray | None = None  # highest mark price per bar (liquidation check)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The out-of-sample span: rows ``begin`` onward of the market's history."""
+
+    begin: int
+    warm: int
+
+    @property
+    def sl(self) -> slice:
+        return slice(self.begin, None)
+
+
 def run_backtest(
     portfolio: PortfolioConfig,
     source: PriceSource,
-    policies: Sequence[PolicySpec | str],
+    policies: Sequence[CompareSpec | PolicySpec | str],
     settings: BacktestSettings | None = None,
     *,
     progress: Callable[[str, float], None] | None = None,
 ) -> BacktestResult:
-    """Run every policy on the same data and span; results ranked by hedge effectiveness.
+    """Run every compared hedge on the same data and span; rank by ``settings.rank_by``.
 
-    ``progress(label, fraction)`` is called as work advances (for a progress bar).
+    ``policies``: names (``"ols when trend:200"``, ``"plan"``), policy specs or compare
+    specs. ``progress(label, fraction)`` is called as work advances (for a progress bar).
     Raises :class:`InputError` for bad settings, :class:`DataError` when prices are
     missing or fail a quality check.
     """
     settings = settings or BacktestSettings()
+    tick = progress or (lambda label, frac: None)
+    warnings: list[str] = []
+    _check_settings(settings)
+    objective = mc.parse_rank_objective(settings.rank_by)
+    specs = _resolve_specs(portfolio, source, policies, settings, warnings)
+    tick("loading prices", 0.0)
+    market = _market(portfolio, source, specs, settings, warnings)
+    targets = _decide(specs, market, tick)
+    keep_bars = [*portfolio.hedge.keep_bars, *settings.keep_bars]
+    span = _span(market, targets, settings, keep_bars, warnings)
+    legs = _hedge_legs(portfolio, source, market, span, specs, settings, warnings)
+    states = _trigger_states(specs, market, source, settings, warnings)
+    results = []
+    for i, spec in enumerate(specs):
+        tick(f"simulating {spec.name}", 0.3 + 0.65 * i / len(specs))
+        results.append(_simulate(spec, targets[spec.policy.name], states.get(spec.name),
+                                 market, span, legs, settings, portfolio.hedge.exchange))
+    results = rank(results, objective, _PERIODS_PER_YEAR[settings.timeframe])
+    found = episodes(results, market.closes[market.primary].to_numpy(dtype=float)[span.sl],
+                     market.value_usd[span.sl], market.index[span.sl],
+                     24.0 / _BAR_HOURS[settings.timeframe])
+    tick("done", 1.0)
+    return _result(portfolio, market, span, legs, settings, results, found, warnings)
+
+
+def _check_settings(settings: BacktestSettings) -> None:
     if settings.timeframe not in _PERIODS_PER_YEAR:
         raise InputError(f"timeframe: must be 1d or 1h, got {settings.timeframe!r}")
     if settings.start is not None and settings.end is not None and (
@@ -461,43 +500,64 @@ def run_backtest(
         raise InputError(
             f"end: --end {settings.end} is not after --start {settings.start}; swap them"
         )
-    specs = [
-        p if isinstance(p, PolicySpec)
-        else parse_policy(p, window=settings.window, halflife=settings.halflife)
-        for p in policies
-    ]
+    if not (math.isfinite(settings.slippage_bps) and 0 <= settings.slippage_bps < 1000):
+        raise InputError(f"slippage-bps: must be between 0 and 1000, got {settings.slippage_bps}")
+    if settings.min_trade_usd < 0:
+        raise InputError(f"min-trade: must be ≥ 0 USD, got {settings.min_trade_usd}")
+
+
+def _resolve_specs(
+    portfolio: PortfolioConfig,
+    source: PriceSource,
+    policies: Sequence[CompareSpec | PolicySpec | str],
+    settings: BacktestSettings,
+    warnings: list[str],
+) -> list[CompareSpec]:
+    """Parse the compared hedges; keep ``auto`` in days on hourly bars; ETH-less ``auto``."""
+    specs = [parse_compare_item(p, window=settings.window, halflife=settings.halflife,
+                                portfolio=portfolio) for p in policies]
     if not specs:
         raise InputError("policy: give at least one policy, e.g. --policy auto")
-    warnings: list[str] = []
-    tick = progress or (lambda label, frac: None)
-    primary = portfolio.hedge_asset
     bars_per_day = 24.0 / _BAR_HOURS[settings.timeframe]
     if bars_per_day != 1:
-        # auto's evidence is on daily bars: keep its window/half-life in days
-        specs = [_scale_auto(s, bars_per_day) if s.name == "auto" else s for s in specs]
-    if any(s.name == "auto" and s.kind == "multi" for s in specs):
+        # auto's evidence is on daily bars and the portfolio file's lookback is in days:
+        # keep their windows/half-lives in days
+        specs = [replace(s, policy=_scale_auto(s.policy, bars_per_day))
+                 if s.policy.name == "auto" or s.plan else s for s in specs]
+    if any(s.policy.name == "auto" and s.policy.kind == "multi" for s in specs):
         try:
             has_eth = "ETH" in source.symbols()
         except Exception:  # a source that cannot list its symbols: try to load ETH
             has_eth = True
         if not has_eth:
             fallback = _scale_auto(parse_policy("auto", single_instrument=True), bars_per_day)
-            specs = [fallback if s.name == "auto" else s for s in specs]
+            specs = [replace(s, policy=fallback) if s.policy.name == "auto" else s
+                     for s in specs]
             warnings.append(
                 f"auto: no ETH prices in {source.name}, so auto uses the best "
                 f"single-instrument policy {AUTO_FALLBACK} instead of BTC+ETH minimum variance"
             )
-    need_eth = any(s.kind == "multi" for s in specs) or "ETH" in portfolio.hedge.assets
+    return specs
+
+
+def _market(
+    portfolio: PortfolioConfig,
+    source: PriceSource,
+    specs: Sequence[CompareSpec],
+    settings: BacktestSettings,
+    warnings: list[str],
+) -> _Market:
+    """Load prices; value the holdings; returns of the portfolio, holdings, hedge assets."""
+    primary = portfolio.hedge_asset
+    need_eth = (any(s.policy.kind == "multi" for s in specs)
+                or "ETH" in portfolio.hedge.assets)
     hedge_assets = list(dict.fromkeys([primary, "BTC", *(["ETH"] if need_eth else [])]))
-    tick("loading prices", 0.0)
     raw = _load(portfolio, source, hedge_assets, settings, warnings)
     closes = raw.ffill()  # interior gaps: previous close (reported by _check_quality)
-    index = pd.DatetimeIndex(closes.index)
     amounts = np.array([h.amount for h in portfolio.holdings])
     held = closes[[h.asset for h in portfolio.holdings]].to_numpy(dtype=float)
     values = held * amounts  # (T, A) USD value of each holding
     v = values.sum(axis=1)
-    weights = values / v[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         r_assets = np.vstack([np.full((1, held.shape[1]), np.nan), held[1:] / held[:-1] - 1])
         r_p = np.r_[np.nan, v[1:] / v[:-1] - 1]
@@ -506,22 +566,40 @@ def run_backtest(
             for a in hedge_assets
         }
     classes = [h.asset_class.value if h.asset_class else None for h in portfolio.holdings]
+    return _Market(raw, closes, pd.DatetimeIndex(closes.index), v, values / v[:, None],
+                   r_p, r_assets, r_h, classes, primary)
 
-    # --- decide: target ratios for every policy over the whole history -----------------
-    targets = {}
-    for i, spec in enumerate(specs):
-        tick(f"estimating {spec.name}", 0.05 + 0.25 * i / len(specs))
-        targets[spec.name] = target_ratios(
-            spec, r_p, r_h, asset_returns=r_assets, asset_weights=weights,
-            asset_classes=classes, primary=primary,
+
+def _decide(
+    specs: Sequence[CompareSpec], market: _Market, tick: Callable[[str, float], None]
+) -> dict[str, PolicyTargets]:
+    """Target hedge ratios of every sizing policy over the whole history (rows ≤ t)."""
+    targets: dict[str, PolicyTargets] = {}
+    policies = list({s.policy.name: s.policy for s in specs}.values())
+    for i, pol in enumerate(policies):
+        tick(f"estimating {pol.name}", 0.05 + 0.25 * i / len(policies))
+        targets[pol.name] = target_ratios(
+            pol, market.r_p, market.r_h, asset_returns=market.r_assets,
+            asset_weights=market.weights, asset_classes=market.classes,
+            primary=market.primary,
         )
-    # out-of-sample span: after every compared estimator (and the reference window) has
-    # warmed up, and not before --start
+    return targets
+
+
+def _span(
+    market: _Market,
+    targets: dict[str, PolicyTargets],
+    settings: BacktestSettings,
+    keep_bars: Sequence[str],
+    warnings: list[str],
+) -> _Span:
+    """Out-of-sample span: after every estimator (and the reference window) has warmed
+    up, and not before ``--start``; data quality checked on the bars used."""
+    index = market.index
     warm = max([settings.window, *(t.first_valid for t in targets.values())])
     begin = warm
     if settings.start is not None:
-        start_ts = pd.Timestamp(settings.start)
-        begin = max(begin, int(index.searchsorted(start_ts, side="left")))
+        begin = max(begin, int(index.searchsorted(pd.Timestamp(settings.start), side="left")))
     if settings.start is not None and begin >= len(index) - 2 and warm < len(index) - 2:
         raise InputError(
             f"start: --start {settings.start} leaves fewer than 3 bars before the last price "
@@ -533,38 +611,43 @@ def run_backtest(
             f"({len(index)} bars from {index[0].date()} to {index[-1].date()}); "
             "use an earlier --start, a shorter --window or more data"
         )
-    sl = slice(begin, None)
-    _check_quality(raw, index[max(0, begin - warm)], settings.timeframe, warnings,
-                   [*portfolio.hedge.keep_bars, *settings.keep_bars])
-    idx = index[sl]
-    t_len = len(idx)
-    v_s = v[sl]
+    _check_quality(market.raw, index[max(0, begin - warm)], settings.timeframe, warnings,
+                   keep_bars)
+    return _Span(begin=begin, warm=warm)
 
-    # --- instruments, costs, schedules ------------------------------------------------
+
+def _hedge_legs(
+    portfolio: PortfolioConfig,
+    source: PriceSource,
+    market: _Market,
+    span: _Span,
+    specs: Sequence[CompareSpec],
+    settings: BacktestSettings,
+    warnings: list[str],
+) -> dict[str, HedgeLegSetup]:
+    """Contract, costs and price paths of every instrument a compared hedge trades."""
     exchange = portfolio.hedge.exchange
     fee_rate = _fee_rate(settings.fees, exchange)
-    if not (math.isfinite(settings.slippage_bps) and 0 <= settings.slippage_bps < 1000):
-        raise InputError(f"slippage-bps: must be between 0 and 1000, got {settings.slippage_bps}")
-    if settings.min_trade_usd < 0:
-        raise InputError(f"min-trade: must be ≥ 0 USD, got {settings.min_trade_usd}")
-    due, threshold = rebalance_schedule(idx, settings.rebalance)
+    _, threshold = rebalance_schedule(market.index[span.sl], settings.rebalance)
     rounding = parse_rounding(settings.rounding or portfolio.hedge.rounding)
-    leverage = settings.leverage if settings.leverage is not None else portfolio.hedge.leverage
+    leverage = _leverage(portfolio, settings)
     assumed_8h = (
         portfolio.hedge.funding_rate_8h
         if portfolio.hedge.funding_rate_8h is not None
         else DEFAULT_FUNDING_RATE_8H
     )
-    legs: dict[str, dict[str, Any]] = {}
-    leg_assets = list(dict.fromkeys([primary, *(["BTC", "ETH"] if need_eth else [])]))
-    for asset in leg_assets:
+    need_eth = any(s.policy.kind == "multi" for s in specs) or "ETH" in portfolio.hedge.assets
+    idx = market.index[span.sl]
+    v_s = market.value_usd[span.sl]
+    legs: dict[str, HedgeLegSetup] = {}
+    for asset in dict.fromkeys([market.primary, *(["BTC", "ETH"] if need_eth else [])]):
         inst = _instrument(portfolio, asset, settings)
         if leverage > inst.max_leverage:
             raise InputError(
                 f"leverage: {leverage:g}x is above the {inst.max_leverage:g}x maximum of "
                 f"{inst.exchange} {inst.symbol}; pass --leverage {inst.max_leverage:g} or less"
             )
-        spot = closes[asset].to_numpy(dtype=float)[sl]
+        spot = market.closes[asset].to_numpy(dtype=float)[span.sl]
         typical = float(np.nanmedian(v_s))
         notional = typical if inst.contract_type is ContractType.LINEAR else typical / spot[0]
         tier = inst.tier_for_notional(notional) if inst.tiers else None
@@ -592,106 +675,158 @@ def run_backtest(
                                     inst.exchange, inst.contract_type.value)
         else:
             exit_p, entry_p = dated_prices(pd.Series(spot, index=idx), settings.basis_annual)
-            rate = np.zeros(t_len)
-        legs[asset] = {"inst": inst, "spec": leg_spec, "spot": spot, "exit": exit_p,
-                       "entry": entry_p, "rate": rate, "mark": None}
+            rate = np.zeros(len(idx))
+        mark = None
         if inst.is_perpetual and inst.contract_type is ContractType.LINEAR:
             marked = mark_high_per_bar(getattr(source, "root", None), asset, idx,
                                        pd.Timedelta(hours=_BAR_HOURS[settings.timeframe]), spot)
             if marked is not None and marked[1]:
-                legs[asset]["mark"] = marked[0]
+                mark = marked[0]
                 warnings.append(f"liquidation: {asset} checked against Binance's mark price "
-                                f"on {marked[1]} of {t_len} bars (the close elsewhere)")
+                                f"on {marked[1]} of {len(idx)} bars (the close elsewhere)")
+        legs[asset] = HedgeLegSetup(inst, leg_spec, spot, exit_p, entry_p, rate, mark)
+    return legs
 
-    # --- walk forward and measure ---------------------------------------------------------
+
+def _leverage(portfolio: PortfolioConfig, settings: BacktestSettings) -> float:
+    return settings.leverage if settings.leverage is not None else portfolio.hedge.leverage
+
+
+def _trigger_states(
+    specs: Sequence[CompareSpec],
+    market: _Market,
+    source: PriceSource,
+    settings: BacktestSettings,
+    warnings: list[str],
+) -> dict[str, np.ndarray]:
+    """On/off state of every compared hedge's trigger over the whole history (rows ≤ t)."""
+    with_trigger = [s for s in specs if s.trigger is not None]
+    if not with_trigger:
+        return {}
+    funding = None
+    if any(s.trigger is not None and s.trigger.needs_funding for s in with_trigger):
+        funding = _funding_history_8h(source, market.primary, market.index, warnings)
+    inputs = TriggerInputs(
+        index=market.index,
+        hedge_price_usd=market.closes[market.primary].to_numpy(dtype=float),
+        portfolio_value_usd=market.value_usd,
+        funding_rate_8h=funding,
+        bars_per_day=24.0 / _BAR_HOURS[settings.timeframe],
+    )
+    return {s.name: evaluate(s.trigger, inputs).on for s in with_trigger if s.trigger}
+
+
+def _simulate(
+    spec: CompareSpec,
+    target: PolicyTargets,
+    trigger_on: np.ndarray | None,
+    market: _Market,
+    span: _Span,
+    legs: dict[str, HedgeLegSetup],
+    settings: BacktestSettings,
+    exchange: str,
+) -> PolicyResult:
+    """Walk one compared hedge forward over the span; its metrics and per-bar series."""
+    sl = span.sl
+    idx = market.index[sl]
+    v_s = market.value_usd[sl]
+    due, _ = rebalance_schedule(idx, settings.rebalance)
+    on = np.ones(len(idx), dtype=bool) if trigger_on is None else trigger_on[sl]
+    due = due | np.r_[False, on[1:] != on[:-1]]  # a switch trades on its own bar
+    net = np.zeros(len(idx))
+    rallies: list[float] = []
+    basis_usd = 0.0
+    frame: dict[str, Any] = {"value_usd": v_s}
+    leg_res: dict[str, LegResult] = {}
+    for asset, ratio in target.ratios.items():
+        leg = legs[asset]
+        ratio_s = _ratios_frame(ratio[sl])[:, 0] * on
+        res = simulate_leg(
+            leg.spec, v_s, ratio_s, leg.exit, funding_rate=leg.funding_rate_per_bar,
+            rebalance_due=due, entry_price_usd=leg.entry, spot_usd=leg.spot,
+            mark_usd=leg.mark_high_usd,
+        )
+        leg_res[asset] = res
+        liq_px = _liquidation_prices(leg, res, exchange)
+        frame[f"liquidation_price_usd_{asset}"] = liq_px
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rally = 100.0 * (liq_px / leg.entry - 1.0)
+        rallies.append(float(np.nanmin(rally)) if np.isfinite(rally).any() else math.inf)
+        basis_usd += _basis_pnl(leg, res)
+        net += res.net_pnl_usd[:, 0]
+        frame[f"beta_{asset}"] = ratio_s
+        frame[f"contracts_{asset}"] = res.contracts[:, 0]
+        frame[f"hedged_notional_usd_{asset}"] = res.hedged_notional_usd[:, 0]
+    if target.std_error is not None:
+        frame["beta_std_error"] = target.std_error[sl][:, 0]
+    frame["trigger_on"] = on
     periods = _PERIODS_PER_YEAR[settings.timeframe]
     r_u = np.r_[np.nan, v_s[1:] / v_s[:-1] - 1]
-    r_hedge_asset = r_h[primary][sl]
-    results: list[PolicyResult] = []
-    for i, spec in enumerate(specs):
-        tick(f"simulating {spec.name}", 0.3 + 0.65 * i / len(specs))
-        tg = targets[spec.name]
-        net = np.zeros(t_len)
-        rallies: list[float] = []
-        basis_usd = 0.0
-        frame: dict[str, Any] = {"value_usd": v_s}
-        leg_res: dict[str, LegResult] = {}
-        for asset, ratio in tg.ratios.items():
-            leg = legs[asset]
-            ratio_s = _ratios_frame(ratio[sl])[:, 0]
-            res = simulate_leg(
-                leg["spec"], v_s, ratio_s, leg["exit"], funding_rate=leg["rate"],
-                rebalance_due=due, entry_price_usd=leg["entry"], spot_usd=leg["spot"],
-                mark_usd=leg["mark"],
-            )
-            leg_res[asset] = res
-            liq_px = _liquidation_prices(legs[asset], res, portfolio.hedge.exchange)
-            frame[f"liquidation_price_usd_{asset}"] = liq_px
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rally = 100.0 * (liq_px / leg["entry"] - 1.0)
-            rallies.append(float(np.nanmin(rally)) if np.isfinite(rally).any() else math.inf)
-            basis_usd += _basis_pnl(leg, res)
-            net += res.net_pnl_usd[:, 0]
-            frame[f"beta_{asset}"] = ratio_s
-            frame[f"contracts_{asset}"] = res.contracts[:, 0]
-            frame[f"hedged_notional_usd_{asset}"] = res.hedged_notional_usd[:, 0]
-        if tg.std_error is not None:
-            frame["beta_std_error"] = tg.std_error[sl][:, 0]
-        metrics, extra = _metrics(v_s, net, leg_res, r_u, r_hedge_asset, idx, periods)
-        # closest the hedge came to liquidation: the smallest rally from a close that would
-        # have reached the liquidation price (core liquidation_price); None if never
-        metrics["min_rally_to_liquidation_pct"] = min(rallies) if rallies else math.inf
+    metrics, extra = policy_metrics(
+        v_s, net, leg_res, r_u, market.r_h[market.primary][sl], idx, periods,
+        # closest the hedge came to liquidation: the smallest rally from a close that
+        # would have reached the liquidation price (core liquidation_price); inf if never
+        min_rally_pct=min(rallies) if rallies else math.inf,
         # dated contracts: the part of the hedge PnL due to the futures price moving
         # differently from spot (convergence and rolls), + = earned by the short
-        metrics["basis_usd"] = basis_usd
-        frame.update(extra)
-        results.append(
-            PolicyResult(
-                name=spec.name, spec=spec, metrics=metrics,
-                series=pd.DataFrame(frame, index=idx), notes=list(tg.notes),
-            )
-        )
-    order = sorted(
-        range(len(results)),
-        key=lambda k: (
-            -_finite_or(results[k].metrics["hedge_effectiveness"], -math.inf),
-            results[k].metrics["cost_total_usd"],
-        ),
+        basis_usd=basis_usd,
     )
-    for rank, k in enumerate(order, start=1):
-        results[k].rank = rank
-    results.sort(key=lambda r: r.rank)
-    ref = min(settings.window, len(index) - 1)
+    frame.update(extra)
+    return PolicyResult(
+        name=spec.name, spec=spec.policy, metrics=metrics,
+        series=pd.DataFrame(frame, index=idx), notes=list(target.notes),
+        trigger=spec.trigger, plan=spec.plan,
+    )
+
+
+def _result(
+    portfolio: PortfolioConfig,
+    market: _Market,
+    span: _Span,
+    legs: dict[str, HedgeLegSetup],
+    settings: BacktestSettings,
+    results: list[PolicyResult],
+    episodes: list[Episode],
+    warnings: list[str],
+) -> BacktestResult:
+    """Assemble the result: span, instrument, resolved settings, the reference beta."""
+    idx = market.index[span.sl]
+    ref = max(min(settings.window, len(market.index) - 1), 3)
     measured = pd.DataFrame(
         {
             "beta": np.asarray(
-                target_ratios(parse_policy(f"rolling-ols:{max(ref, 3)}"), r_p, r_h,
-                              primary=primary).ratios[primary][:, 0]
-            )[sl],
-            "std_error": rolling_beta_std_error(r_p, r_h[primary], max(ref, 3))[sl],
+                target_ratios(parse_policy(f"rolling-ols:{ref}"), market.r_p, market.r_h,
+                              primary=market.primary).ratios[market.primary][:, 0]
+            )[span.sl],
+            "std_error": rolling_beta_std_error(market.r_p, market.r_h[market.primary],
+                                                ref)[span.sl],
         },
         index=idx,
     )
-    tick("done", 1.0)
-    inst0 = legs[primary]["inst"]
+    inst0 = legs[market.primary].inst
+    kind, aversion = mc.parse_rank_objective(settings.rank_by)
     return BacktestResult(
         policies=results,
-        start=str(idx[0].date()) if settings.timeframe == "1d" else idx[0].isoformat(),
-        end=str(idx[-1].date()) if settings.timeframe == "1d" else idx[-1].isoformat(),
-        bars=t_len,
+        start=stamp(idx[0], settings.timeframe),
+        end=stamp(idx[-1], settings.timeframe),
+        bars=len(idx),
         timeframe=settings.timeframe,
         portfolio_name=portfolio.name,
-        hedge_asset=primary,
+        hedge_asset=market.primary,
         instrument=f"{inst0.exchange} {inst0.symbol}",
-        settings={**settings.to_dict(), "fee_rate": fee_rate, "rounding": rounding.value,
-                  "leverage": leverage, "warmup_bars": warm,
+        settings={**settings.to_dict(), "fee_rate": next(iter(legs.values())).spec.fee_rate,
+                  "rounding": parse_rounding(settings.rounding
+                                             or portfolio.hedge.rounding).value,
+                  "leverage": _leverage(portfolio, settings), "warmup_bars": span.warm,
                   "window": settings.window},
         measured_beta=measured,
         warnings=list(dict.fromkeys(warnings)),
+        rank_by=f"utility:{aversion:g}" if kind == "utility" else kind,
+        episodes=episodes,
     )
 
 
-def _liquidation_prices(leg: dict[str, Any], res: LegResult, exchange: str) -> np.ndarray:
+def _liquidation_prices(leg: HedgeLegSetup, res: LegResult, exchange: str) -> np.ndarray:
     """Liquidation price (USD) of the short after each bar, from the core formula.
 
     Evaluated with the exchange's published formula (core ``liquidation_price``) for the
@@ -700,7 +835,7 @@ def _liquidation_prices(leg: dict[str, Any], res: LegResult, exchange: str) -> n
     equity = wallet + unrealised PnL). Re-evaluated on every bar where the position or
     the account changed by a trade or a deposit; NaN when flat, inf when never liquidated.
     """
-    spec: LegSpec = leg["spec"]
+    spec = leg.spec
     q = res.contracts[:, 0]
     out = np.full(q.size, np.nan)
     if not spec.margin:
@@ -708,12 +843,12 @@ def _liquidation_prices(leg: dict[str, Any], res: LegResult, exchange: str) -> n
     inverse = spec.contract_type is ContractType.INVERSE
     changed = (res.rebalanced[:, 0] | (res.deposits_usd[:, 0] > 0)) & (q > 0)
     for i in np.flatnonzero(changed):
-        wallet = res.account_usd[i, 0] / (leg["spot"][i] if inverse else 1.0)
+        wallet = res.account_usd[i, 0] / (leg.spot[i] if inverse else 1.0)
         if not wallet > 0:
             continue
         try:
             lq = liquidation_price(exchange, spec.contract_type, Side.SHORT, float(q[i]),
-                                   spec.contract_size, float(leg["entry"][i]),
+                                   spec.contract_size, float(leg.entry[i]),
                                    wallet_balance=float(wallet), mmr=spec.mmr,
                                    maint_amount=spec.maint_amount)
         except AlthedgeError:
@@ -723,17 +858,17 @@ def _liquidation_prices(leg: dict[str, Any], res: LegResult, exchange: str) -> n
     return np.where(q > 0, filled, np.nan)
 
 
-def _basis_pnl(leg: dict[str, Any], res: LegResult) -> float:
+def _basis_pnl(leg: HedgeLegSetup, res: LegResult) -> float:
     """Hedge PnL on the futures price minus the same position's PnL on spot (USD).
 
     Per bar, for the contracts held over (t−1, t]: core PnL from the held contract's
     price at t−1 to its price at t, minus core PnL from spot at t−1 to spot at t (inverse:
     coin PnL valued at spot). Zero for perpetuals (futures price = spot in the model).
     """
-    entry, exit_p, spot = leg["entry"], leg["exit"], leg["spot"]
+    entry, exit_p, spot = leg.entry, leg.exit, leg.spot
     if np.array_equal(entry, spot) and np.array_equal(exit_p, spot):
         return 0.0
-    spec: LegSpec = leg["spec"]
+    spec = leg.spec
     q = res.contracts[:-1, 0]
     if spec.contract_type is ContractType.LINEAR:
         fut = linear_pnl_usd(Side.SHORT, q, spec.contract_size, entry[:-1], exit_p[1:])
@@ -743,98 +878,6 @@ def _basis_pnl(leg: dict[str, Any], res: LegResult) -> float:
         spt = inverse_pnl_coin(Side.SHORT, q, spec.contract_size, spot[:-1], spot[1:])
         fut, spt = np.asarray(fut) * spot[1:], np.asarray(spt) * spot[1:]
     return float(np.sum(np.asarray(fut) - np.asarray(spt)))
-
-
-def _finite_or(x: float, default: float) -> float:
-    return x if isinstance(x, int | float) and math.isfinite(x) else default
-
-
-def _metrics(
-    v: np.ndarray,
-    net: np.ndarray,
-    legs: dict[str, LegResult],
-    r_u: np.ndarray,
-    r_hedge_asset: np.ndarray,
-    idx: pd.DatetimeIndex,
-    periods: float,
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Hedged vs unhedged metrics (core.metrics) and the per-bar series for the report."""
-    equity_h = v + np.cumsum(net)
-    r_hd = np.r_[np.nan, r_u[1:] + net[1:] / v[:-1]]  # (ΔV + hedge) / V_{t−1}
-    u, h, x = r_u[1:], r_hd[1:], r_hedge_asset[1:]
-    ts = idx[1:]
-
-    def total(name: str) -> np.ndarray:
-        return np.asarray(sum(getattr(res, name)[:, 0] for res in legs.values()), dtype=float)
-
-    funding_recv = total("funding_usd")
-    fees = total("fees_usd")
-    slip = total("slippage_usd")
-    traded = total("traded_usd")
-    liq_loss = total("liquidation_loss_usd")
-    deposits = total("deposits_usd")
-    hedge_pnl = total("hedge_pnl_usd")
-    rebalanced = np.any([res.rebalanced[:, 0] for res in legs.values()], axis=0)
-    calls = np.any([res.margin_call[:, 0] for res in legs.values()], axis=0)
-    liqs = int(sum(int(res.liquidated[:, 0].sum()) for res in legs.values()))
-    years = max((idx[-1] - idx[0]).total_seconds() / (365.0 * 86400.0), 1e-9)
-    avg_v = float(np.mean(v))
-    yearly: dict[str, dict[str, float]] = {}
-    frame = pd.DataFrame(
-        {"funding_usd": -funding_recv, "fees_usd": fees, "slippage_usd": slip}, index=idx
-    )
-    for year, grp in frame.groupby(idx.year):
-        yearly[str(year)] = {k: float(grp[k].sum()) for k in grp.columns}
-        yearly[str(year)]["total_usd"] = float(grp.to_numpy().sum())
-    cost_total = float(-funding_recv.sum() + fees.sum() + slip.sum()) + 0.0
-    m: dict[str, Any] = {
-        "hedge_effectiveness": float(mc.hedge_effectiveness(u, h)),
-        "vol_unhedged": float(mc.annualised_volatility(u, periods)),
-        "vol_hedged": float(mc.annualised_volatility(h, periods)),
-        "max_drawdown_unhedged": float(mc.max_drawdown(v)),
-        # USD equity of holdings + hedge account (deposits excluded); if the hedge's losses
-        # ever exceed the holdings' value the drawdown is −100 %
-        "max_drawdown_hedged": float(mc.max_drawdown(np.maximum(equity_h, 1e-9))),
-        # the same hedge re-sized to the portfolio every bar: compounded hedged returns
-        "max_drawdown_hedged_compounded": float(mc.max_drawdown(h, kind="returns")),
-        "max_drawdown_unhedged_compounded": float(mc.max_drawdown(u, kind="returns")),
-        "worst_weeks_return_unhedged": float(mc.worst_weeks_return(u, x, ts)),
-        "worst_weeks_return_hedged": float(mc.worst_weeks_return(h, x, ts)),
-        "funding_usd": float(-funding_recv.sum()) + 0.0,  # no "-0"
-        "fees_usd": float(fees.sum()),
-        "slippage_usd": float(slip.sum()),
-        "cost_total_usd": cost_total,
-        "cost_per_year_usd": cost_total / years,
-        "cost_pct_of_value_per_year": 100.0 * cost_total / years / avg_v if avg_v > 0 else None,
-        "costs_by_year": yearly,
-        "hedge_pnl_usd": float(hedge_pnl.sum()),
-        "net_hedge_pnl_usd": float(net.sum()),
-        "final_value_unhedged_usd": float(v[-1]),
-        "final_value_hedged_usd": float(equity_h[-1]),
-        "return_unhedged_pct": float(100.0 * (v[-1] / v[0] - 1)),
-        "return_hedged_pct": float(100.0 * (equity_h[-1] / v[0] - 1)),
-        "turnover_usd": float(traded.sum()),
-        "turnover_per_year": float(traded.sum()) / years / avg_v if avg_v > 0 else None,
-        "rebalances": int(rebalanced.sum()),
-        "margin_calls": int(calls.sum()),
-        "liquidations": liqs,
-        "liquidation_loss_usd": float(liq_loss.sum()),
-        "collateral_deposited_usd": float(deposits.sum()),
-        "years": years,
-    }
-    extra = {
-        "equity_hedged_usd": equity_h,
-        "return_unhedged": r_u,
-        "return_hedged": r_hd,
-        "funding_cost_usd": -funding_recv,
-        "fees_usd": fees,
-        "slippage_usd": slip,
-        "traded_usd": traded,
-        "rebalanced": rebalanced,
-        "margin_call": calls,
-        "liquidated": np.any([res.liquidated[:, 0] for res in legs.values()], axis=0),
-    }
-    return m, extra
 
 
 def replace_settings(settings: BacktestSettings, **changes: Any) -> BacktestSettings:

@@ -8,7 +8,11 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
   ``liquidation_distance_pct`` %;
 * ``funding`` — the funding rate turned negative (a short hedge pays it);
 * ``correlation`` — portfolio/hedge-asset correlation below ``min_correlation``;
-* ``reconcile`` — the journal and the venue disagree.
+* ``reconcile`` — the journal and the venue disagree;
+* ``hedge_now`` / ``dehedge_now`` — the portfolio's ``[hedge] triggers`` (as journaled
+  with the hedge, or with the last hedge when none is open) turned on / off since the
+  previous check; on the first check, when they disagree with whether a hedge is open
+  (:func:`trigger_alerts`, the same rules as ``plan`` and the backtest).
 
 On a hedge with several legs (BTC+ETH) ``liquidation`` and ``funding`` are checked
 per leg: each such alert names its leg (``symbol``) and fires for it independently.
@@ -44,6 +48,7 @@ from althedge.services.hedge import (
     status_alerts,
 )
 from althedge.services.hedge.common import venue_now_iso
+from althedge.services.trigger_status import trigger_section
 
 __all__ = [
     "Alert",
@@ -52,6 +57,7 @@ __all__ = [
     "evaluate_alerts",
     "post_webhook",
     "run_monitor",
+    "trigger_alerts",
 ]
 
 
@@ -91,6 +97,38 @@ def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Al
     if status.hedge_id is None:
         return out
     return out + status_alerts(status, thresholds)
+
+
+def trigger_alerts(
+    journal: Journal, source: Any, as_of: date | None, was_on: bool | None, hedge_open: bool
+) -> tuple[list[Alert], bool | None]:
+    """``hedge_now``/``dehedge_now`` when the portfolio's triggers changed since the last
+    check (``was_on``; None on the first check: compared with ``hedge_open`` instead).
+
+    The portfolio is the one journaled with the open hedge (or the last hedge). Returns the
+    alerts and the triggers' state now (``was_on`` unchanged when there are no triggers).
+    """
+    from althedge.config import parse_portfolio
+
+    rows = journal.hedges()
+    row = journal.active_hedge() or (rows[-1] if rows else None)
+    config = (row.portfolio or {}).get("config") if row is not None else None
+    if not config:
+        return [], was_on
+    section = trigger_section(parse_portfolio(dict(config), source="journal"), source, as_of)
+    if section is None:
+        return [], was_on
+    previous = hedge_open if was_on is None else was_on
+    if section.hedge_on == previous:
+        return [], section.hedge_on
+    if section.hedge_on:
+        why = "; ".join(f"{r.trigger} on since {r.since}: {r.why}"
+                        for r in section.readings if r.on)
+        alert = Alert("hedge_now", "warning", f"hedge now: {why}")
+    else:
+        why = "; ".join(f"{r.trigger}: {r.why}" for r in section.readings)
+        alert = Alert("dehedge_now", "warning", f"de-hedge now: every trigger is off ({why})")
+    return [alert], section.hedge_on
 
 
 def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 10.0) -> None:
@@ -151,6 +189,7 @@ def run_monitor(
     thresholds = thresholds or AlertThresholds()
     summary = MonitorSummary()
     active: set[tuple[str, str]] = set()  # (kind, leg symbol or "")
+    triggers_on: bool | None = None  # the portfolio's triggers at the last check
     day = start
     try:
         while iterations is None or summary.iterations < iterations:
@@ -175,7 +214,15 @@ def run_monitor(
             summary.snapshots += 1
             summary.last_status = snap
             on_line(_status_line(status))
-            now_alerts = evaluate_alerts(status, thresholds)
+            try:  # a trigger that cannot be evaluated never hides the status alerts
+                switch, triggers_on = trigger_alerts(
+                    journal, source, as_of, triggers_on, status.hedge_id is not None
+                )
+            except AlthedgeError as exc:
+                switch = []
+                summary.errors.append(f"triggers: {exc}")
+                on_line(f"[{now_iso()}] trigger check failed: {exc}")
+            now_alerts = evaluate_alerts(status, thresholds) + switch
             kinds = {(a.kind, a.symbol) for a in now_alerts}
             for alert in now_alerts:
                 if (alert.kind, alert.symbol) in active:

@@ -36,6 +36,7 @@ from althedge.core.returns import portfolio_returns
 from althedge.core.sizing import size_hedge
 from althedge.data import PriceSource, check_closes
 from althedge.errors import AlthedgeError, ConfigError, DataError, DataQualityError
+from althedge.services.trigger_status import TriggerSection, trigger_section
 
 #: Funding assumed when neither the portfolio file nor the source gives a rate:
 #: 0.01 % per 8 h, the baseline (interest component) most exchanges pay at zero premium.
@@ -153,6 +154,8 @@ class HedgePlan:
     warnings: list[str] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
     sampling: str = "1d"  # returns the betas were measured on: "1d" or "1h"
+    # [hedge] triggers: on today or not, and why (services.trigger_status); None if none
+    triggers: TriggerSection | None = None
 
     @property
     def hedge(self) -> HedgeLeg:
@@ -540,6 +543,7 @@ def build_plan(
         holdings=lines,
         hedges=legs,
         warnings=warnings,
+        triggers=trigger_section(portfolio, source, as_of),
     )
 
 

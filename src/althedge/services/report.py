@@ -5,7 +5,10 @@
 hedged vs unhedged, drawdowns, the hedge ratio over time against the measured
 rolling beta and its ±2·se band (so the seed's static 1.8 can be seen against what
 was measured), the hedge size and its rebalances, cumulative funding and fees, and the
-comparison table. ``write_png_charts(result, folder)`` draws the same charts with
+comparison table ranked by the chosen objective, the investor's figures (final value,
+return, capital committed, margin tied up, drawdown on capital committed, time hedged,
+switches), the explanation when holdings + hedge PnL touched zero, and the crash
+episodes. ``write_png_charts(result, folder)`` draws the same charts with
 matplotlib (Agg backend) for pasting elsewhere. Files are written atomically
 (temporary file in the same folder, then ``os.replace``).
 """
@@ -27,17 +30,29 @@ from althedge.services.backtest import BacktestResult
 __all__ = ["comparison_rows", "write_html_report", "write_png_charts"]
 
 _COLUMNS: list[tuple[str, str, str]] = [
-    ("hedge_effectiveness", "hedge effectiveness", "{:.1%}"),
+    ("score", "score (ranking objective)", "{:.3f}"),
+    ("final_value_hedged_usd", "final value USD (holdings + hedge PnL)", "{:,.0f}"),
+    ("return_hedged_pct", "total return %", "{:+,.0f}"),
+    ("capital_committed_usd", "capital committed USD (portfolio + margin deposits)", "{:,.0f}"),
+    ("return_on_capital_committed_pct", "return on capital committed %", "{:+,.0f}"),
+    ("margin_peak_usd", "margin tied up, peak USD", "{:,.0f}"),
+    ("margin_avg_usd", "margin tied up, average USD", "{:,.0f}"),
+    ("max_drawdown_hedged_committed", "max DD on capital committed", "{:.1%}"),
+    ("drawdown_avoided_per_return_given_up", "DD avoided per point of return given up",
+     "{:.2f}"),
+    ("time_hedged_pct", "time hedged %", "{:.0f}"),
+    ("hedge_switches", "hedge on/off switches", "{:d}"),
+    ("hedge_effectiveness", "hedge effectiveness (variance reduction)", "{:.1%}"),
     ("vol_unhedged", "vol unhedged", "{:.1%}"),
     ("vol_hedged", "vol hedged", "{:.1%}"),
     ("max_drawdown_unhedged", "max DD unhedged", "{:.1%}"),
-    ("max_drawdown_hedged", "max DD hedged", "{:.1%}"),
-    ("worst_weeks_return_unhedged", "worst 5% weeks unhedged", "{:.1%}"),
-    ("worst_weeks_return_hedged", "worst 5% weeks hedged", "{:.1%}"),
-    ("funding_usd", "funding cost USD", "{:,.0f}"),
-    ("fees_usd", "fees USD", "{:,.0f}"),
-    ("slippage_usd", "slippage USD", "{:,.0f}"),
-    ("cost_per_year_usd", "cost / year USD", "{:,.0f}"),
+    ("max_drawdown_hedged", "max DD holdings + hedge PnL", "{:.1%}"),
+    ("worst_weeks_return_unhedged", "worst 5% BTC weeks, unhedged", "{:.1%}"),
+    ("worst_weeks_return_hedged", "worst 5% BTC weeks, hedged", "{:.1%}"),
+    ("funding_received_usd", "funding received USD (+ earned)", "{:,.0f}"),
+    ("fees_paid_usd", "fees paid USD", "{:,.0f}"),
+    ("slippage_paid_usd", "slippage paid USD", "{:,.0f}"),
+    ("cost_per_year_usd", "net cost / year USD", "{:,.0f}"),
     ("turnover_per_year", "turnover / year (×V)", "{:.1f}"),
     ("rebalances", "rebalances", "{:d}"),
     ("margin_calls", "margin calls", "{:d}"),
@@ -60,7 +75,8 @@ def comparison_rows(result: BacktestResult) -> list[list[str]]:
     rows = []
     for p in result.policies:
         name = p.name + (f" (= {p.spec.resolved_from})" if p.spec.resolved_from else "")
-        rows.append([str(p.rank), name, *[_fmt(p.metrics.get(k), f) for k, _, f in _COLUMNS]])
+        values = {**p.metrics.to_dict(), "score": p.score}
+        rows.append([str(p.rank), name, *[_fmt(values.get(k), f) for k, _, f in _COLUMNS]])
     return rows
 
 
@@ -108,9 +124,10 @@ def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
     for p in result.policies:
         if p.spec.kind == "none":
             continue
-        dd.add_trace(go.Scatter(x=x, y=_drawdown(p.series["equity_hedged_usd"].to_numpy()),
+        dd.add_trace(go.Scatter(x=x, y=_drawdown(p.series["committed_hedged_usd"].to_numpy()),
                                 name=f"hedged: {p.name}"))
-    dd.update_layout(title="Drawdown from the running peak", yaxis_tickformat=".0%")
+    dd.update_layout(title="Drawdown from the running peak (hedged: on capital committed)",
+                     yaxis_tickformat=".0%")
     figs.append(("drawdown", dd))
 
     be = go.Figure()
@@ -148,8 +165,8 @@ def _figures(result: BacktestResult) -> list[tuple[str, Any]]:
     for p in result.policies:
         if p.spec.kind == "none":
             continue
-        co.add_trace(go.Scatter(x=x, y=p.series["funding_cost_usd"].cumsum(),
-                                name=f"{p.name} funding (+ paid / − earned)"))
+        co.add_trace(go.Scatter(x=x, y=p.series["funding_received_usd"].cumsum(),
+                                name=f"{p.name} funding received (+ earned / − paid)"))
         co.add_trace(go.Scatter(x=x, y=(p.series["fees_usd"] + p.series["slippage_usd"]).cumsum(),
                                 name=f"{p.name} fees + slippage", line={"dash": "dash"}))
     co.update_layout(title="Cumulative funding and trading costs (USD)", yaxis_title="USD")
@@ -179,12 +196,69 @@ def _yearly_costs_html(result: BacktestResult) -> str:
         for year, c in sorted(p.metrics.get("costs_by_year", {}).items()):
             cells = [p.name, year] + [
                 _fmt(c.get(k), "{:,.0f}")
-                for k in ("funding_usd", "fees_usd", "slippage_usd", "total_usd")
+                for k in ("funding_received_usd", "fees_paid_usd", "slippage_paid_usd",
+                          "net_paid_usd")
             ]
             rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("policy", "year", "funding USD", "fees USD",
-                                             "slippage USD", "total USD"))
+    head = "".join(f"<th>{h}</th>" for h in ("policy", "year", "funding received USD",
+                                             "fees paid USD", "slippage paid USD",
+                                             "net cost paid USD"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+_OBJECTIVES = {
+    "variance": "variance reduction (hedge effectiveness 1 − Var(hedged)/Var(unhedged))",
+    "drawdown": "max drawdown on capital committed (shallowest first)",
+    "return-per-drawdown": "annual return per unit of max drawdown, on capital committed "
+                           "(a losing hedge ranks below every winning one)",
+    "utility": "utility μ − A·σ²/2 of the annualised returns on capital committed",
+}
+
+
+def _objective_text(rank_by: str) -> str:
+    kind, _, arg = rank_by.partition(":")
+    text = _OBJECTIVES.get(kind, rank_by)
+    return text.replace("A·", f"{arg}·") if arg else text
+
+
+def _zero_equity_html(result: BacktestResult) -> str:
+    """The explanation the page owes when holdings + hedge PnL touched zero."""
+    hit = [(p.name, p.metrics.equity_touches_zero_on) for p in result.policies
+           if p.metrics.equity_touches_zero_on]
+    if not hit:
+        return ""
+    items = "".join(f"<li>{html.escape(n)}: on {html.escape(str(d))}</li>" for n, d in hit)
+    return (
+        "<h3>Why some drawdowns would read −100 %</h3><p>The short lost more than the "
+        "holdings were worth: holdings + hedge PnL reached zero and the margin account was "
+        "refilled by deposits. On that basis the drawdown is −100 % (column \"max DD "
+        "holdings + hedge PnL\"); the ranking and \"max DD on capital committed\" count "
+        "the deposits as capital instead. A permanent hedge in a bull market does this.</p>"
+        f"<ul>{items}</ul>"
+    )
+
+
+def _episodes_html(result: BacktestResult) -> str:
+    """Named crash episodes: BTC's fall, the unhedged loss, each hedge's (%)."""
+    if not result.episodes:
+        return "<p class=\"muted\">No fall of 15 % or more from a 14-day high in the span.</p>"
+    names = [p.name for p in result.policies]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in
+                   ["episode", "peak → trough", f"{result.hedge_asset} %", "unhedged %",
+                    *names])
+    rows = []
+    for e in result.episodes:
+        cells = [e.name, f"{e.peak} → {e.trough}", f"{e.hedge_asset_drop_pct:.0f}",
+                 f"{e.unhedged_loss_pct:.0f}"]
+        cells += [f"{e.losses_pct[n]:.0f}" + ("" if e.hedged_at_start[n] else " (off)")
+                  for n in names]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    note = ("<p class=\"muted\">Falls of 15 % or more of the hedge asset from a 14-day high, "
+            "found in the data and named where a known date falls inside. Portfolio change "
+            "peak → trough with each hedge's PnL, % of the holdings at the peak; (off) = no "
+            "short on when the fall began.</p>")
+    return (f"{note}<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
+            "</tbody></table>")
 
 
 def write_html_report(result: BacktestResult, path: str | Path) -> Path:
@@ -223,14 +297,22 @@ text-align:right}} th{{background:#f3f3f3}} td:nth-child(2){{text-align:left}}
 <h1>Backtest: {html.escape(result.portfolio_name)}</h1>
 <p class="muted">Out-of-sample span {html.escape(result.start)} → {html.escape(result.end)}
 ({result.bars} {html.escape(result.timeframe)} bars), hedged with {settings_line}.
-Hedge ratios decided at each close from data up to that close only. Ranked by hedge
-effectiveness 1 − Var(hedged)/Var(unhedged). Funding is a cost when positive (paid) and
-a gain when negative (earned by the short).</p>
-<h2>Comparison</h2>
+Hedge ratios decided at each close from data up to that close only; a trigger
+("POLICY when TRIGGER") switches the hedge on and off (docs/backtest.md).</p>
+<h2>Comparison — ranked by {html.escape(_objective_text(result.rank_by))}</h2>
+<p class="muted">Final value = holdings + the hedge's PnL (margin deposits are capital
+handed back, not profit). Capital committed = the starting portfolio + every margin
+deposit. Max DD on capital committed counts the deposits as cash set aside from the
+start. Funding received: + earned by the short, − paid. Worst 5% BTC weeks: the
+portfolio's compounded return over the 5 % of calendar weeks in which BTC did worst.</p>
 {_table_html(result)}
+{_zero_equity_html(result)}
+<h2>Crash episodes</h2>
+{_episodes_html(result)}
 {"<h3>Notes</h3><ul>" + notes + "</ul>" if notes else ""}
 <h2>Costs by year</h2>
-<p class="muted">Funding: + paid, − earned by the short.</p>
+<p class="muted">Funding received: + earned by the short, − paid; net cost = fees +
+slippage − funding received.</p>
 {_yearly_costs_html(result)}
 {"<h3>Data and assumptions</h3><ul>" + warn + "</ul>" if warn else ""}
 {"".join(parts)}
@@ -278,7 +360,7 @@ def write_png_charts(result: BacktestResult, folder: str | Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(10, 4.5))
     ax.plot(x, _drawdown(first["value_usd"].to_numpy()), color="black", label="unhedged")
     for p in hedged:
-        ax.plot(x, _drawdown(p.series["equity_hedged_usd"].to_numpy()), label=p.name, lw=1)
+        ax.plot(x, _drawdown(p.series["committed_hedged_usd"].to_numpy()), label=p.name, lw=1)
     ax.set_title("Drawdown from the running peak")
     ax.legend(fontsize=7)
     save(fig, "drawdown")
@@ -308,7 +390,8 @@ def write_png_charts(result: BacktestResult, folder: str | Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for p in hedged:
-        ax.plot(x, p.series["funding_cost_usd"].cumsum(), lw=1, label=f"{p.name} funding")
+        ax.plot(x, p.series["funding_received_usd"].cumsum(), lw=1,
+                label=f"{p.name} funding received")
         ax.plot(x, (p.series["fees_usd"] + p.series["slippage_usd"]).cumsum(), ls="--", lw=1,
                 label=f"{p.name} fees + slippage")
     ax.set_title("Cumulative funding (+ paid / − earned) and trading costs (USD)")
