@@ -20,16 +20,19 @@ PKG = SRC / "althedge"
 #: part → the parts it may import (itself always allowed)
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    # files.py: whole-file writes and their one-line OutputError (a leaf, like errors)
+    "files": {"errors"},
     "core": {"errors"},
     "exchanges": {"core", "errors"},
     # config validates a data-quality option with the data layer's own parser
     "config": {"core", "errors", "data"},
-    "data": {"core", "errors", "exchanges"},
+    "data": {"core", "errors", "exchanges", "files"},
     "venues": {"core", "errors", "exchanges"},
     "journal": {"core", "errors"},
-    "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config"},
+    "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config",
+                 "files"},
     "cli": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services",
-            "bundled"},
+            "bundled", "files"},
     "bundled": set(),
 }
 
