@@ -89,3 +89,32 @@ def test_levels_errors_are_one_line() -> None:
     assert "Traceback" not in proc.stderr
     proc = althedge("levels", "BTC", "--days", "0")
     assert proc.returncode == 2 and "--days" in proc.stderr
+
+
+def test_hedge_open_and_close_take_limit_at(shared_data: Path, tmp_path: Path) -> None:
+    """--limit-at puts the level into the dry-run order; the live order rests there."""
+    home = ["--data-dir", str(tmp_path)]
+    at = "2024-06-03"
+    level = build_levels(open_source(shared_data), "BTC", as_of=date(2024, 6, 3))
+    proc = althedge("hedge", "open", "examples/portfolio.toml", "--at", at, "--prices",
+                    str(shared_data), "--limit-at", "vah", "--json", *home)
+    assert proc.returncode == 0, proc.stderr
+    order = json.loads(proc.stdout)["orders"][0]
+    assert order["side"] == "sell" and order["order_type"] == "limit"
+    # Binance BTCUSDT perpetual tick 0.1 USD; a sell rounds down to the tick
+    assert order["price"] == pytest.approx(np.floor(level.value_area_high_usd * 10) / 10)
+    assert "--limit-at vah: sell BTC at" in proc.stderr
+    # a numbered price; then live on paper so that a close has something to buy back
+    proc = althedge("hedge", "open", "examples/portfolio.toml", "--at", at, "--prices",
+                    str(shared_data), "--limit-at", "60000", "--live", "--json", *home)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["orders"][0]["price"] == 60000.0
+    assert "through the mark" in proc.stderr  # a sell at 60,000 under a ~68,800 mark
+    close_level = build_levels(open_source(shared_data), "BTC", as_of=date(2024, 6, 20))
+    proc = althedge("hedge", "close", "--at", "2024-06-20", "--limit-at", "poc", "--json", *home)
+    assert proc.returncode == 0, proc.stderr
+    buy = json.loads(proc.stdout)["orders"][0]
+    assert buy["side"] == "buy" and buy["reduce_only"]
+    assert buy["price"] == pytest.approx(np.ceil(close_level.poc_usd * 10) / 10)
+    proc = althedge("hedge", "close", "--at", "2024-06-20", "--limit-at", "support", *home)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --limit-at:")

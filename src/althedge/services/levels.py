@@ -38,6 +38,7 @@ __all__ = [
     "build_levels",
     "levels_figure",
     "limit_price_for",
+    "limit_prices_for_assets",
     "suggestions",
     "write_levels_html",
     "write_levels_png",
@@ -366,3 +367,34 @@ def write_levels_png(report: LevelsReport, path: str | Path) -> Path:
     out = Path(path)
     _atomic_write(out, buf.getvalue())
     return out
+
+
+def limit_prices_for_assets(
+    source: PriceSource, assets: list[str], spec: str, side: str, as_of: date | None = None,
+    **options: Any,
+) -> dict[str, float]:
+    """``--limit-at SPEC`` resolved per hedge asset: ``{"BTC": 81572.4, …}``.
+
+    A named level (poc/vah/val/hvn) comes from each asset's volume profile as of
+    ``as_of`` (:func:`build_levels` with ``options``); a plain price applies only to a
+    single-asset hedge (two assets cannot share one price).
+    """
+    text = spec.strip().lower()
+    if text not in ("poc", "vah", "val", "hvn"):
+        price = resolve_limit_at(text, "sell" if side == "sell" else "buy",
+                                 _dummy_profile(), 1.0, math.nan)
+        if len(assets) > 1:
+            raise InputError("--limit-at: a price applies to one hedge asset; this hedge has "
+                             f"{' and '.join(assets)} — use poc, vah, val or hvn")
+        return {normalise_asset(assets[0]): price}
+    return {
+        normalise_asset(a): limit_price_for(build_levels(source, a, as_of=as_of, **options),
+                                            text, side)
+        for a in assets
+    }
+
+
+def _dummy_profile() -> VolumeProfile:
+    return VolumeProfile(bin_edges_usd=np.array([0.0, 1.0]), volume=np.array([0.0]), poc_usd=0.0,
+                         value_area_low_usd=0.0, value_area_high_usd=0.0, value_area_pct=70.0,
+                         value_area_volume_pct=0.0, hvn_usd=(), lvn_usd=())
