@@ -42,7 +42,7 @@ def _root(
 
 def _register() -> None:
     # Each sub-module owns its commands; imported here so `althedge --help` lists them all.
-    from althedge.cli import backtest, calc, data, hedge, levels, plan
+    from althedge.cli import backtest, calc, data, hedge, levels, plan, serve
 
     app.add_typer(
         calc.app,
@@ -59,6 +59,7 @@ def _register() -> None:
     backtest.register(app)
     hedge.register(app)
     levels.register(app)
+    serve.register(app)
 
 
 _register()
