@@ -3,8 +3,8 @@
 ``create_app(ServerConfig(...))`` builds the app ``althedge serve`` runs with uvicorn.
 Pages: ``/`` portfolio & plan, ``/hedge`` (status, history, previews, actions),
 ``/levels``, ``/backtest``, ``/data``. The API under ``/api/…`` returns the CLI's
-``--json`` objects (see :mod:`althedge.web.context`); FastAPI documents it at ``/docs``
-(its page loads Swagger UI from a CDN, so offline it shows ``/openapi.json`` only).
+``--json`` objects (see :mod:`althedge.web.context`), described at ``/openapi.json`` and
+listed on the ``/api`` page (FastAPI's own ``/docs`` loads Swagger UI from a CDN: off).
 
 Safety: everything is a dry run unless the server was started with ``--allow-live``;
 then a live action also needs the server's token typed into the confirmation form
@@ -159,7 +159,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     """The dashboard app for ``cfg`` (see the module docstring)."""
     app = FastAPI(title="althedge", version=_version(),
                   description="althedge dashboard API: the same JSON as the CLI's --json.",
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)  # FastAPI's pages load from a CDN: /api instead
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["f"] = _fmt
     templates.env.globals.update(pages=PAGES, cfg=cfg)
@@ -277,6 +277,10 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         return jobs.get(job_id)
 
     # ----------------------------------------------------------------- pages
+    @app.get("/api", response_class=HTMLResponse, include_in_schema=False)
+    def api_page(request: Request) -> HTMLResponse:
+        return page(request, "api.html", spec=app.openapi())
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def plan_page(request: Request, portfolio: int = 0, as_of: str = "") -> HTMLResponse:
         day = _date(as_of, "as_of")
