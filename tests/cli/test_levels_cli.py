@@ -118,3 +118,20 @@ def test_hedge_open_and_close_take_limit_at(shared_data: Path, tmp_path: Path) -
     assert buy["price"] == pytest.approx(np.ceil(close_level.poc_usd * 10) / 10)
     proc = althedge("hedge", "close", "--at", "2024-06-20", "--limit-at", "support", *home)
     assert proc.returncode == 2 and proc.stderr.startswith("error: --limit-at:")
+
+
+def test_levels_from_stale_data_are_refused_for_a_real_exchange(shared_data: Path) -> None:
+    from althedge.errors import DataError, InputError
+    from althedge.services.levels import limit_prices_for_assets
+
+    src = open_source(shared_data)
+    # the paper venue at a past date: fine (levels as of that date)
+    got = limit_prices_for_assets(src, ["BTC"], "poc", "sell", as_of=date(2024, 6, 3))
+    assert got["BTC"] == build_levels(src, "BTC", as_of=date(2024, 6, 3)).poc_usd
+    # a real exchange trades today: bars ending years ago give no level
+    with pytest.raises(DataError, match="--limit-at: the BTC bars .* end on 2024-06-03"):
+        limit_prices_for_assets(src, ["BTC"], "poc", "sell", as_of=date(2024, 6, 3),
+                                fresh_on=date(2026, 12, 1))
+    # a plain price needs one hedge asset
+    with pytest.raises(InputError, match="a price applies to one hedge asset"):
+        limit_prices_for_assets(src, ["BTC", "ETH"], "65000", "sell")

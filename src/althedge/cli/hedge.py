@@ -186,13 +186,15 @@ LimitAtOpt = typer.Option(
 
 
 def _limit_prices(source: Any, assets: list[str], spec: str | None, side: str,
-                  when: date | None) -> dict[str, float] | None:
-    """``--limit-at`` per hedge asset (levels as of the paper date, data up to it only)."""
+                  when: date | None, venue: str = "paper") -> dict[str, float] | None:
+    """``--limit-at`` per hedge asset (levels as of the paper date, data up to it only;
+    on a real exchange from bars no older than a few days)."""
     if spec is None:
         return None
     from althedge.services.levels import limit_prices_for_assets
 
-    prices = limit_prices_for_assets(source, assets, spec, side, as_of=when)
+    fresh_on = None if venue == "paper" else date.today()
+    prices = limit_prices_for_assets(source, assets, spec, side, as_of=when, fresh_on=fresh_on)
     for asset, px in prices.items():
         err_console.print(f"--limit-at {spec}: {side} {asset} at {px:,.2f} USD", soft_wrap=True)
     return prices
@@ -385,7 +387,7 @@ def open_cmd(
     source = _open_source(prices)
     execution = _execution(
         order_type, offset_bps, timeout, fallback,
-        _limit_prices(source, list(cfg.hedge.assets), limit_at, "sell", when), limit_at,
+        _limit_prices(source, list(cfg.hedge.assets), limit_at, "sell", when, venue), limit_at,
     )
 
     def open_venue() -> tuple[Any, Any]:
@@ -560,7 +562,8 @@ def close_cmd(
     def run(journal: Journal, v: Any, source: Any, **kw: Any) -> CloseResult:
         row = journal.active_hedge()
         assets = [leg.hedge_asset for leg in HedgeRecord.from_row(row).legs] if row else []
-        levels = _limit_prices(source, assets, limit_at, "buy", when) if assets else None
+        name = "paper" if getattr(v, "name", "") == "paper" else "exchange"
+        levels = _limit_prices(source, assets, limit_at, "buy", when, name) if assets else None
         execution = _execution("limit", 0.0, timeout, fallback, levels, limit_at)
         return close_hedge(journal, v, source, live=live, execution=execution, **kw)
 

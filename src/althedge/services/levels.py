@@ -369,15 +369,21 @@ def write_levels_png(report: LevelsReport, path: str | Path) -> Path:
     return out
 
 
+#: a named level from bars older than this (days before ``fresh_on``) is refused
+MAX_LEVEL_AGE_DAYS = 3
+
+
 def limit_prices_for_assets(
     source: PriceSource, assets: list[str], spec: str, side: str, as_of: date | None = None,
-    **options: Any,
+    *, fresh_on: date | None = None, **options: Any,
 ) -> dict[str, float]:
     """``--limit-at SPEC`` resolved per hedge asset: ``{"BTC": 81572.4, …}``.
 
     A named level (poc/vah/val/hvn) comes from each asset's volume profile as of
-    ``as_of`` (:func:`build_levels` with ``options``); a plain price applies only to a
-    single-asset hedge (two assets cannot share one price).
+    ``as_of`` (:func:`build_levels` with ``options``); with ``fresh_on`` (a real venue:
+    today) bars ending more than :data:`MAX_LEVEL_AGE_DAYS` before it are refused — a
+    level from stale data could sit anywhere against today's price. A plain price
+    applies only to a single-asset hedge (two assets cannot share one price).
     """
     text = spec.strip().lower()
     if text not in ("poc", "vah", "val", "hvn"):
@@ -387,11 +393,17 @@ def limit_prices_for_assets(
             raise InputError("--limit-at: a price applies to one hedge asset; this hedge has "
                              f"{' and '.join(assets)} — use poc, vah, val or hvn")
         return {normalise_asset(assets[0]): price}
-    return {
-        normalise_asset(a): limit_price_for(build_levels(source, a, as_of=as_of, **options),
-                                            text, side)
-        for a in assets
-    }
+    out: dict[str, float] = {}
+    for a in assets:
+        report = build_levels(source, a, as_of=as_of, **options)
+        end = pd.Timestamp(report.window_end).date()
+        if fresh_on is not None and (fresh_on - end).days > MAX_LEVEL_AGE_DAYS:
+            raise DataError(
+                f"--limit-at: the {a} bars in {source.name} end on {end}; levels need current "
+                "data: pass --prices with fresh files (althedge data fetch) or a price"
+            )
+        out[normalise_asset(a)] = limit_price_for(report, text, side)
+    return out
 
 
 def _dummy_profile() -> VolumeProfile:

@@ -224,13 +224,15 @@ def hedge_action(cfg: ServerConfig, action: str, *, live: bool, portfolio: int |
         venue, source = _venue(cfg, journal, live=live)
         rec = reconcile(journal, venue)
         as_of = _as_of(venue, cfg.at)
+        # a real exchange trades today: levels from stale bars are refused
+        fresh = None if getattr(venue, "name", "") == "paper" else date.today()
         if action == "open":
             from althedge.config import load_portfolio
 
             path = cfg.portfolio_path(portfolio)
             pf = load_portfolio(path)
             levels = (limit_prices_for_assets(source, list(pf.hedge.assets), limit_at, "sell",
-                                              as_of) if limit_at else {})
+                                              as_of, fresh_on=fresh) if limit_at else {})
             result: Any = open_hedge(
                 journal, venue, pf, source, as_of=as_of, live=live, rec=rec,
                 execution=ExecutionSettings(limit_prices_usd=levels, limit_at=limit_at),
@@ -243,8 +245,8 @@ def hedge_action(cfg: ServerConfig, action: str, *, live: bool, portfolio: int |
         else:
             row = journal.active_hedge()
             assets = [leg.hedge_asset for leg in HedgeRecord.from_row(row).legs] if row else []
-            levels = (limit_prices_for_assets(source, assets, limit_at, "buy", as_of)
-                      if limit_at and assets else {})
+            levels = (limit_prices_for_assets(source, assets, limit_at, "buy", as_of,
+                                              fresh_on=fresh) if limit_at and assets else {})
             result = close_hedge(journal, venue, source, as_of=as_of, live=live, rec=rec,
                                  execution=ExecutionSettings(limit_prices_usd=levels,
                                                              limit_at=limit_at))
