@@ -129,7 +129,7 @@ def test_levels_from_stale_data_are_refused_for_a_real_exchange(shared_data: Pat
     got = limit_prices_for_assets(src, ["BTC"], "poc", "sell", as_of=date(2024, 6, 3))
     assert got["BTC"] == build_levels(src, "BTC", as_of=date(2024, 6, 3)).poc_usd
     # a real exchange trades today: bars ending years ago give no level
-    with pytest.raises(DataError, match="--limit-at: the BTC bars .* end on 2024-06-03"):
+    with pytest.raises(DataError, match=r"--limit-at: the BTC bars .* end on 2024-06-03"):
         limit_prices_for_assets(src, ["BTC"], "poc", "sell", as_of=date(2024, 6, 3),
                                 fresh_on=date(2026, 12, 1))
     # a plain price needs one hedge asset
