@@ -42,7 +42,7 @@ def _root(
 
 def _register() -> None:
     # Each sub-module owns its commands; imported here so `althedge --help` lists them all.
-    from althedge.cli import backtest, calc, data, hedge, levels, plan, serve
+    from althedge.cli import backtest, calc, data, hedge, levels, plan, serve, sweep
 
     app.add_typer(
         calc.app,
@@ -60,6 +60,7 @@ def _register() -> None:
     hedge.register(app)
     levels.register(app)
     serve.register(app)
+    sweep.register(app)
 
 
 _register()
