@@ -295,9 +295,10 @@ def levels_figure(report: LevelsReport) -> Any:
         merged[round(y, 8)] = (f"{prev[0]} + {name}", y, color, dash) if prev else (
             name, y, color, dash)
     for name, y, color, dash in merged.values():
-        fig.add_hline(y=y, line_color=color, line_dash=dash, line_width=1.5,
+        fig.add_hline(y=y, line_color=color, line_dash=dash, line_width=1.5, row=1, col=1,
                       annotation_text=f"{name} {y:,.0f}", annotation_position="top left",
                       annotation_font_color=color)
+        fig.add_hline(y=y, line_color=color, line_dash=dash, line_width=1.5, row=1, col=2)
     fig.update_layout(
         template="plotly_white", height=520, margin={"l": 60, "r": 20, "t": 50, "b": 40},
         title=f"{report.asset} volume profile, {report.days} days of {report.timeframe} bars "

@@ -331,7 +331,14 @@ def create_app(cfg: ServerConfig) -> FastAPI:
                     bins: int = 50, as_of: str = "") -> HTMLResponse:
         data, fig = ctx.levels_dict(cfg, asset, days, timeframe or None, bins,
                                     _date(as_of, "as_of"))
-        return page(request, "levels.html", levels=data,
+        va = f"{data['value_area_pct']:g} %"
+        rows = [(f"value-area high ({va})", "value_area_high_usd", data["value_area_high_usd"]),
+                ("point of control", "poc_usd", data["poc_usd"]),
+                (f"value-area low ({va})", "value_area_low_usd", data["value_area_low_usd"])]
+        rows += [("high-volume node", "", p) for p in data["hvn_usd"]]
+        rows += [("low-volume node", "", p) for p in data["lvn_usd"]]
+        rows.sort(key=lambda r: -r[2])
+        return page(request, "levels.html", levels=data, level_rows=rows,
                     figure_json=fig.to_json().replace("</", "<\\/"),
                     form={"asset": asset, "days": days, "timeframe": timeframe, "bins": bins,
                           "as_of": as_of})

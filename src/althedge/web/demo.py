@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-OPEN_ON = date(2024, 11, 4)
-STATUS_ON = date(2025, 2, 17)
+OPEN_ON = date(2024, 6, 3)
+STATUS_ON = date(2024, 9, 16)
 WEEKS = 15
 
 

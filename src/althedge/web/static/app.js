@@ -27,7 +27,7 @@ var althedge = (function () {
     var t = h.snapshots.map(function (s) { return s.as_of || s.at; });
     var col = function (k) { return h.snapshots.map(function (s) { return s[k]; }); };
     var layout = function (title, y) {
-      return {title: title, height: 320, margin: {l: 60, r: 20, t: 40, b: 40}, yaxis: {title: y},
+      return {title: {text: title}, height: 320, margin: {l: 60, r: 20, t: 40, b: 40}, yaxis: {title: {text: y}},
               legend: {orientation: "h"}};
     };
     Plotly.newPlot("chart-ratio", [
