@@ -90,6 +90,24 @@ def test_preview_is_a_dry_run_with_orders(tmp_path: Path) -> None:
     assert c.get("/api/hedge/status").json()["hedge_id"] is None
 
 
+def test_check_now_records_a_snapshot(tmp_path: Path) -> None:
+    """The Hedge page's "Check now" = one monitor iteration: a journal snapshot."""
+    from datetime import date
+
+    c = client(tmp_path, at=date(2024, 6, 3), allow_live=True, token="the-server-token-xyz")
+    opened = c.post("/api/hedge/execute", data={"action": "open", "portfolio": "0",
+                                               "token": "the-server-token-xyz",
+                                               "confirm": "yes"})
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["live"] is True and opened.json()["executed"]
+    before = len(c.get("/api/hedge/history").json()["snapshots"])
+    out = c.post("/api/monitor/check").json()
+    assert out["iterations"] == 1 and out["snapshots"] == 1 and out["errors"] == []
+    assert len(c.get("/api/hedge/history").json()["snapshots"]) == before + 1
+    page = c.post("/hedge/check").text
+    assert "done: 1 snapshot" in page
+
+
 def test_static_files_are_served_locally_and_nothing_else(tmp_path: Path) -> None:
     c = client(tmp_path)
     js = c.get("/static/plotly.min.js")

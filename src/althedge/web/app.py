@@ -256,6 +256,11 @@ def create_app(cfg: ServerConfig) -> FastAPI:
             return JSONResponse({"error": refusal, "exit_code": 2}, status_code=403)
         return JSONResponse(await run_in_threadpool(_action, form, True))
 
+    @app.post("/api/monitor/check", tags=["hedge"],
+              summary="althedge monitor --iterations 1 --json (snapshot + alerts)")
+    def api_monitor_check() -> dict[str, Any]:
+        return ctx.monitor_once(cfg)
+
     @app.get("/api/data", tags=["data"], summary="series and quality findings")
     def api_data(refresh: bool = False) -> dict[str, Any]:
         return ctx.data_dict(cfg, refresh)
@@ -308,6 +313,13 @@ def create_app(cfg: ServerConfig) -> FastAPI:
                     form={"portfolio": _int(form, "portfolio", 0),
                           "threshold": _float(form, "threshold", 10.0),
                           "limit_at": form.get("limit_at", "")})
+
+    @app.post("/hedge/check", response_class=HTMLResponse, include_in_schema=False)
+    def hedge_check(request: Request) -> HTMLResponse:
+        checked = ctx.monitor_once(cfg)
+        history = ctx.history_dict(cfg)
+        return page(request, "hedge.html", status=ctx.status_dict(cfg), history=history,
+                    history_json=_script_json(history), preview=None, checked=checked)
 
     @app.post("/hedge/preview", response_class=HTMLResponse, include_in_schema=False)
     async def hedge_preview(request: Request) -> HTMLResponse:

@@ -198,6 +198,23 @@ def history_dict(cfg: ServerConfig) -> dict[str, Any]:
     return jsonable({"hedge_id": hedge_id, "snapshots": points, "alerts": alerts[-50:]})
 
 
+def monitor_once(cfg: ServerConfig) -> dict[str, Any]:
+    """One monitor check now: ``althedge monitor --iterations 1 --json`` (a journal
+    snapshot and any new alert; default thresholds)."""
+    from althedge.services.monitor import run_monitor
+
+    with cfg.lock, _journal(cfg) as journal:
+
+        def venue_at(day: date | None) -> tuple[Any, Any, date | None]:
+            venue, source = _venue(cfg, journal, live=True)
+            return venue, source, _as_of(venue, day or cfg.at)
+
+        summary = run_monitor(journal, venue_at, every_s=0.0, iterations=1, start=cfg.at,
+                              on_line=lambda _line: None)
+    out: dict[str, Any] = jsonable(summary.to_dict())
+    return out
+
+
 ACTIONS = ("open", "rebalance", "close")
 
 
