@@ -110,6 +110,13 @@ def test_hedge_open_and_close_take_limit_at(shared_data: Path, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["orders"][0]["price"] == 60000.0
     assert "through the mark" in proc.stderr  # a sell at 60,000 under a ~68,800 mark
+    # a later rebalance works at the mark again: the open's level is not reused
+    proc = althedge("hedge", "rebalance", "--threshold", "0", "--at", "2024-06-20", "--json",
+                    *home)
+    assert proc.returncode == 0, proc.stderr
+    resize = json.loads(proc.stdout)["orders"]
+    assert resize and all(o["price"] != 60000.0 for o in resize)
+    assert all(o["price"] == pytest.approx(o["mark_price_usd"], rel=1e-5) for o in resize)
     close_level = build_levels(open_source(shared_data), "BTC", as_of=date(2024, 6, 20))
     proc = althedge("hedge", "close", "--at", "2024-06-20", "--limit-at", "poc", "--json", *home)
     assert proc.returncode == 0, proc.stderr

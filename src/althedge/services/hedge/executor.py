@@ -75,6 +75,10 @@ def step(name: str, on_step: StepHook | None = None) -> None:
         hook(name)
 
 
+#: ExecutionSettings fields that belong to one command (not reused from the open's record)
+ONE_OFF_EXECUTION_FIELDS = ("limit_prices_usd", "limit_at")
+
+
 @dataclass(frozen=True)
 class ExecutionSettings:
     """How orders are worked.
