@@ -30,6 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config"},
     "cli": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services",
             "bundled"},
+    # the dashboard sits beside the CLI (people → services) and never imports it
+    "web": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services"},
     "bundled": set(),
 }
 
