@@ -195,8 +195,9 @@ def test_live_action_needs_the_token_and_the_confirmation(
     browser.find_element(By.ID, "token").send_keys(token)
     browser.find_element(By.ID, "confirm").click()
     browser.find_element(By.ID, "execute-go").click()
+    # (the page is replaced after the post: a condition that survives stale elements)
     WebDriverWait(browser, 240).until(
-        lambda d: "Executed: close" in d.find_element(By.ID, "preview").text)
+        ec.text_to_be_present_in_element((By.ID, "preview"), "Executed: close"))
     assert cli.json("hedge", "status", "--at", STATUS_AT, home=home)["hedge_id"] is None
     _check_clean(browser, base, refused="hedge/execute")
 
