@@ -69,7 +69,8 @@ def run(n_workers: int, the_spec: dict[str, Any]) -> tuple[float, pd.DataFrame, 
     from althedge.services.sweep import sweep
 
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None, silence_logs=50) as cluster, \
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                      silence_logs=50) as cluster, \
             Client(cluster) as client, tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         runs = sweep(the_spec, client=client, out=Path(tmp) / "out")

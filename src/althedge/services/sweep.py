@@ -44,7 +44,6 @@ import pandas as pd
 
 from althedge.config import PortfolioConfig, parse_portfolio
 from althedge.data import PriceSource
-from althedge.data.cache import atomic_write_parquet
 from althedge.errors import AlthedgeError, DataError, InputError
 from althedge.services.backtest import (
     BacktestResult,
@@ -260,6 +259,13 @@ def run_task(task: SweepTask) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- caller side
 
 
+def _readable(tmp: str) -> None:
+    """mkstemp makes 0600 files; results are shared like any file the user writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -268,6 +274,24 @@ def _atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        _readable(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as Parquet through a temporary file in the same folder and
+    ``os.replace``: the part is either whole or absent, whenever the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            frame.to_parquet(fh, index=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -360,14 +384,9 @@ def _client(
     n = workers or os.cpu_count() or 1
     if n < 1 or threads_per_worker < 1:
         raise InputError("workers: --workers and --threads must be at least 1")
-    try:
-        import bokeh  # noqa: F401  (the dashboard needs it)
-
-        dashboard: str | None = "127.0.0.1:0"
-    except ImportError:
-        dashboard = None
+    # a free port on 127.0.0.1 (8787 may be taken by another cluster); the link is printed
     with dd.LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
-                      host="127.0.0.1", dashboard_address=dashboard,
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0",
                       silence_logs=logging.ERROR) as cluster, dd.Client(cluster) as c:
         yield c
 
@@ -481,7 +500,7 @@ def _run(
                             f"sweep: task {task.portfolio} / {task.period} failed on the "
                             f"cluster ({type(err).__name__}: {err}); finished runs are kept "
                             f"in {out}, rerun with --resume") from None
-                    atomic_write_parquet(frame, _part(out, task))
+                    _atomic_write_parquet(frame, _part(out, task))
                     done += 1
                     fut.release()
                     tick(SweepProgress(done, len(tasks), done * per, len(tasks) * per,
@@ -493,7 +512,7 @@ def _run(
         tick(SweepProgress(len(tasks), len(tasks), len(tasks) * per, len(tasks) * per,
                            resumed, 0.0, None))
     runs = read_results(out, tasks)
-    atomic_write_parquet(runs, out / "results.parquet")
+    _atomic_write_parquet(runs, out / "results.parquet")
     summary = summarise_runs(spec, runs)
     _atomic_write_text(out / "summary.json",
                        json.dumps(_jsonable(summary.to_dict()), indent=1, allow_nan=False))
