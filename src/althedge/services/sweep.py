@@ -131,8 +131,13 @@ def _portfolio(task: SweepTask, source: PriceSource) -> PortfolioConfig:
                                timeframe=task.timeframe)
         full = closes.dropna()
         if closes.empty or full.empty:
-            raise DataError(f"prices: no {task.timeframe} bar in the period where "
-                            f"{', '.join(coins)} all have a close")
+            absent = [c for c in coins if c not in closes or closes[c].notna().sum() == 0]
+            span = f"{task.start or 'the start'} → {task.end or 'the end'}"
+            raise DataError(
+                f"prices: {', '.join(absent)} {'has' if len(absent) == 1 else 'have'} no "
+                f"{task.timeframe} close in {span}" if absent else
+                f"prices: no {task.timeframe} bar in {span} where {', '.join(coins)} all "
+                "have a close")
         first, at = full.index[0], full.iloc[0]
         if first > closes.index[0] + pd.Timedelta(days=7):
             late = [c for c in coins if closes[c].first_valid_index() == first
@@ -181,19 +186,22 @@ def _metric_values(m: PolicyMetrics) -> dict[str, Any]:
 def task_rows(task: SweepTask, result: BacktestResult, pf: PortfolioConfig) -> pd.DataFrame:
     """The rows of one finished task: one per compared hedge, in the spec's order."""
     settings = _settings(task)
-    order = [s.name for s in parse_policy_list(list(task.compared), window=settings.window,
-                                               halflife=settings.halflife, portfolio=pf)]
+    specs = parse_policy_list(list(task.compared), window=settings.window,
+                              halflife=settings.halflife, portfolio=pf)
     by_name = {p.name: p for p in result.policies}
     base = _base_row(task, pf)
     unhedged = ([e.unhedged_loss_pct for e in result.episodes])
     rows = []
-    for name in order:
+    for item, spec in zip(task.compared, specs, strict=True):
+        name = spec.name
         p = by_name[name]
         m = _metric_values(p.metrics)
         losses = [e.losses_pct[name] for e in result.episodes]
         r_h, r_u = p.metrics.return_hedged_pct, p.metrics.return_unhedged_pct
         rows.append({
-            **base, "policy": name, "sizing": p.spec.name,
+            # a portfolio file's own hedge ("plan") differs per portfolio: compared as "plan"
+            **base, "policy": item if spec.plan else name, "policy_resolved": name,
+            "sizing": p.spec.name,
             "trigger": p.trigger.name if p.trigger is not None else "",
             "status": "ok", "error": "", "rank": p.rank, "score": p.score,
             "n_compared": len(result.policies), "span_start": result.start,
@@ -209,12 +217,25 @@ def task_rows(task: SweepTask, result: BacktestResult, pf: PortfolioConfig) -> p
     return pd.DataFrame(rows)
 
 
+def _names(task: SweepTask) -> list[str]:
+    """The compared hedges' names as ok rows carry them (``ols`` → ``rolling-ols:90``;
+    ``plan`` kept), or the spec's text when even that cannot be worked out."""
+    try:
+        settings = _settings(task)
+        pf = parse_portfolio(json.loads(task.portfolio_json), source=task.portfolio)
+        specs = parse_policy_list(list(task.compared), window=settings.window,
+                                  halflife=settings.halflife, portfolio=pf)
+    except Exception:
+        return list(task.compared)
+    return [item if s.plan else s.name for item, s in zip(task.compared, specs, strict=True)]
+
+
 def _error_rows(task: SweepTask, err: BaseException) -> pd.DataFrame:
     status = "no-data" if isinstance(err, DataError) else "error"
     message = str(err) if isinstance(err, AlthedgeError) else f"{type(err).__name__}: {err}"
     base = _base_row(task, None)
-    rows = [{**base, "policy": name, "sizing": "", "trigger": "", "status": status,
-             "error": message} for name in task.compared]
+    rows = [{**base, "policy": name, "policy_resolved": "", "sizing": "", "trigger": "",
+             "status": status, "error": message} for name in _names(task)]
     return pd.DataFrame(rows)
 
 
