@@ -244,7 +244,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for col in METRIC_COLUMNS:
         if col not in frame.columns:
             frame[col] = math.nan
-    for col in ("crash_loss_unhedged_pct", "task_seconds"):
+    for col in ("crash_loss_unhedged_pct", "task_seconds", "task_cpu_seconds"):
         if col not in frame.columns:
             frame[col] = math.nan
     for col in ("span_start", "span_end", "instrument", "warnings", "equity_touches_zero_on",
@@ -257,7 +257,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for col in frame.columns:
         if col in _INT_COLUMNS:
             frame[col] = frame[col].astype("Int64")
-        elif col in METRIC_COLUMNS or col == "task_seconds":
+        elif col in METRIC_COLUMNS or col in ("task_seconds", "task_cpu_seconds"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     return frame
 
@@ -265,7 +265,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 def run_task(task: SweepTask) -> pd.DataFrame:
     """Run one task (on a worker): every compared hedge on one portfolio, period and
     settings combination; a failure becomes rows with its one-line message."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     try:
         source = _worker_source(task.prices)
         pf = _portfolio(task, source)
@@ -274,6 +274,7 @@ def run_task(task: SweepTask) -> pd.DataFrame:
     except Exception as err:  # a sweep of 1,000 runs records a failed run and goes on
         frame = _error_rows(task, err)
     frame["task_seconds"] = time.perf_counter() - t0
+    frame["task_cpu_seconds"] = time.thread_time() - c0  # this thread's CPU: load-independent
     return _typed(frame)
 
 
