@@ -31,8 +31,12 @@ ALLOWED: dict[str, set[str]] = {
     "journal": {"core", "errors"},
     "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config",
                  "files"},
+    # cli/serve.py starts the dashboard (`althedge serve`): cli → web, never back
     "cli": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services",
-            "bundled", "files"},
+            "bundled", "web", "files"},
+    # the dashboard sits beside the CLI (people → services) and never imports it
+    "web": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services",
+            "files"},
     "bundled": set(),
 }
 

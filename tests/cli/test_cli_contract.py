@@ -52,6 +52,8 @@ BASE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("data", "check"): ["bundled"],
     ("demo",): [],
     ("sweep",): [str(ROOT / "examples" / "sweep.toml")],
+    ("levels",): ["BTC"],
+    ("serve",): [],
 }
 
 

@@ -82,6 +82,10 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("calc", "althedge.cli.calc:app",
           "Futures calculators: PnL, liquidation, funding, basis, hedge size."),
     Entry("data", "althedge.cli.data:app", "Market data: fetch, import, list, quality checks."),
+    Entry("levels", "althedge.cli.levels:levels_command",
+          "The hedge asset's volume profile and where to place the limit orders."),
+    Entry("serve", "althedge.cli.serve:serve_command",
+          "Start the local web dashboard."),
     Entry("sweep", "althedge.cli.sweep:sweep",
           "Many backtests (portfolios × hedges × settings × periods) on Dask, to Parquet."),
 )

@@ -178,8 +178,8 @@ def _ranking(
     resamples: int, confidence: float, seed: int,
 ) -> Ranking:
     sub = runs[(runs["period"] == period) & (runs["combo_label"] == combo)]
-    order = list(dict.fromkeys(sub["policy"]))
     ok = sub[sub["status"] == "ok"]
+    order = list(dict.fromkeys(ok["policy"]))
     vals = ok.pivot_table(index="portfolio", columns="policy", values=metric, aggfunc="first")
     vals = vals.reindex(columns=order)
     complete = vals.replace([np.inf, -np.inf], np.nan).dropna()
