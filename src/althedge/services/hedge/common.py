@@ -162,8 +162,10 @@ def refuse_if_unreconciled(rec: Reconciliation, what: str, live: bool) -> None:
     """Live trading with a journal/venue difference raises :class:`JournalError`."""
     if live and rec.differences:
         raise JournalError(
-            f"{what}: journal and venue disagree ({rec.differences[0]}); "
-            "resolve it (see `althedge hedge status`) before trading"
+            f"{what}: journal and venue disagree ({rec.differences[0]}); nothing was sent. "
+            "Resolve it first: `althedge hedge adopt` journals what the venue holds, "
+            "`althedge hedge close --venue NAME --orphan` takes it off (see `althedge hedge "
+            "status`)"
         )
 
 

@@ -126,6 +126,8 @@ def _reconcile_for(
     extra = reconcile(journal, venue, symbols)
     rec.differences += [d for d in extra.differences if d not in rec.differences]
     rec.resolved += extra.resolved
+    rec.orphans += [o for o in extra.orphans if o not in rec.orphans]
+    rec.venue_positions.update(extra.venue_positions)
     return rec
 
 

@@ -26,9 +26,17 @@ from althedge.services.hedge.common import (
 from althedge.services.hedge.money import Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
-from althedge.venues.protocol import Venue
+from althedge.venues.protocol import Venue, VenuePosition
 
-__all__ = ["import_liquidations", "reconcile", "sync_deposits", "sync_funding", "sync_funding_all"]
+__all__ = [
+    "all_positions",
+    "import_liquidations",
+    "reconcile",
+    "sync_deposits",
+    "sync_funding",
+    "sync_funding_all",
+    "way_out",
+]
 
 
 def reconcile(
@@ -79,13 +87,27 @@ def reconcile(
         for sym in legs:
             import_liquidations(journal, venue, hedge, sym, known, rec)
         sync_deposits(journal, venue, hedge)
-    for sym in sorted(symbols):
+    listed = all_positions(venue)
+    others = sorted({p.symbol for p in listed or []} - set(legs) - set(wanted))
+    for sym in sorted(symbols | set(others)):
         for remote in venue.open_orders(sym):
             if remote.client_order_id not in known:
-                rec.differences.append(
+                message = (
                     f"venue has a working order {remote.client_order_id} ({remote.side} "
-                    f"{remote.contracts:g} {sym}) that the journal does not know"
+                    f"{remote.contracts:g} {sym}) that the journal does not know; "
+                    f"{way_out(venue.name)}"
                 )
+                rec.differences.append(message)
+                rec.orphans.append({
+                    "message": message,
+                    "kind": "order",
+                    "venue": venue.name,
+                    "symbol": sym,
+                    "client_order_id": remote.client_order_id,
+                    "side": remote.side,
+                    "contracts": remote.contracts,
+                    "price": remote.price,
+                })
     if hedge is not None:
         for i, sym in enumerate(legs):
             held = journal.net_contracts(hedge.id, sym)
@@ -93,25 +115,79 @@ def reconcile(
             if i == 0:
                 rec.journal_contracts, rec.venue_contracts = held, pos
             if abs(held - pos) > 1e-6:
-                rec.differences.append(
+                message = (
                     f"position on {sym}: journal {held:+g} contracts, "
-                    f"venue {pos:+g}; check the exchange before trading"
+                    f"venue {pos:+g}; check the exchange, then {way_out(venue.name)}"
                 )
-    else:
-        for i, sym in enumerate(wanted):
-            pos = rec.venue_positions[sym] = signed(venue.position(sym))
-            if i == 0:
-                rec.venue_contracts, rec.journal_contracts = pos, 0.0
-            if abs(pos) > EPS:
-                rec.differences.append(
-                    f"venue holds {pos:+g} contracts of {sym} that no open hedge in the "
-                    "journal accounts for"
-                )
+                rec.differences.append(message)
+                _orphan_position(rec, venue, sym, pos - held, journal_contracts=held,
+                                 message=message)
+    for i, sym in enumerate([*(wanted if hedge is None else []), *others]):
+        if sym in legs:
+            continue
+        pos = rec.venue_positions[sym] = signed(venue.position(sym))
+        if i == 0 and hedge is None:
+            rec.venue_contracts, rec.journal_contracts = pos, 0.0
+        if abs(pos) > EPS:
+            message = (
+                f"venue {venue.name} holds {pos:+g} contracts of {sym} that no open hedge in "
+                f"the journal accounts for; {way_out(venue.name)}"
+            )
+            rec.differences.append(message)
+            _orphan_position(rec, venue, sym, pos, journal_contracts=0.0, message=message)
     if rec.differences or rec.resolved:
         journal.record_event(
             hedge.id if hedge else None, "reconcile", rec.to_dict(), at=venue_now_iso(venue)
         )
     return rec
+
+
+def way_out(venue: str) -> str:
+    """What every orphan message ends with: the two ways out, for ``venue``."""
+    return (
+        f"adopt it into a hedge (`althedge hedge adopt PORTFOLIO.toml --venue {venue}`) or take "
+        f"it off (`althedge hedge close --venue {venue} --orphan`); both are dry runs unless "
+        "--live"
+    )
+
+
+def all_positions(venue: Venue) -> list[VenuePosition] | None:
+    """Every open position of the venue account (the optional ``open_positions()``), or
+    None when the venue cannot list them (then only the symbols in question are checked)."""
+    fn = getattr(venue, "open_positions", None)
+    if not callable(fn):
+        return None
+    return [p for p in fn() if p.contracts > EPS]
+
+
+def _orphan_position(
+    rec: Reconciliation,
+    venue: Venue,
+    symbol: str,
+    unexplained: float,
+    *,
+    journal_contracts: float,
+    message: str,
+) -> None:
+    """Add an orphan position entry: ``unexplained`` signed contracts on ``symbol``."""
+    position = venue.position(symbol)
+    entry: dict[str, object] = {
+        "message": message,
+        "kind": "position",
+        "venue": venue.name,
+        "symbol": symbol,
+        "contracts": unexplained + 0.0,
+        "venue_contracts": signed(position) + 0.0,
+        "journal_contracts": journal_contracts + 0.0,
+    }
+    if position is not None:
+        entry.update(
+            entry_price=position.entry_price,
+            leverage=position.leverage,
+            margin_mode=position.margin_mode,
+            liquidation_price=position.liquidation_price,
+        )
+    rec.orphans.append(entry)
 
 
 def import_liquidations(

@@ -53,6 +53,10 @@ class Reconciliation:
     venue_contracts: float | None = None
     #: signed venue contracts per symbol checked (every leg; the open's symbols)
     venue_positions: dict[str, float] = field(default_factory=dict)
+    #: what the venue holds that no open hedge explains: ``{"kind": "position" | "order",
+    #: "venue", "symbol", "contracts" (signed, + long / − short), ...}``; each is also
+    #: in ``differences``. The way out: ``hedge adopt`` or ``hedge close --orphan``.
+    orphans: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +69,7 @@ class Reconciliation:
             "resolved": list(self.resolved),
             "journal_contracts": self.journal_contracts,
             "venue_contracts": self.venue_contracts,
+            "orphans": [dict(o) for o in self.orphans],
         }
 
 
