@@ -92,6 +92,12 @@ def _journal(data_dir: Path | None, what: str, *, acting: bool) -> Iterator[Jour
         except BaseException:
             lock.release()
             raise
+        try:
+            journal.require_writable()  # refuse before anything is read or sent
+        except BaseException:
+            journal.close()
+            lock.release()
+            raise
     else:
         journal, notice = _read_only_journal(path, lock)
         if notice:
@@ -118,13 +124,18 @@ def _read_only_journal(path: Path, lock: Any) -> tuple[Journal, str | None]:
             "snapshot of it, nothing is saved (run again when it is done for a fresh view)"
         )
     try:
-        return Journal(path), None
+        journal = Journal(path)
     except JournalError as exc:
         text = str(exc)
         if "damaged" in text:
             lock.release()
             raise
         return Journal.snapshot(path), text
+    problem = journal.write_problem()
+    if problem is None:
+        return journal, None
+    journal.close()
+    return Journal.snapshot(path), problem
 
 
 def _open_source(prices: str | None) -> Any:

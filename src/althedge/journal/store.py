@@ -21,6 +21,7 @@ Amounts: ``amount``/``filled`` in contracts, prices in USD, fees and funding in 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -244,7 +245,7 @@ class Journal:
     """
 
     def __init__(
-        self, path: str | Path, *, timeout_s: float = 30.0, _conn: sqlite3.Connection | None = None
+        self, path: str | Path, *, timeout_s: float = 10.0, _conn: sqlite3.Connection | None = None
     ) -> None:
         self.path = Path(path)
         self.read_only = _conn is not None
@@ -264,6 +265,24 @@ class Journal:
             raise JournalError(describe_sqlite_error(self.path, exc, "open the journal")) from None
         except OSError as exc:
             raise JournalError(describe_sqlite_error(self.path, exc, "open the journal")) from None
+
+    def write_problem(self) -> str | None:
+        """Why this journal cannot be written (a read-only or immutable file or folder,
+        a snapshot), as a one-line message; None when it can."""
+        if self.read_only:
+            return f"journal: {self.path} is open read-only (a snapshot); nothing is written"
+        for target in (self.path, self.path.parent):
+            if target.exists() and not os.access(target, os.W_OK):
+                return describe_sqlite_error(
+                    self.path, sqlite3.OperationalError("readonly"), "write the journal"
+                )
+        return None
+
+    def require_writable(self) -> None:
+        """:class:`JournalError` now — before any order — when the journal cannot be written."""
+        problem = self.write_problem()
+        if problem is not None:
+            raise JournalError(problem)
 
     @classmethod
     def snapshot(cls, path: str | Path, *, timeout_s: float = 5.0) -> Journal:
