@@ -159,6 +159,13 @@ def _read_table(source: Path | Traversable, name: str) -> pd.DataFrame:
         return None
 
     try:
+        try:  # fast path: the C parser, for files whose every row has the header's width
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                skip_blank_lines=True, on_bad_lines="error", engine="c")
+            frame.attrs["bad_lines"] = []
+            return frame
+        except pd.errors.ParserError:
+            pass  # a row of another width: the python parser keeps and reports it
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
                             skip_blank_lines=True, on_bad_lines=keep_bad, engine="python")
         frame.attrs["bad_lines"] = [",".join(f) for f in bad_lines]
@@ -173,6 +180,10 @@ def _to_float(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Return (numbers, unparseable mask): empty cells are missing, not unparseable."""
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.astype(float), pd.Series(False, index=col.index)
+    try:  # fast path: every cell is a plain number ("nan" reads as missing, as below)
+        return col.astype(float), pd.Series(False, index=col.index)
+    except (TypeError, ValueError):
+        pass
     text = col.astype("string").str.strip()
     empty = text.isna() | text.isin(["", "nan", "NaN", "null", "None", "NA"])
     nums = pd.to_numeric(text.where(~empty), errors="coerce").astype(float)
