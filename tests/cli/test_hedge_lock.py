@@ -1,11 +1,12 @@
 """One althedge command at a time per journal — with real processes on the paper venue.
 
-Process A (``hedge rebalance --live``) is paused inside its send (tests/crash_run.py with
-``CRASH_RUN_PAUSE_S``: the step hook waits at ``intent`` — the intent journaled, the
-order not yet sent — until the test releases it). Meanwhile a second ``rebalance --live`` refuses, naming A's pid,
-and sends nothing; ``hedge status`` answers from a snapshot and writes nothing (not
-the journal, not the paper account). Two rebalances started together: one resizes,
-the other waits for it and finds nothing to do — the short is never doubled.
+Process A (``hedge rebalance --live``) is paused inside its send (tests/crash_run.py
+with ``CRASH_RUN_PAUSE_S``: the step hook waits at ``intent`` — the intent journaled,
+the order not yet sent — until the test releases it). Meanwhile a second ``rebalance
+--live`` refuses, naming A's pid, and sends nothing; ``hedge status`` answers from a
+snapshot and writes nothing (not the journal, not the paper account). Two rebalances
+started together: one resizes, the other waits for it and finds nothing to do — the
+short is never doubled.
 """
 
 from __future__ import annotations

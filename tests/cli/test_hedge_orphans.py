@@ -29,7 +29,9 @@ PORTFOLIO = ROOT / "examples" / "portfolio.toml"
 DAY = "2024-06-03"
 
 
-def run(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "althedge", *args],
         capture_output=True,

@@ -195,9 +195,11 @@ def test_sqlite_lock_held_by_another_program(tmp_path: Path) -> None:
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
-        with Journal(path, timeout_s=0.2) as journal:
-            with pytest.raises(JournalError, match="locked by another program"):
-                journal.record_event(None, "x", {}, at="t")
+        with (
+            Journal(path, timeout_s=0.2) as journal,
+            pytest.raises(JournalError, match="locked by another program"),
+        ):
+            journal.record_event(None, "x", {}, at="t")
         # a read-only snapshot is still possible (WAL readers are never blocked)
         with Journal.snapshot(path) as snap:
             assert snap.read_only and snap.hedges() == []

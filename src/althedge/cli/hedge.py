@@ -451,7 +451,7 @@ def open_cmd(
             src,
             live=live,
             execution=execution,
-            portfolio_path=str(portfolio),
+            portfolio_path=str(portfolio.resolve()),  # its [limits] are re-read later
             extra_settings={"venue_id": venue, "prices": prices, "testnet": testnet},
             **kw,
         )
@@ -701,7 +701,7 @@ def adopt_cmd(
     def run(journal: Journal, v: Any, src: Any, **kw: Any) -> LifecycleResult:
         return adopt_orphans(
             journal, v, cfg, src, symbols=symbol or None, live=live,
-            portfolio_path=None if portfolio is None else str(portfolio),
+            portfolio_path=None if portfolio is None else str(portfolio.resolve()),
             extra_settings={"venue_id": venue or v.name, "prices": prices, "testnet": testnet},
             **kw,
         )
