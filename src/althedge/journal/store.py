@@ -696,6 +696,38 @@ class Journal:
             )
             return cur.rowcount == 1
 
+    def record_funding_many(self, hedge_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Record the payments of ``rows`` (each: ``symbol``, ``at``, ``amount_usd``,
+        ``rate``, ``mark_price``, ``amount_settle``) that are not journaled yet, all in ONE
+        transaction — none when nothing is new (a status check after months of funding
+        writes only the new payments). Returns how many were new."""
+        have = {
+            (str(r["symbol"]), str(r["at"]))
+            for r in self._all("SELECT symbol, at FROM funding WHERE hedge_id=?", (hedge_id,))
+        }
+        new = [r for r in rows if (str(r.get("symbol", "")), str(r["at"])) not in have]
+        if not new:
+            return 0
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO funding (hedge_id, symbol, at, amount_usd, rate,"
+                " mark_price, amount_settle) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        hedge_id,
+                        str(r.get("symbol", "")),
+                        str(r["at"]),
+                        float(r["amount_usd"]),
+                        r.get("rate"),
+                        r.get("mark_price"),
+                        float(r["amount_usd"] if r.get("amount_settle") is None
+                              else r["amount_settle"]),
+                    )
+                    for r in new
+                ],
+            )
+        return len(new)
+
     def record_deposit(
         self, hedge_id: int | None, *, currency: str, amount: float, price_usd: float, at: str
     ) -> None:

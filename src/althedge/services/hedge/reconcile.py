@@ -11,7 +11,8 @@ payments and collateral deposits are synced here too (:func:`sync_funding`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from althedge.core.instruments import Instrument
 from althedge.journal import OPEN_STATUSES, Journal
@@ -26,11 +27,13 @@ from althedge.services.hedge.common import (
 from althedge.services.hedge.money import Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
-from althedge.venues.protocol import Venue, VenuePosition
+from althedge.venues.protocol import OrderResult, Venue, VenuePosition
 
 __all__ = [
+    "LOOKUP_BACKOFF_S",
     "all_positions",
     "import_liquidations",
+    "lookup",
     "reconcile",
     "sync_deposits",
     "sync_funding",
@@ -60,7 +63,8 @@ def reconcile(
         if order.venue != venue.name:
             continue
         symbols.add(order.symbol)
-        remote = venue.fetch_order(order.symbol, order.client_order_id)
+        remote = lookup(venue, order.symbol, order.client_order_id,
+                        patient=order.status == "intent")
         if remote is None:
             if order.status == "intent":
                 journal.mark_status(order.client_order_id, "not_sent", at=venue_now_iso(venue))
@@ -112,6 +116,8 @@ def reconcile(
         for i, sym in enumerate(legs):
             held = journal.net_contracts(hedge.id, sym)
             pos = rec.venue_positions[sym] = signed(venue.position(sym))
+            if abs(held - pos) > 1e-6 and _found_late(journal, venue, hedge, sym, rec):
+                held = journal.net_contracts(hedge.id, sym)
             if i == 0:
                 rec.journal_contracts, rec.venue_contracts = held, pos
             if abs(held - pos) > 1e-6:
@@ -149,6 +155,53 @@ def way_out(venue: str) -> str:
         f"it off (`althedge hedge close --venue {venue} --orphan`); both are dry runs unless "
         "--live"
     )
+
+
+#: waits (s) between the lookups of an order journaled as an intent that the venue does
+#: not know yet: an exchange may index a new order a moment after accepting it, so one
+#: "not found" right after a send means "not yet known" (simulated venues: no wait)
+LOOKUP_BACKOFF_S: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+
+def lookup(
+    venue: Venue, symbol: str, client_order_id: str, *, patient: bool,
+    sleep: Callable[[float], None] = time.sleep,
+) -> OrderResult | None:
+    """The venue's order with this client id; ``patient``: ask again with backoff
+    (:data:`LOOKUP_BACKOFF_S`, a few seconds in all) before concluding it never arrived."""
+    found = venue.fetch_order(symbol, client_order_id)
+    simulated = callable(getattr(venue, "advance_to", None))
+    if found is not None or not patient or simulated:
+        return found
+    for wait in LOOKUP_BACKOFF_S:
+        sleep(wait)
+        found = venue.fetch_order(symbol, client_order_id)
+        if found is not None:
+            return found
+    return None
+
+
+def _found_late(
+    journal: Journal, venue: Venue, hedge: HedgeRecord, symbol: str, rec: Reconciliation
+) -> bool:
+    """Journal and venue differ on ``symbol``: look again for the hedge's orders marked
+    ``not_sent`` there — a venue that indexed an order late shows it now; its fills are
+    recorded and the difference settles. True when anything was found."""
+    found = False
+    for order in journal.orders(hedge.id, ["not_sent"]):
+        if order.symbol != symbol or order.venue != venue.name:
+            continue
+        remote = venue.fetch_order(symbol, order.client_order_id)
+        if remote is None:
+            continue
+        added = record_result(journal, remote, at=venue_now_iso(venue))
+        rec.resolved.append(
+            f"order {order.client_order_id} ({order.side} {order.amount:g}), marked not_sent, "
+            f"is at the venue after all ('{remote.status}', {remote.filled_contracts:g} "
+            f"filled); recorded" + (f" ({added:g} newly)" if added > EPS else "")
+        )
+        found = True
+    return found
 
 
 def all_positions(venue: Venue) -> list[VenuePosition] | None:
@@ -268,21 +321,22 @@ def sync_funding(
             payments = fetch(instrument.symbol)
         except TypeError:
             return
+    rows = []
     for p in payments or []:
         if since is not None and int(p.timestamp_ms) < since:
             continue
         amount_usd = (
             Money(p.amount, p.currency or instrument.settle).to_usd(float(p.mark_price)).amount
         )
-        journal.record_funding(
-            hedge.id,
-            at=str(p.timestamp_ms),
-            amount_usd=amount_usd,
-            rate=float(p.rate),
-            mark_price=float(p.mark_price),
-            amount_settle=float(p.amount),
-            symbol=instrument.symbol,
-        )
+        rows.append({
+            "symbol": instrument.symbol,
+            "at": str(p.timestamp_ms),
+            "amount_usd": amount_usd,
+            "rate": float(p.rate),
+            "mark_price": float(p.mark_price),
+            "amount_settle": float(p.amount),
+        })
+    journal.record_funding_many(hedge.id, rows)  # only the new ones, one transaction
 
 
 def sync_funding_all(journal: Journal, venue: Venue, hedge: HedgeRecord) -> None:

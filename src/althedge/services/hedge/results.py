@@ -29,6 +29,18 @@ __all__ = [
 SCHEMA = 2
 
 
+def no_negative_zero(value: Any) -> Any:
+    """``value`` with every float ``-0.0`` made ``0.0`` (recursively): JSON never says
+    ``"contracts": -0.0``."""
+    if isinstance(value, float):
+        return value + 0.0
+    if isinstance(value, dict):
+        return {k: no_negative_zero(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_negative_zero(v) for v in value]
+    return value
+
+
 def _signed_names(d: dict[str, Any]) -> dict[str, Any]:
     """Add the sign-carrying names beside a dict's ``fees_usd`` (negative = cost),
     ``funding_usd`` (+ received) and ``drift_pct`` (signed)."""
@@ -97,6 +109,9 @@ class LifecycleResult:
     legs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        return dict(no_negative_zero(self._dict()))
+
+    def _dict(self) -> dict[str, Any]:
         return {
             "action": self.action,
             "live": self.live,
@@ -116,7 +131,7 @@ class LifecycleResult:
             "reconciliation": self.reconciliation.to_dict(),
             "warnings": list(self.warnings),
             "plan": self.plan,
-            "legs": [_signed_names(dict(leg)) for leg in self.legs],
+            "legs": no_negative_zero([_signed_names(dict(leg)) for leg in self.legs]),
             "schema": SCHEMA,
         }
 
@@ -278,4 +293,4 @@ class HedgeStatus:
         out["reconciliation"] = self.reconciliation.to_dict()
         out["open"] = self.hedge_id is not None
         out["schema"] = SCHEMA
-        return out
+        return dict(no_negative_zero(out))
