@@ -109,7 +109,7 @@ def test_lookup_asks_again_with_backoff(misses: int, found: bool) -> None:
 
 
 def test_status_writes_only_new_funding_in_one_transaction(tmp_path: Path) -> None:
-    journal, venue, source = _opened(tmp_path)
+    journal, _, source = _opened(tmp_path)
     hedge = journal.active_hedge()
     assert hedge is not None
     later = LaggingPaper.open(tmp_path / "paper", source=source, at=date(2024, 12, 30))
