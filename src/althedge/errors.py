@@ -14,6 +14,9 @@ The tree (exit code in brackets)::
     ├── DataError [3]                     market data missing or unreadable
     │   └── DataQualityError [3]          a series failed an error-severity check
     ├── ExchangeError [4]                 the exchange refused or failed a request
+    │   ├── OrderOutcomeUnknownError [4]  an order may or may not be at the exchange: stop, check
+    │   ├── BelowExchangeMinimumError [4] an order is below the exchange's minimum size/notional
+    │   └── AccountSettingError [4]       an account-wide setting would change: refused
     ├── LimitExceededError [5]            an order would exceed a configured cap
     └── JournalError [6]                  the journal is unreadable or disagrees with the venue
 
@@ -65,6 +68,23 @@ class ExchangeError(AlthedgeError):
     """The exchange refused or failed a request (message never carries secrets). Exit code 4."""
 
     exit_code = 4
+
+
+class OrderOutcomeUnknownError(ExchangeError):
+    """A placement failed after the exchange may have acted, and every lookup failed too.
+
+    Nothing was re-sent (a second order could double the position). The intent stays
+    open in the journal; the next command reconciles it from the exchange's own orders
+    and position. The message says what to check on the exchange.
+    """
+
+
+class BelowExchangeMinimumError(ExchangeError):
+    """An order is below the exchange's minimum amount or notional; it was not sent."""
+
+
+class AccountSettingError(ExchangeError):
+    """Doing this would change an account-wide setting (e.g. Bybit unified margin mode)."""
 
 
 class LimitExceededError(AlthedgeError):

@@ -108,7 +108,11 @@ def test_deribit_amounts_in_usd_and_perpetual() -> None:
     assert perp.is_inverse and perp.contract_size == 10.0 and perp.amount_in_usd
     assert perp.lot_step == 1.0 and perp.min_contracts == 1.0  # 10 USD minimum = 1 contract
     assert perp.is_perpetual and perp.funding_interval_hours == 8.0
-    assert perp.max_leverage == 50 and perp.tiers == ()
+    # Deribit publishes no tiers: the built-in row's margin model fills them (one translation,
+    # the same instrument the venue builds)
+    from althedge.core.instruments import get_instrument
+
+    assert perp.max_leverage == 50 and perp.tiers == get_instrument("deribit", "BTC/USD:BTC").tiers
     dated = md.instrument("BTC/USD:BTC-240628")
     assert dated.expiry is not None and dated.expiry.isoformat() == "2024-06-28"
     assert dated.funding_interval_hours is None

@@ -257,7 +257,8 @@ def test_secrets_never_in_logs_output_or_errors(
             action()
         except ExchangeError as err:
             messages.append(str(err) + repr(err))
-    fake_binance.server.delay_next("GET", "/fapi/v1/premiumIndex", 1.6)
+    for _ in range(4):  # the read and its three retries all time out
+        fake_binance.server.delay_next("GET", "/fapi/v1/premiumIndex", 1.6)
     with pytest.raises(ExchangeError) as info:
         binance_venue.mark_price(SYMBOL)
     messages.append(str(info.value))
@@ -292,13 +293,17 @@ def test_funding_history_is_received_positive(binance_venue: Any, fake_binance: 
     assert call.params["incomeType"] == "FUNDING_FEE"
 
 
-def test_create_builds_a_sandbox_venue_and_refuses_unknown_exchanges() -> None:
+def test_create_builds_a_demo_trading_venue_and_refuses_unknown_exchanges() -> None:
+    """Binance futures --testnet is demo trading: ccxt refuses signed calls of the old
+    futures sandbox ("testnet/sandbox mode is not supported for futures anymore")."""
     from althedge.errors import InputError
     from althedge.venues.ccxt_venue import CcxtVenue
 
     venue = CcxtVenue.create("binanceusdm", testnet=True)
     assert venue.name == "binanceusdm-testnet"
-    assert "testnet" in venue.exchange.urls["api"]["fapiPrivate"]
+    assert venue.exchange.urls["api"]["fapiPrivate"].startswith("https://demo-fapi.binance.com")
+    coinm = CcxtVenue.create("binancecoinm", testnet=True)
+    assert coinm.exchange.urls["api"]["dapiPrivate"].startswith("https://demo-dapi.binance.com")
     with pytest.raises(InputError, match="not supported"):
         CcxtVenue.create("kraken")
 

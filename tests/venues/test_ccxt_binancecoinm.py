@@ -20,6 +20,7 @@ def coinm(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> An
     s = local_server
     s.route("GET", "/dapi/v1/exchangeInfo", (200, load_fixture("binancecoinm_exchangeInfo.json")))
     s.route("GET", "/dapi/v1/order", (400, {"code": -2013, "msg": "Order does not exist."}))
+    s.route("GET", "/dapi/v1/positionSide/dual", (200, {"dualSidePosition": False}))
 
     def create(r: Any) -> Any:
         return 200, {

@@ -29,6 +29,18 @@ def _ok(result: Any) -> tuple[int, Any]:
     return 200, {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 1}
 
 
+def _inverse_instruments(load_fixture: Any) -> dict[str, Any]:
+    """BTCUSD inverse perpetual: the linear fixture's row with the inverse fields of
+    Bybit V5 "Get Instruments Info" (category=inverse: quote USD, settle BTC, qty in USD)."""
+    body = copy.deepcopy(load_fixture("bybit_instruments_linear.json"))
+    row = body["result"]["list"][0]
+    row.update(symbol="BTCUSD", contractType="InversePerpetual", quoteCoin="USD",
+               settleCoin="BTC")
+    row["lotSizeFilter"] = {"maxOrderQty": "1000000", "minOrderQty": "1", "qtyStep": "1"}
+    body["result"]["category"] = "inverse"
+    return body
+
+
 @pytest.fixture
 def bybit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> Any:
     key, secret = api_keys
@@ -39,6 +51,8 @@ def bybit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> An
     def instruments(r: Any) -> Any:
         if r.params.get("category") == "linear":
             return 200, load_fixture("bybit_instruments_linear.json")
+        if r.params.get("category") == "inverse":
+            return 200, _inverse_instruments(load_fixture)
         return _ok({"category": r.params.get("category"), "list": [], "nextPageCursor": ""})
 
     def create(r: Any) -> Any:
@@ -77,6 +91,16 @@ def bybit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> An
         "GET", "/v5/account/info", _ok({"unifiedMarginStatus": 6, "marginMode": "ISOLATED_MARGIN"})
     )
     s.route("GET", "/v5/order/realtime", lookup(live))
+    s.route("GET", "/v5/market/tickers", _ok({"category": "linear", "list": [
+        {"symbol": "BTCUSDT", "markPrice": "90000", "lastPrice": "90000", "indexPrice": "90000"}
+    ]}))
+    # one-way position mode: one row per symbol with positionIdx 0 (V5 "Get Position Info")
+    s.route(
+        "GET",
+        "/v5/position/list",
+        _ok({"category": "linear", "list": [{"symbol": "BTCUSDT", "positionIdx": 0,
+                                               "size": "0", "side": ""}]}),
+    )
     s.route("GET", "/v5/order/history", lookup(done))
     ex = ccxt.bybit({"apiKey": key, "secret": secret, "timeout": 1000, "enableRateLimit": False})
     point = s.base
@@ -131,3 +155,101 @@ def test_same_order_link_id_is_found_not_resent(bybit: Any) -> None:
     assert second.fee.amount == pytest.approx(0.99)
     lookups = srv.calls("GET", "/v5/order/history")
     assert lookups[-1].params["orderLinkId"] == "ahbybit2"
+
+
+# --------------------------------------------------------------------------- issue 9
+def _account(srv: Any, status: int, mode: str) -> None:
+    """Bybit V5 "Get Account Info": unifiedMarginStatus 1 classic, 3-6 unified."""
+    srv.route("GET", "/v5/account/info", _ok({"unifiedMarginStatus": status, "marginMode": mode}))
+    srv.route("POST", "/v5/account/set-margin-mode", _ok({"reasons": []}))
+    srv.route("POST", "/v5/position/set-leverage", _ok({}))
+    srv.route("POST", "/v5/position/switch-isolated", _ok({}))
+
+
+def test_unified_account_margin_mode_is_never_switched_silently(bybit: Any) -> None:
+    """Setting margin mode on a unified account re-margins EVERY position: refused."""
+    from althedge.errors import AccountSettingError
+
+    venue, srv, _, _ = bybit
+    _account(srv, 6, "ISOLATED_MARGIN")
+    with pytest.raises(AccountSettingError, match="EVERY position") as info:
+        venue.set_leverage(SYMBOL, 2, "cross")
+    assert "\n" not in str(info.value)
+    assert srv.calls("POST", "/v5/account/set-margin-mode") == []
+    venue.set_leverage(SYMBOL, 2, "isolated")  # the account's own mode: nothing to change
+    assert srv.calls("POST", "/v5/account/set-margin-mode") == []
+    assert srv.calls("POST", "/v5/position/set-leverage")
+
+
+def test_portfolio_margin_is_not_left_without_an_explicit_request(bybit: Any) -> None:
+    from althedge.errors import AccountSettingError
+
+    venue, srv, _, _ = bybit
+    _account(srv, 5, "PORTFOLIO_MARGIN")
+    with pytest.raises(AccountSettingError, match="portfolio"):
+        venue.set_leverage(SYMBOL, 2, "cross")
+    venue.allow_account_changes = True  # --allow-account-change
+    venue.set_leverage(SYMBOL, 2, "cross")
+    (call,) = srv.calls("POST", "/v5/account/set-margin-mode")
+    assert json.loads(call.raw)["setMarginMode"] == "REGULAR_MARGIN"
+
+
+def test_hedge_mode_orders_carry_position_idx_2(bybit: Any) -> None:
+    venue, srv, _, _ = bybit
+    rows = [{"symbol": "BTCUSDT", "positionIdx": i, "size": "0", "side": ""} for i in (1, 2)]
+    srv.route("GET", "/v5/position/list", _ok({"category": "linear", "list": rows}))
+    venue.place_order(OrderRequest(SYMBOL, "sell", 0.02, "market", "ahbybith0"))
+    venue.place_order(OrderRequest(SYMBOL, "buy", 0.02, "market", "ahbybith1", reduce_only=True))
+    opened, closed = (json.loads(c.raw) for c in srv.calls("POST", "/v5/order/create"))
+    assert opened["positionIdx"] == 2 and closed["positionIdx"] == 2
+    assert closed["reduceOnly"] is True
+
+
+def _funding_row(t_ms: int, fee: str, symbol: str = "BTCUSDT") -> dict[str, Any]:
+    """One row of GET /v5/execution/list?execType=Funding (Bybit V5 "Get Trade History"):
+    ``execFee`` is positive when the position PAID funding."""
+    return {
+        "symbol": symbol, "execType": "Funding", "execFee": fee, "execId": f"f{t_ms}",
+        "execTime": str(t_ms), "feeRate": "0.0001", "execPrice": "90000", "execQty": "0.02",
+        "side": "Sell", "orderId": "", "orderLinkId": "", "category": "linear",
+    }
+
+
+def test_funding_is_read_since_the_leg_opened_page_by_page_as_received(bybit: Any) -> None:
+    """Bybit answers 7 days at most per request: 20 days = 3 windows. A short that paid
+    0.18 USDT has received −0.18."""
+    venue, srv, _, _ = bybit
+    day = 86_400_000
+    opened = 1_763_000_000_000
+    rows = [_funding_row(opened + k * 8 * 3_600_000, "0.18" if k % 2 else "-0.05")
+            for k in range(60)]  # 20 days of 8-hourly payments
+    rows.append(_funding_row(opened - 3_600_000, "9.99"))  # before the leg: another hedge's
+
+    def execution_list(r: Any) -> Any:
+        lo = int(r.params.get("startTime", 0))
+        hi = int(r.params.get("endTime", 10**15))
+        sel = [x for x in rows if lo <= int(x["execTime"]) <= hi]
+        return _ok({"category": "linear", "list": sel, "nextPageCursor": ""})
+
+    srv.route("GET", "/v5/execution/list", execution_list)
+    venue.exchange.milliseconds = lambda: opened + 20 * day  # the exchange's clock
+    pays = venue.funding_payments(SYMBOL, since_ms=opened)
+    assert len(pays) == 60
+    assert sum(p.amount for p in pays) == pytest.approx(30 * -0.18 + 30 * 0.05)
+    assert pays[0].amount == pytest.approx(0.05) and pays[1].amount == pytest.approx(-0.18)
+    assert {p.currency for p in pays} == {"USDT"}
+    calls = srv.calls("GET", "/v5/execution/list")
+    assert len(calls) >= 3 and all(c.params["execType"] == "Funding" for c in calls)
+
+
+def test_inverse_funding_is_in_the_coin(bybit: Any) -> None:
+    """ccxt labels Bybit inverse funding "USD"; it is paid in the settlement coin."""
+    venue, srv, _, _ = bybit
+    inv = "BTC/USD:BTC"
+    srv.route("GET", "/v5/execution/list", _ok({"category": "inverse", "list": [
+        _funding_row(1_763_000_000_000, "0.0000021", "BTCUSD")], "nextPageCursor": ""}))
+    srv.route("GET", "/v5/market/tickers", _ok({"category": "inverse", "list": [
+        {"symbol": "BTCUSD", "markPrice": "90000", "lastPrice": "90000", "indexPrice": "90000"}
+    ]}))
+    (pay,) = venue.funding_payments(inv)
+    assert pay.currency == "BTC" and pay.amount == pytest.approx(-0.0000021)

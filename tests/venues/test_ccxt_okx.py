@@ -83,6 +83,8 @@ def okx(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> Any:
     s.route("POST", "/api/v5/trade/order", create)
     s.route("POST", "/api/v5/trade/batch-orders", create)
     s.route("GET", "/api/v5/trade/order", get)
+    # account configuration (V5 "Get account configuration"): net (one-way) position mode
+    s.route("GET", "/api/v5/account/config", _ok([{"posMode": "net_mode", "acctLv": "2"}]))
     s.route(
         "POST",
         "/api/v5/account/set-leverage",
@@ -164,9 +166,107 @@ def test_okx_secrets_absent_from_errors(okx: Any, api_keys: tuple[str, str]) -> 
                 },
             ),
         )
+    venue.use_margin_mode(SYMBOL, "cross")  # the leg's mode, as the journal restores it
     with pytest.raises(ExchangeError) as info:
         venue.place_order(OrderRequest(SYMBOL, "sell", 1.0, "market", "ahokxpoor"))
     msg = str(info.value)
     assert "insufficient margin" in msg
     for secret in (*api_keys, PASSPHRASE):
         assert secret not in msg
+
+
+# --------------------------------------------------------------------------- issue 9
+def _okx_position(mgn_mode: str, pos: str, pos_side: str = "net") -> dict[str, Any]:
+    """One row of GET /api/v5/account/positions (OKX API v5 docs, "Get positions")."""
+    return {
+        "instId": "BTC-USDT-SWAP", "instType": "SWAP", "mgnMode": mgn_mode, "pos": pos,
+        "posSide": pos_side, "avgPx": "90000", "upl": "-12.3", "lever": "3", "liqPx": "125000",
+        "markPx": "90150", "margin": "" if mgn_mode == "cross" else "246", "imr": "246",
+        "mmr": "3.69", "mgnRatio": "55.2", "notionalUsd": "73923", "ccy": "USDT",
+        "cTime": "1764072000000", "uTime": "1764072000000", "posId": "307173036051017730",
+    }
+
+
+def _sent(srv: Any) -> list[dict[str, Any]]:
+    calls = srv.calls("POST", "/api/v5/trade/order") + srv.calls(
+        "POST", "/api/v5/trade/batch-orders"
+    )
+    return [_order_body(c.raw) for c in calls]
+
+
+def test_a_cross_leg_is_closed_cross_by_a_fresh_venue(okx: Any) -> None:
+    """Every command builds a new venue; before, only `open` set the margin mode and a
+    cross hedge was closed with tdMode=isolated (not touching the cross position)."""
+    venue, srv, _ = okx
+    venue.use_margin_mode(SYMBOL, "cross")  # what the journal's leg record says
+    venue.place_order(
+        OrderRequest(SYMBOL, "buy", 82.0, "market", client_order_id("h", 1, "close"),
+                     reduce_only=True)
+    )
+    (body,) = _sent(srv)
+    assert body["tdMode"] == "cross"
+
+
+def test_without_a_record_the_margin_mode_comes_from_the_position(okx: Any) -> None:
+    venue, srv, _ = okx
+    srv.route("GET", "/api/v5/account/positions", _ok([_okx_position("cross", "-82")]))
+    venue.place_order(
+        OrderRequest(SYMBOL, "buy", 82.0, "market", client_order_id("h", 2, "close"),
+                     reduce_only=True)
+    )
+    (body,) = _sent(srv)
+    assert body["tdMode"] == "cross"
+
+
+def test_unknown_margin_mode_sends_nothing(okx: Any) -> None:
+    from althedge.errors import InputError
+
+    venue, srv, _ = okx
+    srv.route("GET", "/api/v5/account/positions", _ok([]))
+    with pytest.raises(InputError, match="margin_mode: unknown"):
+        venue.place_order(
+            OrderRequest(SYMBOL, "sell", 82.0, "market", client_order_id("h", 3, "open"))
+        )
+    assert _sent(srv) == []
+
+
+def test_refused_leverage_change_is_an_error_not_no_change(okx: Any) -> None:
+    """OKX 59107: pending orders block the change; before, it was swallowed and the old
+    (possibly higher) leverage stayed."""
+    venue, srv, _ = okx
+    srv.route(
+        "POST",
+        "/api/v5/account/set-leverage",
+        (200, {"code": "59107", "msg": "You have pending orders under the service, please "
+               "modify your leverage after canceling all pending orders.", "data": []}),
+    )
+    with pytest.raises(ExchangeError, match="cancel them first"):
+        venue.set_leverage(SYMBOL, 3, "isolated")
+
+
+def test_long_short_mode_orders_carry_pos_side_short(okx: Any) -> None:
+    venue, srv, _ = okx
+    srv.route(
+        "GET", "/api/v5/account/config", _ok([{"posMode": "long_short_mode", "acctLv": "2"}])
+    )
+    venue.use_margin_mode(SYMBOL, "isolated")
+    venue.place_order(OrderRequest(SYMBOL, "sell", 82.0, "market", client_order_id("m", 0, "o")))
+    venue.place_order(
+        OrderRequest(SYMBOL, "buy", 82.0, "market", client_order_id("m", 1, "c"),
+                     reduce_only=True)
+    )
+    opened, closed = _sent(srv)
+    assert opened["posSide"] == "short" and opened["side"] == "sell"
+    assert closed["posSide"] == "short" and closed["side"] == "buy"
+    assert "reduceOnly" not in closed  # OKX: reduceOnly only in net mode
+
+
+def test_position_margin_figures_are_the_exchanges(okx: Any) -> None:
+    """Maintenance margin and ratio as OKX reports them; collateral already has the PnL."""
+    venue, srv, _ = okx
+    srv.route("GET", "/api/v5/account/positions", _ok([_okx_position("isolated", "-82")]))
+    pos = venue.position(SYMBOL)
+    assert pos is not None and pos.contracts == pytest.approx(82.0)
+    assert pos.margin_mode == "isolated" and pos.liquidation_price == pytest.approx(125_000)
+    assert pos.maintenance_margin == pytest.approx(3.69)
+    assert pos.margin_includes_pnl is True

@@ -153,6 +153,7 @@ def _make_venue(
     testnet: bool,
     source: Any,
     live: bool,
+    allow_account_change: bool = False,
 ) -> Any:
     """The venue for ``name``: ``paper`` (persisted in the data dir) or a ccxt exchange id."""
     if name == "paper":
@@ -170,7 +171,9 @@ def _make_venue(
     # reading positions needs the keys too, so they are loaded whenever configured;
     # only --live makes them required (and only --live ever sends an order)
     credentials = load_credentials(name, required=live)
-    return CcxtVenue.create(name, credentials, testnet=testnet)
+    return CcxtVenue.create(
+        name, credentials, testnet=testnet, allow_account_changes=allow_account_change
+    )
 
 
 #: ``--at`` may run this many days past the last close (weekends, holidays) — no more.
@@ -241,14 +244,51 @@ def _as_of(venue: Any, at: date | None) -> date | None:
 
 
 def _execution(
-    order_type: str, offset_bps: float, timeout: float, fallback: str
+    order_type: str, offset_bps: float, timeout: float, fallback: str,
+    limit_prices: dict[str, float] | None = None, limit_at: str | None = None,
 ) -> ExecutionSettings:
     return ExecutionSettings(
         order_type=order_type,  # type: ignore[arg-type]
         offset_bps=offset_bps,
         timeout_s=timeout,
         fallback=fallback,  # type: ignore[arg-type]
+        limit_prices_usd=limit_prices or {},
+        limit_at=limit_at,
     )
+
+
+LimitAtOpt = typer.Option(
+    None, "--limit-at",
+    help="Limit price: a volume-profile level of the hedge asset (poc, vah, val, hvn; see "
+    "`althedge levels`) or a price in USD. Shown in the dry-run orders.",
+)
+
+
+def _limit_prices(source: Any, assets: list[str], spec: str | None, side: str,
+                  when: date | None, venue: str = "paper") -> dict[str, float] | None:
+    """``--limit-at`` per hedge asset (levels as of the paper date, data up to it only;
+    on a real exchange from bars no older than a few days)."""
+    if spec is None:
+        return None
+    from althedge.services.levels import limit_prices_for_assets
+
+    fresh_on = None if venue == "paper" else date.today()
+    prices = limit_prices_for_assets(source, assets, spec, side, as_of=when, fresh_on=fresh_on)
+    for asset, px in prices.items():
+        err_console.print(f"--limit-at {spec}: {side} {asset} at {px:,.2f} USD", soft_wrap=True)
+    return prices
+
+
+def _warn_marketable(result: LifecycleResult) -> None:
+    """A limit beyond the mark on the aggressive side fills at once: say so."""
+    for o in result.orders:
+        px, mark = o.get("price"), o.get("mark_price_usd")
+        if not px or not mark:
+            continue
+        if (o["side"] == "sell" and px < mark) or (o["side"] == "buy" and px > mark):
+            err_console.print(
+                f"[yellow]warning:[/] the {o['side']} limit {px:,.2f} is through the mark "
+                f"{mark:,.2f}: it fills at once, like a market order", soft_wrap=True)
 
 
 def _reconcile_first(journal: Journal, venue: Any) -> Reconciliation:
@@ -350,6 +390,7 @@ def _run_reconciled(
     venue: str | None = None,
     prices: str | None = None,
     open_venue: Callable[[], tuple[Any, Any]] | None = None,
+    after: Callable[[Any], None] | None = None,
 ) -> None:
     """The shape of every hedge command: lock → journal → venue → reconcile first → run →
     save → print.
@@ -379,6 +420,8 @@ def _run_reconciled(
         result = run(journal, v, source, as_of=_as_of(v, when), rec=rec)
         if acting:
             _save(v, live)
+    if after is not None:
+        after(result)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -407,6 +450,12 @@ def open_cmd(
     prices: str | None = PricesOpt,
     live: bool = LiveOpt,
     testnet: bool = typer.Option(False, "--testnet", help="Use the exchange's testnet/demo."),
+    allow_account_change: bool = typer.Option(
+        False,
+        "--allow-account-change",
+        help="Let althedge switch an account-wide setting (Bybit unified margin mode), "
+        "which re-margins every position of the account.",
+    ),
     as_json: bool = JsonOpt,
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
@@ -420,6 +469,7 @@ def open_cmd(
     fallback: str = typer.Option(
         "market", "--fallback", help="After the timeout: market, reprice or cancel."
     ),
+    limit_at: str | None = LimitAtOpt,
 ) -> None:
     """Plan the hedge for PORTFOLIO and place one short per hedge asset (dry run unless --live)."""
     from althedge.config import load_portfolio
@@ -427,9 +477,12 @@ def open_cmd(
 
     cfg = load_portfolio(portfolio)
     when = _at(at)
-    execution = _execution(order_type, offset_bps, timeout, fallback)
     prices = prices or cfg.hedge.price_source
     source = _open_source(prices)
+    execution = _execution(
+        order_type, offset_bps, timeout, fallback,
+        _limit_prices(source, list(cfg.hedge.assets), limit_at, "sell", when, venue), limit_at,
+    )
 
     def open_venue() -> tuple[Any, Any]:
         v = _make_venue(
@@ -440,6 +493,7 @@ def open_cmd(
             testnet=testnet,
             source=source,
             live=live,
+            allow_account_change=allow_account_change,
         )
         return v, source
 
@@ -467,6 +521,7 @@ def open_cmd(
         live=live,
         as_json=as_json,
         open_venue=open_venue,
+        after=_warn_marketable,
     )
 
 
@@ -632,6 +687,13 @@ def close_cmd(
     symbol: list[str] = typer.Option(
         [], "--symbol", help="With --orphan: only this symbol (repeatable)."
     ),
+    limit_at: str | None = LimitAtOpt,
+    timeout: float = typer.Option(
+        30.0, "--timeout", help="Seconds a limit order may work before the fallback."
+    ),
+    fallback: str = typer.Option(
+        "market", "--fallback", help="After the timeout: market, reprice or cancel."
+    ),
 ) -> None:
     """Buy every leg's short back (reduce-only) and print the attribution; with --orphan,
     take off the venue's orphan positions and orders instead."""
@@ -654,16 +716,27 @@ def close_cmd(
         raise InputError("--symbol: only with --orphan (a hedge is closed whole)")
     from althedge.services.hedge import close_hedge
 
+    when = _at(at)
+
+    def run(journal: Journal, v: Any, source: Any, **kw: Any) -> CloseResult:
+        row = journal.active_hedge()
+        assets = [leg.hedge_asset for leg in HedgeRecord.from_row(row).legs] if row else []
+        name = "paper" if getattr(v, "name", "") == "paper" else "exchange"
+        levels = _limit_prices(source, assets, limit_at, "buy", when, name) if assets else None
+        execution = _execution("limit", 0.0, timeout, fallback, levels, limit_at)
+        return close_hedge(journal, v, source, live=live, execution=execution, **kw)
+
     _run_reconciled(
-        partial(close_hedge, live=live),
+        run,
         _print_close,
         what="hedge close",
         data_dir=data_dir,
-        when=_at(at),
+        when=when,
         live=live,
         as_json=as_json,
         venue=venue,
         prices=prices,
+        after=lambda c: _warn_marketable(c.result),
     )
 
 

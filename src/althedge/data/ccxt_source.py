@@ -21,8 +21,6 @@ tier table is used.
 from __future__ import annotations
 
 import math
-import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -45,8 +43,19 @@ from althedge.data.sources import (
     slice_time,
     to_timestamp,
 )
-from althedge.data.specs import instrument_from_market, tiers_from_ccxt
-from althedge.errors import DataError, ExchangeError, InputError
+from althedge.errors import DataError, ExchangeError
+from althedge.exchanges import (
+    PROFILES,
+    clean_message,
+    family_of,
+    instrument_from_market,
+    interval_hours,
+    tiers_from_ccxt,
+    translate_error,
+)
+from althedge.exchanges.factory import GATEWAY_ENV, route_through_gateway
+from althedge.exchanges.factory import make_exchange as _make_exchange
+from althedge.exchanges.markets import builtin_instrument, funding_interval_from_market
 
 T = TypeVar("T")
 
@@ -54,80 +63,27 @@ T = TypeVar("T")
 TESTED_EXCHANGES = ("binance", "binanceusdm", "binancecoinm", "bybit", "okx", "deribit")
 
 _RETRYABLE = (ccxt.RateLimitExceeded, ccxt.DDoSProtection, ccxt.RequestTimeout, ccxt.NetworkError)
-_URL_QUERY = re.compile(r"(https?://\S+?)\?\S*")
-_SECRETish = re.compile(r"(signature|apikey|api_key|sign|secret|passphrase)=[^&\s\"']+", re.I)
+__all__ = ["GATEWAY_ENV", "CcxtMarketData", "CcxtPriceSource", "make_exchange",
+           "route_through_gateway"]
 
 ProgressFn = Callable[[int, int], None]  # (done_ms, total_ms) of the range being fetched
 
 
 def _clean_message(exc: BaseException, limit: int = 180) -> str:
     """One line, no query strings (signatures) and no key-like parameters."""
-    text = " ".join(str(exc).split())
-    text = _URL_QUERY.sub(r"\1", text)
-    text = _SECRETish.sub(r"\1=***", text)
-    return text[:limit] + ("…" if len(text) > limit else "")
+    return clean_message(exc, limit=limit)
 
 
 def make_exchange(exchange: str | ccxt.Exchange, options: dict[str, Any] | None = None,
                   timeout_ms: int = 15_000) -> ccxt.Exchange:
-    """A ccxt exchange object with rate limiting on (no API keys unless passed in options)."""
-    if not isinstance(exchange, str):
-        exchange.enableRateLimit = True
-        return exchange
-    ex_id = exchange.strip().lower()
-    cls = getattr(ccxt, ex_id, None)
-    if ex_id not in ccxt.exchanges or cls is None:
-        raise InputError(f"exchange: {exchange!r} is not a ccxt exchange id; use e.g. "
-                         f"{', '.join(TESTED_EXCHANGES[:1] + TESTED_EXCHANGES[3:])}")
-    config: dict[str, Any] = {"enableRateLimit": True, "timeout": timeout_ms}
-    if ex_id == "binance":  # skip the options market: not needed and slow to load
-        config["options"] = {"fetchMarkets": {"types": ["spot", "linear", "inverse"]},
-                             "fetchMargins": False}
-    elif ex_id == "bybit":
-        config["options"] = {"fetchMarkets": {"types": ["spot", "linear", "inverse"]}}
-    elif ex_id == "okx":
-        config["options"] = {"fetchMarkets": {"types": ["spot", "swap", "future"]}}
-    for key, value in (options or {}).items():
-        if key == "options" and isinstance(value, dict):
-            config.setdefault("options", {}).update(value)
-        else:
-            config[key] = value
-    result: ccxt.Exchange = cls(config)
-    # market data never needs the currency list (a private endpoint on some exchanges)
-    result.has["fetchCurrencies"] = False
-    gateway = os.environ.get(GATEWAY_ENV)
-    if gateway:
-        route_through_gateway(result, gateway)
-    return result
-
-
-#: Environment variable: send every exchange request to ``<gateway>/<host>/<path>`` instead of
-#: ``https://<host>/<path>`` (a forwarding gateway; the tests point it at a local fixture server).
-GATEWAY_ENV = "ALTHEDGE_CCXT_GATEWAY"
-
-
-def route_through_gateway(exchange: ccxt.Exchange, gateway: str) -> None:
-    """Rewrite the exchange's API base URLs to go through ``gateway`` (``http://host:port``)."""
-    base = gateway.rstrip("/")
-
-    def rewrite(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(("https://", "http://")):
-            return f"{base}/{value.split('://', 1)[1]}"
-        if isinstance(value, dict):
-            return {k: rewrite(v) for k, v in value.items()}
-        return value
-
-    exchange.urls["api"] = rewrite(exchange.urls["api"])
-
-
-#: Bars per request: the exchange's maximum where known (OKX history candles: 100).
-PAGE_LIMITS = {"binance": 1000, "binanceusdm": 1000, "binancecoinm": 1000, "bybit": 1000,
-               "okx": 100, "deribit": 1000}
+    """A ccxt exchange object for market data (:func:`althedge.exchanges.make_exchange`)."""
+    return _make_exchange(exchange, purpose="data", config=options, timeout_ms=timeout_ms)
 
 
 def default_page_limit(exchange_id: str) -> int:
-    """Candles/funding events asked per request."""
-    return PAGE_LIMITS.get(exchange_id, 200)
+    """Candles/funding events asked per request (the exchange profile's page size)."""
+    p = PROFILES.get(exchange_id)
+    return p.ohlcv_page if p is not None else 200
 
 
 @dataclass(frozen=True)
@@ -217,7 +173,7 @@ class CcxtMarketData:
                 raise ExchangeError(f"{self.id}: {what} is not supported by this exchange in "
                                     "ccxt; use another exchange or source") from exc
             except ccxt.BaseError as exc:
-                raise ExchangeError(f"{self.id}: {what} refused: {_clean_message(exc)}") from exc
+                raise translate_error(exc, exchange=f"{self.id}:", action=what) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def load_markets(self) -> dict[str, Any]:
@@ -321,7 +277,14 @@ class CcxtMarketData:
         intervals = [float(x) if x == x and x > 0 else default_interval for x in spacing]
         if len(intervals) > 1:
             intervals[0] = intervals[1]
-        return _funding_frame(times, [events[t] for t in times], intervals)
+        rates = [events[t] for t in times]
+        profile = PROFILES.get(self.id)
+        per = profile.funding.rate_history_hours if profile is not None else None
+        if per:
+            # the rows' rate refers to ``per`` hours whatever their spacing (Deribit: hourly
+            # rows carrying the 8-hour rate ``interest_8h``): the rate of each row's interval
+            rates = [r * h / per for r, h in zip(rates, intervals, strict=True)]
+        return _funding_frame(times, rates, intervals)
 
     def funding_now(self, symbol: str) -> FundingNow:
         """Current funding rate, its interval (hours), next funding time, mark and index."""
@@ -419,7 +382,7 @@ class CcxtMarketData:
             except ExchangeError:
                 tiers = _builtin_tiers(self.id, symbol)
         interval = self.funding_interval(symbol) if market.get("swap") else None
-        inst = instrument_from_market(_instrument_exchange(self.id), market, tiers,
+        inst = instrument_from_market(family_of(self.id), market, tiers,
                                       precision_mode=int(self.exchange.precisionMode),
                                       funding_interval_hours=interval)
         if not math.isnan(inst.max_leverage):
@@ -428,20 +391,9 @@ class CcxtMarketData:
         return replace(inst, max_leverage=builtin.max_leverage) if builtin else inst
 
 
-def _instrument_exchange(ex_id: str) -> str:
-    """ccxt ids of Binance's futures wrappers map to the Instrument's exchange "binance"."""
-    return "binance" if ex_id in ("binanceusdm", "binancecoinm") else ex_id
-
-
 def _builtin(ex_id: str, symbol: str) -> Instrument | None:
     """The built-in (dated) spec of the same contract, if the core's table has it."""
-    from althedge.core.instruments import get_instrument
-    from althedge.errors import UnknownInstrumentError
-
-    try:
-        return get_instrument(_instrument_exchange(ex_id), symbol)
-    except UnknownInstrumentError:
-        return None
+    return builtin_instrument(ex_id, symbol)
 
 
 def _builtin_tiers(ex_id: str, symbol: str) -> tuple[MarginTier, ...]:
@@ -451,20 +403,11 @@ def _builtin_tiers(ex_id: str, symbol: str) -> tuple[MarginTier, ...]:
 
 def _interval_hours(value: Any) -> float | None:
     """ccxt funding interval ("8h", "4h", "60m") → hours."""
-    if not value:
-        return None
-    text = str(value).strip().lower()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([hm])", text)
-    if not m:
-        return None
-    n = float(m.group(1))
-    return n if m.group(2) == "h" else n / 60.0
+    return interval_hours(value)
 
 
-def _market_interval(market: dict[str, Any]) -> float:
-    from althedge.data.specs import funding_interval_from_market
-
-    return funding_interval_from_market(market) or 8.0
+def _market_interval(market: dict[str, Any], exchange_id: str = "") -> float:
+    return funding_interval_from_market(market, exchange_id) or 8.0
 
 
 def _ohlcv_frame(rows: Sequence[Sequence[float]]) -> pd.DataFrame:

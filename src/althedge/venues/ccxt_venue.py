@@ -1,23 +1,32 @@
 """The ccxt adapter: a real exchange behind the :class:`~althedge.venues.protocol.Venue` protocol.
 
-Supported ccxt ids: ``binanceusdm`` (Binance USDⓈ-M), ``binancecoinm`` (COIN-M),
-``bybit`` (linear and inverse), ``okx``, ``deribit``. ``testnet=True`` switches ccxt
-to the exchange's sandbox (``set_sandbox_mode``).
+Every exchange difference comes from its profile (:mod:`althedge.exchanges`): ccxt
+id and family, market types, client-id parameter and order lookup, margin- and
+position-mode rules, funding sign, error codes. ``testnet=True`` switches to the
+profile's test environment (Binance futures: demo trading; others: ccxt sandbox).
 
 What the adapter does (and nothing more — it translates, it never decides):
 
-* amounts: contracts ↔ the exchange's unit. Deribit inverse contracts are sent
-  in USD (``contracts × contract_size``) and read back the same way; everything
-  else is in contracts. Amounts and prices are rounded with the exchange's own
-  precision (``amount_to_precision``/``price_to_precision``) and checked against
-  the market's minimum amount before anything is sent;
-* ``set_leverage`` sets the margin mode then the leverage, ignoring the
-  exchanges' "no need to change" answers;
-* client order ids go out as ccxt ``clientOrderId`` (Deribit: ``label``);
-  ``reduceOnly``/``postOnly`` as the unified ccxt params;
-* idempotency: :meth:`CcxtVenue.place_order` first looks the client id up, and
-  after a timeout or network error while placing, it looks the order up again
-  (a few times) before it ever re-sends it;
+* amounts: contracts ↔ the exchange's unit (Deribit inverse: USD), rounded with the
+  exchange's own precision and checked against the market's minimum amount AND
+  minimum notional (``limits.cost.min``) before anything is sent
+  (:class:`~althedge.errors.BelowExchangeMinimumError`);
+* ``set_leverage`` sets the margin mode then the leverage; "already so" answers are
+  success, every other refusal (OKX 59107: orders pending) is an error. Binance
+  takes whole-number leverage: a fraction is rounded DOWN and said in ``notices``.
+  An account-wide margin mode (Bybit unified account) is read first and never changed
+  unless ``allow_account_changes``;
+* each leg's margin mode is remembered (``use_margin_mode`` restores it from the
+  journal) and sent on every order where the exchange decides per order (OKX tdMode);
+* hedge (dual-side) position mode is detected and every order carries the position
+  side (Binance ``positionSide``, Bybit ``positionIdx``, OKX ``posSide``);
+* never two orders for one intent: :meth:`CcxtVenue.place_order` looks the client
+  id up first; after a timeout/network error while placing it looks the order up
+  again and re-sends ONLY after a lookup that answered a definite "not found". When
+  every lookup fails too it raises :class:`~althedge.errors.OrderOutcomeUnknownError`
+  (nothing re-sent; the journal's intent stays open for reconciliation);
+* reads (order lookups, positions, prices, funding) are retried with backoff on
+  transient errors (timeouts, 429, exchange unavailable);
 * every ccxt error becomes :class:`althedge.errors.ExchangeError` with a one-line
   message that never contains a key, secret, signature or URL query.
 """
@@ -25,18 +34,36 @@ What the adapter does (and nothing more — it translates, it never decides):
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import ccxt
 
-from althedge.core.instruments import ContractType, Instrument, Side, get_instrument
-from althedge.errors import AlthedgeError, ExchangeError, InputError, UnknownInstrumentError
-from althedge.venues.credentials import Credentials, install_log_redaction, redact
+from althedge.core.instruments import ContractType, Instrument, Side
+from althedge.errors import (
+    AccountSettingError,
+    AlthedgeError,
+    BelowExchangeMinimumError,
+    ExchangeError,
+    InputError,
+    OrderOutcomeUnknownError,
+    UnknownInstrumentError,
+)
+from althedge.exchanges import (
+    PROFILES,
+    SUPPORTED_EXCHANGES,
+    ExchangeProfile,
+    error_code,
+    instrument_from_market,
+    interval_hours,
+    make_exchange,
+    min_notional,
+)
+from althedge.exchanges import translate_error as _translate
+from althedge.exchanges.factory import configure
+from althedge.venues.credentials import Credentials, install_log_redaction
 from althedge.venues.execution import ExecutesOrders
 from althedge.venues.protocol import (
     Fee,
@@ -52,11 +79,6 @@ __all__ = ["SUPPORTED_EXCHANGES", "CcxtVenue", "translate_error"]
 
 T = TypeVar("T")
 
-SUPPORTED_EXCHANGES: tuple[str, ...] = ("binanceusdm", "binancecoinm", "bybit", "okx", "deribit")
-
-# ccxt id → the exchange name used by althedge.core.instruments' built-in table.
-_FAMILY = {"binanceusdm": "binance", "binancecoinm": "binance", "binance": "binance"}
-
 _STATUS: dict[str, OrderStatus] = {
     "open": "open",
     "closed": "filled",
@@ -66,50 +88,36 @@ _STATUS: dict[str, OrderStatus] = {
     "rejected": "rejected",
 }
 
-_NO_CHANGE = re.compile(
-    r"no need to change|not modified|leverage not modified|same margin mode|"
-    r"-4046|-4059|110026|110043|59107",
-    re.IGNORECASE,
-)
-_DUPLICATE = re.compile(
-    r"duplicat|-4116|-4015|110072|51016|already exists|orderLinkId is repeated", re.IGNORECASE
-)
-_URL = re.compile(r"https?://\S+")
-_LONG_TOKEN = re.compile(r"\b[A-Za-z0-9+/=_-]{40,}\b")
-
-
-def _one_line_detail(err: BaseException, secrets: tuple[str, ...]) -> str:
-    text = " ".join(str(err).split())
-    text = redact(text, secrets)
-    text = _URL.sub("<url>", text)
-    text = _LONG_TOKEN.sub("***", text)  # signatures, keys we were not told about
-    return text[:200]
+#: errors after which the request may or may not have taken effect: ccxt's
+#: OperationFailed = NetworkError (timeouts, 429, unavailable) + BadResponse + Binance
+#: -1001 "Internal error; unable to process your request" (status unknown)
+_TRANSIENT = (ccxt.OperationFailed,)
 
 
 def translate_error(
     err: BaseException, *, exchange: str, action: str, secrets: tuple[str, ...] = ()
 ) -> ExchangeError:
-    """A one-line :class:`ExchangeError` for a ccxt error (secrets, URLs and signatures removed)."""
-    detail = _one_line_detail(err, secrets)
-    if isinstance(err, ccxt.InsufficientFunds) or "insufficient" in detail.lower():
-        hint = "insufficient margin; deposit collateral, lower the size or raise the leverage"
-    elif isinstance(err, ccxt.AuthenticationError | ccxt.PermissionDenied):
-        hint = "authentication failed; check the API key, secret and its futures-trading permission"
-    elif isinstance(err, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
-        hint = "rate limit hit; wait a minute and retry"
-    elif isinstance(err, ccxt.RequestTimeout):
-        hint = "request timed out; retry (orders are looked up by client id, never sent twice)"
-    elif isinstance(err, ccxt.NetworkError):
-        hint = "network error or exchange unavailable; retry later"
-    elif isinstance(err, ccxt.BadSymbol):
-        hint = "unknown symbol on this exchange; check hedge.symbol"
-    elif isinstance(err, ccxt.OrderNotFound):
-        hint = "order not found"
-    elif isinstance(err, ccxt.InvalidOrder):
-        hint = "order rejected; check size, price and the exchange's minimums"
-    else:
-        hint = "the exchange refused the request"
-    return ExchangeError(f"{exchange} {action}: {hint} ({type(err).__name__}: {detail})")
+    """A one-line :class:`ExchangeError` (see :func:`althedge.exchanges.translate_error`)."""
+    return _translate(err, exchange=exchange, action=action, secrets=secrets)
+
+
+def _liquidation_id(exchange_id: str, ident: str) -> str:
+    """A journal key for a liquidation (letters/digits, like our client ids)."""
+    import hashlib
+
+    return "ahliq" + hashlib.sha256(f"{exchange_id}:{ident}".encode()).hexdigest()[:27]
+
+
+def _generic_profile(exchange_id: str) -> ExchangeProfile:
+    from althedge.exchanges.profile import FeeSchedule
+
+    return ExchangeProfile(
+        ccxt_id=exchange_id,
+        family=exchange_id,
+        title=exchange_id,
+        contract_types=("linear", "inverse"),
+        fees=FeeSchedule(0.0002, 0.0005),
+    )
 
 
 class CcxtVenue(ExecutesOrders):
@@ -126,14 +134,20 @@ class CcxtVenue(ExecutesOrders):
         credentials: Credentials | None = None,
         lookup_attempts: int = 3,
         lookup_delay_s: float = 1.0,
+        read_retries: int = 3,
+        read_backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        allow_account_changes: bool = False,
     ) -> None:
         self.exchange = exchange
         self.id: str = str(exchange.id)
-        self.name = self.id + (
-            "-testnet" if getattr(exchange, "isSandboxModeEnabled", False) else ""
+        self.profile: ExchangeProfile = PROFILES.get(self.id) or _generic_profile(self.id)
+        testing = bool(
+            getattr(exchange, "isSandboxModeEnabled", False)
+            or (exchange.options or {}).get("enableDemoTrading")
         )
+        self.name = self.id + ("-testnet" if testing else "")
         self._secrets: tuple[str, ...] = credentials.secrets() if credentials else ()
         self._secrets += tuple(
             s for s in (getattr(exchange, k, None) for k in ("apiKey", "secret", "password")) if s
@@ -141,25 +155,20 @@ class CcxtVenue(ExecutesOrders):
         install_log_redaction(self._secrets)
         self._lookup_attempts = max(lookup_attempts, 1)
         self._lookup_delay_s = lookup_delay_s
+        self._read_retries = max(read_retries, 0)
+        self._read_backoff_s = read_backoff_s
         self._sleep = sleep
         self._clock = clock
-        if self.id in _FAMILY:
-            # the wallet endpoint (sapi capital/config) needs spot permissions a
-            # futures-only key lacks; markets come from the futures exchangeInfo alone
-            exchange.has["fetchCurrencies"] = False
-        if self.id in ("bybit", "okx"):
-            # derivatives only: skip the spot/option market lists and the wallet's
-            # currency endpoint (a futures-only key may not read it)
-            exchange.has["fetchCurrencies"] = False
-            fm = exchange.options.get("fetchMarkets")
-            types = ["linear", "inverse"] if self.id == "bybit" else ["swap", "future"]
-            if isinstance(fm, dict):
-                exchange.options["fetchMarkets"] = {**fm, "types": types}
-            else:
-                exchange.options["fetchMarkets"] = types
+        self.allow_account_changes = allow_account_changes
+        configure(exchange, "trade")
         self._instruments: dict[str, Instrument] = {}
         self._leverage_set: set[str] = set()
         self._margin_modes: dict[str, str] = {}
+        self._hedge_mode: dict[str, bool] = {}
+        #: one-line notes for the user (e.g. a leverage rounded to a whole number)
+        self.notices: list[str] = []
+        #: deposits are not imported from real exchanges (AccountReports.deposits)
+        self.deposits: dict[str, float] = {}
 
     @classmethod
     def create(
@@ -177,27 +186,33 @@ class CcxtVenue(ExecutesOrders):
                 f"exchange: {exchange_id!r} is not supported; use one of "
                 f"{', '.join(SUPPORTED_EXCHANGES)} or 'paper'"
             )
-        config: dict[str, Any] = {"enableRateLimit": True, "timeout": timeout_ms}
-        if credentials is not None:
-            config.update(credentials.ccxt_config())
-        ex = getattr(ccxt, exchange_id)(config)
-        if testnet:
-            try:
-                ex.set_sandbox_mode(True)
-            except ccxt.NotSupported:
-                raise InputError(f"--testnet: {exchange_id} has no sandbox in ccxt") from None
+        config = credentials.ccxt_config() if credentials is not None else {}
+        ex = make_exchange(
+            exchange_id, purpose="trade", config=dict(config), testnet=testnet,
+            timeout_ms=timeout_ms,
+        )
         return cls(ex, credentials=credentials, **kwargs)
 
     # ------------------------------------------------------------------ helpers
+    def _error(self, err: BaseException, action: str) -> ExchangeError:
+        return translate_error(err, exchange=self.name, action=action, secrets=self._secrets)
+
     def _call(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except AlthedgeError:
-            raise
-        except ccxt.BaseError as err:
-            raise translate_error(
-                err, exchange=self.name, action=action, secrets=self._secrets
-            ) from None
+        """A READ: retried with backoff on transient errors, then one-line errors."""
+        delay = self._read_backoff_s
+        for attempt in range(self._read_retries + 1):
+            try:
+                return fn(*args, **kwargs)
+            except AlthedgeError:
+                raise
+            except _TRANSIENT as err:
+                if attempt >= self._read_retries:
+                    raise self._error(err, action) from None
+                self._sleep(delay)
+                delay *= 2
+            except ccxt.BaseError as err:
+                raise self._error(err, action) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _market(self, symbol: str) -> dict[str, Any]:
         self._call("load markets", self.exchange.load_markets)
@@ -210,7 +225,7 @@ class CcxtVenue(ExecutesOrders):
         return market
 
     def _amount_in_usd(self, symbol: str) -> bool:
-        return self.id == "deribit" and bool(self._market(symbol).get("inverse"))
+        return self.profile.amount_in_usd_inverse and bool(self._market(symbol).get("inverse"))
 
     def _to_exchange_amount(self, symbol: str, contracts: float) -> float:
         if self._amount_in_usd(symbol):
@@ -226,47 +241,15 @@ class CcxtVenue(ExecutesOrders):
 
     # ------------------------------------------------------------------ protocol
     def instrument(self, symbol: str) -> Instrument:
-        """Live spec from ``load_markets()``; tiers and funding interval from the built-in row."""
+        """Live spec from ``load_markets()`` (:func:`althedge.exchanges.instrument_from_market`)."""
         if symbol in self._instruments:
             return self._instruments[symbol]
         m = self._market(symbol)
-        contract_type = ContractType.INVERSE if m.get("inverse") else ContractType.LINEAR
-        cs = float(m.get("contractSize") or 1.0)
-        usd_amounts = self._amount_in_usd(symbol)
-        amount_step = float((m.get("precision") or {}).get("amount") or 1.0)
-        min_amount = float(((m.get("limits") or {}).get("amount") or {}).get("min") or amount_step)
-        lot_step = amount_step / cs if usd_amounts else amount_step
-        min_contracts = min_amount / cs if usd_amounts else min_amount
-        tick = float((m.get("precision") or {}).get("price") or 0.0)
-        max_lev = ((m.get("limits") or {}).get("leverage") or {}).get("max")
-        expiry_ms = m.get("expiry")
-        expiry = datetime.fromtimestamp(expiry_ms / 1000, UTC).date() if expiry_ms else None
-        try:
-            builtin: Instrument | None = get_instrument(_FAMILY.get(self.id, self.id), symbol)
-        except UnknownInstrumentError:
-            builtin = None
-        inst = Instrument(
-            exchange=_FAMILY.get(self.id, self.id),
-            symbol=symbol,
-            base=str(m.get("base", "")),
-            quote=str(m.get("quote", "")),
-            settle=str(m.get("settle", "")),
-            contract_type=contract_type,
-            contract_size=cs,
-            tick_size=tick,
-            lot_step=lot_step,
-            min_contracts=min_contracts,
-            max_leverage=float(max_lev) if max_lev else (builtin.max_leverage if builtin else 1.0),
-            funding_interval_hours=(
-                None
-                if not m.get("swap")
-                else (builtin.funding_interval_hours if builtin else 8.0) or 8.0
-            ),
-            expiry=expiry,
-            tiers=builtin.tiers if builtin else (),
-            amount_in_usd=usd_amounts,
-            specs_as_of="live",
+        inst = instrument_from_market(
+            self.id, m, precision_mode=int(getattr(self.exchange, "precisionMode", 4))
         )
+        if math.isnan(inst.max_leverage):
+            inst = replace(inst, max_leverage=1.0)
         self._instruments[symbol] = inst
         return inst
 
@@ -289,65 +272,120 @@ class CcxtVenue(ExecutesOrders):
         fr = self._call("fetch funding rate", self.exchange.fetch_funding_rate, symbol)
         if fr.get("fundingRate") is None:
             raise ExchangeError(f"{self.name} funding rate: none returned for {symbol}")
-        rate = float(fr["fundingRate"])
-        interval = fr.get("interval")
-        hours = 8.0
-        if isinstance(interval, str) and interval.endswith("h") and interval[:-1].isdigit():
-            hours = float(interval[:-1])
-        else:
-            inst = self.instrument(symbol)
-            hours = inst.funding_interval_hours or 8.0
-        return (rate, hours)
+        hours = interval_hours(fr.get("interval"))
+        if hours is None:
+            hours = self.instrument(symbol).funding_interval_hours or 8.0
+        return (float(fr["fundingRate"]), float(hours))
+
+    # ------------------------------------------------------------------ account set-up
+    def use_margin_mode(self, symbol: str, margin_mode: str) -> None:
+        """Remember the leg's margin mode (from the journal) without calling the exchange."""
+        if margin_mode not in ("isolated", "cross"):
+            raise InputError(f"margin_mode: must be 'isolated' or 'cross', got {margin_mode!r}")
+        self._margin_modes[symbol] = margin_mode
+
+    def margin_mode(self, symbol: str) -> str:
+        """The leg's margin mode: remembered, else the open position's, else an error."""
+        if symbol in self._margin_modes:
+            return self._margin_modes[symbol]
+        pos = self.position(symbol)
+        if pos is not None and pos.margin_mode in ("isolated", "cross"):
+            self._margin_modes[symbol] = pos.margin_mode
+            return pos.margin_mode
+        raise InputError(
+            f"margin_mode: unknown for {symbol} on {self.name}; set the leverage and margin "
+            "mode first (the hedge's record keeps it for later commands)"
+        )
 
     def set_leverage(self, symbol: str, leverage: float, margin_mode: str) -> None:
-        """Margin mode, then leverage; "no need to change" answers are success."""
+        """Margin mode, then leverage; "already so" answers are success, refusals errors."""
         if margin_mode not in ("isolated", "cross"):
             raise InputError(f"margin_mode: must be 'isolated' or 'cross', got {margin_mode!r}")
         self._market(symbol)
-        if self.id == "deribit" and margin_mode != "cross":
+        p = self.profile
+        if margin_mode not in p.margin_modes:
             raise InputError(
-                "margin_mode: Deribit futures margin is account-wide (cross) and its leverage "
-                'is not set per order; set hedge.margin_mode = "cross" for Deribit'
+                f"margin_mode: {p.title} margin is account-wide "
+                f"({'/'.join(p.margin_modes)}) and its leverage is not set per order; set "
+                f'hedge.margin_mode = "{p.margin_modes[0]}" for {self.id}'
             )
         ex = self.exchange
-        params: dict[str, Any] = {}
-        mm_params: dict[str, Any] = {}
-        if self.id == "okx":
-            params = {"mgnMode": margin_mode}
-            mm_params = {"lever": leverage}
-        elif self.id == "bybit":
-            mm_params = {"leverage": leverage}
-        if self.id != "deribit" and ex.has.get("setMarginMode"):
-            self._tolerant(
-                "set margin mode",
-                lambda: ex.set_margin_mode(margin_mode, symbol, mm_params),
+        set_mode = p.ccxt_id != "deribit" and bool(ex.has.get("setMarginMode"))
+        if set_mode and p.account_wide_margin_mode is not None:
+            current = self._call(
+                "read account margin mode", p.account_wide_margin_mode, ex
             )
-        if ex.has.get("setLeverage"):
-            lev: float | int = int(leverage) if float(leverage).is_integer() else leverage
+            if current is not None:  # unified account: the mode is account-wide
+                if current == margin_mode:
+                    set_mode = False
+                elif not self.allow_account_changes:
+                    raise AccountSettingError(
+                        f"{self.name} margin mode: this unified account is in {current} "
+                        f"margin for EVERY position; switching it to {margin_mode} would "
+                        f're-margin them all. Set hedge.margin_mode = "{current}" or pass '
+                        "--allow-account-change to switch the whole account"
+                    )
+        lev: float | int = leverage
+        if p.leverage_whole_number and not float(leverage).is_integer():
+            lev = max(math.floor(leverage), 1)
+            self.notices.append(
+                f"leverage {leverage:g} rounded down to {lev} ({p.title} takes whole numbers)"
+            )
+        elif float(leverage).is_integer():
+            lev = int(leverage)
+        if set_mode:
+            mm_params = p.margin_mode_params(margin_mode, lev) if p.margin_mode_params else {}
+            self._tolerant(
+                "set margin mode", lambda: ex.set_margin_mode(margin_mode, symbol, mm_params)
+            )
+        if ex.has.get("setLeverage") and p.ccxt_id != "deribit":
+            params = p.leverage_params(margin_mode) if p.leverage_params else {}
             self._tolerant("set leverage", lambda: ex.set_leverage(lev, symbol, params))
         self._leverage_set.add(symbol)
         self._margin_modes[symbol] = margin_mode
 
     def _tolerant(self, action: str, fn: Callable[[], Any]) -> None:
+        """A setting change: the profile's "no need to change" codes are success."""
         try:
             fn()
         except ccxt.BaseError as err:
-            if _NO_CHANGE.search(str(err)):
+            text = str(err)
+            code = error_code(err)
+            if (code is not None and code in self.profile.no_change_codes) or any(
+                c in text for c in self.profile.no_change_codes
+            ):
                 return
-            raise translate_error(
-                err, exchange=self.name, action=action, secrets=self._secrets
-            ) from None
+            raise self._error(err, action) from None
 
+    def hedge_mode(self, symbol: str) -> bool:
+        """True when the account holds long and short sides separately (dual-side mode)."""
+        rules = self.profile.position_mode
+        if rules is None:
+            return False
+        if symbol not in self._hedge_mode:
+            market = self._market(symbol)
+            self._hedge_mode[symbol] = bool(
+                self._call("read position mode", rules.detect, self.exchange, market)
+            )
+        return self._hedge_mode[symbol]
+
+    # ------------------------------------------------------------------ orders
     def _order_params(self, order: OrderRequest) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        if self.id == "deribit":
-            params["label"] = order.client_order_id
-        else:
-            params["clientOrderId"] = order.client_order_id
-        if self.id == "okx":
-            # OKX decides the margin mode per order (tdMode); ccxt's default is cross
-            params["marginMode"] = self._margin_modes.get(order.symbol, "isolated")
-        if order.reduce_only:
+        p = self.profile
+        params: dict[str, Any] = {p.client_id_param: order.client_order_id}
+        if p.order_margin_mode_param is not None:
+            # the exchange decides the margin mode per order (OKX tdMode): the leg's own
+            params[p.order_margin_mode_param] = self.margin_mode(order.symbol)
+        reduce_only = order.reduce_only
+        if p.position_mode is not None and self.hedge_mode(order.symbol):
+            # a hedge is a short: opening sells into it, reducing buys back from it
+            opening = order.side == "sell" and not order.reduce_only
+            closing_short = order.side == "buy" and order.reduce_only
+            side = "short" if (opening or closing_short) else "long"
+            params.update(p.position_mode.params(side))
+            if not p.position_mode.reduce_only_in_hedge_mode:
+                reduce_only = False  # the position side closes; reduceOnly is refused here
+        if reduce_only:
             params["reduceOnly"] = True
         if order.order_type == "limit":
             if order.post_only or order.time_in_force == "PO":
@@ -357,7 +395,7 @@ class CcxtVenue(ExecutesOrders):
         return params
 
     def _prepared_amount(self, order: OrderRequest) -> float:
-        """Exchange amount rounded to precision; refuses sizes below the market minimum."""
+        """Exchange amount rounded to precision; refuses sizes below the market minimums."""
         m = self._market(order.symbol)
         raw = self._to_exchange_amount(order.symbol, order.contracts)
         try:
@@ -366,18 +404,51 @@ class CcxtVenue(ExecutesOrders):
             amount = 0.0
         min_amount = ((m.get("limits") or {}).get("amount") or {}).get("min")
         if amount <= 0 or (min_amount is not None and amount < float(min_amount) - 1e-12):
-            raise ExchangeError(
+            raise BelowExchangeMinimumError(
                 f"{self.name} place order: {order.contracts:g} contracts of {order.symbol} is "
-                f"below "
-                f"the exchange minimum ({min_amount} in exchange units); increase the size"
+                f"below the exchange minimum ({min_amount} in exchange units); increase the size"
             )
+        floor = min_notional(m)
+        if floor is not None and not order.reduce_only:
+            price = order.price if order.price else self.mark_price(order.symbol)
+            cs = float(m.get("contractSize") or 1.0)
+            notional = amount if self._amount_in_usd(order.symbol) else amount * cs * (
+                1.0 if m.get("inverse") else price
+            )
+            if notional < floor - 1e-9:
+                raise BelowExchangeMinimumError(
+                    f"{self.name} place order: {order.contracts:g} contracts of {order.symbol} "
+                    f"are {notional:,.2f} {m.get('quote')} of notional, below the exchange "
+                    f"minimum of {floor:g}; increase the size"
+                )
         return amount
 
+    def below_minimum(
+        self, symbol: str, contracts: float, price: float | None = None
+    ) -> str | None:
+        """Why ``contracts`` could not be sent (below the minimum amount or notional), or None."""
+        try:
+            self._prepared_amount(
+                OrderRequest(
+                    symbol=symbol, side="sell", contracts=contracts, order_type="market",
+                    client_order_id="ahminimumcheck", price=price,
+                )
+            )
+        except BelowExchangeMinimumError as err:
+            return str(err)
+        return None
+
     def place_order(self, order: OrderRequest) -> OrderResult:
-        """Send ``order`` once. Same client id again → the existing order, nothing sent."""
-        existing = self.fetch_order(order.symbol, order.client_order_id)
-        if existing is not None:
-            return existing
+        """Send ``order`` at most once per intent (see the module docstring).
+
+        Same client id again → the existing order, nothing sent. A create that times
+        out (or fails on the network) is followed by lookups; only a lookup that
+        answered "no such order" allows the one re-send. If no lookup answers,
+        :class:`OrderOutcomeUnknownError` is raised and nothing is re-sent.
+        """
+        existing = self._lookup_all(order.symbol, order.client_order_id, "look up order")
+        if existing:
+            return self._pick(existing, order)
         amount = self._prepared_amount(order)
         price: float | None = None
         if order.order_type == "limit":
@@ -385,104 +456,95 @@ class CcxtVenue(ExecutesOrders):
             price = float(self.exchange.price_to_precision(order.symbol, order.price))
         params = self._order_params(order)
         ex = self.exchange
-        last_err: ccxt.BaseError | None = None
-        for _attempt in range(2):  # the second send happens only when lookups say "never arrived"
+        for _attempt in range(2):  # a second send only after a definite "not found"
             try:
                 raw = ex.create_order(
                     order.symbol, order.order_type, order.side, amount, price, dict(params)
                 )
-            except ccxt.NetworkError as err:  # timeout, connection reset: outcome unknown
-                last_err = err
-                found = self._lookup_after_failure(order)
+            except _TRANSIENT as err:  # timeout, 429, reset: the exchange may have acted
+                found = self._lookup_after_failure(order, err)
                 if found is not None:
                     return found
-                continue
+                continue  # the exchange said it has no such order: send it once more
             except ccxt.InvalidOrder as err:
-                if _DUPLICATE.search(str(err)):
-                    found = self._lookup_after_failure(order)
+                code = error_code(err)
+                if code is not None and code in self.profile.duplicate_codes:
+                    found = self._lookup_after_failure(order, err)
                     if found is not None:
                         return found
-                raise translate_error(
-                    err, exchange=self.name, action="place order", secrets=self._secrets
-                ) from None
+                raise self._error(err, "place order") from None
             except ccxt.BaseError as err:
-                raise translate_error(
-                    err, exchange=self.name, action="place order", secrets=self._secrets
-                ) from None
+                raise self._error(err, "place order") from None
             result = self._with_trade_fees(self._parse_order(raw, order.symbol, fallback=order))
             if result.status == "open" and not raw.get("status"):
                 # some exchanges answer a create with the id only: read the full order
                 fetched = self.fetch_order(order.symbol, order.client_order_id)
                 return fetched if fetched is not None else result
             return result
-        assert last_err is not None
-        raise translate_error(
-            last_err, exchange=self.name, action="place order", secrets=self._secrets
+        raise self._outcome_unknown(order, "the exchange answered 'not found' twice after "
+                                    "failed sends")
+
+    def _outcome_unknown(self, order: OrderRequest, why: str) -> OrderOutcomeUnknownError:
+        return OrderOutcomeUnknownError(
+            f"{self.name} place order: outcome unknown for {order.side} {order.contracts:g} "
+            f"{order.symbol} (client id {order.client_order_id}): {why}; nothing was re-sent. "
+            f"Check open orders and the {order.symbol} position on {self.id}, then run "
+            "`althedge hedge status` to reconcile"
         )
 
-    def _lookup_after_failure(self, order: OrderRequest) -> OrderResult | None:
+    def _lookup_after_failure(
+        self, order: OrderRequest, err: BaseException
+    ) -> OrderResult | None:
+        """The order after a failed create; None ONLY when the exchange said "not found"."""
         for i in range(self._lookup_attempts):
-            if i:
-                self._sleep(self._lookup_delay_s)
+            self._sleep(self._lookup_delay_s * (2**i))
             try:
                 found = self._lookup_raw(order.symbol, order.client_order_id)
-            except ccxt.NetworkError:
+            except _TRANSIENT:
                 continue
-            except ccxt.BaseError as err:
-                raise translate_error(
-                    err, exchange=self.name, action="look up order", secrets=self._secrets
+            except ccxt.BaseError as lookup_err:
+                raise self._outcome_unknown(
+                    order, f"the lookup failed ({type(lookup_err).__name__})"
                 ) from None
-            if found is not None:
-                return self._parse_order(found, order.symbol, fallback=order)
-        return None
-
-    def _lookup_raw(self, symbol: str, cid: str) -> dict[str, Any] | None:
-        """The raw ccxt order with client id ``cid`` or None (raises ccxt errors)."""
-        ex = self.exchange
-        market = self._market(symbol)
-        try:
-            if self.id in ("binanceusdm", "binancecoinm", "binance"):
-                return dict(ex.fetch_order(None, symbol, {"origClientOrderId": cid}))
-            if self.id == "okx":
-                return dict(ex.fetch_order(None, symbol, {"clOrdId": cid}))
-            if self.id == "bybit":
-                category = "linear" if market.get("linear") else "inverse"
-                req = {"category": category, "symbol": market["id"], "orderLinkId": cid}
-                for endpoint in (ex.privateGetV5OrderRealtime, ex.privateGetV5OrderHistory):
-                    resp = endpoint(req)
-                    rows = ((resp or {}).get("result") or {}).get("list") or []
-                    if rows:
-                        return dict(ex.parse_order(rows[0], market))
-                return None
-            if self.id == "deribit":
-                resp = ex.privateGetGetOrderStateByLabel({"currency": market["base"], "label": cid})
-                rows = (resp or {}).get("result") or []
-                rows = [r for r in rows if r.get("label") == cid]
-                return dict(ex.parse_order(rows[0], market)) if rows else None
-        except ccxt.OrderNotFound:
+            if found:
+                return self._pick(found, order)
             return None
-        # generic: scan open then closed orders
+        raise self._outcome_unknown(
+            order,
+            f"the send failed ({type(err).__name__}) and {self._lookup_attempts} lookups "
+            "got no answer",
+        )
+
+    def _pick(self, raws: list[dict[str, Any]], order: OrderRequest) -> OrderResult:
+        """One order of those carrying the client id (labels repeat on Deribit: newest)."""
+        raw = max(raws, key=lambda r: int(r.get("timestamp") or 0))
+        return self._with_trade_fees(self._parse_order(raw, order.symbol, fallback=order))
+
+    def _lookup_raw(self, symbol: str, cid: str) -> list[dict[str, Any]]:
+        """Every raw ccxt order with client id ``cid`` (raises ccxt errors; [] = not found)."""
+        market = self._market(symbol)
+        if self.profile.lookup is not None:
+            return self.profile.lookup(self.exchange, market, cid)
+        ex = self.exchange
+        out: list[dict[str, Any]] = []
         for fetch in (ex.fetch_open_orders, ex.fetch_closed_orders):
-            for o in fetch(symbol):
-                if o.get("clientOrderId") == cid:
-                    return dict(o)
-        return None
+            out.extend(dict(o) for o in fetch(symbol) if o.get("clientOrderId") == cid)
+        return out
+
+    def _lookup_all(self, symbol: str, cid: str, action: str) -> list[dict[str, Any]]:
+        return self._call(action, self._lookup_raw, symbol, cid)
 
     def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult | None:
-        try:
-            raw = self._lookup_raw(symbol, client_order_id)
-        except ccxt.BaseError as err:
-            raise translate_error(
-                err, exchange=self.name, action="fetch order", secrets=self._secrets
-            ) from None
-        if raw is None:
+        raws = self._lookup_all(symbol, client_order_id, "fetch order")
+        if not raws:
             return None
+        raw = max(raws, key=lambda r: int(r.get("timestamp") or 0))
         return self._with_trade_fees(self._parse_order(raw, symbol, cid=client_order_id))
 
     def _with_trade_fees(self, result: OrderResult) -> OrderResult:
-        """Binance futures orders carry no fee: read it from the order's trades once final."""
+        """Orders without a fee (Binance futures): the fee from the order's trades once final."""
         if (
-            self.id not in _FAMILY
+            not self.profile.order_fee_from_trades
             or not result.is_final
             or result.filled_contracts <= 0
             or result.fee.amount
@@ -504,47 +566,67 @@ class CcxtVenue(ExecutesOrders):
             if found is None or found.exchange_order_id is None:
                 return []
             exchange_order_id = found.exchange_order_id
-        params = {"orderId": exchange_order_id} if self.id in _FAMILY else {}
+        param = self.profile.trades_order_param
+        params = {param: exchange_order_id} if param else {}
         trades = self._call(
             "fetch trades", self.exchange.fetch_my_trades, symbol, None, None, params
         )
-        out: list[Fill] = []
-        for t in trades:
-            if str(t.get("order")) != str(exchange_order_id):
-                continue
-            fee = t.get("fee") or {}
-            out.append(
-                Fill(
-                    symbol=symbol,
-                    client_order_id=client_order_id,
-                    side=t.get("side") or "sell",
-                    contracts=self._to_contracts(symbol, t.get("amount")),
-                    price=float(t.get("price") or 0.0),
-                    fee=Fee(float(fee.get("cost") or 0.0), str(fee.get("currency") or "")),
-                    timestamp_ms=None if t.get("timestamp") is None else int(t["timestamp"]),
-                    trade_id=None if t.get("id") is None else str(t["id"]),
-                )
-            )
-        return out
+        return [
+            self._fill(t, symbol, client_order_id)
+            for t in trades
+            if str(t.get("order")) == str(exchange_order_id)
+        ]
+
+    def _fill(self, t: dict[str, Any], symbol: str, client_order_id: str) -> Fill:
+        fee = t.get("fee") or {}
+        return Fill(
+            symbol=symbol,
+            client_order_id=client_order_id,
+            side=t.get("side") or "sell",
+            contracts=self._to_contracts(symbol, t.get("amount")),
+            price=float(t.get("price") or 0.0),
+            fee=Fee(float(fee.get("cost") or 0.0), str(fee.get("currency") or "")),
+            timestamp_ms=None if t.get("timestamp") is None else int(t["timestamp"]),
+            trade_id=None if t.get("id") is None else str(t["id"]),
+        )
+
+    #: funding is read in windows of this many days (Binance and Bybit answer 7 days at most)
+    FUNDING_WINDOW_DAYS = 7
+    #: pages per window before giving up (a runaway guard)
+    MAX_PAGES = 200
+
+    def now_ms(self) -> int:
+        """The exchange's clock (ms since the epoch) as ccxt keeps it."""
+        return int(self.exchange.milliseconds())
 
     def funding_payments(self, symbol: str, since_ms: int | None = None) -> list[FundingPayment]:
-        """Funding RECEIVED (negative = paid) per interval, settlement currency.
+        """Funding RECEIVED (negative = paid) since ``since_ms``, settlement currency.
 
+        Read in windows from ``since_ms`` to now, page by page (the exchanges' default
+        windows lose older payments), signs normalised by the profile (Bybit's
+        ``execFee`` is positive when paid), each payment in the market's settlement
+        currency. Deribit: from the account's transaction log (``interest_pl``).
         Exchanges report the amount only: ``rate`` is NaN (unknown), and ``mark_price``
-        is today's mark, so a coin amount converted with it is valued now, not at
-        payment time.
+        is today's mark, so a coin amount converted with it is valued now.
         """
         m = self._market(symbol)
-        ex = self.exchange
-        if not m.get("swap") or not ex.has.get("fetchFundingHistory"):
+        rules = self.profile.funding
+        if not m.get("swap") or rules.history == "none":
             return []
-        rows = self._call("fetch funding history", ex.fetch_funding_history, symbol, since_ms)
+        if rules.history == "transaction_log":
+            rows = self._transaction_log_funding(m, since_ms)
+        elif not self.exchange.has.get("fetchFundingHistory"):
+            return []
+        else:
+            rows = self._funding_rows(symbol, since_ms)
+        settle = str(m.get("settle") or "")
         mark = self.mark_price(symbol) if rows else math.nan
-        return [
+        out = [
             FundingPayment(
                 symbol=symbol,
-                amount=float(r.get("amount") or 0.0),
-                currency=str(r.get("code") or m.get("settle") or ""),
+                amount=rules.received_sign * float(r.get("amount") or 0.0),
+                currency=settle if rules.settles_in_market_settle and settle
+                else str(r.get("code") or settle),
                 rate=math.nan,
                 mark_price=mark,
                 timestamp_ms=int(r.get("timestamp") or 0),
@@ -552,19 +634,163 @@ class CcxtVenue(ExecutesOrders):
             for r in rows
             if r.get("symbol") in (None, symbol)
         ]
+        return sorted(out, key=lambda p: p.timestamp_ms)
+
+    def _funding_rows(self, symbol: str, since_ms: int | None) -> list[dict[str, Any]]:
+        ex = self.exchange
+        page = self.profile.funding.history_page
+        if since_ms is None:  # the exchange's default window
+            got = self._call("fetch funding history", ex.fetch_funding_history, symbol)
+            return [dict(r) for r in got]
+        now = self.now_ms()
+        window = self.FUNDING_WINDOW_DAYS * 86_400_000
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        start = int(since_ms)
+        while start <= now:
+            end = min(start + window - 1, now)
+            cursor = start
+            for _page in range(self.MAX_PAGES):
+                got = self._call(
+                    "fetch funding history", ex.fetch_funding_history, symbol, cursor, page,
+                    {"until": end},
+                )
+                rows = [r for r in got if cursor <= int(r.get("timestamp") or 0) <= end]
+                for r in rows:
+                    key = (r.get("id"), int(r.get("timestamp") or 0), r.get("amount"))
+                    seen[key] = dict(r)
+                if len(got) < page or not rows:
+                    break
+                cursor = max(int(r["timestamp"]) for r in rows) + 1
+            start = end + 1
+        return list(seen.values())
+
+    def _transaction_log_funding(
+        self, market: dict[str, Any], since_ms: int | None
+    ) -> list[dict[str, Any]]:
+        """Deribit: ``interest_pl`` of the instrument's rows in private/get_transaction_log."""
+        ex = self.exchange
+        now = self.now_ms()
+        req: dict[str, Any] = {
+            "currency": market["base"],
+            "start_timestamp": int(since_ms) if since_ms is not None else now - 7 * 86_400_000,
+            "end_timestamp": now,
+            "count": self.profile.funding.history_page,
+        }
+        out: list[dict[str, Any]] = []
+        for _page in range(self.MAX_PAGES):
+            resp = self._call("read transaction log", ex.privateGetGetTransactionLog, dict(req))
+            result = (resp or {}).get("result") or {}
+            for row in result.get("logs") or []:
+                if row.get("instrument_name") != market["id"]:
+                    continue
+                interest = row.get("interest_pl")
+                if interest in (None, "", 0, "0"):
+                    continue
+                out.append(
+                    {
+                        "symbol": market["symbol"],
+                        "amount": float(interest),
+                        "code": row.get("currency"),
+                        "timestamp": int(row.get("timestamp") or 0),
+                        "id": row.get("id"),
+                    }
+                )
+            cont = result.get("continuation")
+            if not cont:
+                break
+            req["continuation"] = cont
+        return out
+
+    def fills_for(self, symbol: str | None = None, since_ms: int | None = None) -> list[Fill]:
+        """The account's LIQUIDATIONS on ``symbol`` since ``since_ms`` (ccxt
+        ``fetch_my_liquidations``), as fills flagged ``liquidation=True``.
+
+        Ordinary fills are read per order (:meth:`order_fills`); this is what the
+        lifecycle imports to raise the liquidation alert. An exchange without the call in
+        ccxt (OKX) reports none here: the reconciliation then sees the position vanish.
+        """
+        if symbol is None or not self.exchange.has.get("fetchMyLiquidations"):
+            return []
+        self._market(symbol)
+        rows = self._call(
+            "fetch liquidations", self.exchange.fetch_my_liquidations, symbol, since_ms
+        )
+        settle = str(self._market(symbol).get("settle") or "")
+        out: list[Fill] = []
+        for r in rows:
+            if since_ms is not None and int(r.get("timestamp") or 0) < since_ms:
+                continue  # before the leg opened: another hedge's
+            info = r.get("info") or {}
+            ident = str(info.get("orderId") or info.get("order_id") or r.get("timestamp") or "")
+            side = str(r.get("side") or "buy").lower()
+            out.append(
+                Fill(
+                    symbol=symbol,
+                    client_order_id=_liquidation_id(self.id, ident),
+                    side="buy" if side == "buy" else "sell",
+                    contracts=self._to_contracts(symbol, r.get("contracts")),
+                    price=float(r.get("price") or 0.0),
+                    fee=Fee(0.0, settle),
+                    timestamp_ms=None if r.get("timestamp") is None else int(r["timestamp"]),
+                    trade_id=ident or None,
+                    liquidation=True,
+                )
+            )
+        return out
+
+    def balance(self, currency: str) -> float:
+        """Account equity held in ``currency`` (ccxt ``fetch_balance`` total; 0 if none)."""
+        bal = self._call("fetch balance", self.exchange.fetch_balance)
+        total = (bal.get("total") or {}).get(currency.upper())
+        return float(total or 0.0)
+
+    def equity_usd(self) -> float:
+        """Every currency's balance valued in USD: USD-like at 1, a coin at the mark of a
+        contract on it (the hedge's own markets first)."""
+        from althedge.exchanges.markets import USD_LIKE
+
+        bal = self._call("fetch balance", self.exchange.fetch_balance)
+        total = 0.0
+        for ccy, amount in (bal.get("total") or {}).items():
+            if not amount:
+                continue
+            code = str(ccy).upper()
+            total += float(amount) * (1.0 if code in USD_LIKE else self._coin_usd(code))
+        return total
+
+    def _coin_usd(self, coin: str) -> float:
+        known = [s for s, i in self._instruments.items() if i.base.upper() == coin]
+        markets = self.exchange.markets or {}
+        known += [
+            s for s, m in markets.items()
+            if str(m.get("base", "")).upper() == coin and m.get("swap") and s not in known
+        ]
+        if not known:
+            raise ExchangeError(
+                f"{self.name} equity: no contract on {coin} to value its balance in USD"
+            )
+        return self.mark_price(known[0])
 
     def cancel_order(self, symbol: str, client_order_id: str) -> None:
+        """Cancel if still open (retried on transient errors); no error when already final."""
         current = self.fetch_order(symbol, client_order_id)
         if current is None or current.is_final:
             return
         try:
-            self.exchange.cancel_order(current.exchange_order_id, symbol)
+            self._call(
+                "cancel order", self._cancel_raw, current.exchange_order_id, symbol
+            )
+        except ExchangeError:
+            after = self.fetch_order(symbol, client_order_id)
+            if after is not None and after.is_final:
+                return  # filled or cancelled in between
+            raise
+
+    def _cancel_raw(self, exchange_order_id: str | None, symbol: str) -> None:
+        try:
+            self.exchange.cancel_order(exchange_order_id, symbol)
         except ccxt.OrderNotFound:
             return  # filled or cancelled in between: the caller re-reads the order
-        except ccxt.BaseError as err:
-            raise translate_error(
-                err, exchange=self.name, action="cancel order", secrets=self._secrets
-            ) from None
 
     def open_orders(self, symbol: str) -> list[OrderResult]:
         self._market(symbol)
@@ -572,8 +798,10 @@ class CcxtVenue(ExecutesOrders):
         return [self._parse_order(o, symbol) for o in raw]
 
     def position(self, symbol: str) -> VenuePosition | None:
+        """The position on ``symbol`` (in hedge mode the short side, althedge's side)."""
         m = self._market(symbol)
         raw = self._call("fetch positions", self.exchange.fetch_positions, [symbol])
+        candidates: list[tuple[int, VenuePosition]] = []
         for p in raw:
             if p.get("symbol") != symbol:
                 continue
@@ -587,21 +815,30 @@ class CcxtVenue(ExecutesOrders):
             liq = p.get("liquidationPrice")
             lev = p.get("leverage")
             iso = p.get("collateral") if p.get("collateral") is not None else p.get("initialMargin")
-            return VenuePosition(
+            mm = p.get("maintenanceMargin")
+            ratio = p.get("marginRatio")
+            pos = VenuePosition(
                 symbol=symbol,
                 side=side,
                 contracts=abs(size),
                 entry_price=float(p.get("entryPrice") or 0.0),
                 contract_type=ContractType.INVERSE if m.get("inverse") else ContractType.LINEAR,
-                margin_mode=str(p.get("marginMode") or "isolated"),
+                margin_mode=str(p.get("marginMode") or self._margin_modes.get(symbol, "cross")),
                 leverage=None if lev is None else float(lev),
                 liquidation_price=None if not liq else float(liq),
                 unrealised_pnl=float(p.get("unrealizedPnl") or 0.0),
                 isolated_margin=None if iso is None else float(iso),
                 settle=str(m.get("settle", "")),
                 mark_price=None if p.get("markPrice") is None else float(p["markPrice"]),
+                maintenance_margin=None if mm is None else float(mm),
+                margin_ratio=None if ratio is None else float(ratio),
+                margin_includes_pnl=p.get("collateral") is not None
+                and self.profile.collateral_includes_pnl,
             )
-        return None
+            candidates.append((0 if side == Side.SHORT else 1, pos))
+        if not candidates:
+            return None
+        return min(candidates, key=lambda c: c[0])[1]
 
     def open_positions(self) -> list[VenuePosition]:
         """Every open position of the account (one ``fetch_positions`` for the list, then

@@ -39,9 +39,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NoReturn
 
-from althedge.errors import ExchangeError, InputError
+from althedge.errors import ExchangeError, InputError, OrderOutcomeUnknownError
 from althedge.venues.protocol import Fee, OrderRequest, OrderResult, Venue, client_order_id
 
 __all__ = [
@@ -163,6 +163,8 @@ def execute_order(
             before_send(req)
         try:
             res = venue.place_order(req)
+        except OrderOutcomeUnknownError:
+            raise  # the venue could not tell: the intent stays open for reconciliation
         except ExchangeError:
             # never re-send blindly: ask the venue whether it got the order
             found = venue.fetch_order(req.symbol, req.client_order_id)
@@ -177,6 +179,24 @@ def execute_order(
         notify(res)
         return res
 
+    def abandon(req: OrderRequest, err: ExchangeError) -> NoReturn:
+        """The order cannot be read (after the venue's retries): cancel it, then stop."""
+        try:
+            venue.cancel_order(req.symbol, req.client_order_id)
+            final = venue.fetch_order(req.symbol, req.client_order_id)
+        except ExchangeError:
+            raise ExchangeError(
+                f"{venue.name}: order {req.client_order_id} could not be read or cancelled "
+                f"({err}); it may still be working — cancel it on the exchange, then run "
+                "'althedge hedge status' to reconcile"
+            ) from None
+        if final is not None:
+            notify(final if final.is_final else replace(final, status="canceled"))
+        raise ExchangeError(
+            f"{venue.name}: order {req.client_order_id} could not be read ({err}); it was "
+            "cancelled; run 'althedge hedge status' to reconcile, then retry"
+        ) from None
+
     def work(req: OrderRequest) -> OrderResult:
         res = send(req)
         deadline = clock() + timeout_s
@@ -187,7 +207,10 @@ def execute_order(
                 break
             sleep(min(poll_interval_s, left) if left > 0 else poll_interval_s)
             polled = True
-            got = venue.fetch_order(req.symbol, req.client_order_id)
+            try:
+                got = venue.fetch_order(req.symbol, req.client_order_id)
+            except ExchangeError as err:
+                abandon(req, err)
             if got is None:
                 raise ExchangeError(
                     f"{venue.name}: order {req.client_order_id} vanished after placement; "

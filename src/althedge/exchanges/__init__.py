@@ -1,0 +1,59 @@
+"""The exchange boundary: one profile per exchange, and the one translation to and from ccxt.
+
+Used by BOTH the data sources (:mod:`althedge.data.ccxt_source`) and the venues
+(:mod:`althedge.venues.ccxt_venue`):
+
+* :mod:`~althedge.exchanges.profile` — :class:`ExchangeProfile`, the shape of a profile;
+* one module per exchange (``binance``, ``bybit``, ``okx``, ``deribit``) building its
+  profile: ccxt ids and family, fee schedule, market-load options, client-id
+  parameter and uniqueness, order lookup, margin- and position-mode rules, funding
+  sign and interval rules, test environment, error codes;
+* :mod:`~althedge.exchanges.registry` — :data:`PROFILES`, :func:`profile`;
+* :mod:`~althedge.exchanges.markets` — :func:`instrument_from_market` (ccxt market →
+  :class:`~althedge.core.instruments.Instrument`) and leverage tiers;
+* :mod:`~althedge.exchanges.errors` — :func:`translate_error` (ccxt error → one line);
+* :mod:`~althedge.exchanges.factory` — :func:`make_exchange` (a configured ccxt object).
+
+This package imports ccxt only inside functions: reading a profile is free. It may
+import ``althedge.core`` and ``althedge.errors`` only (tests/test_architecture.py).
+Adding an exchange: docs/venues.md, "Adding an exchange".
+"""
+
+from althedge.exchanges.errors import clean_message, error_code, translate_error
+from althedge.exchanges.factory import make_exchange, use_test_environment
+from althedge.exchanges.markets import (
+    funding_interval_from_market,
+    instrument_from_market,
+    interval_hours,
+    min_notional,
+    tiers_from_ccxt,
+)
+from althedge.exchanges.profile import ExchangeProfile, FeeSchedule, FundingRules
+from althedge.exchanges.registry import (
+    PROFILES,
+    SUPPORTED_EXCHANGES,
+    family_of,
+    fee_schedule,
+    profile,
+)
+
+__all__ = [
+    "PROFILES",
+    "SUPPORTED_EXCHANGES",
+    "ExchangeProfile",
+    "FeeSchedule",
+    "FundingRules",
+    "clean_message",
+    "error_code",
+    "family_of",
+    "fee_schedule",
+    "funding_interval_from_market",
+    "instrument_from_market",
+    "interval_hours",
+    "make_exchange",
+    "min_notional",
+    "profile",
+    "tiers_from_ccxt",
+    "translate_error",
+    "use_test_environment",
+]

@@ -1,0 +1,144 @@
+"""The shape of one exchange's profile: everything althedge must know about a venue.
+
+A profile is plain data plus two small functions (order lookup, position-mode
+detection) that take the ccxt exchange object. It never imports ccxt, so reading a
+profile (fee schedule, funding rules) costs nothing at import time.
+
+Adding an exchange = one module in this package that builds an :class:`ExchangeProfile`,
+its entry in :data:`althedge.exchanges.registry.PROFILES`, the built-in instrument rows
+in :mod:`althedge.core.instruments` and its tests (docs/venues.md, "Adding an exchange").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "ClientIdUniqueness",
+    "ExchangeProfile",
+    "FeeSchedule",
+    "FundingRules",
+    "LookupFn",
+    "PositionModeRules",
+    "TestEnvironment",
+]
+
+#: How long an exchange keeps a client order id unique: ``"always"`` (a second order
+#: with the same id is refused for ever), ``"open"`` (only while the first is still
+#: open: Binance), ``"never"`` (labels are free text: Deribit).
+ClientIdUniqueness = Literal["always", "open", "never"]
+
+#: ``"sandbox"`` (ccxt ``set_sandbox_mode``), ``"demo"`` (ccxt ``enable_demo_trading``),
+#: or ``None`` (no test environment althedge can use).
+TestEnvironment = Literal["sandbox", "demo"] | None
+
+#: ``lookup(exchange, market, client_order_id)`` → every raw ccxt order carrying that
+#: client id (``[]`` = the exchange answered "no such order"). It RAISES the ccxt
+#: error when the exchange did not answer (timeout, 429, unavailable): the caller
+#: must then treat the outcome as unknown, never as "not found".
+LookupFn = Callable[[Any, Mapping[str, Any], str], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    """Base-tier (maker, taker) fee rates as fractions of traded notional; ``source`` cites them."""
+
+    maker: float
+    taker: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class FundingRules:
+    """How funding is charged and reported.
+
+    * ``interval_hours``: the default interval of a perpetual when the market does not
+      say (Binance ``fundingIntervalHours``, Bybit ``fundingInterval`` override it);
+    * ``received_sign``: multiply ccxt's funding-history ``amount`` by it to get the
+      amount RECEIVED (Bybit reports ``execFee``, positive when *paid* → −1);
+    * ``history``: where an account's payments come from: ``"ccxt"``
+      (``fetch_funding_history``), ``"transaction_log"`` (Deribit: the account's
+      transaction log, ccxt has no funding history there) or ``"none"``;
+    * ``history_page``: rows per request when paging through payments;
+    * ``rate_history_hours``: the period the rates in the public funding-rate history
+      refer to, when it differs from the spacing of the rows (Deribit: hourly rows that
+      carry the 8-hour rate ``interest_8h``); None = the spacing of the rows;
+    * ``settles_in_market_settle``: the payment is in the market's settlement currency
+      whatever ccxt's ``code`` says (ccxt labels Bybit inverse funding "USD").
+    """
+
+    interval_hours: float = 8.0
+    received_sign: float = 1.0
+    history: Literal["ccxt", "transaction_log", "none"] = "ccxt"
+    history_page: int = 100
+    rate_history_hours: float | None = None
+    settles_in_market_settle: bool = True
+
+
+@dataclass(frozen=True)
+class PositionModeRules:
+    """Hedge (dual-side) position mode: how to detect it and what each order carries.
+
+    ``detect(exchange, market)`` → True in hedge mode, False in one-way mode (raises
+    ccxt errors when the exchange cannot be read). ``params(side_of_position)`` → the
+    extra order parameters for an order on the ``"long"``/``"short"`` position in
+    hedge mode. ``reduce_only_in_hedge_mode``: whether ``reduceOnly`` may still be sent
+    in hedge mode (Binance and OKX refuse it there: the position side closes).
+    """
+
+    detect: Callable[[Any, Mapping[str, Any]], bool]
+    params: Callable[[str], dict[str, Any]]
+    reduce_only_in_hedge_mode: bool = False
+
+
+@dataclass(frozen=True)
+class ExchangeProfile:
+    """One ccxt exchange as althedge uses it (see the module docstring)."""
+
+    ccxt_id: str
+    #: the exchange name of the core's tables (instruments, margin methods, fees)
+    family: str
+    title: str
+    #: ``"linear"``/``"inverse"``: the futures althedge trades here
+    contract_types: tuple[str, ...]
+    fees: FeeSchedule
+    funding: FundingRules = field(default_factory=FundingRules)
+    #: ccxt ``options['fetchMarkets']`` types: for trading (derivatives only) and for data
+    trade_market_types: tuple[str, ...] | None = None
+    data_market_types: tuple[str, ...] | None = None
+    #: bars per OHLCV request
+    ohlcv_page: int = 1000
+    #: the ccxt order param carrying our client id (``label`` on Deribit)
+    client_id_param: str = "clientOrderId"
+    client_id_unique: ClientIdUniqueness = "always"
+    lookup: LookupFn | None = None
+    #: inverse order amounts are USD, not contracts (Deribit)
+    amount_in_usd_inverse: bool = False
+    margin_modes: tuple[str, ...] = ("isolated", "cross")
+    #: ccxt order param that must carry the leg's margin mode on EVERY order (OKX tdMode)
+    order_margin_mode_param: str | None = None
+    #: extra params for ``set_margin_mode`` (given the leverage) and ``set_leverage``
+    margin_mode_params: Callable[[str, float], dict[str, Any]] | None = None
+    leverage_params: Callable[[str], dict[str, Any]] | None = None
+    leverage_whole_number: bool = False
+    #: margin mode is account-wide on some account types (Bybit unified): checked first
+    account_wide_margin_mode: Callable[[Any], str | None] | None = None
+    position_mode: PositionModeRules | None = None
+    test_environment: TestEnvironment = None
+    test_environment_note: str = ""
+    #: exchange error codes meaning "already so, nothing to change" (success)
+    no_change_codes: tuple[str, ...] = ()
+    #: codes meaning "an order with this client id exists"
+    duplicate_codes: tuple[str, ...] = ()
+    #: exchange error code → one-line meaning shown to the user
+    error_meanings: Mapping[str, str] = field(default_factory=dict)
+    #: orders carry no fee: read it from the order's trades (Binance futures)
+    order_fee_from_trades: bool = False
+    #: the ``fetch_my_trades`` param selecting one order's trades
+    trades_order_param: str | None = None
+    #: ccxt's position ``collateral`` already includes unrealised PnL (Binance, Bybit, OKX)
+    collateral_includes_pnl: bool = False
+    #: whether althedge trades here (False: a market-data-only id such as spot ``binance``)
+    tradable: bool = True
