@@ -23,6 +23,7 @@ from rich.table import Table
 
 from althedge.cli.common import console, emit_json, err_console, parse_date
 from althedge.errors import InputError, JournalError
+from althedge.exchanges.registry import SUPPORTED_EXCHANGES
 from althedge.journal import Journal
 from althedge.services import state
 from althedge.services.hedge import (
@@ -445,7 +446,7 @@ def open_cmd(
     venue: str = typer.Option(
         "paper",
         "--venue",
-        help="paper, or a ccxt id: binanceusdm, binancecoinm, bybit, okx, deribit.",
+        help=f"paper, or a ccxt id: {', '.join(SUPPORTED_EXCHANGES)}.",
     ),
     prices: str | None = PricesOpt,
     live: bool = LiveOpt,

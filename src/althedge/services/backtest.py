@@ -54,6 +54,7 @@ from althedge.core.sizing import parse_rounding
 from althedge.core.triggers import TriggerInputs, evaluate
 from althedge.data import PriceSource, check_closes
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
+from althedge.exchanges.registry import fee_schedule
 from althedge.services.backtest_compare import (
     parse_compare_item,
     parse_policy_list,
@@ -95,11 +96,9 @@ DEFAULT_FUNDING_RATE_8H = 0.0001
 #: (maker, taker) fee rates of the base VIP tier, as published by each exchange's fee
 #: page (checked 2026-11): Binance USDⓈ-M/COIN-M 0.02 %/0.05 %, Bybit 0.02 %/0.055 %,
 #: OKX 0.02 %/0.05 %, Deribit futures 0 %/0.05 %.
+#: One source: each exchange's profile (althedge.exchanges).
 FEE_SCHEDULES: dict[str, tuple[float, float]] = {
-    "binance": (0.0002, 0.0005),
-    "bybit": (0.0002, 0.00055),
-    "okx": (0.0002, 0.0005),
-    "deribit": (0.0, 0.0005),
+    family: fee_schedule(family) for family in ("binance", "bybit", "okx", "deribit")
 }
 _PERIODS_PER_YEAR = {"1d": 365.0, "1h": 365.0 * 24}
 _BAR_HOURS = {"1d": 24.0, "1h": 1.0}
