@@ -187,7 +187,9 @@ class FakeHyperliquid:
         new = self.position_szi + signed
         if self.position_szi == 0 or (self.position_szi > 0) == (signed > 0):
             total = abs(self.position_szi) + size
-            self.entry_px = (abs(self.position_szi) * self.entry_px + size * self.fill_price) / total
+            self.entry_px = (
+                abs(self.position_szi) * self.entry_px + size * self.fill_price
+            ) / total
         self.position_szi = round(new, 8)
         fee = size * self.fill_price * 0.00045
         self.fills.append({
