@@ -82,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "HedgePlan": "althedge.services.plan",
     "run_backtest": "althedge.services.backtest",
     "BacktestSettings": "althedge.services.backtest",
+    "sweep": "althedge.services.sweep",
     # errors
     "AlthedgeError": "althedge.errors",
     "InputError": "althedge.errors",
@@ -142,6 +143,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only; mirrors
     from althedge.errors import AlthedgeError, DataError, InputError
     from althedge.services.backtest import BacktestSettings, run_backtest
     from althedge.services.plan import HedgePlan, build_plan
+    from althedge.services.sweep import sweep
 
 
 def __getattr__(name: str) -> Any:

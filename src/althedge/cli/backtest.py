@@ -232,7 +232,8 @@ def _render(result: Any) -> None:
         "profit); return on the starting portfolio; capital committed = starting portfolio + "
         "every margin deposit; max DD on capital committed; HE = 1 − Var(hedged)/Var(unhedged); "
         "worst 5% BTC wks = the portfolio's return compounded over the 5 % of weeks BTC fell "
-        "most (hedged: per-bar returns of holdings + hedge); hedged = share of bars with a short on; funding recv + = earned by the short; "
+        "most (hedged: per-bar returns of holdings + hedge); hedged = share of bars with a "
+        "short on; funding recv + = earned by the short; "
         "costs in USD.[/]"
     )
     for p in result.policies:

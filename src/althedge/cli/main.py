@@ -42,7 +42,7 @@ def _root(
 
 def _register() -> None:
     # Each sub-module owns its commands; imported here so `althedge --help` lists them all.
-    from althedge.cli import backtest, calc, data, hedge, plan
+    from althedge.cli import backtest, calc, data, hedge, plan, sweep
 
     app.add_typer(
         calc.app,
@@ -58,6 +58,7 @@ def _register() -> None:
     plan.register(app)
     backtest.register(app)
     hedge.register(app)
+    sweep.register(app)
 
 
 _register()

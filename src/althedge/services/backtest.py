@@ -82,6 +82,7 @@ __all__ = [
     "BacktestSettings",
     "CompareSpec",
     "PolicyResult",
+    "check_settings",
     "parse_compare_item",
     "parse_policy_list",
     "plan_compare_spec",
@@ -298,6 +299,22 @@ def _funding_history_8h(
     return np.asarray(daily.reindex(index.normalize()).to_numpy(), dtype=float)
 
 
+def _constant_funding_8h(funding: str) -> float | None:
+    """``--funding``: None for ``history``, else the assumed rate per 8 h (checked)."""
+    text = str(funding).strip().lower()
+    if text == "history":
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        raise InputError(
+            f"funding: {funding!r} is not 'history' or a rate per 8 h; e.g. --funding 0.0001"
+        ) from None
+    if not (math.isfinite(rate) and abs(rate) <= 0.05):
+        raise InputError(f"funding: a rate per 8 h must be within ±0.05, got {rate}")
+    return rate
+
+
 def _funding_per_bar(
     source: PriceSource,
     asset: str,
@@ -316,17 +333,8 @@ def _funding_per_bar(
     ``assumed_8h`` where missing, warned) or one assumed rate per 8 h.
     """
     per_bar = _BAR_HOURS[settings.timeframe] / 8.0
-    text = str(settings.funding).strip().lower()
-    if text != "history":
-        try:
-            rate = float(text)
-        except ValueError:
-            raise InputError(
-                f"funding: {settings.funding!r} is not 'history' or a rate per 8 h; "
-                "e.g. --funding 0.0001"
-            ) from None
-        if not (math.isfinite(rate) and abs(rate) <= 0.05):
-            raise InputError(f"funding: a rate per 8 h must be within ±0.05, got {rate}")
+    rate = _constant_funding_8h(settings.funding)
+    if rate is not None:
         return np.full(len(index), rate * per_bar)
     histories = find_funding_history(getattr(source, "root", None), exchange, asset, contract)
     if histories:
@@ -497,6 +505,24 @@ def run_backtest(
                      24.0 / _BAR_HOURS[settings.timeframe])
     tick("done", 1.0)
     return _result(portfolio, market, span, legs, settings, results, found, warnings)
+
+
+def check_settings(settings: BacktestSettings, exchange: str = "binance") -> None:
+    """Validate every setting that needs no market data (timeframe, span, slippage,
+    minimum trade, rebalancing rule, fees, funding, rank objective, rounding), raising the
+    one-line :class:`InputError` ``run_backtest`` would raise — so a caller with many runs
+    (``althedge sweep``) refuses a bad setting before starting any of them."""
+    _check_settings(settings)
+    rebalance_schedule(pd.DatetimeIndex([]), settings.rebalance)
+    _fee_rate(settings.fees, exchange)
+    _constant_funding_8h(settings.funding)
+    mc.parse_rank_objective(settings.rank_by)
+    if settings.rounding is not None:
+        parse_rounding(settings.rounding)
+    if settings.leverage is not None and not (
+        math.isfinite(settings.leverage) and settings.leverage > 0
+    ):
+        raise InputError(f"leverage: must be > 0, got {settings.leverage}; e.g. --leverage 2")
 
 
 def _check_settings(settings: BacktestSettings) -> None:
