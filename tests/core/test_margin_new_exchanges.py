@@ -62,8 +62,8 @@ def test_hyperliquid_equals_its_documented_formula(side: int, size: float, entry
     liq = liquidation_price("hyperliquid", "linear", side, size, 1.0, entry,
                             leverage=leverage, tiers=inst.tiers)
     expected = _hyperliquid_doc_form(side, entry, size, size * entry / leverage, 1 / 80)
-    if side == 1 and expected <= 0:
-        assert liq.liquidation_price == 0.0
+    if side == 1 and expected <= entry * 1e-9:  # a 1× long: never liquidated (0 up to rounding)
+        assert liq.liquidation_price == pytest.approx(0.0, abs=entry * 1e-9)
     else:
         assert liq.liquidation_price == pytest.approx(expected, rel=1e-9)
     assert liq.method == "hyperliquid-isolated"
