@@ -77,7 +77,8 @@ MEXC = ExchangeProfile(
     # the margin mode and the leverage travel on every order (openType, leverage)
     order_margin_mode_param="marginMode",
     order_leverage_param="leverage",
-    margin_mode_params=lambda mode, leverage: {"leverage": leverage, "direction": "short"},
+    # one "Switch leverage" call sets both (openType = margin mode, positionType 2 = short)
+    margin_mode_via_leverage=True,
     leverage_params=lambda mode: {"openType": _open_type(mode), "positionType": 2},
     leverage_whole_number=True,
     order_restriction=RESTRICTION,

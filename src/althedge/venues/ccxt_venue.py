@@ -476,6 +476,7 @@ class CcxtVenue(ExecutesOrders):
                     order.symbol, order.order_type, order.side, amount, price, dict(params)
                 )
             except _TRANSIENT as err:  # timeout, 429, reset: the exchange may have acted
+                self._raise_if_restricted(err)  # MEXC "Under maintenance": a refusal
                 found = self._lookup_after_failure(order, err)
                 if found is not None:
                     return found
