@@ -521,3 +521,72 @@ def mexc(fake_mexc: FakeMexc, local_server: Any, api_keys: tuple[str, str]) -> A
     ex = ccxt.mexc({"apiKey": key, "secret": secret, "timeout": 5_000})
     ex.has["fetchCurrencies"] = False
     return point_at(ex, local_server.base)
+
+
+# ---------------------------------------------------------------------------------------
+# WEEX contract API v3: "Get contract info", "Place order" (quantity in coin,
+# positionSide LONG/SHORT, newClientOrderId, reduceOnly), "Get current orders" /
+# "Get order history" (clientOrderId), "Change margin type", "Adjust leverage".
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeWeex:
+    server: Any
+    load: Any
+    fill_price: float = 97_600.0
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    position_btc: float = 0.0  # short positive
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(737_185_556_881_998_184))
+
+    def install(self) -> FakeWeex:
+        s = self.server
+        s.route("GET", "/api/v3/exchangeInfo", lambda r: (200, {"symbols": []}))
+        s.route("GET", "/capi/v3/market/exchangeInfo",
+                lambda r: (200, self.load("weex_contract_exchangeInfo.json")))
+        s.route("POST", "/capi/v3/account/marginType",
+                lambda r: (200, {"code": "200", "msg": "success"}))
+        s.route("POST", "/capi/v3/account/leverage",
+                lambda r: (200, {"code": "200", "msg": "success"}))
+        s.route("POST", "/capi/v3/order", self._create)
+        s.route("GET", "/capi/v3/openOrders", lambda r: (200, [
+            copy.deepcopy(o) for o in self.orders.values() if o["status"] == "NEW"]))
+        s.route("GET", "/capi/v3/order/history", lambda r: (200, [
+            copy.deepcopy(o) for o in self.orders.values() if o["status"] != "NEW"]))
+        return self
+
+    def _create(self, r: Any) -> Reply:
+        body = json.loads(r.raw) if r.raw.lstrip().startswith("{") else r.params
+        cid = body["newClientOrderId"]
+        qty = float(body["quantity"])
+        reduce_only = str(body.get("reduceOnly")).lower() == "true"
+        if reduce_only and self.position_btc <= 0:
+            return 400, {"code": -2022, "msg": "ReduceOnly Order is rejected."}
+        oid = next(self._ids)
+        self.position_btc += -qty if reduce_only else qty
+        self.orders[cid] = {
+            "avgPrice": f"{self.fill_price:.1f}", "clientOrderId": cid,
+            "cumQuote": f"{qty * self.fill_price:.4f}", "executedQty": body["quantity"],
+            "orderId": oid, "origQty": body["quantity"], "price": body.get("price", "0"),
+            "reduceOnly": reduce_only, "side": body["side"],
+            "positionSide": body["positionSide"], "status": "FILLED", "stopPrice": "0",
+            "symbol": body["symbol"], "time": _now_ms(), "timeInForce": "GTC",
+            "type": body["type"], "updateTime": _now_ms(), "workingType": "UNKNOWN_PRICE_TYPE",
+        }
+        return 200, {"orderId": oid, "clientOrderId": cid, "success": True}
+
+
+@pytest.fixture
+def fake_weex(local_server: Any, load_fixture: Any) -> FakeWeex:
+    return FakeWeex(local_server, load_fixture).install()
+
+
+@pytest.fixture
+def weex(fake_weex: FakeWeex, local_server: Any, api_keys: tuple[str, str]) -> Any:
+    import ccxt
+
+    key, secret = api_keys
+    ex = ccxt.weex({"apiKey": key, "secret": secret, "password": "weex-passphrase-123",
+                    "timeout": 5_000})
+    ex.has["fetchCurrencies"] = False
+    return point_at(ex, local_server.base)
