@@ -317,7 +317,8 @@ def open_cmd(
     venue: str = typer.Option(
         "paper",
         "--venue",
-        help="paper, or a ccxt id: binanceusdm, binancecoinm, bybit, okx, deribit.",
+        help="paper, or a ccxt id: binanceusdm, binancecoinm, bybit, okx, deribit, "
+        "bingx, mexc, weex, hyperliquid.",
     ),
     prices: str | None = PricesOpt,
     live: bool = LiveOpt,

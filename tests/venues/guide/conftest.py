@@ -549,11 +549,31 @@ class FakeWeex:
         s.route("POST", "/capi/v3/account/leverage",
                 lambda r: (200, {"code": "200", "msg": "success"}))
         s.route("POST", "/capi/v3/order", self._create)
+        s.route("GET", "/capi/v3/account/position/allPosition", self._positions)
+        s.route("GET", "/capi/v3/market/symbolPrice", lambda r: (200, {
+            "symbol": "BTCUSDT", "price": f"{self.fill_price:.1f}", "time": _now_ms()}))
         s.route("GET", "/capi/v3/openOrders", lambda r: (200, [
             copy.deepcopy(o) for o in self.orders.values() if o["status"] == "NEW"]))
         s.route("GET", "/capi/v3/order/history", lambda r: (200, [
             copy.deepcopy(o) for o in self.orders.values() if o["status"] != "NEW"]))
         return self
+
+    def _positions(self, r: Any) -> Reply:
+        if self.position_btc <= 1e-12:
+            return 200, []
+        value = self.position_btc * self.fill_price
+        return 200, [{
+            "id": 737191855967437160, "asset": "USDT", "symbol": "BTCUSDT", "side": "SHORT",
+            "marginType": "ISOLATED", "separatedMode": "COMBINED", "separatedOpenOrderId": 0,
+            "leverage": "2.00", "size": f"{self.position_btc:.4f}", "openValue": f"{value:.5f}",
+            "openFee": f"{value * 0.0008:.8f}", "fundingFee": "0", "marginSize": f"{value / 2:.5f}",
+            "isolatedMargin": f"{value / 2:.5f}", "isAutoAppendIsolatedMargin": False,
+            "cumOpenSize": f"{self.position_btc:.4f}", "cumOpenValue": f"{value:.5f}",
+            "cumOpenFee": "0", "cumCloseSize": "0", "cumCloseValue": "0", "cumCloseFee": "0",
+            "cumFundingFee": "0", "cumLiquidateFee": "0", "createdMatchSequenceId": 1,
+            "updatedMatchSequenceId": 2, "createdTime": _now_ms(), "updatedTime": _now_ms(),
+            "unrealizePnl": "0.00000", "liquidatePrice": "145671.7",
+        }]
 
     def _create(self, r: Any) -> Reply:
         body = json.loads(r.raw) if r.raw.lstrip().startswith("{") else r.params
