@@ -42,6 +42,7 @@ class ScriptedVenue:
         self.position_signed = 0.0
         self.placed: list[str] = []
         self.leverage: tuple[float, str] | None = None
+        self.notices: list[str] = []
 
     def instrument(self, symbol: str) -> Instrument:
         return BTC
@@ -54,6 +55,14 @@ class ScriptedVenue:
 
     def set_leverage(self, symbol: str, leverage: float, margin_mode: str) -> None:
         self.leverage = (leverage, margin_mode)
+
+    def use_margin_mode(self, symbol: str, margin_mode: str) -> None:
+        self.margin_mode = margin_mode
+
+    def below_minimum(
+        self, symbol: str, contracts: float, price: float | None = None
+    ) -> str | None:
+        return None
 
     def _fill(self, order: OrderRequest, qty: float, status: str) -> OrderResult:
         sign = -1.0 if order.side == "sell" else 1.0

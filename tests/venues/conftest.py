@@ -166,6 +166,8 @@ class FakeBinance:
     taker_fee: float = 0.0005
     #: hedge (dual-side) position mode: GET /fapi/v1/positionSide/dual
     dual_side: bool = False
+    #: the account's forced orders (GET /fapi/v1/forceOrders, "User's Force Orders")
+    force_orders: list[dict[str, Any]] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(8_389_765_000))
 
     def install(self) -> FakeBinance:
@@ -183,6 +185,7 @@ class FakeBinance:
         )
         s.route("GET", "/fapi/v3/positionRisk", lambda r: (200, self.positions))
         s.route("POST", "/fapi/v1/marginType", self._margin_type)
+        s.route("GET", "/fapi/v1/forceOrders", lambda r: (200, self.force_orders))
         s.route(
             "GET",
             "/fapi/v1/positionSide/dual",

@@ -156,3 +156,64 @@ def test_isolated_margin_is_refused_on_deribit(deribit: Any) -> None:
         venue.set_leverage(SYMBOL, 2, "isolated")
     venue.set_leverage(SYMBOL, 2, "cross")  # nothing to set on Deribit: no request
     assert not [r for r in srv.requests if "/private/" in r.path]
+
+
+# --------------------------------------------------------------------------- issue 9
+def test_timeout_then_failed_label_lookups_never_sends_a_second_order(deribit: Any) -> None:
+    """Deribit labels are not unique: a re-sent order with the same label is simply a
+    second order. After a timeout whose lookups fail, nothing is re-sent."""
+    from althedge.errors import OrderOutcomeUnknownError
+
+    venue, srv, orders = deribit
+    real = srv.routes[("GET", "/api/v2/private/get_order_state_by_label")]
+    seen: list[int] = []
+
+    def flaky(r: Any) -> Any:
+        seen.append(1)
+        if len(seen) == 1:
+            return real(r)  # the pre-send lookup: not there yet
+        return 503, {"jsonrpc": "2.0", "error": {"code": 10040, "message": "retry"}}
+
+    srv.route("GET", "/api/v2/private/get_order_state_by_label", flaky)
+    srv.delay_next("GET", "/api/v2/private/sell", 1.6)  # client timeout 1.0 s
+    with pytest.raises(OrderOutcomeUnknownError, match="nothing was re-sent"):
+        venue.place_order(OrderRequest(SYMBOL, "sell", 100, "market", "ahdtimeout"))
+    assert len(srv.calls("GET", "/api/v2/private/sell")) == 1
+    assert list(orders) == ["ahdtimeout"]  # the exchange has exactly one
+
+
+def _log_row(t_ms: int, instrument: str, interest: float, kind: str = "settlement") -> dict:
+    """One entry of private/get_transaction_log (Deribit API v2): ``interest_pl`` is the
+    funding a perpetual position realised (positive = received)."""
+    return {
+        "id": t_ms // 1000, "timestamp": t_ms, "type": kind, "instrument_name": instrument,
+        "currency": "BTC", "interest_pl": interest, "amount": 1000, "balance": 0.5,
+        "cashflow": interest, "change": interest, "equity": 0.5, "position": -1000,
+        "price": 90_000, "side": "short", "user_seq": t_ms // 1000,
+    }
+
+
+def test_funding_comes_from_the_transaction_log_since_the_leg_opened(deribit: Any) -> None:
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    rows = [_log_row(opened + k * 8 * 3_600_000, "BTC-PERPETUAL", 2e-6) for k in range(5)]
+    rows += [_log_row(opened + 3_600_000, "ETH-PERPETUAL", 9e-5),  # another instrument
+             _log_row(opened + 7_200_000, "BTC-PERPETUAL", -1e-6, kind="trade")]
+    pages = {None: (rows[:4], 77), "77": (rows[4:], None)}
+
+    def log(r: Any) -> Any:
+        chunk, cont = pages[r.params.get("continuation")]
+        return _rpc({"logs": chunk, "continuation": cont})
+
+    srv.route("GET", "/api/v2/private/get_transaction_log", log)
+    srv.route("GET", "/api/v2/public/ticker", _rpc({
+        "instrument_name": "BTC-PERPETUAL", "mark_price": 90_000.0, "index_price": 90_000.0,
+        "last_price": 90_000.0, "timestamp": opened, "best_bid_price": 1.0,
+        "best_ask_price": 1.0, "stats": {}, "state": "open"}))
+    venue.exchange.milliseconds = lambda: opened + 2 * 86_400_000
+    pays = venue.funding_payments(SYMBOL, since_ms=opened)
+    assert [p.amount for p in pays] == pytest.approx([2e-6, -1e-6, 2e-6, 2e-6, 2e-6, 2e-6])
+    assert {p.currency for p in pays} == {"BTC"}
+    first, second = srv.calls("GET", "/api/v2/private/get_transaction_log")
+    assert first.params["start_timestamp"] == str(opened) and first.params["currency"] == "BTC"
+    assert second.params["continuation"] == "77"

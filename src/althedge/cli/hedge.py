@@ -90,6 +90,7 @@ def _make_venue(
     testnet: bool,
     source: Any,
     live: bool,
+    allow_account_change: bool = False,
 ) -> Any:
     """The venue for ``name``: ``paper`` (persisted in the data dir) or a ccxt exchange id."""
     if name == "paper":
@@ -107,7 +108,9 @@ def _make_venue(
     # reading positions needs the keys too, so they are loaded whenever configured;
     # only --live makes them required (and only --live ever sends an order)
     credentials = load_credentials(name, required=live)
-    return CcxtVenue.create(name, credentials, testnet=testnet)
+    return CcxtVenue.create(
+        name, credentials, testnet=testnet, allow_account_changes=allow_account_change
+    )
 
 
 #: ``--at`` may run this many days past the last close (weekends, holidays) — no more.
@@ -323,6 +326,12 @@ def open_cmd(
     prices: str | None = PricesOpt,
     live: bool = LiveOpt,
     testnet: bool = typer.Option(False, "--testnet", help="Use the exchange's testnet/demo."),
+    allow_account_change: bool = typer.Option(
+        False,
+        "--allow-account-change",
+        help="Let althedge switch an account-wide setting (Bybit unified margin mode), "
+        "which re-margins every position of the account.",
+    ),
     as_json: bool = JsonOpt,
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
@@ -356,6 +365,7 @@ def open_cmd(
             testnet=testnet,
             source=source,
             live=live,
+            allow_account_change=allow_account_change,
         )
         return v, source
 

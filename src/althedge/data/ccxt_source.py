@@ -277,7 +277,14 @@ class CcxtMarketData:
         intervals = [float(x) if x == x and x > 0 else default_interval for x in spacing]
         if len(intervals) > 1:
             intervals[0] = intervals[1]
-        return _funding_frame(times, [events[t] for t in times], intervals)
+        rates = [events[t] for t in times]
+        profile = PROFILES.get(self.id)
+        per = profile.funding.rate_history_hours if profile is not None else None
+        if per:
+            # the rows' rate refers to ``per`` hours whatever their spacing (Deribit: hourly
+            # rows carrying the 8-hour rate ``interest_8h``): the rate of each row's interval
+            rates = [r * h / per for r, h in zip(rates, intervals, strict=True)]
+        return _funding_frame(times, rates, intervals)
 
     def funding_now(self, symbol: str) -> FundingNow:
         """Current funding rate, its interval (hours), next funding time, mark and index."""

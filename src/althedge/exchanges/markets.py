@@ -33,6 +33,7 @@ from althedge.exchanges.registry import PROFILES, family_of
 __all__ = [
     "DECIMAL_PLACES",
     "TICK_SIZE",
+    "USD_LIKE",
     "builtin_instrument",
     "funding_interval_from_market",
     "instrument_from_market",
@@ -40,6 +41,9 @@ __all__ = [
     "min_notional",
     "tiers_from_ccxt",
 ]
+
+#: currencies valued at 1 USD (docs/domain.md: USDT/USDC are treated as USD)
+USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "USDE"})
 
 TICK_SIZE = 4  # ccxt.TICK_SIZE
 DECIMAL_PLACES = 2  # ccxt.DECIMAL_PLACES

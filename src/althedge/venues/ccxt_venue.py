@@ -103,6 +103,13 @@ def translate_error(
     return _translate(err, exchange=exchange, action=action, secrets=secrets)
 
 
+def _liquidation_id(exchange_id: str, ident: str) -> str:
+    """A journal key for a liquidation (letters/digits, like our client ids)."""
+    import hashlib
+
+    return "ahliq" + hashlib.sha256(f"{exchange_id}:{ident}".encode()).hexdigest()[:27]
+
+
 def _generic_profile(exchange_id: str) -> ExchangeProfile:
     from althedge.exchanges.profile import FeeSchedule
 
@@ -168,6 +175,8 @@ class CcxtVenue(ExecutesOrders):
         self._hedge_mode: dict[str, bool] = {}
         #: one-line notes for the user (e.g. a leverage rounded to a whole number)
         self.notices: list[str] = []
+        #: deposits are not imported from real exchanges (AccountReports.deposits)
+        self.deposits: dict[str, float] = {}
 
     @classmethod
     def create(
@@ -743,6 +752,76 @@ class CcxtVenue(ExecutesOrders):
                 break
             req["continuation"] = cont
         return out
+
+    def fills_for(self, symbol: str | None = None, since_ms: int | None = None) -> list[Fill]:
+        """The account's LIQUIDATIONS on ``symbol`` since ``since_ms`` (ccxt
+        ``fetch_my_liquidations``), as fills flagged ``liquidation=True``.
+
+        Ordinary fills are read per order (:meth:`order_fills`); this is what the
+        lifecycle imports to raise the liquidation alert. An exchange without the call in
+        ccxt (OKX) reports none here: the reconciliation then sees the position vanish.
+        """
+        if symbol is None or not self.exchange.has.get("fetchMyLiquidations"):
+            return []
+        self._market(symbol)
+        rows = self._call(
+            "fetch liquidations", self.exchange.fetch_my_liquidations, symbol, since_ms
+        )
+        settle = str(self._market(symbol).get("settle") or "")
+        out: list[Fill] = []
+        for r in rows:
+            if since_ms is not None and int(r.get("timestamp") or 0) < since_ms:
+                continue  # before the leg opened: another hedge's
+            info = r.get("info") or {}
+            ident = str(info.get("orderId") or info.get("order_id") or r.get("timestamp") or "")
+            side = str(r.get("side") or "buy").lower()
+            out.append(
+                Fill(
+                    symbol=symbol,
+                    client_order_id=_liquidation_id(self.id, ident),
+                    side="buy" if side == "buy" else "sell",
+                    contracts=self._to_contracts(symbol, r.get("contracts")),
+                    price=float(r.get("price") or 0.0),
+                    fee=Fee(0.0, settle),
+                    timestamp_ms=None if r.get("timestamp") is None else int(r["timestamp"]),
+                    trade_id=ident or None,
+                    liquidation=True,
+                )
+            )
+        return out
+
+    def balance(self, currency: str) -> float:
+        """Account equity held in ``currency`` (ccxt ``fetch_balance`` total; 0 if none)."""
+        bal = self._call("fetch balance", self.exchange.fetch_balance)
+        total = (bal.get("total") or {}).get(currency.upper())
+        return float(total or 0.0)
+
+    def equity_usd(self) -> float:
+        """Every currency's balance valued in USD: USD-like at 1, a coin at the mark of a
+        contract on it (the hedge's own markets first)."""
+        from althedge.exchanges.markets import USD_LIKE
+
+        bal = self._call("fetch balance", self.exchange.fetch_balance)
+        total = 0.0
+        for ccy, amount in (bal.get("total") or {}).items():
+            if not amount:
+                continue
+            code = str(ccy).upper()
+            total += float(amount) * (1.0 if code in USD_LIKE else self._coin_usd(code))
+        return total
+
+    def _coin_usd(self, coin: str) -> float:
+        known = [s for s, i in self._instruments.items() if i.base.upper() == coin]
+        markets = self.exchange.markets or {}
+        known += [
+            s for s, m in markets.items()
+            if str(m.get("base", "")).upper() == coin and m.get("swap") and s not in known
+        ]
+        if not known:
+            raise ExchangeError(
+                f"{self.name} equity: no contract on {coin} to value its balance in USD"
+            )
+        return self.mark_price(known[0])
 
     def cancel_order(self, symbol: str, client_order_id: str) -> None:
         """Cancel if still open (retried on transient errors); no error when already final."""

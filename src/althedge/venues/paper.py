@@ -144,6 +144,7 @@ class PaperExchange(ExecutesOrders):
                 f"partial_fill_fraction: must be in (0, 1], got {partial_fill_fraction}"
             )
         self.name = name
+        self.notices: list[str] = []
         self.exchange = exchange
         self._feeds: dict[str, PriceFeed] = {k.upper(): v for k, v in (prices or {}).items()}
         self._funding_feeds: dict[str, pd.Series] = {
@@ -456,9 +457,40 @@ class PaperExchange(ExecutesOrders):
             and (since_ms is None or p.timestamp_ms >= since_ms)
         ]
 
-    def fills_for(self, symbol: str | None = None) -> list[Fill]:
-        """Every execution (liquidations flagged), oldest first."""
-        return [f for f in self.fills if symbol is None or f.symbol == symbol]
+    def fills_for(self, symbol: str | None = None, since_ms: int | None = None) -> list[Fill]:
+        """Every execution (liquidations flagged), oldest first; since ``since_ms`` if given."""
+        return [
+            f for f in self.fills
+            if (symbol is None or f.symbol == symbol)
+            and (since_ms is None or f.timestamp_ms is None or f.timestamp_ms >= since_ms)
+        ]
+
+    def below_minimum(
+        self, symbol: str, contracts: float, price: float | None = None
+    ) -> str | None:
+        """Below the instrument's minimum contracts (the paper venue has no notional floor)."""
+        inst = self.instrument(symbol)
+        if contracts < inst.min_contracts - 1e-12:
+            return (
+                f"{self.name}: {contracts:g} contracts of {symbol} is below the minimum of "
+                f"{inst.min_contracts:g}"
+            )
+        return None
+
+    def now_ms(self) -> int:
+        """The paper clock in ms since the epoch (UTC)."""
+        now = pd.Timestamp(self.now)
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+        return int(now.timestamp() * 1000)
+
+    def use_margin_mode(self, symbol: str, margin_mode: str) -> None:
+        """Remember a leg's margin mode (the paper venue simulates isolated only)."""
+        if margin_mode != "isolated":
+            raise InputError(
+                "margin_mode: the paper venue simulates isolated margin only, got "
+                f'{margin_mode!r}; set hedge.margin_mode = "isolated"'
+            )
+        self.margin_mode[symbol] = margin_mode
 
     def balance(self, currency: str) -> float:
         """Wallet + isolated margins + unrealised PnL in ``currency`` (account equity in it)."""

@@ -32,6 +32,7 @@ from althedge.errors import InputError
 __all__ = [
     "CLIENT_ORDER_ID_MAX_LEN",
     "FINAL_STATUSES",
+    "AccountReports",
     "Fee",
     "Fill",
     "FundingPayment",
@@ -344,6 +345,9 @@ class Venue(Protocol):
     """
 
     name: str
+    #: one-line notes for the user from this session (e.g. a leverage rounded to a whole
+    #: number because the exchange takes no fraction)
+    notices: list[str]
 
     def instrument(self, symbol: str) -> Instrument:
         """Contract spec of ``symbol`` (live from the venue when it can)."""
@@ -359,6 +363,18 @@ class Venue(Protocol):
 
     def set_leverage(self, symbol: str, leverage: float, margin_mode: str) -> None:
         """Set margin mode ("isolated"/"cross") and leverage before the first order."""
+        ...
+
+    def use_margin_mode(self, symbol: str, margin_mode: str) -> None:
+        """Remember a leg's margin mode (from the journal) without changing the account:
+        every later order on ``symbol`` uses it (a fresh venue per command)."""
+        ...
+
+    def below_minimum(
+        self, symbol: str, contracts: float, price: float | None = None
+    ) -> str | None:
+        """Why an order opening ``contracts`` at ``price`` would be refused by the
+        exchange's minimums (amount, notional), one line; None when it is not."""
         ...
 
     def place_order(self, order: OrderRequest) -> OrderResult:
@@ -379,4 +395,39 @@ class Venue(Protocol):
 
     def position(self, symbol: str) -> VenuePosition | None:
         """The open position on ``symbol``, or None when flat."""
+        ...
+
+
+@runtime_checkable
+class AccountReports(Protocol):
+    """What a venue reports about the account, for accounting and monitoring.
+
+    Every venue (paper and ccxt) has these; the lifecycle calls them directly.
+    """
+
+    #: collateral the account took in, cumulative per currency over its life (the paper
+    #: venue's auto-funding); a real venue reports ``{}`` (deposits are not imported:
+    #: the attribution starts from the balance at open)
+    deposits: dict[str, float]
+
+    def now_ms(self) -> int:
+        """The venue's clock, ms since the epoch: the time journal rows carry."""
+        ...
+
+    def fills_for(self, symbol: str | None = None, since_ms: int | None = None) -> list[Fill]:
+        """Executions the venue reports on ``symbol`` since ``since_ms``; liquidations
+        flagged (``Fill.liquidation``). A real venue reports its liquidations here."""
+        ...
+
+    def funding_payments(self, symbol: str, since_ms: int | None = None) -> list[FundingPayment]:
+        """Funding RECEIVED (negative = paid) on ``symbol`` since ``since_ms``, complete
+        (paged), in the settlement currency."""
+        ...
+
+    def balance(self, currency: str) -> float:
+        """Account equity held in ``currency`` (wallet + margins + unrealised PnL in it)."""
+        ...
+
+    def equity_usd(self) -> float:
+        """Account equity in USD (every currency at its USD price now)."""
         ...

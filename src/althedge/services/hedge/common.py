@@ -71,10 +71,11 @@ def signed(position: VenuePosition | None) -> float:
 
 
 def venue_time(venue: Venue) -> datetime:
-    """The venue's clock (UTC): a simulated venue's (paper's ``now``), else the wall clock."""
-    now = getattr(venue, "now", None)
-    if isinstance(now, datetime):
-        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    """The venue's clock (UTC): ``now_ms()`` of :class:`AccountReports` (paper: its
+    simulated clock; an exchange: ccxt's), else the wall clock."""
+    now_ms = getattr(venue, "now_ms", None)
+    if callable(now_ms):
+        return datetime.fromtimestamp(int(now_ms()) / 1000, UTC)
     return datetime.now(UTC)
 
 

@@ -119,6 +119,12 @@ class JournaledExecutor:
     on_step: StepHook | None = None
     sleep: Callable[[float], None] = time.sleep
 
+    def __post_init__(self) -> None:
+        # every command builds a new venue: each leg's margin mode comes from the record
+        for leg in self.hedge.legs:
+            if leg.margin_mode in ("isolated", "cross"):
+                self.venue.use_margin_mode(leg.symbol, leg.margin_mode)
+
     def step(self, name: str) -> None:
         step(name, self.on_step)
 

@@ -102,6 +102,7 @@ def open_hedge(
     executor.step("hedge_recorded")
     for leg in legs:
         venue.set_leverage(leg.symbol, float(leg.plan_leg.leverage), str(leg.plan_leg.margin_mode))
+    result.warnings += [n for n in venue.notices if n not in result.warnings]
     persist(venue)
     executor.step("leverage_set")
     for leg in legs:

@@ -80,13 +80,24 @@ def rebalance_hedge(
         else []
         for leg, v in zip(r.legs, views, strict=True)
     ]
+    skipped: list[str] = []
+    for i, (leg, leg_orders) in enumerate(zip(r.legs, orders, strict=True)):
+        for o in list(leg_orders):
+            why = None if o.reduce_only else venue.below_minimum(o.symbol, o.contracts, leg.mark)
+            if why is not None:  # the exchange would reject it: skipped, said, not sent
+                leg_orders.remove(o)
+                skipped.append(f"skipped {o.side} {o.contracts:g} {o.symbol}: {why}")
+        orders[i] = leg_orders
+    result.warnings += skipped
     result.orders = [
         order_view(o, leg.instrument, leg.mark)
         for leg, leg_orders in zip(r.legs, orders, strict=True)
         for o in leg_orders
     ]
     if not result.orders:
-        result.message = "the change is below the exchange's minimum order; nothing to do"
+        result.message = "the change is below the exchange's minimum order; nothing to do" + (
+            f" ({skipped[0]})" if skipped else ""
+        )
         return result
     if not live:
         result.message = "dry run: nothing sent; pass --live to place these orders"

@@ -26,7 +26,7 @@ from althedge.services.hedge.common import (
 from althedge.services.hedge.money import Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
-from althedge.venues.protocol import Venue
+from althedge.venues.protocol import AccountReports, Venue
 
 __all__ = ["import_liquidations", "reconcile", "sync_deposits", "sync_funding", "sync_funding_all"]
 
@@ -124,13 +124,14 @@ def import_liquidations(
 ) -> None:
     """Journal forced closes (liquidations) the venue reports and the journal lacks.
 
-    Uses the venue's optional ``fills_for(symbol)`` (paper has it); each liquidation
+    Uses the venue's ``fills_for(symbol, since_ms)`` (:class:`AccountReports`; a real
+    exchange reports its liquidations there) since the leg opened; each liquidation
     fill becomes an order with purpose ``liquidation`` and its fill, plus an alert.
     """
-    fills_for = getattr(venue, "fills_for", None)
-    if not callable(fills_for):
+    if not isinstance(venue, AccountReports):
         return
-    for fill in fills_for(symbol):
+    since = next((leg.opened_ms for leg in hedge.legs if leg.symbol == symbol), None)
+    for fill in venue.fills_for(symbol, since_ms=since):
         if not getattr(fill, "liquidation", False) or fill.client_order_id in known:
             continue
         at = venue_now_iso(venue)
@@ -179,19 +180,12 @@ def sync_funding(
     payments before this leg opened (``LegRecord.opened_ms``) belong to that hedge. A
     leg journaled before ``opened_ms`` existed takes every payment the venue reports.
     """
-    fetch = getattr(venue, "funding_payments", None) or getattr(venue, "funding_history", None)
-    if fetch is None:
+    if not isinstance(venue, AccountReports):
         return
     since = next(
         (leg.opened_ms for leg in hedge.legs if leg.symbol == instrument.symbol), None
     )
-    try:
-        payments = fetch(instrument.symbol, since_ms=since)
-    except TypeError:  # a venue without ``since_ms``: everything, filtered below
-        try:
-            payments = fetch(instrument.symbol)
-        except TypeError:
-            return
+    payments = venue.funding_payments(instrument.symbol, since_ms=since)
     for p in payments or []:
         if since is not None and int(p.timestamp_ms) < since:
             continue

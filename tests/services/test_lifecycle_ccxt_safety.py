@@ -1,0 +1,103 @@
+"""The lifecycle on a real ccxt.binanceusdm (local server): a liquidation the exchange
+reports is imported with its alert; a later command keeps the leg's margin mode.
+
+Binance USDⓈ-M "User's Force Orders" (GET /fapi/v1/forceOrders) lists the account's
+liquidation orders; ccxt's ``fetch_my_liquidations`` reads it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from althedge.config import parse_portfolio
+from althedge.data import open_source
+from althedge.journal import Journal
+from althedge.services.lifecycle import ExecutionSettings, hedge_status, open_hedge
+
+_spec = importlib.util.spec_from_file_location(
+    "althedge_tests_venues_conftest", Path(__file__).resolve().parents[1] / "venues" / "conftest.py"
+)
+assert _spec is not None and _spec.loader is not None
+_venues = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
+if _spec.name not in sys.modules:
+    sys.modules[_spec.name] = _venues
+    _spec.loader.exec_module(_venues)
+local_server = _venues.local_server
+fake_binance = _venues.fake_binance
+binance_venue = _venues.binance_venue
+
+PORTFOLIO: dict[str, Any] = {
+    "holdings": [{"asset": "SOL", "amount": 120}, {"asset": "AVAX", "amount": 400}],
+    "hedge": {"exchange": "binance", "contract": "linear", "leverage": 2},
+}
+AS_OF = date(2025, 2, 14)
+FAST = ExecutionSettings(timeout_s=0.0, poll_s=0.01)
+
+
+def test_a_real_liquidation_is_imported_and_raises_the_alert(
+    tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any
+) -> None:
+    source = open_source(shared_data / "daily")
+    cfg = parse_portfolio(PORTFOLIO)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        live = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+        held = -j.net_contracts(live.hedge_id)  # type: ignore[arg-type]
+        assert held > 0
+        # the exchange liquidated the short: a forced BUY of the whole position
+        fake_binance.force_orders = [{
+            "orderId": 6071832819, "symbol": "BTCUSDT", "status": "FILLED",
+            "clientOrderId": "autoclose-1596107620040000020", "price": "131000.00",
+            "avgPrice": "131250.00", "origQty": f"{held:.3f}", "executedQty": f"{held:.3f}",
+            "cumQuote": f"{held * 131_250:.2f}", "timeInForce": "IOC", "type": "LIMIT",
+            "reduceOnly": False, "closePosition": False, "side": "BUY", "positionSide": "BOTH",
+            "stopPrice": "0", "workingType": "CONTRACT_PRICE", "origType": "LIMIT",
+            "time": 4_102_444_800_000, "updateTime": 4_102_444_800_100,
+        }]
+        fake_binance.positions = []
+        hedge_status(j, binance_venue, source, as_of=AS_OF)
+        (alert,) = [a for a in j.alerts() if a["kind"] == "liquidated"]
+        assert alert["severity"] == "critical" and "131,250.00" in alert["message"]
+        assert j.net_contracts(live.hedge_id) == pytest.approx(0.0, abs=1e-12)  # type: ignore[arg-type]
+        hedge_status(j, binance_venue, source, as_of=AS_OF)  # imported once, not twice
+        assert len([a for a in j.alerts() if a["kind"] == "liquidated"]) == 1
+
+
+def test_a_rebalance_below_the_minimum_notional_is_skipped_with_its_reason(
+    tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any
+) -> None:
+    """BTCUSDT's MIN_NOTIONAL is 100 USDT: topping the short up by 0.001 BTC (~88 USDT)
+    would be rejected by Binance, so the rebalance skips it and says why."""
+    import copy
+
+    from althedge.services.lifecycle import rebalance_hedge
+
+    source = open_source(shared_data / "daily")
+    cfg = parse_portfolio(PORTFOLIO)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        live = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+        hedge_id = live.hedge_id
+        assert hedge_id is not None
+        held = -j.net_contracts(hedge_id)
+        # 0.001 BTC of the short was bought back earlier (journal and exchange agree)
+        j.record_intent(hedge_id=hedge_id, client_order_id="ahtrim0001", venue="binanceusdm",
+                        symbol="BTC/USDT:USDT", side="buy", amount=0.001, order_type="market",
+                        price=None, reduce_only=True, purpose="rebalance", at="2025-02-14")
+        j.record_result("ahtrim0001", status="filled", filled=0.001, average_price=88_000.0,
+                        fee_usd=0.04, exchange_order_id="1", at="2025-02-14")
+        pos = copy.deepcopy(_venues.fixture_json("binanceusdm_positionRisk_v3.json"))
+        pos[0].pop("_comment", None)
+        pos[0]["positionAmt"] = f"{-(held - 0.001):.3f}"
+        fake_binance.positions = pos
+        n = len(fake_binance.server.calls("POST", "/fapi/v1/order"))
+        res = rebalance_hedge(j, binance_venue, source, threshold_pct=0.0, as_of=AS_OF,
+                              live=True, execution=FAST)
+        assert len(fake_binance.server.calls("POST", "/fapi/v1/order")) == n  # nothing sent
+        assert res.orders == []
+        assert "below the exchange minimum of 100" in res.message and "\n" not in res.message
+        assert any(w.startswith("skipped sell 0.001") for w in res.warnings)

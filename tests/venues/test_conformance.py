@@ -1,0 +1,105 @@
+"""One contract, every venue: the paper exchange and each ccxt exchange althedge trades on.
+
+The lifecycle calls only what :class:`~althedge.venues.protocol.Venue` and
+:class:`~althedge.venues.protocol.AccountReports` declare, so every venue must have
+each method with the protocol's parameters (names, kinds, and a default wherever the
+protocol has one) — checked here on the signatures, not just the names. The ccxt
+venues are real ccxt objects built offline (nothing is sent: the checks read no
+network); a behavioural part runs the same order contract on paper and on a ccxt
+exchange over the local fixture server.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import ccxt
+import pandas as pd
+import pytest
+
+from althedge.exchanges import PROFILES, SUPPORTED_EXCHANGES
+from althedge.venues.ccxt_venue import CcxtVenue
+from althedge.venues.paper import PaperExchange
+from althedge.venues.protocol import AccountReports, OrderRequest, Venue, client_order_id
+
+VENUES = ("paper", *SUPPORTED_EXCHANGES)
+
+
+def _venue(name: str) -> Any:
+    if name == "paper":
+        btc = pd.Series(50_000.0, index=pd.date_range("2024-01-01", periods=30, freq="D"))
+        return PaperExchange({"BTC": btc}, now="2024-01-10")  # type: ignore[dict-item]
+    ex = getattr(ccxt, name)({"apiKey": "k", "secret": "s", "password": "p"})
+    return CcxtVenue(ex, sleep=lambda _s: None)
+
+
+def _protocol_methods(proto: type) -> dict[str, inspect.Signature]:
+    out = {}
+    for name, member in vars(proto).items():
+        if name.startswith("_") or not callable(member):
+            continue
+        out[name] = inspect.signature(member)
+    return out
+
+
+def test_every_supported_exchange_has_a_tradable_profile() -> None:
+    assert set(SUPPORTED_EXCHANGES) == {"binanceusdm", "binancecoinm", "bybit", "okx", "deribit"}
+    for name in SUPPORTED_EXCHANGES:
+        p = PROFILES[name]
+        assert p.tradable and p.lookup is not None and p.fees.taker > 0
+        assert p.test_environment in ("sandbox", "demo")
+
+
+@pytest.mark.parametrize("name", VENUES)
+def test_venue_satisfies_the_protocol_by_signature(name: str) -> None:
+    venue = _venue(name)
+    assert isinstance(venue, Venue) and isinstance(venue, AccountReports)
+    assert isinstance(venue.name, str) and isinstance(venue.deposits, dict)
+    for proto in (Venue, AccountReports):
+        methods = _protocol_methods(proto)
+        assert len(methods) >= (10 if proto is Venue else 5)
+        for method, want in methods.items():
+            have = inspect.signature(getattr(type(venue), method))
+            want_params = list(want.parameters.values())
+            have_params = list(have.parameters.values())[: len(want_params)]
+            assert [(p.name, p.kind) for p in have_params] == [
+                (p.name, p.kind) for p in want_params
+            ], f"{name}.{method}{have} differs from {proto.__name__}.{method}{want}"
+            for w, h in zip(want_params, have_params, strict=True):
+                if w.default is not inspect.Parameter.empty:
+                    assert h.default is not inspect.Parameter.empty, (name, method, w.name)
+            extra = list(have.parameters.values())[len(want_params):]
+            assert all(p.default is not inspect.Parameter.empty or p.kind in (
+                p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in extra), (name, method, extra)
+
+
+def _contract(venue: Any, symbol: str, contracts: float, price: float) -> None:
+    """The order contract every venue keeps."""
+    cid = client_order_id("conformance", 0, "open")
+    order = OrderRequest(symbol, "sell", contracts, "limit", cid, price=price)
+    first = venue.place_order(order)
+    again = venue.place_order(order)  # same client id: the same order, nothing new
+    assert again.exchange_order_id == first.exchange_order_id
+    assert first.client_order_id == cid and first.contracts == pytest.approx(contracts)
+    found = venue.fetch_order(symbol, cid)
+    assert found is not None and found.client_order_id == cid
+    assert venue.fetch_order(symbol, client_order_id("conformance", 9, "none")) is None
+    venue.cancel_order(symbol, cid)
+    final = venue.fetch_order(symbol, cid)
+    assert final is not None and final.is_final
+    venue.cancel_order(symbol, cid)  # already final: no error
+    assert isinstance(venue.now_ms(), int) and venue.now_ms() > 1_600_000_000_000
+
+
+def test_order_contract_on_paper() -> None:
+    venue = _venue("paper")
+    venue.set_leverage("BTC/USDT:USDT", 2, "isolated")
+    _contract(venue, "BTC/USDT:USDT", 0.01, 60_000.0)  # far above the mark: rests
+    assert venue.now_ms() == int(pd.Timestamp("2024-01-10", tz="UTC").timestamp() * 1000)
+
+
+def test_order_contract_on_ccxt_binance(binance_venue: Any, fake_binance: Any) -> None:
+    binance_venue.set_leverage("BTC/USDT:USDT", 2, "isolated")
+    _contract(binance_venue, "BTC/USDT:USDT", 0.01, 95_000.0)
+    assert len(fake_binance.server.calls("POST", "/fapi/v1/order")) == 1
