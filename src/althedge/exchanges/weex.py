@@ -22,9 +22,27 @@ position ``size`` are in BTC (``openValue`` = size × price). Counting contracts
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from althedge.exchanges.profile import ExchangeProfile, FeeSchedule, FundingRules
 
 __all__ = ["WEEX"]
+
+
+def lookup(exchange: Any, market: Mapping[str, Any], cid: str) -> list[dict[str, Any]]:
+    """Current orders, then the order history (filled AND cancelled), by ``clientOrderId``.
+
+    WEEX's single-order endpoint takes an order id only; ccxt's ``fetch_closed_orders``
+    drops cancelled orders, so the history is read with
+    ``fetch_canceled_and_closed_orders``.
+    """
+    symbol = market["symbol"]
+    for fetch in (exchange.fetch_open_orders, exchange.fetch_canceled_and_closed_orders):
+        rows = [dict(o) for o in fetch(symbol) if o.get("clientOrderId") == cid]
+        if rows:
+            return rows
+    return []
 
 WEEX = ExchangeProfile(
     ccxt_id="weex",
@@ -39,7 +57,7 @@ WEEX = ExchangeProfile(
     ohlcv_page=1000,
     client_id_param="clientOrderId",
     client_id_unique="always",
-    lookup=None,  # open then closed orders, matched on clientOrderId
+    lookup=lookup,
     amounts_in_coin=True,
     margin_mode_params=None,
     leverage_params=lambda mode: {"marginMode": mode},

@@ -438,6 +438,7 @@ class FakeMexc:
         s.route("GET", "/api/v1/contract/detail",
                 lambda r: (200, self.load("mexc_contract_detail.json")))
         s.route("POST", "/api/v1/private/order/create", self._create)
+        s.route("POST", "/api/v1/private/order/cancel", self._cancel)
         s.route("POST", "/api/v1/private/position/change_leverage",
                 lambda r: (200, {"success": True, "code": 0}))
         s.route("GET", "/api/v1/private/position/funding_records",
@@ -464,20 +465,34 @@ class FakeMexc:
         oid = next(self._ids)
         vol = int(body["vol"])
         side = int(body["side"])
-        self.position_vol += vol if side == 3 else -vol if side == 2 else 0
+        price = float(body.get("price") or self.fill_price)
+        sells = side in (3, 4)
+        crosses = int(body["type"]) in (5, 6) or (
+            price <= self.fill_price if sells else price >= self.fill_price)
+        if crosses:
+            self.position_vol += vol if side == 3 else -vol if side == 2 else 0
         self.orders[body["externalOid"]] = {
             "orderId": str(oid), "symbol": body["symbol"], "positionId": "0",
             "price": str(body.get("price", self.fill_price)), "vol": str(vol),
             "leverage": str(body.get("leverage", "")), "side": str(side), "category": "1",
             "orderType": str(body["type"]), "dealAvgPrice": str(self.fill_price),
-            "dealVol": str(vol), "orderMargin": "0",
+            "dealVol": str(vol if crosses else 0), "orderMargin": "0",
             "takerFee": f"{vol * 0.0001 * self.fill_price * 0.0005:.4f}",
             "makerFee": "0", "profit": "0", "feeCurrency": "USDT",
-            "openType": str(body["openType"]), "state": "3",
+            "openType": str(body["openType"]), "state": "3" if crosses else "2",
             "externalOid": body["externalOid"], "errorCode": "0", "usedMargin": "0",
             "createTime": str(_now_ms()), "updateTime": str(_now_ms()), "positionMode": "2",
         }
         return 200, {"success": True, "code": 0, "data": {"orderId": str(oid), "ts": _now_ms()}}
+
+    def _cancel(self, r: Any) -> Reply:
+        ids = [str(i) for i in json.loads(r.raw)]
+        out = []
+        for o in self.orders.values():
+            if o["orderId"] in ids and o["state"] == "2":
+                o["state"] = "4"  # cancelled
+                out.append({"orderId": o["orderId"], "errorCode": 0, "errorMsg": "success"})
+        return 200, {"success": True, "code": 0, "data": out}
 
     def _positions(self, r: Any) -> Reply:
         rows = []
@@ -550,6 +565,7 @@ class FakeWeex:
                 lambda r: (200, {"code": "200", "msg": "success"}))
         s.route("POST", "/capi/v3/order", self._create)
         s.route("GET", "/capi/v3/account/position/allPosition", self._positions)
+        s.route("DELETE", "/capi/v3/order", self._cancel)
         s.route("GET", "/capi/v3/market/symbolPrice", lambda r: (200, {
             "symbol": "BTCUSDT", "price": f"{self.fill_price:.1f}", "time": _now_ms()}))
         s.route("GET", "/capi/v3/openOrders", lambda r: (200, [
@@ -557,6 +573,14 @@ class FakeWeex:
         s.route("GET", "/capi/v3/order/history", lambda r: (200, [
             copy.deepcopy(o) for o in self.orders.values() if o["status"] != "NEW"]))
         return self
+
+    def _cancel(self, r: Any) -> Reply:
+        oid = r.params.get("orderId")
+        for o in self.orders.values():
+            if str(o["orderId"]) == str(oid) and o["status"] == "NEW":
+                o["status"] = "CANCELED"
+                return 200, copy.deepcopy(o)
+        return 400, {"code": -2011, "msg": "Unknown order sent."}
 
     def _positions(self, r: Any) -> Reply:
         if self.position_btc <= 1e-12:
@@ -583,13 +607,19 @@ class FakeWeex:
         if reduce_only and self.position_btc <= 0:
             return 400, {"code": -2022, "msg": "ReduceOnly Order is rejected."}
         oid = next(self._ids)
-        self.position_btc += -qty if reduce_only else qty
+        price = float(body.get("price") or self.fill_price)
+        crosses = body["type"] == "MARKET" or (
+            price <= self.fill_price if body["side"] == "SELL" else price >= self.fill_price)
+        if crosses:
+            self.position_btc += -qty if reduce_only else qty
         self.orders[cid] = {
             "avgPrice": f"{self.fill_price:.1f}", "clientOrderId": cid,
-            "cumQuote": f"{qty * self.fill_price:.4f}", "executedQty": body["quantity"],
+            "cumQuote": f"{qty * self.fill_price:.4f}" if crosses else "0",
+            "executedQty": body["quantity"] if crosses else "0",
             "orderId": oid, "origQty": body["quantity"], "price": body.get("price", "0"),
             "reduceOnly": reduce_only, "side": body["side"],
-            "positionSide": body["positionSide"], "status": "FILLED", "stopPrice": "0",
+            "positionSide": body["positionSide"], "status": "FILLED" if crosses else "NEW",
+            "stopPrice": "0",
             "symbol": body["symbol"], "time": _now_ms(), "timeInForce": "GTC",
             "type": body["type"], "updateTime": _now_ms(), "workingType": "UNKNOWN_PRICE_TYPE",
         }
