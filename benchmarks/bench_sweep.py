@@ -69,7 +69,8 @@ def run(n_workers: int, the_spec: dict[str, Any]) -> tuple[float, pd.DataFrame, 
     from althedge.services.sweep import sweep
 
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None, silence_logs=50) as cluster, \
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                      silence_logs=50) as cluster, \
             Client(cluster) as client, tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         runs = sweep(the_spec, client=client, out=Path(tmp) / "out")
@@ -102,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         base_rate = base_rate or (rate if k == counts[0] else None)
         eff = rate / (k * base_rate) if base_rate and counts[0] == 1 else float("nan")
         per_task = runs.groupby("task_id")["task_seconds"].first()
+        cpu = runs.groupby("task_id")["task_cpu_seconds"].first()
         print(f"  {k} worker(s): wall {wall:7.1f} s, {rate:6.3f} runs/s, scaling efficiency "
               f"{eff:5.2f}; peak RSS per worker {', '.join(f'{m:.0f}' for m in rss)} MB; "
               f"task {per_task.median():.1f} s median ({per_task.min():.1f}–"
-              f"{per_task.max():.1f}), one run ≈ {per_task.median() / len(POLICIES):.2f} s; "
+              f"{per_task.max():.1f}), CPU {cpu.median():.1f} s median, one run ≈ "
+              f"{cpu.median() / len(POLICIES):.2f} CPU s; "
               f"{len(ok)}/{len(runs)} runs ok; load now {os.getloadavg()[0]:.1f}")
         frame = runs[metric_cols].reset_index(drop=True)
         if first is None:

@@ -28,8 +28,11 @@ ALLOWED: dict[str, set[str]] = {
     "venues": {"core", "errors", "exchanges"},
     "journal": {"core", "errors"},
     "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config"},
+    # cli/serve.py starts the dashboard (`althedge serve`): cli → web, never back
     "cli": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services",
-            "bundled"},
+            "bundled", "web"},
+    # the dashboard sits beside the CLI (people → services) and never imports it
+    "web": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services"},
     "bundled": set(),
 }
 

@@ -101,3 +101,49 @@ def test_a_rebalance_below_the_minimum_notional_is_skipped_with_its_reason(
         assert res.orders == []
         assert "below the exchange minimum of 100" in res.message and "\n" not in res.message
         assert any(w.startswith("skipped sell 0.001") for w in res.warnings)
+
+
+def test_outcome_unknown_leaves_the_intent_open_and_the_next_command_settles_it(
+    tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any
+) -> None:
+    """The create times out after Binance took (and filled) the order; every lookup then
+    fails. Nothing is re-sent; the journal keeps the intent; the next command finds the
+    order by its client id and records its fill — one order for one intent."""
+    from althedge.errors import OrderOutcomeUnknownError
+
+    source = open_source(shared_data / "daily")
+    cfg = parse_portfolio(PORTFOLIO)
+    srv = fake_binance.server
+    fake_binance.fill_on_create = 1.0
+    srv.delay_next("POST", "/fapi/v1/order", 1.6)  # the reply never arrives in time
+    real_get = srv.routes[("GET", "/fapi/v1/order")]
+    outage = {"on": False}
+
+    def get(r: Any) -> Any:
+        if outage["on"]:
+            return 503, {"code": -1001, "msg": "Internal error; unable to process your request."}
+        return real_get(r)
+
+    def create(r: Any, _real: Any = srv.routes[("POST", "/fapi/v1/order")]) -> Any:
+        reply = _real(r)
+        outage["on"] = True  # the exchange acted; from now on it answers no lookups
+        return reply
+
+    srv.route("GET", "/fapi/v1/order", get)
+    srv.route("POST", "/fapi/v1/order", create)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        with pytest.raises(OrderOutcomeUnknownError):
+            open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+        (row,) = j.orders()
+        assert row.status == "intent"  # neither "not_sent" nor re-sent
+        assert len(srv.calls("POST", "/fapi/v1/order")) == 1
+    outage["on"] = False  # the exchange answers again
+    (order,) = fake_binance.orders.values()
+    fake_binance.positions = [{**_venues.fixture_json("binanceusdm_positionRisk_v3.json")[0],
+                               "positionAmt": f"-{order['executedQty']}"}]
+    with Journal(tmp_path / "journal.sqlite") as j:
+        st = hedge_status(j, binance_venue, source, as_of=AS_OF)
+        (row,) = j.orders()
+        assert row.status == "filled" and row.filled == pytest.approx(float(order["executedQty"]))
+        assert st.reconciliation.ok
+    assert len(srv.calls("POST", "/fapi/v1/order")) == 1

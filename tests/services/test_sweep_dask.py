@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def _spec(random: int = 3, periods: int = 2) -> dict[str, Any]:
 def client() -> Any:
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=50,
+        dashboard_address="127.0.0.1:0", silence_logs=50,
     )
     c = distributed.Client(cluster)
     yield c
@@ -101,6 +102,33 @@ def test_sweep_rows_equal_a_serial_run_exactly(client: Any, tmp_path: Path) -> N
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert {r["period"] for r in summary["rankings"]} == {"2022", "2023-24"}
     assert summary["walk_forward"][0]["choose_period"] == "2022"
+    page = (tmp_path / "out" / "summary.html").read_text(encoding="utf-8")
+    assert re.search(r"<script[^>]*\ssrc=", page) is None  # plotly inlined, no network
+    assert "2023-24" in page and "Walk-forward" in page
+    assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_cli_runs_on_an_existing_scheduler(client: Any, tmp_path: Path) -> None:
+    spec = tmp_path / "one.toml"
+    spec.write_text('prices = "bundled"\npolicies = ["none", "rolling-ols:90"]\n'
+                    '[portfolios]\nrandom = 2\ncoins = 2\nuniverse = ["SOL", "ADA", "XRP"]\n'
+                    '[[periods]]\nname = "2024"\nstart = "2024-01-01"\n', encoding="utf-8")
+    address = client.scheduler.address
+    proc = subprocess.run([sys.executable, "-m", "althedge", "sweep", str(spec), "--scheduler",
+                           address, "--out", str(tmp_path / "o"), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert (data["tasks"], data["runs"], data["runs_ok"]) == (2, 4, 4)
+    # the runs were done by the cluster's workers (they hold the task results' keys' log)
+    done = client.run(lambda dask_worker: len(dask_worker.state.log))
+    assert sum(done.values()) > 0
+    bad = subprocess.run([sys.executable, "-m", "althedge", "sweep", str(spec), "--scheduler",
+                          "tcp://127.0.0.1:9", "--out", str(tmp_path / "o2")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [bad.stderr.strip()]
+    assert bad.stderr.startswith("error: scheduler: cannot reach tcp://127.0.0.1:9")
 
 
 def test_a_worker_killed_during_a_task_loses_and_duplicates_nothing(

@@ -205,3 +205,27 @@ def test_summary_ranks_per_period_and_follows_the_walk_forward_choice() -> None:
     assert (s.failed, s.no_data) == (0, 1) and "SOL listed later" in s.errors[0]
     he = summarise(_runs(), "hedge_effectiveness", bootstrap=10)
     assert he.higher_is_better and not s.higher_is_better
+
+
+def test_a_run_without_data_is_rows_named_like_the_runs_that_ran() -> None:
+    from althedge.services.sweep import run_task
+
+    spec = parse_spec(_spec(policies=["none", "ols"], triggers=["always", "trend:100"],
+                            portfolios={"random": 1, "universe": ["SOL"], "coins": 1},
+                            periods=[{"name": "2019", "start": "2019-01-01",
+                                      "end": "2019-12-31"}]))
+    (random_task,) = expand_tasks(spec)
+    rows = run_task(random_task)  # SOL was listed in 2020: no data in 2019
+    assert rows["status"].tolist() == ["no-data"] * 3
+    assert rows["policy"].tolist() == ["none", "rolling-ols:90",
+                                       "rolling-ols:90 when trend:100/1"]
+    assert rows["error"].iloc[0] == "prices: SOL has no 1d close in 2019-01-01 → 2019-12-31"
+    assert rows["rank"].isna().all() and rows["hedge_effectiveness"].isna().all()
+    spec = parse_spec(_spec(policies=["none", "plan"], portfolios={"files": [str(EXAMPLE)]},
+                            periods=[{"name": "2024", "start": "2024-01-01"}]))
+    (task,) = expand_tasks(spec)
+    rows = run_task(task)
+    assert rows["status"].tolist() == ["ok", "ok"]
+    assert rows["policy"].tolist() == ["none", "plan"]  # the same name for every file
+    assert rows["policy_resolved"].iloc[1].startswith("plan (")
+    assert str(rows["rank"].dtype) == "Int64" and sorted(rows["rank"]) == [1, 2]

@@ -253,3 +253,17 @@ def test_inverse_funding_is_in_the_coin(bybit: Any) -> None:
     ]}))
     (pay,) = venue.funding_payments(inv)
     assert pay.currency == "BTC" and pay.amount == pytest.approx(-0.0000021)
+
+
+def test_classic_account_sets_the_margin_mode_per_symbol(bybit: Any) -> None:
+    """A classic account (unifiedMarginStatus 1) keeps the margin mode per symbol
+    (POST /v5/position/switch-isolated, tradeMode 0 = cross): nothing account-wide."""
+    venue, srv, _, _ = bybit
+    _account(srv, 1, "")
+    srv.route("GET", "/v5/user/query-api", _ok({"unified": 0, "uta": 0, "readOnly": 0}))
+    venue.set_leverage(SYMBOL, 3, "cross")
+    (switch,) = srv.calls("POST", "/v5/position/switch-isolated")
+    body = json.loads(switch.raw)
+    assert body["tradeMode"] == 0 and body["symbol"] == "BTCUSDT"
+    assert body["buyLeverage"] == body["sellLeverage"] == "3"
+    assert srv.calls("POST", "/v5/account/set-margin-mode") == []

@@ -270,3 +270,41 @@ def test_position_margin_figures_are_the_exchanges(okx: Any) -> None:
     assert pos.margin_mode == "isolated" and pos.liquidation_price == pytest.approx(125_000)
     assert pos.maintenance_margin == pytest.approx(3.69)
     assert pos.margin_includes_pnl is True
+
+
+def test_funding_bills_are_read_by_window_and_paged_after_the_oldest_bill(okx: Any) -> None:
+    """OKX funding = bills ``type=8`` (GET /api/v5/account/bills-archive, newest first,
+    100 per page). ccxt ignores ``since`` there: althedge bounds each window with
+    ``begin``/``end`` and pages with ``after`` = the oldest bill id."""
+    venue, srv, _ = okx
+    opened = 1_763_000_000_000
+    bills = [
+        {"billId": str(700_000 + k), "ccy": "USDT", "instId": "BTC-USDT-SWAP",
+         "instType": "SWAP", "type": "8", "subType": "174" if k % 2 else "173",
+         "balChg": "-0.0176" if k % 2 else "0.088", "bal": "1000", "posBalChg": "0",
+         "ts": str(opened + k * 8 * 3_600_000), "mgnMode": "isolated", "pnl": "0"}
+        for k in range(150)  # 50 days of 8-hourly payments
+    ]
+    bills.append({**bills[0], "billId": "699999", "ts": str(opened - 3_600_000),
+                  "balChg": "5.0"})  # before the leg opened: another hedge's
+
+    def archive(r: Any) -> Any:
+        lo, hi = int(r.params.get("begin", 0)), int(r.params.get("end", 10**15))
+        after = int(r.params.get("after", 10**12))
+        sel = sorted((b for b in bills if lo <= int(b["ts"]) <= hi and int(b["billId"]) < after),
+                     key=lambda b: -int(b["ts"]))
+        return _ok(sel[: int(r.params.get("limit", 100))])
+
+    srv.route("GET", "/api/v5/account/bills-archive", archive)
+    srv.route("GET", "/api/v5/public/mark-price", _ok([
+        {"instId": "BTC-USDT-SWAP", "instType": "SWAP", "markPx": "90000", "ts": str(opened)}]))
+    venue.exchange.milliseconds = lambda: opened + 50 * 86_400_000
+    venue.FUNDING_WINDOW_DAYS = 60  # one window of 150 bills: two pages
+    pays = venue.funding_payments(SYMBOL, since_ms=opened)
+    assert len(pays) == 150
+    assert sum(p.amount for p in pays) == pytest.approx(75 * 0.088 - 75 * 0.0176)
+    assert all(p.currency == "USDT" for p in pays)
+    calls = srv.calls("GET", "/api/v5/account/bills-archive")
+    assert all("begin" in c.params and "end" in c.params for c in calls)
+    assert "until" not in "".join(str(c.params) for c in calls)
+    assert [c.params.get("after") for c in calls] == [None, "700050"]

@@ -109,3 +109,24 @@ def test_order_contract_on_ccxt_binance(binance_venue: Any, fake_binance: Any) -
     binance_venue.set_leverage("BTC/USDT:USDT", 2, "isolated")
     _contract(binance_venue, "BTC/USDT:USDT", 0.01, 95_000.0)
     assert len(fake_binance.server.calls("POST", "/fapi/v1/order")) == 1
+
+
+@pytest.mark.parametrize("name", SUPPORTED_EXCHANGES)
+def test_testnet_reaches_each_exchanges_test_or_demo_environment(name: str) -> None:
+    """--testnet works for every venue: Binance futures → demo trading (ccxt refuses the
+    old futures sandbox for signed calls), Bybit → api-testnet, OKX → demo trading
+    (``x-simulated-trading: 1``), Deribit → test.deribit.com. Nothing is sent."""
+    venue = CcxtVenue.create(name, testnet=True)
+    assert venue.name == f"{name}-testnet"
+    urls = str(venue.exchange.urls["api"])
+    expected = {
+        "binanceusdm": "https://demo-fapi.binance.com",
+        "binancecoinm": "https://demo-dapi.binance.com",
+        "bybit": "https://api-testnet.",
+        "deribit": "https://test.deribit.com",
+    }
+    if name == "okx":
+        assert venue.exchange.headers.get("x-simulated-trading") == "1"
+    else:
+        assert expected[name] in urls
+    assert "https://fapi.binance.com" not in urls and "https://api.bybit.com" not in urls

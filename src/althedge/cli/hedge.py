@@ -23,6 +23,7 @@ from rich.table import Table
 
 from althedge.cli.common import console, emit_json, err_console, parse_date
 from althedge.errors import InputError
+from althedge.exchanges.registry import SUPPORTED_EXCHANGES
 from althedge.journal import Journal
 from althedge.services import state
 from althedge.services.hedge import (
@@ -168,14 +169,51 @@ def _as_of(venue: Any, at: date | None) -> date | None:
 
 
 def _execution(
-    order_type: str, offset_bps: float, timeout: float, fallback: str
+    order_type: str, offset_bps: float, timeout: float, fallback: str,
+    limit_prices: dict[str, float] | None = None, limit_at: str | None = None,
 ) -> ExecutionSettings:
     return ExecutionSettings(
         order_type=order_type,  # type: ignore[arg-type]
         offset_bps=offset_bps,
         timeout_s=timeout,
         fallback=fallback,  # type: ignore[arg-type]
+        limit_prices_usd=limit_prices or {},
+        limit_at=limit_at,
     )
+
+
+LimitAtOpt = typer.Option(
+    None, "--limit-at",
+    help="Limit price: a volume-profile level of the hedge asset (poc, vah, val, hvn; see "
+    "`althedge levels`) or a price in USD. Shown in the dry-run orders.",
+)
+
+
+def _limit_prices(source: Any, assets: list[str], spec: str | None, side: str,
+                  when: date | None, venue: str = "paper") -> dict[str, float] | None:
+    """``--limit-at`` per hedge asset (levels as of the paper date, data up to it only;
+    on a real exchange from bars no older than a few days)."""
+    if spec is None:
+        return None
+    from althedge.services.levels import limit_prices_for_assets
+
+    fresh_on = None if venue == "paper" else date.today()
+    prices = limit_prices_for_assets(source, assets, spec, side, as_of=when, fresh_on=fresh_on)
+    for asset, px in prices.items():
+        err_console.print(f"--limit-at {spec}: {side} {asset} at {px:,.2f} USD", soft_wrap=True)
+    return prices
+
+
+def _warn_marketable(result: LifecycleResult) -> None:
+    """A limit beyond the mark on the aggressive side fills at once: say so."""
+    for o in result.orders:
+        px, mark = o.get("price"), o.get("mark_price_usd")
+        if not px or not mark:
+            continue
+        if (o["side"] == "sell" and px < mark) or (o["side"] == "buy" and px > mark):
+            err_console.print(
+                f"[yellow]warning:[/] the {o['side']} limit {px:,.2f} is through the mark "
+                f"{mark:,.2f}: it fills at once, like a market order", soft_wrap=True)
 
 
 def _reconcile_first(journal: Journal, venue: Any) -> Reconciliation:
@@ -275,6 +313,7 @@ def _run_reconciled(
     venue: str | None = None,
     prices: str | None = None,
     open_venue: Callable[[], tuple[Any, Any]] | None = None,
+    after: Callable[[Any], None] | None = None,
 ) -> None:
     """The shape of every hedge command: journal → venue → reconcile first → run → save → print.
 
@@ -299,6 +338,8 @@ def _run_reconciled(
         rec = _reconcile_first(journal, v)
         result = run(journal, v, source, as_of=_as_of(v, when), rec=rec)
         _save(v, live)
+    if after is not None:
+        after(result)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -320,8 +361,7 @@ def open_cmd(
     venue: str = typer.Option(
         "paper",
         "--venue",
-        help="paper, or a ccxt id: binanceusdm, binancecoinm, bybit, okx, deribit, "
-        "bingx, mexc, weex, hyperliquid.",
+        help=f"paper, or a ccxt id: {', '.join(SUPPORTED_EXCHANGES)}.",
     ),
     prices: str | None = PricesOpt,
     live: bool = LiveOpt,
@@ -345,6 +385,7 @@ def open_cmd(
     fallback: str = typer.Option(
         "market", "--fallback", help="After the timeout: market, reprice or cancel."
     ),
+    limit_at: str | None = LimitAtOpt,
 ) -> None:
     """Plan the hedge for PORTFOLIO and place one short per hedge asset (dry run unless --live)."""
     from althedge.config import load_portfolio
@@ -352,9 +393,12 @@ def open_cmd(
 
     cfg = load_portfolio(portfolio)
     when = _at(at)
-    execution = _execution(order_type, offset_bps, timeout, fallback)
     prices = prices or cfg.hedge.price_source
     source = _open_source(prices)
+    execution = _execution(
+        order_type, offset_bps, timeout, fallback,
+        _limit_prices(source, list(cfg.hedge.assets), limit_at, "sell", when, venue), limit_at,
+    )
 
     def open_venue() -> tuple[Any, Any]:
         v = _make_venue(
@@ -390,6 +434,7 @@ def open_cmd(
         live=live,
         as_json=as_json,
         open_venue=open_venue,
+        after=_warn_marketable,
     )
 
 
@@ -512,18 +557,36 @@ def close_cmd(
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
+    limit_at: str | None = LimitAtOpt,
+    timeout: float = typer.Option(
+        30.0, "--timeout", help="Seconds a limit order may work before the fallback."
+    ),
+    fallback: str = typer.Option(
+        "market", "--fallback", help="After the timeout: market, reprice or cancel."
+    ),
 ) -> None:
     """Buy every leg's short back (reduce-only) and print the attribution."""
     from althedge.services.hedge import close_hedge
 
+    when = _at(at)
+
+    def run(journal: Journal, v: Any, source: Any, **kw: Any) -> CloseResult:
+        row = journal.active_hedge()
+        assets = [leg.hedge_asset for leg in HedgeRecord.from_row(row).legs] if row else []
+        name = "paper" if getattr(v, "name", "") == "paper" else "exchange"
+        levels = _limit_prices(source, assets, limit_at, "buy", when, name) if assets else None
+        execution = _execution("limit", 0.0, timeout, fallback, levels, limit_at)
+        return close_hedge(journal, v, source, live=live, execution=execution, **kw)
+
     _run_reconciled(
-        partial(close_hedge, live=live),
+        run,
         _print_close,
         data_dir=data_dir,
-        when=_at(at),
+        when=when,
         live=live,
         as_json=as_json,
         prices=prices,
+        after=lambda c: _warn_marketable(c.result),
     )
 
 

@@ -42,7 +42,7 @@ def _root(
 
 def _register() -> None:
     # Each sub-module owns its commands; imported here so `althedge --help` lists them all.
-    from althedge.cli import backtest, calc, data, hedge, plan, sweep
+    from althedge.cli import backtest, calc, data, hedge, levels, plan, serve, sweep
 
     app.add_typer(
         calc.app,
@@ -58,6 +58,8 @@ def _register() -> None:
     plan.register(app)
     backtest.register(app)
     hedge.register(app)
+    levels.register(app)
+    serve.register(app)
     sweep.register(app)
 
 

@@ -35,6 +35,17 @@ def lookup(exchange: Any, market: Mapping[str, Any], cid: str) -> list[dict[str,
         return []
 
 
+def funding_window(start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Bills between two times (GET /api/v5/account/bills-archive ``begin``/``end``, ms)."""
+    return {"begin": str(start_ms), "end": str(end_ms)}
+
+
+def funding_next_page(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bills come newest first: the next page is ``after`` the oldest bill id seen."""
+    ids = [int(r["id"]) for r in rows if str(r.get("id") or "").isdigit()]
+    return {"after": str(min(ids))} if ids else {}
+
+
 def hedge_mode(exchange: Any, market: Mapping[str, Any]) -> bool:
     """``posMode`` of the account (GET /api/v5/account/config)."""
     return bool(exchange.fetch_position_mode(market["symbol"]).get("hedged"))
@@ -50,7 +61,14 @@ OKX = ExchangeProfile(
     title="OKX (swaps and futures)",
     contract_types=("linear", "inverse"),
     fees=FeeSchedule(0.0002, 0.0005, "okx.com/fees, regular user Lv1 (2026-11)"),
-    funding=FundingRules(interval_hours=8.0, received_sign=1.0, history="ccxt", history_page=100),
+    funding=FundingRules(
+        interval_hours=8.0,
+        received_sign=1.0,
+        history="ccxt",
+        history_page=100,
+        window_params=funding_window,
+        next_page_params=funding_next_page,
+    ),
     trade_market_types=("swap", "future"),
     data_market_types=("spot", "swap", "future"),
     ohlcv_page=100,

@@ -65,12 +65,20 @@ class FundingRules:
     * ``rate_history_hours``: the period the rates in the public funding-rate history
       refer to, when it differs from the spacing of the rows (Deribit: hourly rows that
       carry the 8-hour rate ``interest_8h``); None = the spacing of the rows;
+    * ``window_params`` / ``next_page_params``: how a window is bounded and paged when
+      the exchange does not page forward by time (OKX bills);
     * ``settles_in_market_settle``: the payment is in the market's settlement currency
       whatever ccxt's ``code`` says (ccxt labels Bybit inverse funding "USD").
     """
 
     interval_hours: float = 8.0
     received_sign: float = 1.0
+    #: extra params bounding one window of the account's funding ``[start_ms, end_ms]``
+    #: (default: ccxt's ``until``; OKX bills: ``begin``/``end``)
+    window_params: Callable[[int, int], dict[str, Any]] | None = None
+    #: params for the next page from the rows of a full one (OKX bills, newest first:
+    #: ``after`` = the oldest ``billId``); None: page forward from the newest timestamp
+    next_page_params: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
     history: Literal["ccxt", "transaction_log", "none"] = "ccxt"
     history_page: int = 100
     rate_history_hours: float | None = None

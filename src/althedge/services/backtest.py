@@ -54,6 +54,7 @@ from althedge.core.sizing import parse_rounding
 from althedge.core.triggers import TriggerInputs, evaluate
 from althedge.data import PriceSource, check_closes
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
+from althedge.exchanges.registry import fee_schedule
 from althedge.services.backtest_compare import (
     parse_compare_item,
     parse_policy_list,
@@ -94,20 +95,13 @@ __all__ = [
 DEFAULT_FUNDING_RATE_8H = 0.0001
 #: (maker, taker) fee rates of the base VIP tier, as published by each exchange's fee
 #: page (checked 2026-11): Binance USDⓈ-M/COIN-M 0.02 %/0.05 %, Bybit 0.02 %/0.055 %,
-#: OKX 0.02 %/0.05 %, Deribit futures 0 %/0.05 %; BingX perpetuals 0.02 %/0.05 % (bingx.com
-#: "Fee rate" page, standard users); MEXC futures 0 %/0.05 % (mexc.com/fee; as encoded in
-#: ccxt 4.5.90, not re-read here); WEEX futures 0.02 %/0.08 % (the makerFeeRate /
-#: takerFeeRate of WEEX's contract exchangeInfo reply for BTCUSDT, 2026); Hyperliquid
-#: perps tier 0 0.015 %/0.045 % (hyperliquid docs "Fees").
+#: OKX 0.02 %/0.05 %, Deribit futures 0 %/0.05 %, BingX 0.02 %/0.05 %, MEXC 0 %/0.05 %,
+#: WEEX 0.02 %/0.08 %, Hyperliquid 0.015 %/0.045 % (sources in each profile).
+#: One source: each exchange's profile (althedge.exchanges).
 FEE_SCHEDULES: dict[str, tuple[float, float]] = {
-    "binance": (0.0002, 0.0005),
-    "bybit": (0.0002, 0.00055),
-    "okx": (0.0002, 0.0005),
-    "deribit": (0.0, 0.0005),
-    "bingx": (0.0002, 0.0005),
-    "mexc": (0.0, 0.0005),
-    "weex": (0.0002, 0.0008),
-    "hyperliquid": (0.00015, 0.00045),
+    family: fee_schedule(family) for family in (
+        "binance", "bybit", "okx", "deribit", "bingx", "mexc", "weex", "hyperliquid",
+    )
 }
 _PERIODS_PER_YEAR = {"1d": 365.0, "1h": 365.0 * 24}
 _BAR_HOURS = {"1d": 24.0, "1h": 1.0}

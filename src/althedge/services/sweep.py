@@ -44,7 +44,6 @@ import pandas as pd
 
 from althedge.config import PortfolioConfig, parse_portfolio
 from althedge.data import PriceSource
-from althedge.data.cache import atomic_write_parquet
 from althedge.errors import AlthedgeError, DataError, InputError
 from althedge.services.backtest import (
     BacktestResult,
@@ -132,8 +131,13 @@ def _portfolio(task: SweepTask, source: PriceSource) -> PortfolioConfig:
                                timeframe=task.timeframe)
         full = closes.dropna()
         if closes.empty or full.empty:
-            raise DataError(f"prices: no {task.timeframe} bar in the period where "
-                            f"{', '.join(coins)} all have a close")
+            absent = [c for c in coins if c not in closes or closes[c].notna().sum() == 0]
+            span = f"{task.start or 'the start'} → {task.end or 'the end'}"
+            raise DataError(
+                f"prices: {', '.join(absent)} {'has' if len(absent) == 1 else 'have'} no "
+                f"{task.timeframe} close in {span}" if absent else
+                f"prices: no {task.timeframe} bar in {span} where {', '.join(coins)} all "
+                "have a close")
         first, at = full.index[0], full.iloc[0]
         if first > closes.index[0] + pd.Timedelta(days=7):
             late = [c for c in coins if closes[c].first_valid_index() == first
@@ -182,19 +186,22 @@ def _metric_values(m: PolicyMetrics) -> dict[str, Any]:
 def task_rows(task: SweepTask, result: BacktestResult, pf: PortfolioConfig) -> pd.DataFrame:
     """The rows of one finished task: one per compared hedge, in the spec's order."""
     settings = _settings(task)
-    order = [s.name for s in parse_policy_list(list(task.compared), window=settings.window,
-                                               halflife=settings.halflife, portfolio=pf)]
+    specs = parse_policy_list(list(task.compared), window=settings.window,
+                              halflife=settings.halflife, portfolio=pf)
     by_name = {p.name: p for p in result.policies}
     base = _base_row(task, pf)
     unhedged = ([e.unhedged_loss_pct for e in result.episodes])
     rows = []
-    for name in order:
+    for item, spec in zip(task.compared, specs, strict=True):
+        name = spec.name
         p = by_name[name]
         m = _metric_values(p.metrics)
         losses = [e.losses_pct[name] for e in result.episodes]
         r_h, r_u = p.metrics.return_hedged_pct, p.metrics.return_unhedged_pct
         rows.append({
-            **base, "policy": name, "sizing": p.spec.name,
+            # a portfolio file's own hedge ("plan") differs per portfolio: compared as "plan"
+            **base, "policy": item if spec.plan else name, "policy_resolved": name,
+            "sizing": p.spec.name,
             "trigger": p.trigger.name if p.trigger is not None else "",
             "status": "ok", "error": "", "rank": p.rank, "score": p.score,
             "n_compared": len(result.policies), "span_start": result.start,
@@ -210,12 +217,25 @@ def task_rows(task: SweepTask, result: BacktestResult, pf: PortfolioConfig) -> p
     return pd.DataFrame(rows)
 
 
+def _names(task: SweepTask) -> list[str]:
+    """The compared hedges' names as ok rows carry them (``ols`` → ``rolling-ols:90``;
+    ``plan`` kept), or the spec's text when even that cannot be worked out."""
+    try:
+        settings = _settings(task)
+        pf = parse_portfolio(json.loads(task.portfolio_json), source=task.portfolio)
+        specs = parse_policy_list(list(task.compared), window=settings.window,
+                                  halflife=settings.halflife, portfolio=pf)
+    except Exception:
+        return list(task.compared)
+    return [item if s.plan else s.name for item, s in zip(task.compared, specs, strict=True)]
+
+
 def _error_rows(task: SweepTask, err: BaseException) -> pd.DataFrame:
     status = "no-data" if isinstance(err, DataError) else "error"
     message = str(err) if isinstance(err, AlthedgeError) else f"{type(err).__name__}: {err}"
     base = _base_row(task, None)
-    rows = [{**base, "policy": name, "sizing": "", "trigger": "", "status": status,
-             "error": message} for name in task.compared]
+    rows = [{**base, "policy": name, "policy_resolved": "", "sizing": "", "trigger": "",
+             "status": status, "error": message} for name in _names(task)]
     return pd.DataFrame(rows)
 
 
@@ -224,7 +244,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for col in METRIC_COLUMNS:
         if col not in frame.columns:
             frame[col] = math.nan
-    for col in ("crash_loss_unhedged_pct", "task_seconds"):
+    for col in ("crash_loss_unhedged_pct", "task_seconds", "task_cpu_seconds"):
         if col not in frame.columns:
             frame[col] = math.nan
     for col in ("span_start", "span_end", "instrument", "warnings", "equity_touches_zero_on",
@@ -237,7 +257,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for col in frame.columns:
         if col in _INT_COLUMNS:
             frame[col] = frame[col].astype("Int64")
-        elif col in METRIC_COLUMNS or col == "task_seconds":
+        elif col in METRIC_COLUMNS or col in ("task_seconds", "task_cpu_seconds"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     return frame
 
@@ -245,7 +265,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 def run_task(task: SweepTask) -> pd.DataFrame:
     """Run one task (on a worker): every compared hedge on one portfolio, period and
     settings combination; a failure becomes rows with its one-line message."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     try:
         source = _worker_source(task.prices)
         pf = _portfolio(task, source)
@@ -254,10 +274,18 @@ def run_task(task: SweepTask) -> pd.DataFrame:
     except Exception as err:  # a sweep of 1,000 runs records a failed run and goes on
         frame = _error_rows(task, err)
     frame["task_seconds"] = time.perf_counter() - t0
+    frame["task_cpu_seconds"] = time.thread_time() - c0  # this thread's CPU: load-independent
     return _typed(frame)
 
 
 # ----------------------------------------------------------------------------- caller side
+
+
+def _readable(tmp: str) -> None:
+    """mkstemp makes 0600 files; results are shared like any file the user writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -268,6 +296,24 @@ def _atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        _readable(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as Parquet through a temporary file in the same folder and
+    ``os.replace``: the part is either whole or absent, whenever the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            frame.to_parquet(fh, index=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -360,14 +406,9 @@ def _client(
     n = workers or os.cpu_count() or 1
     if n < 1 or threads_per_worker < 1:
         raise InputError("workers: --workers and --threads must be at least 1")
-    try:
-        import bokeh  # noqa: F401  (the dashboard needs it)
-
-        dashboard: str | None = "127.0.0.1:0"
-    except ImportError:
-        dashboard = None
+    # a free port on 127.0.0.1 (8787 may be taken by another cluster); the link is printed
     with dd.LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
-                      host="127.0.0.1", dashboard_address=dashboard,
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0",
                       silence_logs=logging.ERROR) as cluster, dd.Client(cluster) as c:
         yield c
 
@@ -481,7 +522,7 @@ def _run(
                             f"sweep: task {task.portfolio} / {task.period} failed on the "
                             f"cluster ({type(err).__name__}: {err}); finished runs are kept "
                             f"in {out}, rerun with --resume") from None
-                    atomic_write_parquet(frame, _part(out, task))
+                    _atomic_write_parquet(frame, _part(out, task))
                     done += 1
                     fut.release()
                     tick(SweepProgress(done, len(tasks), done * per, len(tasks) * per,
@@ -493,7 +534,7 @@ def _run(
         tick(SweepProgress(len(tasks), len(tasks), len(tasks) * per, len(tasks) * per,
                            resumed, 0.0, None))
     runs = read_results(out, tasks)
-    atomic_write_parquet(runs, out / "results.parquet")
+    _atomic_write_parquet(runs, out / "results.parquet")
     summary = summarise_runs(spec, runs)
     _atomic_write_text(out / "summary.json",
                        json.dumps(_jsonable(summary.to_dict()), indent=1, allow_nan=False))

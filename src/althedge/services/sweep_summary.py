@@ -180,8 +180,8 @@ def _ranking(
     resamples: int, confidence: float, seed: int,
 ) -> Ranking:
     sub = runs[(runs["period"] == period) & (runs["combo_label"] == combo)]
-    order = list(dict.fromkeys(sub["policy"]))
     ok = sub[sub["status"] == "ok"]
+    order = list(dict.fromkeys(ok["policy"]))
     vals = ok.pivot_table(index="portfolio", columns="policy", values=metric, aggfunc="first")
     vals = vals.reindex(columns=order)
     complete = vals.replace([np.inf, -np.inf], np.nan).dropna()
@@ -357,6 +357,9 @@ P(best) = share of resamples in which the hedge's mean is the best.</p>
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -696,23 +696,31 @@ class CcxtVenue(ExecutesOrders):
             return [dict(r) for r in got]
         now = self.now_ms()
         window = self.FUNDING_WINDOW_DAYS * 86_400_000
+        rules = self.profile.funding
         seen: dict[tuple[Any, ...], dict[str, Any]] = {}
         start = int(since_ms)
         while start <= now:
             end = min(start + window - 1, now)
+            bounds = rules.window_params(start, end) if rules.window_params else {"until": end}
             cursor = start
+            extra: dict[str, Any] = {}
             for _page in range(self.MAX_PAGES):
                 got = self._call(
                     "fetch funding history", ex.fetch_funding_history, symbol, cursor, page,
-                    {"until": end},
+                    {**bounds, **extra},
                 )
-                rows = [r for r in got if cursor <= int(r.get("timestamp") or 0) <= end]
+                rows = [r for r in got if start <= int(r.get("timestamp") or 0) <= end]
                 for r in rows:
                     key = (r.get("id"), int(r.get("timestamp") or 0), r.get("amount"))
                     seen[key] = dict(r)
                 if len(got) < page or not rows:
                     break
-                cursor = max(int(r["timestamp"]) for r in rows) + 1
+                if rules.next_page_params is not None:
+                    extra = rules.next_page_params(rows)
+                    if not extra:
+                        break
+                else:
+                    cursor = max(int(r["timestamp"]) for r in rows) + 1
             start = end + 1
         return list(seen.values())
 

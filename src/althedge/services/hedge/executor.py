@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -75,6 +75,10 @@ def step(name: str, on_step: StepHook | None = None) -> None:
         hook(name)
 
 
+#: ExecutionSettings fields that belong to one command (not reused from the open's record)
+ONE_OFF_EXECUTION_FIELDS = ("limit_prices_usd", "limit_at")
+
+
 @dataclass(frozen=True)
 class ExecutionSettings:
     """How orders are worked.
@@ -85,6 +89,9 @@ class ExecutionSettings:
     ``"market"`` (cancel, send the rest at market), ``"reprice"`` (cancel, re-send the
     rest as a limit at the new mark, up to ``max_reprices`` times, then market) or
     ``"cancel"`` (leave the rest unfilled; rebalance later).
+    ``limit_prices_usd``: a fixed limit price per hedge asset (``{"BTC": 81572.4}``,
+    from ``--limit-at``, e.g. a volume-profile level) used instead of the mark ± offset
+    for that asset's limit orders; ``limit_at`` says what it was (``"vah"``, a price).
     """
 
     order_type: Literal["limit", "market"] = "limit"
@@ -93,8 +100,15 @@ class ExecutionSettings:
     poll_s: float = 1.0
     fallback: Literal["market", "reprice", "cancel"] = "market"
     max_reprices: int = 3
+    limit_prices_usd: Mapping[str, float] = field(default_factory=dict)
+    limit_at: str | None = None
 
     def __post_init__(self) -> None:
+        for asset, px in self.limit_prices_usd.items():
+            if not (math.isfinite(px) and px > 0):
+                raise InputError(f"--limit-at: the {asset} limit price must be > 0, got {px}")
+        if self.limit_prices_usd and self.order_type != "limit":
+            raise InputError("--limit-at: needs --order-type limit")
         if self.order_type not in ("limit", "market"):
             raise InputError(f"--order-type: must be limit or market, got {self.order_type!r}")
         if self.fallback not in ("market", "reprice", "cancel"):

@@ -15,7 +15,11 @@ from althedge.core.instruments import Instrument
 from althedge.services.hedge.common import EPS, signed
 from althedge.services.hedge.executor import ExecutionSettings
 from althedge.services.hedge.record import HedgeRecord, LegRecord
-from althedge.venues.execution import limit_price_at_offset, round_to_step
+from althedge.venues.execution import (
+    limit_price_at_offset,
+    round_price_to_tick,
+    round_to_step,
+)
 from althedge.venues.limits import Limits, check_order, order_notional_usd
 from althedge.venues.protocol import OrderRequest, Venue, client_order_id
 
@@ -78,10 +82,11 @@ def plan_orders(
     if size <= EPS or (not close_all and size < instrument.min_contracts - EPS):
         return []
     side: Literal["buy", "sell"] = "sell" if delta > 0 else "buy"
-    if execution.order_type == "limit":
-        price: float | None = limit_price_at_offset(
-            side, mark_price, execution.offset_bps, instrument.tick_size
-        )
+    level = execution.limit_prices_usd.get(instrument.base)
+    if execution.order_type == "limit" and level is not None:  # --limit-at: a chosen level
+        price: float | None = round_price_to_tick(level, instrument.tick_size, side)
+    elif execution.order_type == "limit":
+        price = limit_price_at_offset(side, mark_price, execution.offset_bps, instrument.tick_size)
     else:
         price = None
     order = OrderRequest(
@@ -108,6 +113,7 @@ def order_view(order: OrderRequest, instrument: Instrument, mark: float) -> dict
     d = order.to_dict()
     d["notional_usd"] = order_notional_usd(instrument, order.contracts, order.price or mark)
     d["reference_price"] = order.price or mark
+    d["mark_price_usd"] = mark
     return d
 
 

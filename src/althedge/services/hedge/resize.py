@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 from althedge.journal import Journal
 from althedge.services.hedge.common import need_hedge, portfolio_of, refuse_if_unreconciled
-from althedge.services.hedge.executor import ExecutionSettings, JournaledExecutor, StepHook
+from althedge.services.hedge.executor import (
+    ONE_OFF_EXECUTION_FIELDS,
+    ExecutionSettings,
+    JournaledExecutor,
+    StepHook,
+)
 from althedge.services.hedge.orders import LiveLeg, live_legs, plan_orders
 from althedge.services.hedge.reconcile import reconcile
 from althedge.services.hedge.record import HedgeRecord
@@ -77,9 +82,11 @@ def start_resize(
     rec = rec if rec is not None else reconcile(journal, venue)
     hedge = need_hedge(journal, what)
     refuse_if_unreconciled(rec, what, live)
+    # the open's way of working orders, minus its one-off --limit-at price (a level of
+    # that day, not of a later rebalance or close)
+    kept = {k: v for k, v in hedge.execution.items() if k not in ONE_OFF_EXECUTION_FIELDS}
     executor = JournaledExecutor(
-        journal, venue, hedge, execution or ExecutionSettings(**hedge.execution),
-        on_step=on_step,
+        journal, venue, hedge, execution or ExecutionSettings(**kept), on_step=on_step,
     )
     working = executor.cancel_working(live)
     return Resize(

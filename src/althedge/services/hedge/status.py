@@ -169,9 +169,21 @@ def leg_basis(leg: LegStatus, venue: Venue, spot: float, plan_as_of: str) -> Non
 
 
 def margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) -> float | None:
-    """Maintenance margin / margin balance (Binance's "margin ratio"; liquidation at 100 %)."""
+    """Maintenance margin / margin balance (Binance's "margin ratio"; liquidation at 100 %).
+
+    The exchange's own figures win: its margin ratio (ccxt ``marginRatio`` =
+    maintenance ÷ collateral), else its maintenance margin over the margin balance. A
+    margin that already contains the unrealised PnL (``margin_includes_pnl``: ccxt's
+    ``collateral`` on Binance, Bybit, OKX) is not given the PnL a second time. Only a
+    venue reporting neither (paper) gets the maintenance margin from the tier table.
+    """
+    if position.margin_ratio is not None:
+        return float(position.margin_ratio)
     if position.isolated_margin is None:
         return None
+    pnl = 0.0 if position.margin_includes_pnl else position.unrealised_pnl
+    if position.maintenance_margin is not None:
+        return core_margin_ratio(position.maintenance_margin, position.isolated_margin, pnl)
     # the tier is chosen by the notional in the tier's unit: USD linear, coin inverse
     value = position_value_coin if instrument.is_inverse else position_value_usd
     notional = float(value(instrument.contract_type, position.contracts,
@@ -184,4 +196,4 @@ def margin_ratio(instrument: Instrument, position: VenuePosition, mark: float) -
         instrument.contract_type, position.contracts, instrument.contract_size, mark,
         tier.mmr, tier.maint_amount, mmr_per_coin=tier.mmr_per_coin,
     ))
-    return core_margin_ratio(maintenance, position.isolated_margin, position.unrealised_pnl)
+    return core_margin_ratio(maintenance, position.isolated_margin, pnl)
