@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import date
 
 from althedge.services.hedge import STEPS, set_step_hook
@@ -24,13 +25,33 @@ from althedge.services.hedge import STEPS, set_step_hook
 CRASHED = 77
 
 
+#: env: pause at the step instead of dying (the lock tests), after creating the file
+#: named by :data:`ENV_MARKER` so the test knows the step is reached, until the file
+#: named by :data:`ENV_RELEASE` exists (at most this many seconds)
+ENV_PAUSE = "CRASH_RUN_PAUSE_S"
+ENV_MARKER = "CRASH_RUN_MARKER"
+ENV_RELEASE = "CRASH_RUN_RELEASE"
+
+
 def _install(point: str) -> None:
     if point not in STEPS:
         raise SystemExit(f"crash_run: unknown step {point!r}; one of {', '.join(STEPS)}")
+    pause = float(os.environ.get(ENV_PAUSE, "0") or 0)
 
     def hook(name: str) -> None:
-        if name == point:
-            os._exit(CRASHED)
+        if name != point:
+            return
+        if pause > 0:
+            marker = os.environ.get(ENV_MARKER)
+            if marker:
+                with open(marker, "w", encoding="utf-8") as fh:
+                    fh.write(str(os.getpid()))
+            release = os.environ.get(ENV_RELEASE)
+            deadline = time.monotonic() + pause
+            while time.monotonic() < deadline and not (release and os.path.exists(release)):
+                time.sleep(0.05)
+            return
+        os._exit(CRASHED)
 
     set_step_hook(hook)
 

@@ -67,8 +67,10 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def test_garbage_file_gives_journal_error(tmp_path: Path) -> None:
     (tmp_path / "j.sqlite").write_bytes(b"not a database at all" * 100)
-    with pytest.raises(JournalError, match="cannot open"):
+    with pytest.raises(JournalError, match="is damaged") as err:
         Journal(tmp_path / "j.sqlite")
+    # never "move the file away": without the journal the venue's positions are orphans
+    assert "move" not in str(err.value) and "restore it from a backup" in str(err.value)
 
 
 def test_only_one_open_hedge(tmp_path: Path) -> None:

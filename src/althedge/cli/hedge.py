@@ -22,7 +22,7 @@ import typer
 from rich.table import Table
 
 from althedge.cli.common import console, emit_json, err_console, parse_date
-from althedge.errors import InputError
+from althedge.errors import InputError, JournalError
 from althedge.exchanges.registry import SUPPORTED_EXCHANGES
 from althedge.journal import Journal
 from althedge.services import state
@@ -68,12 +68,75 @@ def _at(value: str | None) -> date | None:
 
 
 @contextmanager
-def _journal(data_dir: Path | None) -> Iterator[Journal]:
-    journal = Journal(state.journal_path(data_dir))
+def _journal(data_dir: Path | None, what: str, *, acting: bool) -> Iterator[Journal]:
+    """The journal for one command, with the journal's lock (journal/lock.py).
+
+    ``acting`` (open, rebalance, close, adopt — dry runs too: they reconcile into the
+    journal): wait briefly for another althedge process, else refuse naming it. Read-only
+    commands (status, monitor) take the lock when it is free; when another process holds
+    it, or the journal cannot be written, they read a snapshot and write nothing.
+    """
+    from althedge.journal.lock import JournalLock
+
+    path = state.journal_path(data_dir)
+    lock = JournalLock(path)
+    if acting:
+        lock.acquire(
+            what,
+            on_wait=lambda h: err_console.print(
+                f"waiting: another althedge process ({h.describe()}) is acting on this journal",
+                soft_wrap=True, markup=False,
+            ),
+        )
+        try:
+            journal = Journal(path)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            journal.require_writable()  # refuse before anything is read or sent
+        except BaseException:
+            journal.close()
+            lock.release()
+            raise
+    else:
+        journal, notice = _read_only_journal(path, lock)
+        if notice:
+            err_console.print(f"read-only: {notice}", soft_wrap=True, markup=False, style="yellow")
     try:
         yield journal
     finally:
         journal.close()
+        lock.release()
+
+
+def _read_only_journal(path: Path, lock: Any) -> tuple[Journal, str | None]:
+    """(journal, why it is a read-only snapshot or None) for status and monitor."""
+    from althedge.errors import JournalError
+
+    try:
+        taken = lock.try_acquire()
+    except JournalError as exc:
+        return Journal.snapshot(path), f"{exc}; showing the journal without saving anything"
+    if not taken:
+        holder = lock.holder().describe()
+        return Journal.snapshot(path), (
+            f"another althedge process ({holder}) is acting on this journal; showing a "
+            "snapshot of it, nothing is saved (run again when it is done for a fresh view)"
+        )
+    try:
+        journal = Journal(path)
+    except JournalError as exc:
+        text = str(exc)
+        if "damaged" in text:
+            lock.release()
+            raise
+        return Journal.snapshot(path), text
+    problem = journal.write_problem()
+    if problem is None:
+        return journal, None
+    journal.close()
+    return Journal.snapshot(path), problem
 
 
 def _open_source(prices: str | None) -> Any:
@@ -145,9 +208,22 @@ def _venue_from_journal(
     testnet: bool | None,
     live: bool,
 ) -> tuple[Any, Any, str | None]:
-    """(venue, price source, prices dir) for the open hedge, or the flags when none is open."""
+    """(venue, price source, prices dir) for the open hedge; with none open, ``--venue``,
+    else the last hedge's venue, else the venue this data directory last traded on
+    (``venues.json``, kept outside the journal), else paper."""
     row = journal.active_hedge()
     hedge = HedgeRecord.from_row(row) if row is not None else None
+    if hedge is None:
+        past = [HedgeRecord.from_row(r) for r in journal.hedges()]
+        hedge = next((h for h in reversed(past) if h.venue_id), None)
+        if hedge is None:
+            remembered = state.last_venue(data_dir)
+            if remembered is not None and venue in (None, remembered["venue"]):
+                venue = venue or str(remembered["venue"])
+                prices = prices or (str(remembered["prices"]) if remembered["prices"] else None)
+                testnet = testnet if testnet is not None else bool(remembered["testnet"])
+        elif venue not in (None, hedge.venue_id):
+            hedge = None
     name = venue or (hedge.venue_id if hedge else None) or "paper"
     prices = prices or (hedge.prices if hedge else None)
     use_testnet = bool(testnet if testnet is not None else (hedge.testnet if hedge else False))
@@ -306,23 +382,29 @@ def _run_reconciled(
     run: Callable[..., R],
     show: Callable[[R], None],
     *,
+    what: str,
     data_dir: Path | None,
     when: date | None,
     live: bool,
     as_json: bool,
+    acting: bool = True,
     venue: str | None = None,
     prices: str | None = None,
     open_venue: Callable[[], tuple[Any, Any]] | None = None,
     after: Callable[[Any], None] | None = None,
 ) -> None:
-    """The shape of every hedge command: journal → venue → reconcile first → run → save → print.
+    """The shape of every hedge command: lock → journal → venue → reconcile first → run →
+    save → print.
 
+    ``acting`` commands hold the journal's lock throughout (journal/lock.py); the others
+    (status) read a snapshot when another process holds it, and never save the venue.
     The venue is the open hedge's (``--venue``/``--prices`` override it) unless
     ``open_venue`` makes one; ``run(journal, venue, source, as_of=…, rec=…)`` is the
     lifecycle call. The paper account is saved only when ``live``; ``--json`` prints
-    ``result.to_dict()``, otherwise ``show(result)``.
+    ``result.to_dict()``, otherwise ``show(result)``. Exit code 6 (after printing) when the
+    venue holds something no open hedge explains or journal and venue disagree.
     """
-    with _journal(data_dir) as journal:
+    with _journal(data_dir, what, acting=acting) as journal:
         if open_venue is not None:
             v, source = open_venue()
         else:
@@ -333,17 +415,20 @@ def _run_reconciled(
                 prices=prices,
                 at=when,
                 testnet=None,
-                live=live,
+                live=live and acting,
             )
         rec = _reconcile_first(journal, v)
         result = run(journal, v, source, as_of=_as_of(v, when), rec=rec)
-        _save(v, live)
+        if acting:
+            _save(v, live)
     if after is not None:
         after(result)
     if as_json:
         emit_json(result.to_dict())
     else:
         show(result)
+    if not acting and not rec.ok:
+        raise typer.Exit(code=JournalError.exit_code)
 
 
 def _save(venue: Any, live: bool) -> None:
@@ -421,14 +506,17 @@ def open_cmd(
             src,
             live=live,
             execution=execution,
-            portfolio_path=str(portfolio),
+            portfolio_path=str(portfolio.resolve()),  # its [limits] are re-read later
             extra_settings={"venue_id": venue, "prices": prices, "testnet": testnet},
             **kw,
         )
 
+    if live:  # remembered outside the journal: a lost journal still shows the position
+        state.remember_venue(data_dir, venue, prices=prices, testnet=testnet)
     _run_reconciled(
         run,
         _print_result,
+        what="hedge open",
         data_dir=data_dir,
         when=when,
         live=live,
@@ -452,18 +540,48 @@ def status_cmd(
     _run_reconciled(
         hedge_status,
         _print_status,
+        what="hedge status",
         data_dir=data_dir,
         when=_at(at),
-        live=True,  # status records funding and reconciles: the paper account is saved
+        live=False,  # a read-only command never writes venue state (the paper account)
+        acting=False,
         as_json=as_json,
         venue=venue,
         prices=prices,
     )
 
 
+def _print_orphans(rec: Reconciliation) -> None:
+    """The table of what the venue holds that no open hedge explains, and the way out."""
+    if not rec.orphans:
+        return
+    table = Table(title="on the venue, explained by no open hedge", title_style="bold red")
+    for col in ("venue", "symbol", "what", "contracts", "entry / price", "liquidation"):
+        table.add_column(col)
+    for o in rec.orphans:
+        what = "position" if o["kind"] == "position" else f"working order {o['client_order_id']}"
+        table.add_row(
+            str(o["venue"]),
+            str(o["symbol"]),
+            what,
+            _fmt(float(o["contracts"]) * (1 if o["kind"] == "position" else
+                 (-1 if o.get("side") == "sell" else 1)), "+g"),
+            _fmt(o.get("entry_price") if o["kind"] == "position" else o.get("price")),
+            _fmt(o.get("liquidation_price")),
+        )
+    console.print(table)
+    err_console.print(
+        "[bold red]orphan:[/] adopt it into a hedge with `althedge hedge adopt PORTFOLIO.toml "
+        "--venue NAME`, or take it off with `althedge hedge close --venue NAME --orphan` "
+        "(both dry runs unless --live)",
+        soft_wrap=True,
+    )
+
+
 def _print_status(s: HedgeStatus) -> None:
     if s.hedge_id is None:
-        console.print("no open hedge")
+        console.print("no open hedge" + (" in the journal" if s.reconciliation.orphans else ""))
+        _print_orphans(s.reconciliation)
         return
     ratio = [("hedge ratio achieved", _fmt(s.hedge_ratio_achieved, ".1%"))]
     portfolio = [
@@ -487,6 +605,7 @@ def _print_status(s: HedgeStatus) -> None:
         _print_figures(f"hedge #{s.hedge_id} · {s.venue} {symbols} · {s.as_of}", portfolio + totals)
         for leg in s.legs:
             _print_figures(f"leg {leg.symbol}", _leg_rows(leg, []))
+    _print_orphans(s.reconciliation)
     for w in s.warnings:
         err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
 
@@ -542,6 +661,7 @@ def rebalance_cmd(
     _run_reconciled(
         partial(rebalance_hedge, threshold_pct=threshold, live=live),
         _print_result,
+        what="hedge rebalance",
         data_dir=data_dir,
         when=_at(at),
         live=live,
@@ -557,6 +677,17 @@ def close_cmd(
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
+    venue: str | None = typer.Option(
+        None, "--venue", help="The venue (default: the open hedge's; needed with --orphan)."
+    ),
+    orphan: bool = typer.Option(
+        False, "--orphan",
+        help="Take off what the venue holds that no open hedge explains (positions: "
+        "reduce-only market orders; unknown working orders: cancelled) instead of the hedge.",
+    ),
+    symbol: list[str] = typer.Option(
+        [], "--symbol", help="With --orphan: only this symbol (repeatable)."
+    ),
     limit_at: str | None = LimitAtOpt,
     timeout: float = typer.Option(
         30.0, "--timeout", help="Seconds a limit order may work before the fallback."
@@ -565,7 +696,25 @@ def close_cmd(
         "market", "--fallback", help="After the timeout: market, reprice or cancel."
     ),
 ) -> None:
-    """Buy every leg's short back (reduce-only) and print the attribution."""
+    """Buy every leg's short back (reduce-only) and print the attribution; with --orphan,
+    take off the venue's orphan positions and orders instead."""
+    if orphan:
+        from althedge.services.hedge.orphans import close_orphans
+
+        _run_reconciled(
+            partial(_without_as_of, close_orphans, symbols=symbol or None, live=live),
+            _print_result,
+            what="hedge close --orphan",
+            data_dir=data_dir,
+            when=_at(at),
+            live=live,
+            as_json=as_json,
+            venue=venue,
+            prices=prices,
+        )
+        return
+    if symbol:
+        raise InputError("--symbol: only with --orphan (a hedge is closed whole)")
     from althedge.services.hedge import close_hedge
 
     when = _at(at)
@@ -581,12 +730,68 @@ def close_cmd(
     _run_reconciled(
         run,
         _print_close,
+        what="hedge close",
         data_dir=data_dir,
         when=when,
         live=live,
         as_json=as_json,
+        venue=venue,
         prices=prices,
         after=lambda c: _warn_marketable(c.result),
+    )
+
+
+def _without_as_of(fn: Callable[..., R], journal: Journal, v: Any, source: Any, *,
+                   as_of: Any = None, **kw: Any) -> R:
+    """Call a service that takes neither the price source nor the market date."""
+    return fn(journal, v, **kw)
+
+
+@app.command("adopt")
+def adopt_cmd(
+    portfolio: Path | None = typer.Argument(
+        None, help="Portfolio TOML the adopted short hedges (needed when no hedge is open)."
+    ),
+    venue: str | None = typer.Option(
+        None, "--venue", help="The venue holding the position (default: the open hedge's)."
+    ),
+    symbol: list[str] = typer.Option([], "--symbol", help="Only this symbol (repeatable)."),
+    prices: str | None = PricesOpt,
+    live: bool = LiveOpt,
+    testnet: bool = typer.Option(False, "--testnet", help="Use the exchange's testnet/demo."),
+    as_json: bool = JsonOpt,
+    data_dir: Path | None = DataDirOpt,
+    at: str | None = AtOpt,
+) -> None:
+    """Journal what the venue holds and no open hedge explains: a new hedge for PORTFOLIO
+    (no hedge open), or the open hedge brought to the venue. Sends nothing; dry run unless
+    --live."""
+    from althedge.config import load_portfolio
+    from althedge.services.hedge.orphans import adopt_orphans
+
+    cfg = load_portfolio(portfolio) if portfolio is not None else None
+    prices = prices or (cfg.hedge.price_source if cfg is not None else None)
+
+    def run(journal: Journal, v: Any, src: Any, **kw: Any) -> LifecycleResult:
+        return adopt_orphans(
+            journal, v, cfg, src, symbols=symbol or None, live=live,
+            portfolio_path=None if portfolio is None else str(portfolio.resolve()),
+            extra_settings={"venue_id": venue or v.name, "prices": prices, "testnet": testnet},
+            **kw,
+        )
+
+    if live and venue:
+        state.remember_venue(data_dir, venue, prices=prices, testnet=testnet)
+    _run_reconciled(
+        run,
+        _print_result,
+        what="hedge adopt",
+        data_dir=data_dir,
+        when=_at(at),
+        live=live,
+        as_json=as_json,
+        venue=venue,
+        prices=prices,
     )
 
 
@@ -668,36 +873,48 @@ def monitor_cmd(
         min_correlation=min_correlation,
     )
     start = _at(at)
-    with _journal(data_dir) as journal:
+    current: list[Journal] = []
 
-        def venue_at(day: date | None) -> tuple[Any, Any, date | None]:
-            v, source, _ = _venue_from_journal(
-                journal,
-                data_dir=data_dir,
-                venue=None,
-                prices=prices,
-                at=day,
-                testnet=None,
-                live=True,
-            )
-            return v, source, _as_of(v, day)
+    @contextmanager
+    def session() -> Iterator[Journal]:
+        """One check's journal: the lock while it runs (a snapshot when another althedge
+        process holds it), released between checks so trading is never blocked."""
+        with _journal(data_dir, "monitor", acting=False) as journal:
+            current[:] = [journal]
+            yield journal
 
-        def on_line(text: str) -> None:  # plain text: "[critical]" is not rich markup
-            (err_console if as_json else console).print(text, soft_wrap=True, markup=False)
-
-        summary = run_monitor(
-            journal,
-            venue_at,
-            every_s=0.0 if advance_days else seconds,  # a replay runs back to back
-            iterations=iterations,
-            webhook=webhook,
-            thresholds=thresholds,
-            start=start,
-            advance_days=advance_days,
-            on_line=on_line,
+    def venue_at(day: date | None) -> tuple[Any, Any, date | None]:
+        v, source, _ = _venue_from_journal(
+            current[0],
+            data_dir=data_dir,
+            venue=None,
+            prices=prices,
+            at=day,
+            testnet=None,
+            live=False,  # a read-only command never writes venue state
         )
+        return v, source, _as_of(v, day)
+
+    def on_line(text: str) -> None:  # plain text: "[critical]" is not rich markup
+        (err_console if as_json else console).print(text, soft_wrap=True, markup=False)
+
+    summary = run_monitor(
+        None,
+        venue_at,
+        every_s=0.0 if advance_days else seconds,  # a replay runs back to back
+        iterations=iterations,
+        webhook=webhook,
+        thresholds=thresholds,
+        start=start,
+        advance_days=advance_days,
+        on_line=on_line,
+        session=session,
+    )
     if as_json:
         emit_json(summary.to_dict())
+    last = summary.last_status or {}
+    if not (last.get("reconciliation") or {}).get("ok", True):
+        raise typer.Exit(code=JournalError.exit_code)  # the venue holds what no hedge explains
 
 
 def register(root: typer.Typer) -> None:

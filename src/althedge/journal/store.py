@@ -21,6 +21,7 @@ Amounts: ``amount``/``filled`` in contracts, prices in USD, fees and funding in 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -174,24 +175,168 @@ def _funding_where(hedge_id: int, symbol: str | None) -> tuple[str, tuple[Any, .
     return "WHERE hedge_id=? AND symbol=?", (hedge_id, symbol)
 
 
-class Journal:
-    """The journal file; use as a context manager or call :meth:`close`."""
+#: tables every journal has (a missing one means the file was damaged or edited)
+REQUIRED_TABLES = frozenset(
+    {"hedges", "plans", "orders", "fills", "funding", "snapshots", "alerts", "events", "meta"}
+)
 
-    def __init__(self, path: str | Path) -> None:
+
+def _permissions(path: Path) -> str:
+    """``mode 0444, owner uid 1000`` (or why it cannot be read) for a message."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return exc.strerror or "cannot stat"
+    return f"mode {st.st_mode & 0o777:04o}, owner uid {st.st_uid}"
+
+
+def describe_sqlite_error(path: Path, exc: BaseException, doing: str) -> str:
+    """One line for a user: what is wrong with the journal at ``path`` and what to do.
+
+    Never advises moving the journal away: the journal is the only record of which
+    venue positions are hedges (without it they become orphans).
+    """
+    text = str(exc).lower()
+    folder = path.parent
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return (
+            f"journal: cannot {doing}: {path} is read-only ({_permissions(path)}; folder "
+            f"{_permissions(folder)}); nothing was written. Make it writable for this user "
+            "(chmod u+w, or chattr -i for an immutable file) and run the command again; "
+            "`althedge hedge status` and `althedge monitor` still work read-only"
+        )
+    if "locked" in text or "busy" in text:
+        return (
+            f"journal: cannot {doing}: {path} is locked by another program (not an althedge "
+            "command: those take turns through the lock file beside it), e.g. an sqlite3 shell "
+            "or a backup tool; close it and run the command again"
+        )
+    if "full" in text or "no space" in text:
+        return (
+            f"journal: cannot {doing}: the disk holding {path} is full; nothing of this step "
+            "was written. Free some space and run the command again"
+        )
+    if "unable to open" in text:
+        return (
+            f"journal: cannot {doing}: {path} cannot be opened ({_permissions(path)}; folder "
+            f"{folder}: {_permissions(folder)}); check that the folder exists and is writable "
+            "for this user"
+        )
+    if "malformed" in text or "not a database" in text or "corrupt" in text or (
+        "no such table" in text or "no such column" in text
+    ):
+        return (
+            f"journal: {path} is damaged ({exc}); keep the file (it is the record of your "
+            "hedges) and restore it from a backup (`sqlite3 FILE .recover` salvages rows); "
+            "`althedge hedge status --venue NAME` shows what the venue holds meanwhile"
+        )
+    return f"journal: cannot {doing}: {path}: {exc}"
+
+
+class Journal:
+    """The journal file; use as a context manager or call :meth:`close`.
+
+    Every SQLite failure (read-only file, disk full, damage, a lock held by another
+    program) becomes a one-line :class:`JournalError`; a write that fails is rolled
+    back whole. :meth:`snapshot` opens a read-only copy in memory (for ``hedge
+    status`` / ``monitor`` while the file cannot be written or another althedge
+    process is acting): it reconciles and computes like the real one and writes nothing
+    to disk (``read_only`` is then True).
+    """
+
+    def __init__(
+        self, path: str | Path, *, timeout_s: float = 10.0, _conn: sqlite3.Connection | None = None
+    ) -> None:
         self.path = Path(path)
+        self.read_only = _conn is not None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+            if _conn is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=timeout_s)
+                _conn.execute("PRAGMA journal_mode=WAL")
+                _conn.execute("PRAGMA synchronous=FULL")
+            self._conn = _conn
             self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._check_integrity()
             self.schema_version = migrate(self._conn)
-        except sqlite3.DatabaseError as exc:
+            self._check_tables()
+        except sqlite3.Error as exc:
+            raise JournalError(describe_sqlite_error(self.path, exc, "open the journal")) from None
+        except OSError as exc:
+            raise JournalError(describe_sqlite_error(self.path, exc, "open the journal")) from None
+
+    def write_problem(self) -> str | None:
+        """Why this journal cannot be written (a read-only or immutable file or folder,
+        a snapshot), as a one-line message; None when it can."""
+        if self.read_only:
+            return f"journal: {self.path} is open read-only (a snapshot); nothing is written"
+        for target in (self.path, self.path.parent):
+            if target.exists() and not os.access(target, os.W_OK):
+                return describe_sqlite_error(
+                    self.path, sqlite3.OperationalError("readonly"), "write the journal"
+                )
+        return None
+
+    def require_writable(self) -> None:
+        """:class:`JournalError` now — before any order — when the journal cannot be written."""
+        problem = self.write_problem()
+        if problem is not None:
+            raise JournalError(problem)
+
+    @classmethod
+    def snapshot(cls, path: str | Path, *, timeout_s: float = 5.0) -> Journal:
+        """A read-only copy of the journal at ``path`` in memory (empty when there is none).
+
+        Reads the file without writing anything (not even its WAL index when the folder
+        is read-only), so it works on a read-only or immutable journal and while another
+        process writes it (SQLite's backup takes one consistent snapshot).
+        """
+        path = Path(path)
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        if path.exists():
+            last: sqlite3.Error | None = None
+            for query in ("mode=ro", "immutable=1"):
+                try:
+                    src = sqlite3.connect(
+                        f"file:{path}?{query}", uri=True, isolation_level=None, timeout=timeout_s
+                    )
+                    try:
+                        src.backup(memory)
+                    finally:
+                        src.close()
+                    last = None
+                    break
+                except sqlite3.Error as exc:
+                    last = exc
+            if last is not None:
+                memory.close()
+                raise JournalError(describe_sqlite_error(path, last, "read the journal"))
+        return cls(path, _conn=memory)
+
+    def _check_integrity(self) -> None:
+        """``PRAGMA quick_check``: a damaged file is reported at start, before any order."""
+        rows = self._conn.execute("PRAGMA quick_check").fetchall()
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        if problems:
             raise JournalError(
-                f"journal: cannot open {self.path} ({exc}); "
-                "move the file away or pass another --data-dir"
-            ) from None
+                describe_sqlite_error(
+                    self.path, sqlite3.DatabaseError(f"malformed: {problems[0]}"), "open"
+                )
+            )
+
+    def _check_tables(self) -> None:
+        names = {
+            str(r[0])
+            for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        missing = sorted(REQUIRED_TABLES - names)
+        if missing:
+            raise JournalError(
+                describe_sqlite_error(
+                    self.path, sqlite3.DatabaseError(f"no such table: {missing[0]}"), "open"
+                )
+            )
 
     # -- plumbing -----------------------------------------------------------------
     def close(self) -> None:
@@ -205,21 +350,39 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception)."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception).
+
+        A failing SQLite call (read-only, disk full, locked, damaged) raises
+        :class:`JournalError` with nothing of the transaction kept; an
+        ``IntegrityError`` (a unique key) passes through for the caller to handle.
+        """
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise JournalError(describe_sqlite_error(self.path, exc, "write")) from None
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise JournalError(describe_sqlite_error(self.path, exc, "write")) from None
             raise
-        self._conn.execute("COMMIT")
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return list(self._conn.execute(sql, params).fetchall())
+        try:
+            return list(self._conn.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise JournalError(describe_sqlite_error(self.path, exc, "read")) from None
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row of a query that always returns one."""
-        return self._conn.execute(sql, params).fetchone()[0]
+        rows = self._all(sql, params)
+        return rows[0][0]
 
     def journal_mode(self) -> str:
         return str(self._scalar("PRAGMA journal_mode"))
@@ -268,6 +431,19 @@ class Journal:
                     (hedge_id, opened_at, _dumps(plan)),
                 )
         return hedge_id
+
+    def create_orphan_row(
+        self, *, venue: str, symbol: str, at: str, settings: Mapping[str, Any]
+    ) -> int:
+        """A bookkeeping row (status ``abandoned``, never the open hedge) that the orders
+        taking an orphan position off are journaled under; returns its id."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO hedges (status, venue, symbol, opened_at, portfolio_json,"
+                " settings_json) VALUES ('abandoned', ?, ?, ?, '{}', ?)",
+                (venue, symbol, at, _dumps(settings)),
+            )
+            return int(cur.lastrowid or 0)
 
     def active_hedge(self) -> HedgeRow | None:
         """The hedge with status ``open`` (at most one), or None."""
@@ -519,6 +695,38 @@ class Journal:
                 ),
             )
             return cur.rowcount == 1
+
+    def record_funding_many(self, hedge_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Record the payments of ``rows`` (each: ``symbol``, ``at``, ``amount_usd``,
+        ``rate``, ``mark_price``, ``amount_settle``) that are not journaled yet, all in ONE
+        transaction — none when nothing is new (a status check after months of funding
+        writes only the new payments). Returns how many were new."""
+        have = {
+            (str(r["symbol"]), str(r["at"]))
+            for r in self._all("SELECT symbol, at FROM funding WHERE hedge_id=?", (hedge_id,))
+        }
+        new = [r for r in rows if (str(r.get("symbol", "")), str(r["at"])) not in have]
+        if not new:
+            return 0
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO funding (hedge_id, symbol, at, amount_usd, rate,"
+                " mark_price, amount_settle) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        hedge_id,
+                        str(r.get("symbol", "")),
+                        str(r["at"]),
+                        float(r["amount_usd"]),
+                        r.get("rate"),
+                        r.get("mark_price"),
+                        float(r["amount_usd"] if r.get("amount_settle") is None
+                              else r["amount_settle"]),
+                    )
+                    for r in new
+                ],
+            )
+        return len(new)
 
     def record_deposit(
         self, hedge_id: int | None, *, currency: str, amount: float, price_usd: float, at: str

@@ -9,6 +9,10 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
 * ``funding`` — the funding rate turned negative (a short hedge pays it);
 * ``correlation`` — portfolio/hedge-asset correlation below ``min_correlation``;
 * ``reconcile`` — the journal and the venue disagree;
+* ``orphan`` — the venue holds a position or working order that no open hedge explains
+  (also with no hedge open: a lost journal never hides a short);
+* ``underhedged`` — a leg holds fewer contracts than its target by more than
+  ``shortfall_pct`` % (e.g. an open that crashed half-way);
 * ``hedge_now`` / ``dehedge_now`` — the portfolio's ``[hedge] triggers`` (as journaled
   with the hedge, or with the last hedge when none is open) turned on / off since the
   previous check; on the first check, when they disagree with whether a hedge is open
@@ -34,6 +38,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -86,12 +91,31 @@ class MonitorSummary:
 def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Alert]:
     """Every alert condition true for ``status`` (no de-duplication here)."""
     out: list[Alert] = []
-    if status.reconciliation.differences:
+    orphans = status.reconciliation.orphans
+    if orphans:
+        held = "; ".join(
+            f"{o['venue']} {o['symbol']} "
+            + (f"position {float(o['contracts']):+g} contracts" if o["kind"] == "position"
+               else f"working order {o['client_order_id']} ({o['side']} {o['contracts']:g})")
+            for o in orphans
+        )
+        out.append(
+            Alert(
+                "orphan",
+                "critical",
+                f"orphan: the venue holds what no open hedge explains ({held}); adopt it with "
+                "`althedge hedge adopt PORTFOLIO.toml --venue NAME` or take it off with "
+                "`althedge hedge close --venue NAME --orphan`",
+            )
+        )
+    explained = {o.get("message") for o in orphans}
+    others = [d for d in status.reconciliation.differences if d not in explained]
+    if others:
         out.append(
             Alert(
                 "reconcile",
                 "critical",
-                "journal and venue disagree: " + "; ".join(status.reconciliation.differences),
+                "journal and venue disagree: " + "; ".join(others),
             )
         )
     if status.hedge_id is None:
@@ -168,7 +192,7 @@ def _status_line(s: HedgeStatus) -> str:
 
 
 def run_monitor(
-    journal: Journal,
+    journal: Journal | None,
     venue_at: Callable[[date | None], tuple[Any, Any, date | None]],
     *,
     every_s: float,
@@ -179,12 +203,17 @@ def run_monitor(
     advance_days: int = 0,
     on_line: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
+    session: Callable[[], AbstractContextManager[Journal]] | None = None,
 ) -> MonitorSummary:
     """Check, snapshot, alert; repeat every ``every_s`` seconds until ``iterations`` or Ctrl-C.
 
     ``venue_at(day)`` returns ``(venue, price source, as_of)`` for the market date
     ``day`` (None = now); with ``advance_days`` the paper clock moves that many days
     per check from ``start`` (a replay of real history).
+
+    ``session`` (the CLI's) opens the journal for one check — holding the journal's lock
+    while it runs, released while the loop sleeps — instead of ``journal``. The venue's
+    state is never saved here: the monitor only reads.
     """
     thresholds = thresholds or AlertThresholds()
     summary = MonitorSummary()
@@ -194,66 +223,18 @@ def run_monitor(
     try:
         while iterations is None or summary.iterations < iterations:
             summary.iterations += 1
-            try:
-                venue, source, as_of = venue_at(day)
-                status = hedge_status(journal, venue, source, as_of=as_of)
-                save = getattr(venue, "save", None)
-                if callable(save):
-                    save()
-            except AlthedgeError as exc:
-                # a failed check (exchange down, bad data) is reported, never fatal
-                summary.errors.append(str(exc))
-                on_line(f"[{now_iso()}] check failed: {exc}")
-                if iterations is not None and summary.iterations >= iterations:
-                    break
-                sleep(every_s)
-                continue
-            snap = status.to_dict()
-            clock = venue_now_iso(venue)  # journal rows take the venue's clock (paper: its date)
-            journal.record_snapshot(status.hedge_id, snap, at=clock)
-            summary.snapshots += 1
-            summary.last_status = snap
-            on_line(_status_line(status))
-            try:  # a trigger that cannot be evaluated never hides the status alerts
-                switch, triggers_on = trigger_alerts(
-                    journal, source, as_of, triggers_on, status.hedge_id is not None
+            if session is not None:
+                with session() as checked:
+                    day, triggers_on, active = _check(
+                        checked, venue_at, day, summary, thresholds, webhook, on_line,
+                        active, triggers_on, advance_days,
+                    )
+            else:
+                assert journal is not None
+                day, triggers_on, active = _check(
+                    journal, venue_at, day, summary, thresholds, webhook, on_line,
+                    active, triggers_on, advance_days,
                 )
-            except AlthedgeError as exc:
-                switch = []
-                summary.errors.append(f"triggers: {exc}")
-                on_line(f"[{now_iso()}] trigger check failed: {exc}")
-            now_alerts = evaluate_alerts(status, thresholds) + switch
-            kinds = {(a.kind, a.symbol) for a in now_alerts}
-            for alert in now_alerts:
-                if (alert.kind, alert.symbol) in active:
-                    continue
-                at = clock
-                journal.record_alert(
-                    status.hedge_id,
-                    kind=alert.kind,
-                    severity=alert.severity,
-                    message=alert.message,
-                    at=at,
-                )
-                payload = {
-                    "at": at,
-                    "as_of": status.as_of,
-                    "hedge_id": status.hedge_id,
-                    **alert.to_dict(),
-                }
-                summary.alerts.append(payload)
-                on_line(f"ALERT [{alert.severity}] {alert.message}")  # message names its kind
-                if webhook:
-                    try:
-                        post_webhook(webhook, payload)
-                    except AlthedgeError as exc:
-                        summary.webhook_errors.append(str(exc))
-                        on_line(f"webhook failed: {exc}")
-            active = kinds
-            if advance_days and day is not None:
-                day = day + timedelta(days=advance_days)
-            elif advance_days and as_of is not None:
-                day = as_of + timedelta(days=advance_days)
             if iterations is not None and summary.iterations >= iterations:
                 break
             sleep(every_s)
@@ -261,3 +242,72 @@ def run_monitor(
         summary.stopped_by = "interrupt"
         on_line("monitor stopped (Ctrl-C)")
     return summary
+
+
+def _check(
+    journal: Journal,
+    venue_at: Callable[[date | None], tuple[Any, Any, date | None]],
+    day: date | None,
+    summary: MonitorSummary,
+    thresholds: AlertThresholds,
+    webhook: str | None,
+    on_line: Callable[[str], None],
+    active: set[tuple[str, str]],
+    triggers_on: bool | None,
+    advance_days: int,
+) -> tuple[date | None, bool | None, set[tuple[str, str]]]:
+    """One check: status (reconciled), snapshot, alerts; (next day, triggers, active alerts)."""
+    try:
+        venue, source, as_of = venue_at(day)
+        status = hedge_status(journal, venue, source, as_of=as_of)
+    except AlthedgeError as exc:
+        # a failed check (exchange down, bad data) is reported, never fatal
+        summary.errors.append(str(exc))
+        on_line(f"[{now_iso()}] check failed: {exc}")
+        return day, triggers_on, active
+    snap = status.to_dict()
+    clock = venue_now_iso(venue)  # journal rows take the venue's clock (paper: its date)
+    journal.record_snapshot(status.hedge_id, snap, at=clock)
+    summary.snapshots += 1
+    summary.last_status = snap
+    on_line(_status_line(status))
+    try:  # a trigger that cannot be evaluated never hides the status alerts
+        switch, triggers_on = trigger_alerts(
+            journal, source, as_of, triggers_on, status.hedge_id is not None
+        )
+    except AlthedgeError as exc:
+        switch = []
+        summary.errors.append(f"triggers: {exc}")
+        on_line(f"[{now_iso()}] trigger check failed: {exc}")
+    now_alerts = evaluate_alerts(status, thresholds) + switch
+    kinds = {(a.kind, a.symbol) for a in now_alerts}
+    for alert in now_alerts:
+        if (alert.kind, alert.symbol) in active:
+            continue
+        at = clock
+        journal.record_alert(
+            status.hedge_id,
+            kind=alert.kind,
+            severity=alert.severity,
+            message=alert.message,
+            at=at,
+        )
+        payload = {
+            "at": at,
+            "as_of": status.as_of,
+            "hedge_id": status.hedge_id,
+            **alert.to_dict(),
+        }
+        summary.alerts.append(payload)
+        on_line(f"ALERT [{alert.severity}] {alert.message}")  # message names its kind
+        if webhook:
+            try:
+                post_webhook(webhook, payload)
+            except AlthedgeError as exc:
+                summary.webhook_errors.append(str(exc))
+                on_line(f"webhook failed: {exc}")
+    if advance_days and day is not None:
+        day = day + timedelta(days=advance_days)
+    elif advance_days and as_of is not None:
+        day = as_of + timedelta(days=advance_days)
+    return day, triggers_on, kinds

@@ -23,8 +23,13 @@ __all__ = [
     "ENV_HOME",
     "data_dir",
     "journal_path",
+    "last_venue",
     "paper_dir",
+    "remember_venue",
 ]
+
+#: the venues this data directory traded on (so an orphan is found even without a journal)
+VENUES_FILE = "venues.json"
 
 ENV_HOME = "ALTHEDGE_HOME"
 
@@ -55,3 +60,43 @@ def paper_dir(directory: str | Path | None = None) -> Path:
     path = data_dir(directory) / "paper"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def remember_venue(
+    directory: str | Path | None, venue: str, *, prices: str | None, testnet: bool
+) -> None:
+    """Note that ``venue`` holds (or held) a hedge of this data directory, most recent
+    last — outside the journal, so ``hedge status`` still knows where to look for a
+    position if the journal is lost. Best effort: a failure to write is ignored."""
+    import json
+    import tempfile
+
+    folder = data_dir(directory)
+    entry = {"venue": venue, "prices": prices, "testnet": bool(testnet)}
+    known = [v for v in _venues(folder) if v.get("venue") != venue] + [entry]
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".venues.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"venues": known}, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / VENUES_FILE)
+    except OSError:
+        return
+
+
+def _venues(folder: Path) -> list[dict[str, object]]:
+    import json
+
+    try:
+        data = json.loads((folder / VENUES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    rows = data.get("venues") if isinstance(data, dict) else None
+    return [r for r in rows or [] if isinstance(r, dict) and isinstance(r.get("venue"), str)]
+
+
+def last_venue(directory: str | Path | None) -> dict[str, object] | None:
+    """The venue this data directory last traded on (``{"venue", "prices", "testnet"}``)."""
+    known = _venues(data_dir(directory, create=False))
+    return known[-1] if known else None

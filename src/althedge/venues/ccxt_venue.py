@@ -900,6 +900,16 @@ class CcxtVenue(ExecutesOrders):
             return None
         return min(candidates, key=lambda c: c[0])[1]
 
+    def open_positions(self) -> list[VenuePosition]:
+        """Every open position of the account (one ``fetch_positions`` for the list, then
+        :meth:`position` per symbol held), so orphans on any symbol are seen."""
+        raw = self._call("fetch positions", self.exchange.fetch_positions)
+        held = sorted(
+            {str(p["symbol"]) for p in raw if p.get("symbol") and float(p.get("contracts") or 0)}
+        )
+        found = (self.position(symbol) for symbol in held)
+        return [p for p in found if p is not None]
+
     # ------------------------------------------------------------------ execution
     def _execution_clock(self) -> tuple[Callable[[float], None], Callable[[], float]]:
         """``execute`` polls in real time (or on the clock the venue was given)."""

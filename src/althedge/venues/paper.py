@@ -433,6 +433,11 @@ class PaperExchange(ExecutesOrders):
             mark_price=mark,
         )
 
+    def open_positions(self) -> list[VenuePosition]:
+        """Every open position of the account (symbol order)."""
+        found = (self.position(symbol) for symbol in sorted(self.positions))
+        return [p for p in found if p is not None and p.contracts > 0]
+
     # ------------------------------------------------------------------ extras
     def _execution_clock(self) -> tuple[Callable[[float], None], Callable[[], float]]:
         """``execute`` runs on a simulated clock: waiting advances it, never the wall clock."""

@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from althedge.core.instruments import ContractType, Instrument
-from althedge.errors import InputError, JournalError
+from althedge.errors import AlthedgeError, InputError, JournalError
 from althedge.journal import Journal
 from althedge.services.hedge.money import USD_LIKE, Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
+from althedge.venues.limits import Limits
 from althedge.venues.protocol import OrderResult, Venue, VenuePosition
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ __all__ = [
     "USD_LIKE",
     "active_record",
     "build_plan",
+    "current_limits",
     "fee_usd",
     "held_short",
     "leg_label",
@@ -163,8 +165,10 @@ def refuse_if_unreconciled(rec: Reconciliation, what: str, live: bool) -> None:
     """Live trading with a journal/venue difference raises :class:`JournalError`."""
     if live and rec.differences:
         raise JournalError(
-            f"{what}: journal and venue disagree ({rec.differences[0]}); "
-            "resolve it (see `althedge hedge status`) before trading"
+            f"{what}: journal and venue disagree ({rec.differences[0]}); nothing was sent. "
+            "Resolve it first: `althedge hedge adopt` journals what the venue holds, "
+            "`althedge hedge close --venue NAME --orphan` takes it off (see `althedge hedge "
+            "status`)"
         )
 
 
@@ -175,6 +179,26 @@ def build_plan(portfolio: PortfolioConfig, source: PriceSource, as_of: date | No
     from althedge.services.plan import build_plan as _build
 
     return _build(portfolio, source, as_of)
+
+
+def current_limits(hedge: HedgeRecord, journaled: PortfolioConfig) -> Limits:
+    """The caps in force now: the ``[limits]`` table of the hedge's portfolio file as it
+    is today (a cap tightened after the open holds for every later order — read on its
+    own, so a file whose other fields no longer validate still tightens), else — the file
+    gone or unreadable — the caps journaled at open."""
+    import tomllib
+    from pathlib import Path
+
+    from althedge.config import LimitsConfig
+
+    path = hedge.portfolio.path
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            return Limits.from_config(LimitsConfig.model_validate(data.get("limits") or {}))
+        except (AlthedgeError, OSError, ValueError):
+            pass
+    return Limits.from_config(journaled.limits)
 
 
 def portfolio_of(hedge: HedgeRecord) -> PortfolioConfig:

@@ -28,10 +28,11 @@ from typing import Any, Literal
 
 from althedge.errors import ExchangeError, InputError
 from althedge.journal import Journal
-from althedge.services.hedge.common import persist, record_result, venue_now_iso
+from althedge.services.hedge.common import persist, record_result, signed, venue_now_iso
 from althedge.services.hedge.reconcile import sync_deposits
 from althedge.services.hedge.record import HedgeRecord
 from althedge.venues.execution import execute_order
+from althedge.venues.limits import Limits, check_order, order_notional_usd, worst_fill_price
 from althedge.venues.protocol import OrderRequest, OrderResult, Venue
 
 __all__ = [
@@ -100,6 +101,8 @@ class ExecutionSettings:
     poll_s: float = 1.0
     fallback: Literal["market", "reprice", "cancel"] = "market"
     max_reprices: int = 3
+    #: slippage beyond the mark assumed when an order is checked against the caps (bp)
+    max_slippage_bps: float = 50.0
     limit_prices_usd: Mapping[str, float] = field(default_factory=dict)
     limit_at: str | None = None
 
@@ -132,6 +135,9 @@ class JournaledExecutor:
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     on_step: StepHook | None = None
     sleep: Callable[[float], None] = time.sleep
+    #: the caps, checked again just before every order that grows the hedge is sent
+    #: (fallbacks and reprices included) against the venue's position at that moment
+    limits: Limits | None = None
 
     def __post_init__(self) -> None:
         # every command builds a new venue: each leg's margin mode comes from the record
@@ -156,6 +162,7 @@ class JournaledExecutor:
         seen: set[str] = set()
 
         def before_send(req: OrderRequest) -> None:
+            self.check_caps(req)
             journal.record_intent(
                 hedge_id=hedge.id,
                 client_order_id=req.client_order_id,
@@ -212,6 +219,35 @@ class JournaledExecutor:
                 f"{last.side} {last.contracts:g} {last.symbol}; see `hedge status`"
             )
         return [o.to_dict() for o in report.orders]
+
+    def check_caps(self, req: OrderRequest) -> None:
+        """Refuse (:class:`LimitExceededError`, nothing journaled or sent) an order that
+        would take the hedge past a cap: the TOTAL position after it — what the venue
+        holds now on its symbol plus the order, and the hedge's other legs — valued at the
+        worst price it can fill at."""
+        if self.limits is None or req.reduce_only:
+            return
+        venue, slip = self.venue, self.execution.max_slippage_bps
+        others = 0.0
+        for symbol in self.hedge.symbols:
+            if symbol == req.symbol:
+                continue
+            held = max(-signed(venue.position(symbol)), 0.0)
+            if held > 0:
+                mark = venue.mark_price(symbol)
+                others += order_notional_usd(
+                    venue.instrument(symbol), held, worst_fill_price("sell", mark, None, slip)
+                )
+        mark = venue.mark_price(req.symbol)
+        check_order(
+            self.limits,
+            req,
+            venue.instrument(req.symbol),
+            worst_fill_price(req.side, mark, req.price, slip),
+            position_contracts=max(-signed(venue.position(req.symbol)), 0.0)
+            if req.side == "sell" else 0.0,
+            other_notional_usd=others,
+        )
 
     def execute_all(
         self, orders: Sequence[OrderRequest], *, purpose: str

@@ -16,6 +16,7 @@ __all__ = [
     "CORRELATION_WARN",
     "LIQUIDATION_WARN_PCT",
     "MARGIN_RATIO_WARN",
+    "SHORTFALL_WARN_PCT",
     "Alert",
     "AlertThresholds",
     "status_alerts",
@@ -26,6 +27,8 @@ __all__ = [
 BETA_DRIFT_WARN_PCT = 10.0
 LIQUIDATION_WARN_PCT = 30.0
 CORRELATION_WARN = 0.5
+#: held below target by more than this % (e.g. an open that crashed half-way)
+SHORTFALL_WARN_PCT = 10.0
 #: margin ratio (maintenance / margin balance) above which status warns; 1.0 liquidates
 MARGIN_RATIO_WARN = 0.8
 
@@ -37,6 +40,8 @@ class AlertThresholds:
     beta_drift_pct: float = BETA_DRIFT_WARN_PCT
     liquidation_distance_pct: float = LIQUIDATION_WARN_PCT
     min_correlation: float = CORRELATION_WARN
+    #: a leg holding fewer contracts than its target by more than this % is underhedged
+    shortfall_pct: float = SHORTFALL_WARN_PCT
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Alert:
 def status_alerts(s: HedgeStatus, thresholds: AlertThresholds | None = None) -> list[Alert]:
     """The hedge's health rules, shared by ``hedge status`` warnings and the monitor's alerts.
 
+    ``underhedged`` a leg holds less than its target by more than ``shortfall_pct`` %;
     ``beta_drift`` |β now / β at open − 1| × 100 above the limit; ``liquidation`` the
     rally that reaches the liquidation price below the limit (%); ``funding`` the rate
     is negative (the short pays); ``correlation`` below the minimum. The two per-symbol
@@ -99,6 +105,21 @@ def _leg_alerts(leg: LegStatus | HedgeStatus, t: AlertThresholds, n_legs: int) -
     label = leg_label(n_legs, leg.symbol)
     symbol = leg.symbol if n_legs > 1 else ""
     out: list[Alert] = []
+    held, target = leg.contracts, leg.target_contracts
+    if held is not None and target is not None and target > 0:
+        short_pct = (1.0 - held / target) * 100.0
+        if short_pct > t.shortfall_pct:
+            out.append(
+                Alert(
+                    "underhedged",
+                    "critical" if held <= 0 else "warning",
+                    f"underhedged{label}: {held:g} of {target:g} contracts held "
+                    f"({short_pct:.0f}% short of the target, limit {t.shortfall_pct:g}%); "
+                    "finish it with `althedge hedge open PORTFOLIO.toml --live` (an open that "
+                    "stopped half-way) or `althedge hedge rebalance --live`",
+                    symbol,
+                )
+            )
     liq = leg.liquidation_distance_pct
     if liq is not None and liq < t.liquidation_distance_pct:
         out.append(

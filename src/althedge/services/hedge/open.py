@@ -31,7 +31,12 @@ from althedge.services.hedge.orders import order_view, plan_orders
 from althedge.services.hedge.reconcile import reconcile
 from althedge.services.hedge.record import HedgeRecord, LegRecord, settings_for_open
 from althedge.services.hedge.results import LifecycleResult, Reconciliation
-from althedge.venues.limits import Limits, check_leverage
+from althedge.venues.limits import (
+    Limits,
+    check_leverage,
+    order_notional_usd,
+    worst_fill_price,
+)
 from althedge.venues.protocol import OrderRequest, Venue
 
 if TYPE_CHECKING:
@@ -69,7 +74,8 @@ def open_hedge(
         )
     refuse_if_unreconciled(rec, "hedge open", live)
     key = journal.next_hedge_key()
-    legs = _open_legs(venue, plan, rec, key, execution, Limits.from_config(portfolio.limits))
+    limits = Limits.from_config(portfolio.limits)
+    legs = _open_legs(venue, plan, rec, key, execution, limits)
     result = LifecycleResult(
         action="open",
         live=live,
@@ -97,7 +103,8 @@ def open_hedge(
 
     hedge = _record_open(journal, venue, portfolio, plan, legs, key, execution,
                          portfolio_path, extra_settings)
-    executor = JournaledExecutor(journal, venue, hedge, execution, on_step=on_step)
+    executor = JournaledExecutor(journal, venue, hedge, execution, on_step=on_step,
+                                 limits=limits)
     result.hedge_id = hedge.id
     executor.step("hedge_recorded")
     for leg in legs:
@@ -127,6 +134,8 @@ def _reconcile_for(
     extra = reconcile(journal, venue, symbols)
     rec.differences += [d for d in extra.differences if d not in rec.differences]
     rec.resolved += extra.resolved
+    rec.orphans += [o for o in extra.orphans if o not in rec.orphans]
+    rec.venue_positions.update(extra.venue_positions)
     return rec
 
 
@@ -164,6 +173,7 @@ def _open_legs(
     """Each plan leg's orders (checked against the caps); client ids take steps 0, 1, …"""
     legs: list[_OpenLeg] = []
     step = 0
+    others = 0.0  # USD notional of the legs planned before this one, at their worst price
     for plan_leg in plan.hedges:
         check_leverage(limits, float(plan_leg.leverage))
         symbol = plan_leg.instrument
@@ -181,6 +191,13 @@ def _open_legs(
             execution=execution,
             limits=limits,
             leverage=float(plan_leg.leverage),
+            other_notional_usd=others,
+        )
+        held = max(-rec.venue_positions.get(symbol, 0.0), 0.0)
+        after = held + sum(o.contracts if o.side == "sell" else -o.contracts for o in orders)
+        others += order_notional_usd(
+            instrument, max(after, 0.0),
+            worst_fill_price("sell", mark, None, execution.max_slippage_bps),
         )
         step += len(orders)
         legs.append(_OpenLeg(plan_leg, instrument, mark, target, orders))

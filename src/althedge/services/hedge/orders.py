@@ -20,7 +20,7 @@ from althedge.venues.execution import (
     round_price_to_tick,
     round_to_step,
 )
-from althedge.venues.limits import Limits, check_order, order_notional_usd
+from althedge.venues.limits import Limits, check_order, order_notional_usd, worst_fill_price
 from althedge.venues.protocol import OrderRequest, Venue, client_order_id
 
 __all__ = ["LiveLeg", "drift_view", "live_legs", "order_view", "plan_orders"]
@@ -66,6 +66,7 @@ def plan_orders(
     limits: Limits,
     leverage: float | None = None,
     close_all: bool = False,
+    other_notional_usd: float = 0.0,
 ) -> list[OrderRequest]:
     """The orders that take the short from ``current_short`` to ``target_short`` contracts.
 
@@ -73,7 +74,9 @@ def plan_orders(
     Sizes are floored to the lot step; a change below the exchange minimum sends
     nothing (``close_all`` buys back the whole position whatever its size). Every
     order is checked against the caps (:func:`althedge.venues.limits.check_order`),
-    which raise :class:`LimitExceededError` — dry run or not.
+    which raise :class:`LimitExceededError` — dry run or not — at the worst price the
+    order can fill at (:func:`althedge.venues.limits.worst_fill_price`) with the
+    hedge's other legs (``other_notional_usd``) counted in.
     """
     delta = target_short - current_short
     if close_all:
@@ -102,9 +105,10 @@ def plan_orders(
         limits,
         order,
         instrument,
-        price or mark_price,
+        worst_fill_price(side, mark_price, price, execution.max_slippage_bps),
         position_contracts=max(current_short, 0.0),
         leverage=leverage,
+        other_notional_usd=other_notional_usd,
     )
     return [order]
 

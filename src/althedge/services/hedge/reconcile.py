@@ -11,7 +11,8 @@ payments and collateral deposits are synced here too (:func:`sync_funding`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from althedge.core.instruments import Instrument
 from althedge.journal import OPEN_STATUSES, Journal
@@ -26,9 +27,19 @@ from althedge.services.hedge.common import (
 from althedge.services.hedge.money import Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
-from althedge.venues.protocol import AccountReports, Venue
+from althedge.venues.protocol import AccountReports, OrderResult, Venue, VenuePosition
 
-__all__ = ["import_liquidations", "reconcile", "sync_deposits", "sync_funding", "sync_funding_all"]
+__all__ = [
+    "LOOKUP_BACKOFF_S",
+    "all_positions",
+    "import_liquidations",
+    "lookup",
+    "reconcile",
+    "sync_deposits",
+    "sync_funding",
+    "sync_funding_all",
+    "way_out",
+]
 
 
 def reconcile(
@@ -52,7 +63,8 @@ def reconcile(
         if order.venue != venue.name:
             continue
         symbols.add(order.symbol)
-        remote = venue.fetch_order(order.symbol, order.client_order_id)
+        remote = lookup(venue, order.symbol, order.client_order_id,
+                        patient=order.status == "intent")
         if remote is None:
             if order.status == "intent":
                 journal.mark_status(order.client_order_id, "not_sent", at=venue_now_iso(venue))
@@ -79,39 +91,156 @@ def reconcile(
         for sym in legs:
             import_liquidations(journal, venue, hedge, sym, known, rec)
         sync_deposits(journal, venue, hedge)
-    for sym in sorted(symbols):
+    listed = all_positions(venue)
+    others = sorted({p.symbol for p in listed or []} - set(legs) - set(wanted))
+    for sym in sorted(symbols | set(others)):
         for remote in venue.open_orders(sym):
             if remote.client_order_id not in known:
-                rec.differences.append(
+                message = (
                     f"venue has a working order {remote.client_order_id} ({remote.side} "
-                    f"{remote.contracts:g} {sym}) that the journal does not know"
+                    f"{remote.contracts:g} {sym}) that the journal does not know; "
+                    f"{way_out(venue.name)}"
                 )
+                rec.differences.append(message)
+                rec.orphans.append({
+                    "message": message,
+                    "kind": "order",
+                    "venue": venue.name,
+                    "symbol": sym,
+                    "client_order_id": remote.client_order_id,
+                    "side": remote.side,
+                    "contracts": remote.contracts,
+                    "price": remote.price,
+                })
     if hedge is not None:
         for i, sym in enumerate(legs):
             held = journal.net_contracts(hedge.id, sym)
             pos = rec.venue_positions[sym] = signed(venue.position(sym))
+            if abs(held - pos) > 1e-6 and _found_late(journal, venue, hedge, sym, rec):
+                held = journal.net_contracts(hedge.id, sym)
             if i == 0:
                 rec.journal_contracts, rec.venue_contracts = held, pos
             if abs(held - pos) > 1e-6:
-                rec.differences.append(
+                message = (
                     f"position on {sym}: journal {held:+g} contracts, "
-                    f"venue {pos:+g}; check the exchange before trading"
+                    f"venue {pos:+g}; check the exchange, then {way_out(venue.name)}"
                 )
-    else:
-        for i, sym in enumerate(wanted):
-            pos = rec.venue_positions[sym] = signed(venue.position(sym))
-            if i == 0:
-                rec.venue_contracts, rec.journal_contracts = pos, 0.0
-            if abs(pos) > EPS:
-                rec.differences.append(
-                    f"venue holds {pos:+g} contracts of {sym} that no open hedge in the "
-                    "journal accounts for"
-                )
+                rec.differences.append(message)
+                _orphan_position(rec, venue, sym, pos - held, journal_contracts=held,
+                                 message=message)
+    for i, sym in enumerate([*(wanted if hedge is None else []), *others]):
+        if sym in legs:
+            continue
+        pos = rec.venue_positions[sym] = signed(venue.position(sym))
+        if i == 0 and hedge is None:
+            rec.venue_contracts, rec.journal_contracts = pos, 0.0
+        if abs(pos) > EPS:
+            message = (
+                f"venue {venue.name} holds {pos:+g} contracts of {sym} that no open hedge in "
+                f"the journal accounts for; {way_out(venue.name)}"
+            )
+            rec.differences.append(message)
+            _orphan_position(rec, venue, sym, pos, journal_contracts=0.0, message=message)
     if rec.differences or rec.resolved:
         journal.record_event(
             hedge.id if hedge else None, "reconcile", rec.to_dict(), at=venue_now_iso(venue)
         )
     return rec
+
+
+def way_out(venue: str) -> str:
+    """What every orphan message ends with: the two ways out, for ``venue``."""
+    return (
+        f"adopt it into a hedge (`althedge hedge adopt PORTFOLIO.toml --venue {venue}`) or take "
+        f"it off (`althedge hedge close --venue {venue} --orphan`); both are dry runs unless "
+        "--live"
+    )
+
+
+#: waits (s) between the lookups of an order journaled as an intent that the venue does
+#: not know yet: an exchange may index a new order a moment after accepting it, so one
+#: "not found" right after a send means "not yet known" (simulated venues: no wait)
+LOOKUP_BACKOFF_S: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+
+def lookup(
+    venue: Venue, symbol: str, client_order_id: str, *, patient: bool,
+    sleep: Callable[[float], None] = time.sleep,
+) -> OrderResult | None:
+    """The venue's order with this client id; ``patient``: ask again with backoff
+    (:data:`LOOKUP_BACKOFF_S`, a few seconds in all) before concluding it never arrived."""
+    found = venue.fetch_order(symbol, client_order_id)
+    simulated = callable(getattr(venue, "advance_to", None))
+    if found is not None or not patient or simulated:
+        return found
+    for wait in LOOKUP_BACKOFF_S:
+        sleep(wait)
+        found = venue.fetch_order(symbol, client_order_id)
+        if found is not None:
+            return found
+    return None
+
+
+def _found_late(
+    journal: Journal, venue: Venue, hedge: HedgeRecord, symbol: str, rec: Reconciliation
+) -> bool:
+    """Journal and venue differ on ``symbol``: look again for the hedge's orders marked
+    ``not_sent`` there — a venue that indexed an order late shows it now; its fills are
+    recorded and the difference settles. True when anything was found."""
+    found = False
+    for order in journal.orders(hedge.id, ["not_sent"]):
+        if order.symbol != symbol or order.venue != venue.name:
+            continue
+        remote = venue.fetch_order(symbol, order.client_order_id)
+        if remote is None:
+            continue
+        added = record_result(journal, remote, at=venue_now_iso(venue))
+        rec.resolved.append(
+            f"order {order.client_order_id} ({order.side} {order.amount:g}), marked not_sent, "
+            f"is at the venue after all ('{remote.status}', {remote.filled_contracts:g} "
+            f"filled); recorded" + (f" ({added:g} newly)" if added > EPS else "")
+        )
+        found = True
+    return found
+
+
+def all_positions(venue: Venue) -> list[VenuePosition] | None:
+    """Every open position of the venue account (the optional ``open_positions()``), or
+    None when the venue cannot list them (then only the symbols in question are checked)."""
+    fn = getattr(venue, "open_positions", None)
+    if not callable(fn):
+        return None
+    return [p for p in fn() if p.contracts > EPS]
+
+
+def _orphan_position(
+    rec: Reconciliation,
+    venue: Venue,
+    symbol: str,
+    unexplained: float,
+    *,
+    journal_contracts: float,
+    message: str,
+) -> None:
+    """Add an orphan position entry: ``unexplained`` signed contracts on ``symbol``."""
+    position = venue.position(symbol)
+    entry: dict[str, object] = {
+        "message": message,
+        "kind": "position",
+        "venue": venue.name,
+        "symbol": symbol,
+        "contracts": unexplained + 0.0,
+        "venue_contracts": signed(position) + 0.0,
+        "journal_contracts": journal_contracts + 0.0,
+    }
+    if position is not None:
+        entry.update(
+            entry_price=position.entry_price,
+            leverage=position.leverage,
+            margin_mode=position.margin_mode,
+            liquidation_price=position.liquidation_price,
+        )
+    rec.orphans.append(entry)
 
 
 def import_liquidations(
@@ -186,21 +315,22 @@ def sync_funding(
         (leg.opened_ms for leg in hedge.legs if leg.symbol == instrument.symbol), None
     )
     payments = venue.funding_payments(instrument.symbol, since_ms=since)
+    rows = []
     for p in payments or []:
         if since is not None and int(p.timestamp_ms) < since:
             continue
         amount_usd = (
             Money(p.amount, p.currency or instrument.settle).to_usd(float(p.mark_price)).amount
         )
-        journal.record_funding(
-            hedge.id,
-            at=str(p.timestamp_ms),
-            amount_usd=amount_usd,
-            rate=float(p.rate),
-            mark_price=float(p.mark_price),
-            amount_settle=float(p.amount),
-            symbol=instrument.symbol,
-        )
+        rows.append({
+            "symbol": instrument.symbol,
+            "at": str(p.timestamp_ms),
+            "amount_usd": amount_usd,
+            "rate": float(p.rate),
+            "mark_price": float(p.mark_price),
+            "amount_settle": float(p.amount),
+        })
+    journal.record_funding_many(hedge.id, rows)  # only the new ones, one transaction
 
 
 def sync_funding_all(journal: Journal, venue: Venue, hedge: HedgeRecord) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from althedge.journal import Journal
-from althedge.services.hedge.common import need_hedge, portfolio_of, refuse_if_unreconciled
+from althedge.services.hedge.common import (
+    current_limits,
+    need_hedge,
+    portfolio_of,
+    refuse_if_unreconciled,
+)
 from althedge.services.hedge.executor import (
     ONE_OFF_EXECUTION_FIELDS,
     ExecutionSettings,
@@ -17,7 +22,7 @@ from althedge.services.hedge.orders import LiveLeg, live_legs, plan_orders
 from althedge.services.hedge.reconcile import reconcile
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
-from althedge.venues.limits import Limits
+from althedge.venues.limits import Limits, order_notional_usd, worst_fill_price
 from althedge.venues.protocol import OrderRequest, Venue
 
 if TYPE_CHECKING:
@@ -38,6 +43,10 @@ class Resize:
     portfolio: PortfolioConfig
     legs: list[LiveLeg]
     planned: int = 0  # orders planned so far in this command (client id steps taken)
+    #: contracts short per leg after the orders planned so far (the total cap sums them)
+    after: dict[str, float] = field(default_factory=dict)
+    #: the caps in force: the portfolio file's as it is now (else as journaled at open)
+    limits: Limits = field(default_factory=Limits)
 
     def orders(
         self,
@@ -50,6 +59,15 @@ class Resize:
     ) -> list[OrderRequest]:
         """:func:`plan_orders` taking ``leg`` from its current short to ``target``; each
         planned order takes the next journal step (legs planned in turn never share one)."""
+        slip = self.executor.execution.max_slippage_bps
+        others = sum(
+            order_notional_usd(
+                other.instrument, self.after.get(other.symbol, other.current),
+                worst_fill_price("sell", other.mark, None, slip),
+            )
+            for other in self.legs
+            if other.symbol != leg.symbol
+        )
         orders = plan_orders(
             hedge_key=self.hedge.key,
             first_step=self.executor.journal.order_count(self.hedge.id) + self.planned,
@@ -59,11 +77,15 @@ class Resize:
             target_short=target,
             mark_price=leg.mark,
             execution=self.executor.execution,
-            limits=Limits.from_config(self.portfolio.limits),
+            limits=self.limits,
             leverage=leverage,
             close_all=close_all,
+            other_notional_usd=others,
         )
         self.planned += len(orders)
+        self.after[leg.symbol] = leg.current + sum(
+            o.contracts if o.side == "sell" else -o.contracts for o in orders
+        )
         return orders
 
 
@@ -88,12 +110,16 @@ def start_resize(
     executor = JournaledExecutor(
         journal, venue, hedge, execution or ExecutionSettings(**kept), on_step=on_step,
     )
+    portfolio = portfolio_of(hedge)
+    limits = current_limits(hedge, portfolio)
+    executor.limits = limits
     working = executor.cancel_working(live)
     return Resize(
         rec=rec,
         hedge=hedge,
         working=working,
         executor=executor,
-        portfolio=portfolio_of(hedge),
+        portfolio=portfolio,
         legs=live_legs(venue, hedge),
+        limits=limits,
     )

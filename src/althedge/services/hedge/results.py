@@ -29,6 +29,18 @@ __all__ = [
 SCHEMA = 2
 
 
+def no_negative_zero(value: Any) -> Any:
+    """``value`` with every float ``-0.0`` made ``0.0`` (recursively): JSON never says
+    ``"contracts": -0.0``."""
+    if isinstance(value, float):
+        return value + 0.0
+    if isinstance(value, dict):
+        return {k: no_negative_zero(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_negative_zero(v) for v in value]
+    return value
+
+
 def _signed_names(d: dict[str, Any]) -> dict[str, Any]:
     """Add the sign-carrying names beside a dict's ``fees_usd`` (negative = cost),
     ``funding_usd`` (+ received) and ``drift_pct`` (signed)."""
@@ -53,6 +65,10 @@ class Reconciliation:
     venue_contracts: float | None = None
     #: signed venue contracts per symbol checked (every leg; the open's symbols)
     venue_positions: dict[str, float] = field(default_factory=dict)
+    #: what the venue holds that no open hedge explains: ``{"kind": "position" | "order",
+    #: "venue", "symbol", "contracts" (signed, + long / − short), ...}``; each is also
+    #: in ``differences``. The way out: ``hedge adopt`` or ``hedge close --orphan``.
+    orphans: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +81,7 @@ class Reconciliation:
             "resolved": list(self.resolved),
             "journal_contracts": self.journal_contracts,
             "venue_contracts": self.venue_contracts,
+            "orphans": [dict(o) for o in self.orphans],
         }
 
 
@@ -92,6 +109,9 @@ class LifecycleResult:
     legs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        return dict(no_negative_zero(self._dict()))
+
+    def _dict(self) -> dict[str, Any]:
         return {
             "action": self.action,
             "live": self.live,
@@ -111,7 +131,7 @@ class LifecycleResult:
             "reconciliation": self.reconciliation.to_dict(),
             "warnings": list(self.warnings),
             "plan": self.plan,
-            "legs": [_signed_names(dict(leg)) for leg in self.legs],
+            "legs": no_negative_zero([_signed_names(dict(leg)) for leg in self.legs]),
             "schema": SCHEMA,
         }
 
@@ -273,4 +293,4 @@ class HedgeStatus:
         out["reconciliation"] = self.reconciliation.to_dict()
         out["open"] = self.hedge_id is not None
         out["schema"] = SCHEMA
-        return out
+        return dict(no_negative_zero(out))
