@@ -20,19 +20,23 @@ PKG = SRC / "althedge"
 #: part → the parts it may import (itself always allowed)
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    # files.py: whole-file writes and their one-line OutputError (a leaf, like errors)
+    "files": {"errors"},
     "core": {"errors"},
     "exchanges": {"core", "errors"},
     # config validates a data-quality option with the data layer's own parser
     "config": {"core", "errors", "data"},
-    "data": {"core", "errors", "exchanges"},
+    "data": {"core", "errors", "exchanges", "files"},
     "venues": {"core", "errors", "exchanges"},
     "journal": {"core", "errors"},
-    "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config"},
+    "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config",
+                 "files"},
     # cli/serve.py starts the dashboard (`althedge serve`): cli → web, never back
     "cli": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services",
-            "bundled", "web"},
+            "bundled", "web", "files"},
     # the dashboard sits beside the CLI (people → services) and never imports it
-    "web": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services"},
+    "web": {"core", "errors", "exchanges", "data", "venues", "journal", "config", "services",
+            "files"},
     "bundled": set(),
 }
 

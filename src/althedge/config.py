@@ -45,8 +45,22 @@ BETA_METHOD_NAMES: tuple[str, ...] = ESTIMATOR_NAMES
 BetaMethod = str  # the type of ``hedge.beta_method``; valid values: BETA_METHOD_NAMES
 
 
+#: Largest magnitude a number in the file may have (beyond it sums and products overflow).
+MAX_FIELD_ABS = 1e15
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _not_huge(cls, value: Any) -> Any:
+        if (isinstance(value, int | float) and not isinstance(value, bool)
+                and abs(value) > MAX_FIELD_ABS):
+            raise ValueError(f"too large (more than {MAX_FIELD_ABS:g} in size); "
+                             "use a realistic value")
+        return value
 
 
 class Holding(_Strict):
@@ -292,5 +306,7 @@ def load_portfolio(path: str | Path) -> PortfolioConfig:
     try:
         cfg.hedge_instrument()
     except AlthedgeError as err:
-        raise ConfigError(f"{p.name}: hedge: {err}") from None
+        text = str(err)
+        raise ConfigError(f"{p.name}: {text if text.startswith('hedge') else 'hedge: ' + text}"
+                          ) from None
     return cfg

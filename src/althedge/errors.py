@@ -19,7 +19,8 @@ The tree (exit code in brackets)::
     │   ├── VenueRestrictedError [4]      the exchange restricts this through its API: not sent
     │   └── AccountSettingError [4]       an account-wide setting would change: refused
     ├── LimitExceededError [5]            an order would exceed a configured cap
-    └── JournalError [6]                  the journal is unreadable or disagrees with the venue
+    ├── JournalError [6]                  the journal is unreadable or disagrees with the venue
+    └── OutputError [7]                   a report, file or stream cannot be written
 
 tests/test_public_api.py checks this drawing against the classes.
 """
@@ -102,3 +103,13 @@ class JournalError(AlthedgeError):
     """The local journal is unreadable or disagrees with the venue. Exit code 6."""
 
     exit_code = 6
+
+
+class OutputError(AlthedgeError):
+    """A result cannot be written: a report/JSON/CSV path, the data directory or stdout.
+
+    The message names the path and the problem (``out/r.html: the folder out is a file;
+    pass a path in a folder``). Nothing is left half-written. Exit code 7.
+    """
+
+    exit_code = 7

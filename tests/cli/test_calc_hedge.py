@@ -87,9 +87,9 @@ def test_lot_step_and_minimum_below_minimum_is_zero_and_warned() -> None:
 @pytest.mark.parametrize(
     ("override", "field"),
     [
-        (("--value", "-5"), "value_usd"),
+        (("--value", "-5"), "--value"),
         (("--beta", "-1"), "beta"),
-        (("--price", "0"), "price_usd"),
+        (("--price", "0"), "--price"),
         (("--value", "lots"), "--value"),
         (("--contract", "quanto"), "contract"),
         (("--rounding", "sideways"), "rounding"),

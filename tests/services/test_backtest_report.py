@@ -8,7 +8,7 @@ import pytest
 
 from althedge.config import load_portfolio
 from althedge.data import open_source
-from althedge.errors import InputError
+from althedge.errors import InputError, OutputError
 from althedge.services.backtest import BacktestResult, BacktestSettings, run_backtest
 from althedge.services.report import (
     _COLUMNS,
@@ -60,8 +60,10 @@ def test_bad_report_paths(result: BacktestResult, tmp_path: Path) -> None:
         write_html_report(result, tmp_path / "r.pdf")
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(InputError, match="folder"):
+    with pytest.raises(OutputError, match="is a file, not a folder"):
         write_png_charts(result, f)
+    with pytest.raises(OutputError, match=r"--report: cannot write .*file/r\.html: .*is a file"):
+        write_html_report(result, f / "r.html")
 
 
 def test_page_explains_equity_touching_zero(tmp_path: Path) -> None:

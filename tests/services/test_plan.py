@@ -84,10 +84,15 @@ def test_no_look_ahead(shared_data: Path, tmp_path: Path) -> None:
         after = df["datetime"] > "2023-03-01"
         df.loc[after, ["open", "high", "low", "close"]] *= 7.0
         df.to_csv(folder / f"{sym}-USD_1d.csv", index=False)
+    # the funding history beside daily/ is found by both (plan looks one folder up)
+    shutil.copytree(shared_data / "funding", tmp_path / "funding")
     cfg = parse_portfolio(_portfolio())
     a = build_plan(cfg, open_source(shared_data / "daily"), date(2023, 3, 1)).to_dict()
     b = build_plan(cfg, open_source(folder), date(2023, 3, 1)).to_dict()
-    a.pop("price_source"), b.pop("price_source")
+    for plan in (a, b):  # same history, named by its folder
+        plan.pop("price_source")
+        for leg in (plan["hedge"], *plan["hedges"]):
+            assert leg.pop("funding_rate_source").startswith("history (files:")
     assert a == b
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from althedge.cli.common import compact_table, console, emit_json, err_console
+from althedge.cli.common import compact_table, console, emit_json, err_console, real_console
 from althedge.errors import InputError
 
 _REPORT_HELP = "Write ONE self-contained HTML page (plotly embedded, works offline)."
@@ -35,7 +35,7 @@ class _LazyProgress:
             self.bar = Progress(
                 TextColumn("[progress.description]{task.description}"), BarColumn(),
                 TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                console=err_console, transient=True,
+                console=real_console(err_console), transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task(label, total=1.0)
@@ -86,7 +86,8 @@ def backtest(
     fees: str = typer.Option("taker", "--fees", help="taker | maker | a rate, e.g. 0.0004."),
     slippage_bps: float = typer.Option(2.0, "--slippage-bps", help="Slippage per trade, bps."),
     funding: str = typer.Option(
-        "history", "--funding", help="history (funding files) | an assumed rate per 8 h."
+        "history", "--funding", "--funding-rate",
+        help="history (funding files) | an assumed rate per 8 h (as plan --funding)."
     ),
     contract: str | None = typer.Option(None, "--contract", help="linear | inverse (override)."),
     dated: bool = typer.Option(
@@ -118,10 +119,19 @@ def backtest(
     """Walk a hedge policy forward through history: hedged vs unhedged, net of costs."""
     from althedge.config import load_portfolio
     from althedge.data import open_source
+    from althedge.files import check_targets
     from althedge.services.backtest import BacktestSettings, parse_policy_list, run_backtest
 
     if policy and compare:
         raise InputError("policy: pass either --policy NAME or --compare LIST, not both")
+    if collateral is not None and collateral <= 0:
+        raise InputError(f"--collateral: must be > 0 USD, got {collateral:g}; omit it to start "
+                         "with the initial margin")
+    # every output is checked before hours of work, and before any file is written
+    check_targets([("--report", report, False), ("--png", png, True)])
+    if report is not None and report.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--report: {report.name!r} should end in .html (one self-contained "
+                         "page); e.g. --report backtest.html")
     for name, value in (("start", start), ("end", end)):
         if value is not None:
             try:
@@ -143,7 +153,7 @@ def backtest(
         rounding=rounding, leverage=leverage, collateral_usd=collateral, top_up=top_up,
         basis_annual=basis, keep_bars=tuple(keep_bar or ()), rank_by=rank_by,
     )
-    bar = _LazyProgress(enabled=True)
+    bar = _LazyProgress(enabled=err_console.is_terminal)  # no bar (nor its blank line) in a pipe
     try:
         result = run_backtest(pf, source, specs, settings, progress=bar)
         written: list[str] = []

@@ -8,24 +8,16 @@ Formulas and sources: docs/futures-math.md.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from althedge.cli.calc_hedge import hedge
 from althedge.cli.common import console, emit_json, parse_date
-from althedge.core.basis import annualised_basis, basis, days_to_expiry
-from althedge.core.funding import annualised_funding_rate, funding_payment
-from althedge.core.instruments import ContractType, Side, get_instrument
-from althedge.core.margin import (
-    liquidation_price,
-    short_rally_to_liquidation_pct,
-)
-from althedge.core.pnl import inverse_pnl_coin, pnl_usd, roe_pct
 from althedge.errors import InputError
+
+# The core (numpy) is imported inside each command, so `althedge calc … --help` is fast.
 
 app = typer.Typer(no_args_is_help=True)
 app.command("hedge")(hedge)
@@ -53,6 +45,8 @@ class ExchangeOpt(StrEnum):
 
 
 JSON_HELP = "Print exactly one JSON object on stdout."
+#: Largest funding rate per interval accepted (as in `backtest --funding` and `plan`).
+MAX_FUNDING_RATE = 0.05
 
 
 def _need(value: Any, flag: str) -> Any:
@@ -71,7 +65,15 @@ def _fmt(x: float | None, spec: str = ",.2f") -> str:
     return format(x, spec)
 
 
+def _positive(flag: str, value: float | None) -> None:
+    """A price, size or leverage must be > 0: one line naming the flag otherwise."""
+    if value is not None and not value > 0:
+        raise InputError(f"{flag}: must be > 0, got {value:g}")
+
+
 def _print_kv(title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
     console.print(f"[bold]{title}[/]")
     table = Table(show_header=False)
     table.add_column("field")
@@ -98,6 +100,11 @@ def pnl_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """PnL: linear side·Q·CS·(P − EP) USD; inverse side·Q·CS·(1/EP − 1/P) coin."""
+    from althedge.core.instruments import ContractType, Side
+    from althedge.core.pnl import inverse_pnl_coin, pnl_usd, roe_pct
+
+    _positive("--entry", entry)
+    _positive("--exit", exit_price)
     ct = ContractType(contract.value)
     sd = Side.LONG if side == SideOpt.long else Side.SHORT
     if contracts < 0:
@@ -135,6 +142,10 @@ def pnl_cmd(
 
 
 def _rally_table(mmr: float, json_out: bool) -> None:
+    from rich.table import Table
+
+    from althedge.core.margin import short_rally_to_liquidation_pct
+
     rows = []
     for lev in range(1, 11):
         rows.append(
@@ -174,20 +185,26 @@ def _rally_table(mmr: float, json_out: bool) -> None:
 
 @app.command("liquidation")
 def liquidation_cmd(
-    exchange: ExchangeOpt | None = typer.Option(None, "--exchange", help="Whose formula to use."),
+    exchange: ExchangeOpt | None = typer.Option(
+        None, "--exchange", help="Whose formula to use. [required unless --table]"),
     contract: ContractOpt | None = typer.Option(
         None, "--contract", help="linear or inverse (taken from --symbol when omitted)."
     ),
-    side: SideOpt | None = typer.Option(None, "--side", help="long or short."),
-    contracts: float | None = typer.Option(None, "--contracts", help="Number of contracts Q."),
+    side: SideOpt | None = typer.Option(
+        None, "--side", help="long or short. [required unless --table]"),
+    contracts: float | None = typer.Option(
+        None, "--contracts", help="Number of contracts Q (> 0). [required unless --table]"),
     contract_size: float | None = typer.Option(
         None, "--contract-size", help="Coin (linear) / USD (inverse) per contract; or --symbol."
     ),
-    entry: float | None = typer.Option(None, "--entry", help="Entry price, USD."),
+    entry: float | None = typer.Option(
+        None, "--entry", help="Entry price, USD. [required unless --table]"),
     wallet: float | None = typer.Option(
-        None, "--wallet", help="Isolated margin, settlement currency (USD linear, coin inverse)."
+        None, "--wallet", help="Isolated margin, settlement currency (USD linear, coin "
+        "inverse). [--wallet or --leverage required]"
     ),
-    leverage: float | None = typer.Option(None, "--leverage", help="Leverage (margin = IM)."),
+    leverage: float | None = typer.Option(
+        None, "--leverage", help="Leverage (margin = IM). [--wallet or --leverage required]"),
     mmr: float | None = typer.Option(
         None, "--mmr", help="Maintenance-margin rate as a fraction (0.005 = 0.5 %)."
     ),
@@ -206,7 +223,15 @@ def liquidation_cmd(
     ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Isolated liquidation and bankruptcy price with the exchange's published formula."""
+    """Isolated liquidation and bankruptcy price with the exchange's published formula.
+
+    Needs --exchange, --side, --contracts, --entry, one of --wallet/--leverage, and either
+    --symbol (its tier table) or --contract, --contract-size and --mmr; --table alone
+    prints the rally that liquidates a short at 1×…10×.
+    """
+    from althedge.core.instruments import ContractType, get_instrument
+    from althedge.core.margin import liquidation_price
+
     if table:
         rate = 0.005 if mmr is None else mmr
         if not 0 <= rate < 1:
@@ -321,9 +346,17 @@ def funding_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Funding per interval: linear Q·CS·P·rate USD, inverse Q·CS/P·rate coin; >0: longs pay."""
+    from althedge.core.funding import annualised_funding_rate, funding_payment
+    from althedge.core.instruments import ContractType, Side
+
     ct = ContractType(contract.value)
     if contract_size <= 0:
         raise InputError(f"contract size: must be > 0, got {contract_size:g}")
+    if abs(rate) > MAX_FUNDING_RATE:
+        raise InputError(
+            f"--rate: {rate:g} is {rate * 100:g} % per interval; rates are fractions "
+            f"(0.0001 = 0.01 %) and exchanges cap them at a few %: pass a value within "
+            f"±{MAX_FUNDING_RATE:g}")
     # amount longs pay to shorts (negative: shorts pay longs)
     paid_by_longs = -float(funding_payment(ct, Side.LONG, contracts, contract_size, mark, rate))
     ann = float(annualised_funding_rate(rate, interval_hours))
@@ -374,6 +407,10 @@ def basis_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Basis F/S − 1 and, with --expiry, annualised (F/S − 1)·365/days."""
+    from datetime import UTC, datetime
+
+    from althedge.core.basis import annualised_basis, basis, days_to_expiry
+
     b = float(basis(spot, futures))
     out: dict[str, Any] = {
         "spot": spot,

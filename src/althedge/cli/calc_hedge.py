@@ -8,14 +8,15 @@ rounding to the lot step and minimum. Every number comes from
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from althedge.cli.common import console, emit_json, err_console
-from althedge.core.instruments import ContractType, parse_contract_type
-from althedge.core.sizing import HedgeSize, parse_rounding, size_hedge
 from althedge.errors import InputError
+
+if TYPE_CHECKING:
+    from althedge.core.sizing import HedgeSize
 
 
 def _decimals(step: float) -> int:
@@ -46,55 +47,45 @@ def _payload(size: HedgeSize, value_usd: float, beta: float, price_usd: float,
     }
 
 
-def _number(flag: str, text: str) -> float:
-    """A flag's value as a float, or a one-line InputError naming the flag (exit 2)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise InputError(f"{flag}: expected a number, got {text!r}") from None
+#: core field names → the flags a user typed (messages name what the user can change)
+_FLAGS = {"value_usd": "--value", "beta": "--beta", "price_usd": "--price",
+          "contract_size": "--contract-size", "collateral_coin": "--collateral",
+          "lot_step": "--lot-step", "min_contracts": "--min-contracts"}
 
 
 def hedge(
-    value: str = typer.Option(..., "--value", help="Portfolio value V in USD."),
-    beta: str = typer.Option(..., "--beta", help="Portfolio beta β to the hedge asset."),
-    price: str = typer.Option(..., "--price", help="Hedge asset price P in USD."),
-    contract_size: str = typer.Option(
+    value: float = typer.Option(..., "--value", help="Portfolio value V in USD (> 0)."),
+    beta: float = typer.Option(..., "--beta", help="Portfolio beta β to the hedge asset (≥ 0)."),
+    price: float = typer.Option(..., "--price", help="Hedge asset price P in USD (> 0)."),
+    contract_size: float = typer.Option(
         ...,
         "--contract-size",
-        help="Contract size CS: coin per contract (linear) or USD per contract (inverse).",
+        help="Contract size CS (> 0): coin per contract (linear) or USD per contract (inverse).",
     ),
-    # plain strings, validated by the core parsers: a bad value is a one-line
-    # InputError (exit 2), the same as every other bad input
     contract: str = typer.Option("linear", "--contract", help="Contract type: linear or inverse."),
-    collateral: str = typer.Option(
-        "0",
+    collateral: float = typer.Option(
+        0.0,
         "--collateral",
         help="Coin collateral C of an inverse position (its delta is hedged too).",
     ),
     rounding: str = typer.Option(
         "down", "--rounding", help="down, up, nearest, or none (fractional)."
     ),
-    lot_step: str = typer.Option("1", "--lot-step", help="Exchange quantity step, contracts."),
-    min_contracts: str = typer.Option(
-        "0", "--min-contracts", help="Exchange minimum quantity, contracts."
+    lot_step: float = typer.Option(1.0, "--lot-step", help="Exchange quantity step, contracts."),
+    min_contracts: float = typer.Option(
+        0.0, "--min-contracts", help="Exchange minimum quantity, contracts."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
 ) -> None:
     """Contracts to short for a portfolio worth --value USD with beta --beta (H = V·β)."""
-    # Numbers arrive as text and are converted here, so a malformed one is a one-line
-    # error with exit code 2 like every other bad input.
-    return _hedge(
-        _number("--value", value),
-        _number("--beta", beta),
-        _number("--price", price),
-        _number("--contract-size", contract_size),
-        contract,
-        _number("--collateral", collateral),
-        rounding,
-        _number("--lot-step", lot_step),
-        _number("--min-contracts", min_contracts),
-        as_json,
-    )
+    try:
+        return _hedge(value, beta, price, contract_size, contract, collateral, rounding,
+                      lot_step, min_contracts, as_json)
+    except InputError as err:
+        field, sep, rest = str(err).partition(":")
+        if sep and field in _FLAGS:
+            raise InputError(f"{_FLAGS[field]}:{rest}") from None
+        raise
 
 
 def _hedge(
@@ -109,6 +100,11 @@ def _hedge(
     min_contracts: float,
     as_json: bool,
 ) -> None:
+    from rich.table import Table
+
+    from althedge.core.instruments import ContractType, parse_contract_type
+    from althedge.core.sizing import parse_rounding, size_hedge
+
     size = size_hedge(
         value,
         beta,

@@ -4,27 +4,61 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, cast
 
 from althedge.errors import InputError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use: `--help` and usage errors never import rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._real: Any = None
+
+    def real(self) -> Console:
+        """The rich Console itself (for rich objects that take ``console=``)."""
+        if self._real is None:
+            from rich.console import Console
+
+            self._real = Console(**self._options)
+        return cast("Console", self._real)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+    def __enter__(self) -> Console:
+        return self.real().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.real().__exit__(*exc)
+
+
+def real_console(value: Any) -> Console:
+    """``value`` itself if it is a rich Console, else the Console behind a lazy one."""
+    return cast("Console", value.real() if isinstance(value, _LazyConsole) else value)
+
+
 # stdout carries results (tables or exactly one JSON object); stderr carries
 # progress bars, warnings and errors, so `--json` output stays machine-readable.
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = cast("Console", _LazyConsole(highlight=False))
+err_console = cast("Console", _LazyConsole(stderr=True, highlight=False))
 
 
 def compact_table(title: str, **options: Any) -> Table:
     """A results table without box edges (a rule under the header): fits narrow terminals."""
+    from rich import box
+    from rich.table import Table
+
     return Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                  show_edge=False, pad_edge=False, **options)
 
@@ -40,7 +74,8 @@ def _to_jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, np.generic):
+    np = sys.modules.get("numpy")  # not imported here: only values that exist are converted
+    if np is not None and isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN/inf; null means "not applicable"

@@ -13,26 +13,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from althedge.cli.common import compact_table, console, emit_json, err_console
-from althedge.data.cache import ParquetCache, safe_symbol
-from althedge.data.files import clean_ohlcv, read_funding, read_ohlcv, scan_folder
-from althedge.data.quality import ERROR, Finding, check_closes, check_series
-from althedge.data.sources import (
-    FileSource,
-    check_timeframe,
-    default_home,
-    normalise_asset,
-    open_source,
-    to_timestamp,
-)
+from althedge.cli.common import compact_table, console, emit_json, err_console, real_console
 from althedge.errors import DataError, InputError
+
+if TYPE_CHECKING:  # imported inside the commands: `althedge data --help` stays fast
+    from althedge.data.quality import Finding
 
 app = typer.Typer(no_args_is_help=True, help="Market data: fetch, import, list, quality checks.")
 
@@ -41,10 +30,16 @@ QUALITY_EXIT_CODE = 3  # same as DataError: "the data is not usable"
 
 
 def _data_dir(value: Path | None) -> Path:
-    return value.expanduser() if value is not None else default_home()
+    """The data directory (``--data-dir`` > ``$ALTHEDGE_HOME`` > ``~/.althedge``); one that
+    exists but is a file is refused naming where it came from."""
+    from althedge.services import state
+
+    return state.data_dir(value, create=False)
 
 
 def _fmt_ts(ts: Any) -> str | None:
+    import pandas as pd
+
     if ts is None or pd.isna(ts):
         return None
     t = pd.Timestamp(ts)
@@ -68,7 +63,11 @@ def fetch(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Download candles (and funding of perpetuals) into the cache; only what is missing."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
     from althedge.data.ccxt_source import CcxtPriceSource
+    from althedge.data.sources import check_timeframe, to_timestamp
 
     check_timeframe(timeframe)
     wanted = [s.strip() for s in symbols.split(",") if s.strip()]
@@ -76,11 +75,12 @@ def fetch(
         raise InputError("symbols: give at least one symbol, e.g. --symbols SOL/USDT")
     start = to_timestamp(since, "since")
     end = to_timestamp(until, "until")
+    _check_order(start, end, "--since", "--until")
     home = _data_dir(data_dir)
     results: list[dict[str, Any]] = []
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                  console=err_console, transient=False,
+                  console=real_console(err_console), transient=False,
                   disable=not err_console.is_terminal and as_json) as progress:
         tasks: dict[str, Any] = {}
 
@@ -125,6 +125,10 @@ def list_cache(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Show the cached series (exchange, symbol, timeframe, rows, first and last bar)."""
+    from rich.table import Table
+
+    from althedge.data.cache import ParquetCache
+
     home = _data_dir(data_dir)
     entries = ParquetCache(home).entries()
     rows: list[dict[str, Any]] = [
@@ -154,7 +158,17 @@ def import_files(
     name: str = typer.Option("imported", "--name", help="Label used as the 'exchange' folder."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
-    """Copy price (and funding) files into the cache; unreadable rows are dropped and counted."""
+    """Copy price (and funding) files into the cache; unreadable rows are dropped and counted.
+
+    A file without a single readable row is refused (exit 3) and nothing is written.
+    """
+    import pandas as pd
+    from rich.table import Table
+
+    from althedge.data.cache import ParquetCache
+    from althedge.data.files import clean_ohlcv, read_funding, read_ohlcv, scan_folder
+    from althedge.files import check_dir
+
     path = path.expanduser()
     if not path.exists():
         raise InputError(f"path: {path} does not exist; pass a CSV/Parquet file or a folder")
@@ -164,24 +178,39 @@ def import_files(
     if not entries:
         raise DataError(f"import: no CSV or Parquet price files in {path}; expected names like "
                         "SOL-USD_1d.csv")
-    cache = ParquetCache(_data_dir(data_dir))
-    imported: list[dict[str, Any]] = []
+    home = _data_dir(data_dir)
+    # read and check every file before the first write: all imported or none
+    loaded: list[tuple[Any, str, Any, int]] = []
     for e in entries:
         fname = Path(str(e.file)).name
         if e.kind == "funding":
             series = read_funding(e.file, name=fname)
             frame = pd.DataFrame({"funding_rate": series, "interval_hours": 8.0})
-            target = cache.merge_write(name, f"{e.asset}/USDT:USDT", "funding", frame)
+            raw_rows = len(frame)
+        else:
+            raw = read_ohlcv(e.file, name=fname)
+            frame = clean_ohlcv(raw).dropna(subset=["close"])
+            raw_rows = len(raw)
+        if frame.empty:
+            raise DataError(f"import: {fname} has no readable rows ({raw_rows} row(s), none with "
+                            "a time and a price); nothing was imported — check the file, e.g. "
+                            f"`althedge data check {e.file}`")
+        loaded.append((e, fname, frame, raw_rows))
+    check_dir("--data-dir (or $ALTHEDGE_HOME)", home)
+    cache = ParquetCache(home)
+    imported: list[dict[str, Any]] = []
+    for e, fname, frame, raw_rows in loaded:
+        if e.kind == "funding":
+            symbol = f"{e.asset}/USDT:USDT"
+            target = cache.merge_write(name, symbol, "funding", frame)
             imported.append({"file": fname, "asset": e.asset, "timeframe": "funding",
                              "rows": len(target), "dropped_rows": 0,
-                             "path": str(cache.path(name, f"{e.asset}/USDT:USDT", "funding"))})
+                             "path": str(cache.path(name, symbol, "funding"))})
             continue
-        raw = read_ohlcv(e.file, name=fname)
-        clean = clean_ohlcv(raw).dropna(subset=["close"])
         symbol = f"{e.asset}/USD"
-        cache.merge_write(name, symbol, e.timeframe, clean)
+        cache.merge_write(name, symbol, e.timeframe, frame)
         imported.append({"file": fname, "asset": e.asset, "timeframe": e.timeframe,
-                         "rows": len(clean), "dropped_rows": len(raw) - len(clean),
+                         "rows": len(frame), "dropped_rows": raw_rows - len(frame),
                          "path": str(cache.path(name, symbol, e.timeframe))})
     if as_json:
         emit_json({"imported": imported, "folder": str(cache.root / name)})
@@ -196,7 +225,18 @@ def import_files(
                   f"{cache.root / name}` to see the defects")
 
 
+def _check_order(start: Any, end: Any, first: str, last: str) -> None:
+    """Refuse a range whose start is after its end (one line naming both flags)."""
+    if start is not None and end is not None and start > end:
+        raise InputError(f"{first}/{last}: {first} {start.date()} is after {last} "
+                         f"{end.date()}; swap them")
+
+
 def _check_path(path: Path, timeframe: str | None) -> tuple[list[Finding], int]:
+    from althedge.data.files import read_ohlcv, scan_folder
+    from althedge.data.quality import check_series
+    from althedge.data.sources import FileSource
+
     if path.is_file():
         entry = next((e for e in scan_folder(path.parent) if Path(str(e.file)).name == path.name),
                      None)
@@ -232,6 +272,10 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Run the quality checks. Exit code 3 when any finding is an error, 0 otherwise."""
+    from althedge.data.quality import ERROR, check_closes
+    from althedge.data.sources import check_timeframe, normalise_asset, open_source, to_timestamp
+
+    _check_order(to_timestamp(start, "--start"), to_timestamp(end, "--end"), "--start", "--end")
     if timeframe is not None:
         check_timeframe(timeframe)
     path = Path(target).expanduser()
@@ -267,6 +311,8 @@ def check(
 
 def _print_findings(findings: list[Finding], count: int, max_warnings: int = 5) -> None:
     """All errors, and at most ``max_warnings`` warnings per series (``--json`` has all)."""
+    from althedge.data.quality import ERROR
+
     hidden = 0
     if findings:
         table = compact_table("data-quality findings", show_lines=True)
@@ -293,4 +339,4 @@ def _print_findings(findings: list[Finding], count: int, max_warnings: int = 5) 
                   f"warning(s)" + (f"; unusable: {', '.join(bad)}" if bad else ""))
 
 
-__all__ = ["app", "safe_symbol"]
+__all__ = ["app"]

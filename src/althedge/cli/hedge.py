@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import typer
 from rich.table import Table
@@ -26,15 +26,16 @@ from althedge.errors import InputError, JournalError
 from althedge.exchanges.registry import SUPPORTED_EXCHANGES
 from althedge.journal import Journal
 from althedge.services import state
-from althedge.services.hedge import (
-    CloseResult,
-    ExecutionSettings,
-    HedgeRecord,
-    HedgeStatus,
-    LegStatus,
-    LifecycleResult,
-    Reconciliation,
-)
+
+if TYPE_CHECKING:  # imported where used: `althedge hedge --help` stays fast
+    from althedge.services.hedge import (
+        CloseResult,
+        ExecutionSettings,
+        HedgeStatus,
+        LegStatus,
+        LifecycleResult,
+        Reconciliation,
+    )
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -211,6 +212,8 @@ def _venue_from_journal(
     """(venue, price source, prices dir) for the open hedge; with none open, ``--venue``,
     else the last hedge's venue, else the venue this data directory last traded on
     (``venues.json``, kept outside the journal), else paper."""
+    from althedge.services.hedge import HedgeRecord
+
     row = journal.active_hedge()
     hedge = HedgeRecord.from_row(row) if row is not None else None
     if hedge is None:
@@ -248,6 +251,8 @@ def _execution(
     order_type: str, offset_bps: float, timeout: float, fallback: str,
     limit_prices: dict[str, float] | None = None, limit_at: str | None = None,
 ) -> ExecutionSettings:
+    from althedge.services.hedge import ExecutionSettings
+
     return ExecutionSettings(
         order_type=order_type,  # type: ignore[arg-type]
         offset_bps=offset_bps,
@@ -720,6 +725,8 @@ def close_cmd(
     when = _at(at)
 
     def run(journal: Journal, v: Any, source: Any, **kw: Any) -> CloseResult:
+        from althedge.services.hedge import HedgeRecord
+
         row = journal.active_hedge()
         assets = [leg.hedge_asset for leg in HedgeRecord.from_row(row).legs] if row else []
         name = "paper" if getattr(v, "name", "") == "paper" else "exchange"
@@ -848,13 +855,16 @@ def monitor_cmd(
     ),
     prices: str | None = PricesOpt,
     beta_drift_pct: float = typer.Option(
-        10.0, "--beta-drift-pct", help="Alert when beta moves more than PCT % from open."
+        10.0, "--beta-drift-pct", min=0.0,
+        help="Alert when beta moves more than PCT % from open."
     ),
     liquidation_pct: float = typer.Option(
-        30.0, "--liquidation-pct", help="Alert when the rally to liquidation is below PCT %."
+        30.0, "--liquidation-pct", min=0.0,
+        help="Alert when the rally to liquidation is below PCT %."
     ),
     min_correlation: float = typer.Option(
-        0.5, "--min-correlation", help="Alert when correlation falls below this."
+        0.5, "--min-correlation", min=-1.0, max=1.0,
+        help="Alert when correlation falls below this."
     ),
 ) -> None:
     """Run `hedge status` periodically: snapshots into the journal, alerts to console/webhook."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.panel import Panel
-from rich.table import Table
 
 from althedge.cli.common import compact_table, console, emit_json, parse_date
 from althedge.errors import InputError
-from althedge.services.plan import LIQUIDATION_WARNING_PCT, HedgePlan, HoldingLine
+
+if TYPE_CHECKING:  # the services are imported inside the commands (fast --help)
+    from althedge.services.plan import HedgePlan, HoldingLine
 
 EXAMPLE_PORTFOLIO = "examples/portfolio.toml"
 WIDE_COLUMNS = 110  # terminal width (columns) from which amount, R² and downside β show
@@ -24,12 +26,20 @@ def _fmt(x: float, spec: str = ",.2f", na: str = "—") -> str:
 
 def render_plan(plan: HedgePlan) -> None:
     """Print the plan as a person reads it: holdings, the hedge, warnings."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from althedge.services.plan import LIQUIDATION_WARNING_PCT
+
     head = (
-        f"[bold]{plan.name}[/]  valued {plan.as_of}  ·  prices: {plan.price_source}  ·  "
+        f"[bold]{plan.name}[/]  [bold]as of {plan.as_of}[/]  ·  prices: {plan.price_source}  ·  "
         f"beta: {plan.beta_method}, {plan.lookback_days}-day lookback"
         f"{', hourly returns' if plan.sampling == '1h' else ''}"
     )
     console.print(head)
+    for w in plan.warnings:  # stale data first: the date matters before any number
+        if w.startswith("prices: "):
+            console.print(f"[bold yellow]⚠ {w}[/]")
     # (header, optional, holding cell, portfolio cell); optional columns are dropped on
     # terminals narrower than WIDE_COLUMNS (they stay in --json)
     port_src = (
@@ -125,7 +135,8 @@ def render_plan(plan: HedgePlan) -> None:
         _render_triggers(plan)
 
     for w in plan.warnings:
-        console.print(f"[yellow]⚠ {w}[/]")
+        if not w.startswith("prices: "):
+            console.print(f"[yellow]⚠ {w}[/]")
 
 
 def _render_triggers(plan: HedgePlan) -> None:
@@ -179,8 +190,10 @@ def plan_command(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Value and measure as of this date (YYYY-MM-DD)."
     ),
-    funding_rate: float | None = typer.Option(
-        None, "--funding-rate", help="Assume this funding rate per 8 h (e.g. 0.0001 = 0.01%)."
+    funding: str = typer.Option(
+        "history", "--funding", "--funding-rate",
+        help="history (the funding history at the date, beside the prices or in the cache) "
+             "or an assumed rate per 8 h, e.g. 0.0001 = 0.01% (same as backtest --funding).",
     ),
     exclude_bad: bool = typer.Option(
         False,
@@ -207,12 +220,17 @@ def plan_command(
     from althedge.data import open_source
     from althedge.services.plan import build_plan
 
+    day = parse_date(as_of, "--as-of")
+    today = datetime.now(UTC).date()
+    if day is not None and day > today:
+        raise InputError(f"--as-of: {day} is in the future (today is {today} UTC); omit "
+                         "--as-of for the latest prices")
+    funding_rate = _funding_rate(funding)
     cfg = load_portfolio(portfolio)
     if sampling is not None:
         if sampling not in ("1h", "1d"):
             raise InputError(f"sampling: {sampling!r} is not 1h or 1d; e.g. --sampling 1h")
         cfg = cfg.model_copy(update={"hedge": cfg.hedge.model_copy(update={"sampling": sampling})})
-    day = parse_date(as_of, "--as-of")
     src_path: str | Path | None = prices
     if src_path is None and cfg.hedge.price_source:
         src_path = (portfolio.parent / cfg.hedge.price_source).resolve()
@@ -225,6 +243,21 @@ def plan_command(
         emit_json(plan.to_dict())
     else:
         render_plan(plan)
+
+
+def _funding_rate(text: str) -> float | None:
+    """``--funding``: ``history`` → None (the history decides), or a finite rate per 8 h."""
+    if text.strip().lower() == "history":
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        raise InputError(f"--funding: {text!r} is neither 'history' nor a rate per 8 h; e.g. "
+                         "--funding 0.0001") from None
+    if not math.isfinite(rate) or abs(rate) > 0.05:
+        raise InputError(f"--funding: a rate per 8 h must be finite and within ±0.05, got "
+                         f"{text}; e.g. --funding 0.0001 (0.01 %)")
+    return rate
 
 
 def demo_command(
@@ -245,7 +278,8 @@ def demo_command(
         emit_json(plan.to_dict())
         return
     console.print(
-        "[dim]Demo: the example portfolio (examples/portfolio.toml) on bundled real prices\n"
+        "[dim]Demo: the example portfolio (examples/portfolio.toml) on bundled real prices.\n"
+        f"They end on {plan.as_of}: this is the plan as of that day, not today's.\n"
         "(valued at the daily close; betas from hourly returns, sampling = \"1h\").\n"
         "Try: althedge plan examples/portfolio.toml --as-of 2022-06-13 · althedge calc hedge "
         "--value 50000 --beta 1.8 --price 65000 --contract-size 1[/]"

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from althedge.cli.common import compact_table, console, emit_json, err_console
+from althedge.cli.common import compact_table, console, emit_json, err_console, real_console
 
 
 class _SweepBar:
@@ -42,7 +42,7 @@ class _SweepBar:
             self.bar = Progress(
                 TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), console=err_console, transient=True,
+                TimeRemainingColumn(), console=real_console(err_console), transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task("sweep", total=p.runs_total, rate="")

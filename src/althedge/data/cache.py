@@ -14,15 +14,13 @@ previous file intact and never a half-written one. Each cache folder is also a v
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from althedge.errors import DataError
+from althedge.files import atomic_path
 
 
 def safe_symbol(symbol: str) -> str:
@@ -36,18 +34,10 @@ def unsafe_symbol(name: str) -> str:
 
 
 def atomic_write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    """Write ``frame`` to ``path`` through a temporary file and ``os.replace``
+    (:func:`althedge.files.atomic_path`; an unwritable cache is a one-line OutputError)."""
+    with atomic_path(path, "data cache (--data-dir or $ALTHEDGE_HOME)") as tmp:
         frame.to_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 @dataclass(frozen=True)

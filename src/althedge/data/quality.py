@@ -91,9 +91,13 @@ class Finding:
         """The JSON form used by ``althedge data check --json``."""
         return asdict(self)
 
+    @property
+    def where(self) -> str:
+        """``" at 2024-08-05"``, or ``""`` when the defect has no time (never "at None")."""
+        return f" at {self.timestamp}" if self.timestamp else ""
+
     def __str__(self) -> str:
-        at = f" at {self.timestamp}" if self.timestamp else ""
-        return f"{self.symbol}: {self.severity} {self.kind}{at}: {self.detail}"
+        return f"{self.symbol}: {self.severity} {self.kind}{self.where}: {self.detail}"
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,18 @@ class FileSource:
         if not self._ohlcv and not self._funding:
             raise DataError(f"prices: no CSV or Parquet price files found in {self.root}; "
                             "expected files like SOL-USD_1d.csv")
+        #: where funding files were looked for (named when none is found)
+        self.funding_searched: list[str] = [str(self.root)]
+        if not self._funding and isinstance(self.root, Path):
+            # `--prices data/daily`: the funding history is usually one folder up, beside it
+            beside = self.root.resolve().parent / "funding"
+            if beside.is_dir() and beside != self.root.resolve():
+                self.funding_searched.append(str(beside))
+                for entry in scan_folder(beside, depth=1):
+                    if entry.kind == "funding":
+                        self._funding.setdefault(entry.asset, entry)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
+        self._unreadable: dict[tuple[str, str], str] = {}
 
     def symbols(self, timeframe: str = "1d") -> list[str]:
         """Assets with a file of this timeframe."""
@@ -170,8 +181,28 @@ class FileSource:
         """Clean OHLCV frame of one asset (sorted, de-duplicated; bad prices are NaN)."""
         key = (normalise_asset(asset), check_timeframe(timeframe))
         if key not in self._cache:
-            self._cache[key] = clean_ohlcv(self.raw(asset, timeframe))
+            raw = self.raw(asset, timeframe)
+            bad = np.asarray(raw.index.isna())
+            if "parse_error" in raw:
+                bad = bad | (raw["parse_error"].to_numpy() != "")
+            if bad.any():
+                pos = int(np.flatnonzero(bad)[0])
+                reason = (str(raw["parse_error"].iloc[pos]) if "parse_error" in raw else "") \
+                    or "time is not a date"
+                self._unreadable[key] = (
+                    f"{int(bad.sum())} row(s) of {self.entry(asset, timeframe).file.name} "
+                    f"could not be read (first: data row {pos + 1}, {reason})")
+            self._cache[key] = clean_ohlcv(raw)
         return self._cache[key]
+
+    def unreadable(self, asset: str, timeframe: str = "1d") -> str | None:
+        """Why rows of the asset's file could not be read (None when every row was read).
+
+        Those rows are dropped from :meth:`ohlcv`; `data check` calls such a file unusable,
+        and so do `plan` and `backtest` (they refuse it rather than use it silently).
+        """
+        self.ohlcv(asset, timeframe)
+        return self._unreadable.get((normalise_asset(asset), check_timeframe(timeframe)))
 
     def closes(self, assets: Sequence[str], start: TimeLike = None, end: TimeLike = None,
                timeframe: str = "1d") -> pd.DataFrame:
@@ -187,6 +218,25 @@ class FileSource:
             return pd.Series(dtype=float, index=pd.DatetimeIndex([], name="timestamp"),
                              name="funding_rate_8h")
         return slice_time(read_funding(entry.file, name=entry.file.name), start, end)
+
+
+def unreadable_rows(source: PriceSource, assets: Sequence[str],
+                    timeframes: Sequence[str]) -> dict[str, str]:
+    """``{asset: why}`` for the assets whose price file has rows that could not be read
+    (sources that read files: :meth:`althedge.data.sources.FileSource.unreadable`)."""
+    probe = getattr(source, "unreadable", None)
+    out: dict[str, str] = {}
+    if not callable(probe):
+        return out
+    for asset in assets:
+        for tf in dict.fromkeys(timeframes):
+            try:
+                why = probe(asset, tf)
+            except DataError:  # no file of that timeframe: nothing to say
+                continue
+            if why:
+                out.setdefault(asset, why)
+    return out
 
 
 def bundled_source() -> FileSource:

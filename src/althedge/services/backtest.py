@@ -53,6 +53,7 @@ from althedge.core.simulate import LegResult, LegSpec, simulate_leg
 from althedge.core.sizing import parse_rounding
 from althedge.core.triggers import TriggerInputs, evaluate
 from althedge.data import PriceSource, check_closes
+from althedge.data.sources import unreadable_rows
 from althedge.errors import AlthedgeError, DataError, DataQualityError, InputError
 from althedge.exchanges.registry import fee_schedule
 from althedge.services.backtest_compare import (
@@ -365,9 +366,17 @@ def _load(
     closes = source.closes(assets, start=None, end=settings.end, timeframe=settings.timeframe)
     missing = [a for a in assets if a not in closes.columns or closes[a].notna().sum() == 0]
     if missing:
+        hedge_missing = [a for a in missing if a in hedge_assets]
+        fix = (f"add {', '.join(hedge_missing)} (the hedge asset) to --prices DIR"
+               if hedge_missing else "add the files to --prices DIR or remove the holding")
         raise DataError(
             f"prices: no {settings.timeframe} closes for {', '.join(missing)} in {source.name}; "
-            "add the files to --prices DIR or remove the holding"
+            f"{fix}"
+        )
+    for asset, why in unreadable_rows(source, assets, (settings.timeframe,)).items():
+        raise DataQualityError(
+            f"prices: {asset}{' (the hedge asset)' if asset in hedge_assets else ''}: {why}; "
+            "fix or re-export the file (see `althedge data check`)"
         )
     closes = closes[assets]
     first = max(closes[a].first_valid_index() for a in assets)
@@ -380,7 +389,7 @@ def _load(
 
 def _check_quality(
     closes: pd.DataFrame, used_from: pd.Timestamp, timeframe: str, warnings: list[str],
-    keep: Sequence[str] = (),
+    keep: Sequence[str] = (), hedge_assets: Sequence[str] = (),
 ) -> None:
     """Refuse error-severity defects in the bars used (warm-up included), warn on the rest.
 
@@ -389,12 +398,15 @@ def _check_quality(
     used = closes.loc[used_from:]
     for f in check_closes(used, timeframe=timeframe, keep=keep):
         if f.severity == "error":
+            what = ("the hedge asset cannot be removed" if f.symbol in hedge_assets
+                    else "remove the holding")
             raise DataQualityError(
-                f"prices: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}; fix the data, "
-                "pass a later --start or remove the holding (see `althedge data check`)"
+                f"prices: {f.symbol} {f.kind}{f.where}: {f.detail}; fix the data, "
+                f"pass a later --start, keep a genuine bar with --keep-bar, or {what} "
+                "(see `althedge data check`)"
             )
         if f.kind in ("gap", "missing_price", "stale", "extreme_move", "spike"):
-            warnings.append(f"data: {f.symbol} {f.kind} at {f.timestamp}: {f.detail}")
+            warnings.append(f"data: {f.symbol} {f.kind}{f.where}: {f.detail}")
     gaps = int(used.isna().sum().sum())
     if gaps:
         warnings.append(f"data: {gaps} missing closes filled with the previous close")
@@ -640,7 +652,7 @@ def _span(
             "use an earlier --start, a shorter --window or more data"
         )
     _check_quality(market.raw, index[max(0, begin - warm)], settings.timeframe, warnings,
-                   keep_bars)
+                   keep_bars, hedge_assets=tuple(market.r_h))
     return _Span(begin=begin, warm=warm)
 
 

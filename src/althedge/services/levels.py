@@ -312,12 +312,12 @@ def levels_figure(report: LevelsReport) -> Any:
 
 def write_levels_html(report: LevelsReport, path: str | Path) -> Path:
     """The chart as one self-contained HTML page (plotly.js inlined; no network)."""
-    from althedge.services.report import _atomic_write
+    from althedge.files import atomic_write_bytes
 
     out = Path(path)
     body = levels_figure(report).to_html(full_html=True, include_plotlyjs=True,
                                          div_id="levels-chart")
-    _atomic_write(out, body.encode("utf-8"))
+    atomic_write_bytes(out, body.encode("utf-8"), "--html")
     return out
 
 
@@ -330,7 +330,7 @@ def write_levels_png(report: LevelsReport, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from althedge.services.report import _atomic_write
+    from althedge.files import atomic_write_bytes
 
     fig, (ax, axp) = plt.subplots(1, 2, sharey=True, figsize=(11, 5.5),
                                   gridspec_kw={"width_ratios": [3, 1], "wspace": 0.02})
@@ -366,7 +366,7 @@ def write_levels_png(report: LevelsReport, path: str | Path) -> Path:
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     out = Path(path)
-    _atomic_write(out, buf.getvalue())
+    atomic_write_bytes(out, buf.getvalue(), "--png")
     return out
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,14 @@ from althedge.core.pnl import pnl_usd
 from althedge.core.returns import portfolio_returns
 from althedge.core.sizing import size_hedge
 from althedge.data import PriceSource, check_closes
-from althedge.errors import AlthedgeError, ConfigError, DataError, DataQualityError
+from althedge.data.sources import unreadable_rows
+from althedge.errors import (
+    AlthedgeError,
+    ConfigError,
+    DataError,
+    DataQualityError,
+    InputError,
+)
 from althedge.services.trigger_status import TriggerSection, trigger_section
 
 #: Funding assumed when neither the portfolio file nor the source gives a rate:
@@ -325,16 +332,32 @@ def build_plan(
     """
     hedge_cfg = portfolio.hedge
     warnings: list[str] = []
+    today = datetime.now(UTC).date()
+    if as_of is not None and as_of > today:
+        raise InputError(
+            f"as-of: {as_of} is in the future (today is {today} UTC); a plan can only use "
+            "prices that exist — omit the date for the latest close"
+        )
     _check_assets_known(portfolio, source)
 
     assets = list(dict.fromkeys([*(h.asset for h in portfolio.holdings), *hedge_cfg.assets]))
     known = {s.upper() for s in source.symbols()}
     closes = _closes_until(source, [a for a in assets if a in known], as_of)
     if closes.empty:
+        when = f"on or before {as_of}" if as_of else "at all"
         raise DataError(
-            f"{source.name} has no prices on or before {as_of}; choose a later --as-of date"
+            f"{source.name} has no prices of {', '.join(assets)} {when}; "
+            + ("choose a later date (plan --as-of, hedge --at)" if as_of else
+               "pass --prices DIR or --exchange with their prices")
         )
     valuation_ts = pd.Timestamp(as_of) if as_of else closes.index[-1]
+    if as_of is None and (today - valuation_ts.date()).days > STALE_PRICE_DAYS:
+        warnings.append(
+            f"prices: {source.name} ends on {valuation_ts.date()}, "
+            f"{(today - valuation_ts.date()).days} days before today — this is the plan as of "
+            f"{valuation_ts.date()}, not today's; for current prices run `althedge data fetch "
+            "--exchange binance --symbols …` and pass --exchange binance (or --prices DIR)"
+        )
 
     # ---- data quality on the window the beta uses (plus one bar for the first return)
     window = closes.iloc[-(hedge_cfg.lookback_days + 1) :]
@@ -348,13 +371,34 @@ def build_plan(
     beta_window = hourly if hourly is not None else window
     keep = [*hedge_cfg.keep_bars, *keep_bars]
     excluded: set[str] = set()
+    # rows the file reader had to drop are never used silently (as `data check` says)
+    for asset, why in unreadable_rows(source, measured_assets, ("1d", sampling)).items():
+        fix = "fix or re-export the file (see `althedge data check`)"
+        if asset in hedge_cfg.assets:
+            raise DataQualityError(f"{asset} (the hedge asset): {why}; {fix}")
+        if not exclude_bad_series:
+            raise DataQualityError(
+                f"{asset}: {why}; {fix}, or pass --exclude-bad (plan) to assume its beta"
+            )
+        excluded.add(asset)
+        warnings.append(f"{asset}: {why} — excluded from measurement, beta assumed from its "
+                        "class")
     for finding in check_closes(beta_window, timeframe=sampling, keep=keep):
         if finding.severity != "error":
             continue
-        if finding.symbol in hedge_cfg.assets or not exclude_bad_series:
+        if finding.symbol in hedge_cfg.assets:
             raise DataQualityError(
-                f"{finding.symbol}: {finding.kind} at {finding.timestamp}: {finding.detail}; "
-                "fix the data, choose another --as-of, or pass --exclude-bad to assume its beta"
+                f"{finding.symbol} (the hedge asset): {finding.kind}{finding.where}: "
+                f"{finding.detail}; every beta is measured against it, so it cannot be "
+                "excluded: fix the data, keep the bar if genuine (--keep-bar "
+                f"{finding.symbol}:{finding.kind}@TIME) or choose another date (plan --as-of, "
+                "hedge --at)"
+            )
+        if not exclude_bad_series:
+            raise DataQualityError(
+                f"{finding.symbol}: {finding.kind}{finding.where}: {finding.detail}; "
+                "fix the data, choose another date (plan --as-of, hedge --at), or pass "
+                "--exclude-bad (plan) to assume its beta"
             )
         excluded.add(finding.symbol)
         warnings.append(
@@ -374,7 +418,7 @@ def build_plan(
         if ts is None:
             raise DataError(
                 f"{h.asset}: no price on or before {valuation_ts.date()} in {source.name}; "
-                "set price_usd for it or choose a later --as-of"
+                "set price_usd for it or choose a later date (plan --as-of, hedge --at)"
             )
         if (valuation_ts - ts).days > STALE_PRICE_DAYS:
             warnings.append(
@@ -382,6 +426,13 @@ def build_plan(
             )
         prices[h.asset] = px
         price_dates[h.asset] = str(ts.date())
+    for a in hedge_cfg.assets:  # the hedge is sized at its asset's price: name a stale one
+        _px, ts = _latest(closes[a]) if a in closes else (math.nan, None)
+        if ts is not None and (valuation_ts - ts).days > STALE_PRICE_DAYS:
+            warnings.append(
+                f"{a} (the hedge asset): latest price is from {ts.date()}, "
+                f"{(valuation_ts - ts).days} days before {valuation_ts.date()}"
+            )
     values = {h.asset: h.amount * prices[h.asset] for h in portfolio.holdings}
     total = float(sum(values.values()))
 
@@ -636,7 +687,10 @@ def _funding_in_force(
             if proxy != asset:
                 label += f" — {proxy} perpetual used as proxy for {asset}"
             return float(hist.iloc[-1]), label
-    return DEFAULT_FUNDING_RATE_8H, "assumed baseline 0.01%/8h (no history at this date)"
+    searched = getattr(source, "funding_searched", None)
+    where = f"; looked in {' and '.join(searched)}" if searched else ""
+    return (DEFAULT_FUNDING_RATE_8H,
+            f"assumed baseline 0.01%/8h (no {asset} funding history at this date{where})")
 
 
 def _size_leg(

@@ -10,21 +10,21 @@ return, capital committed, margin tied up, drawdown on capital committed, time h
 switches), the explanation when holdings + hedge PnL touched zero, and the crash
 episodes. ``write_png_charts(result, folder)`` draws the same charts with
 matplotlib (Agg backend) for pasting elsewhere. Files are written atomically
-(temporary file in the same folder, then ``os.replace``).
+through :mod:`althedge.files` (temporary file in the same folder, then ``os.replace``;
+an unwritable path is a one-line ``OutputError``).
 """
 
 from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from althedge.errors import InputError
+from althedge.files import atomic_write_bytes, check_targets
 from althedge.services.backtest import BacktestResult
 
 __all__ = ["comparison_rows", "write_html_report", "write_png_charts"]
@@ -78,23 +78,6 @@ def comparison_rows(result: BacktestResult) -> list[list[str]]:
         values = {**p.metrics.to_dict(), "score": p.score}
         rows.append([str(p.rank), name, *[_fmt(values.get(k), f) for k, _, f in _COLUMNS]])
     return rows
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _drawdown(equity: np.ndarray) -> np.ndarray:
@@ -318,7 +301,7 @@ slippage − funding received.</p>
 {"".join(parts)}
 </body></html>
 """
-    _atomic_write(out, page.encode("utf-8"))
+    atomic_write_bytes(out, page.encode("utf-8"), "--report")
     return out
 
 
@@ -332,10 +315,9 @@ def write_png_charts(result: BacktestResult, folder: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out_dir = Path(folder)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"png: {out_dir} is a file; pass a folder, e.g. --png charts/")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_targets([("--png", out_dir, True)])
     written: list[Path] = []
+    drawn: list[tuple[Path, bytes]] = []  # every chart is drawn before any file is written
     first = result.policies[0].series
     x = first.index
     hedged = [p for p in result.policies if p.spec.kind != "none"]
@@ -345,9 +327,7 @@ def write_png_charts(result: BacktestResult, folder: str | Path) -> list[Path]:
         fig.tight_layout()
         fig.savefig(buf, format="png", dpi=110)
         plt.close(fig)
-        target = out_dir / f"{name}.png"
-        _atomic_write(target, buf.getvalue())
-        written.append(target)
+        drawn.append((out_dir / f"{name}.png", buf.getvalue()))
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
     ax.plot(x, first["value_usd"], color="black", label="unhedged")
@@ -397,4 +377,6 @@ def write_png_charts(result: BacktestResult, folder: str | Path) -> list[Path]:
     ax.set_title("Cumulative funding (+ paid / − earned) and trading costs (USD)")
     ax.legend(fontsize=7)
     save(fig, "costs")
+    for target, data in drawn:
+        written.append(atomic_write_bytes(target, data, "--png"))
     return written

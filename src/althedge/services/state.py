@@ -36,16 +36,22 @@ ENV_HOME = "ALTHEDGE_HOME"
 
 def data_dir(override: str | Path | None = None, *, create: bool = True) -> Path:
     """The data directory: ``override`` > ``$ALTHEDGE_HOME`` > ``~/.althedge`` (created)."""
-    raw = str(override) if override not in (None, "") else os.environ.get(ENV_HOME, "")
+    if override not in (None, ""):
+        raw, origin = str(override), "--data-dir"
+    else:
+        raw, origin = os.environ.get(ENV_HOME, ""), f"${ENV_HOME}"
     path = Path(raw).expanduser() if raw else Path.home() / ".althedge"
+    if not raw:
+        origin = "the data directory ~/.althedge"
     if path.exists() and not path.is_dir():
-        raise InputError(f"--data-dir: {path} exists and is not a directory; pass a directory")
+        raise InputError(f"{origin}: {path} is a file, not a folder; point it at a folder "
+                         "(or pass --data-dir DIR)")
     if create:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(
-                f"--data-dir: cannot create {path} ({exc.strerror}); pass a writable directory"
+                f"{origin}: cannot create {path} ({exc.strerror}); pass a writable folder"
             ) from None
     return path
 

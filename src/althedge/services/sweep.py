@@ -45,6 +45,7 @@ import pandas as pd
 from althedge.config import PortfolioConfig, parse_portfolio
 from althedge.data import PriceSource
 from althedge.errors import AlthedgeError, DataError, InputError
+from althedge.files import atomic_path, atomic_write_text
 from althedge.services.backtest import (
     BacktestResult,
     BacktestSettings,
@@ -288,36 +289,17 @@ def _readable(tmp: str) -> None:
     os.chmod(tmp, 0o666 & ~umask)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _atomic_write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as Parquet through a temporary file in the same folder and
-    ``os.replace``: the part is either whole or absent, whenever the process dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            frame.to_parquet(fh, index=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``frame`` as Parquet whole or not at all (:func:`althedge.files.atomic_path`:
+    temporary file, fsync, ``os.replace``); an unwritable ``--out`` is one OutputError."""
+    with atomic_path(path, "--out") as tmp:
+        frame.to_parquet(tmp, index=False)
+        _readable(str(tmp))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Whole file or none; an unwritable ``--out`` is a one-line OutputError."""
+    atomic_write_text(path, text, "--out")
 
 
 def _part(out: Path, task: SweepTask) -> Path:

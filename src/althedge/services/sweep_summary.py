@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -351,17 +349,6 @@ Ranked by mean <b>{html.escape(summary.metric)}</b> across portfolios ({directio
 intervals: paired bootstrap over portfolios, {summary.bootstrap} resamples, {ci};
 P(best) = share of resamples in which the hedge's mean is the best.</p>
 {''.join(parts)}</body></html>"""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    from althedge.files import atomic_write_text
+
+    return atomic_write_text(Path(path), page, "--out")

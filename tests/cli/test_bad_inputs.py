@@ -1,0 +1,204 @@
+"""Issue 11's bad inputs, each through the real console entry (``python -m althedge``).
+
+Every row: the exit code, ONE line on stderr starting ``error:`` that names the field,
+option, file or path (and, where the issue asked, what it must not say), nothing on stdout,
+no traceback. The rows are the issue's list ("Errors, not tracebacks; whole files or none",
+"Honest about time", the smaller message defects) plus the unreadable-row cases; numeric
+options in general are swept in test_cli_contract.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTFOLIO = ROOT / "examples" / "portfolio.toml"
+DAILY = ROOT.parent / "shared" / "data" / "daily"
+ASSETS = ("SOL", "AVAX", "LINK", "DOGE", "ADA", "BTC")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    args: tuple[str, ...]
+    code: int
+    says: tuple[str, ...]  # each must be in the one error line
+    never: tuple[str, ...] = ()  # none may be in it
+    env: dict[str, str] = field(default_factory=dict)
+    stdout_to_dev_full: bool = False
+
+
+def _garbage(path: Path, rows: int) -> None:
+    """Put ``rows`` unreadable rows among the last month of a price file (the beta window)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    bad = [f"garbage{i},x,y,z,w,v" for i in range(rows)]
+    path.write_text("\n".join([*lines[:-30], *bad, *lines[-30:]]) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Files the cases need: damaged price folders, odd portfolio files, an empty CSV."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    for name, damaged, rows in (("sol_garbage", "SOL", 56), ("btc_garbage", "BTC", 5)):
+        folder = root / name
+        folder.mkdir()
+        for a in ASSETS:
+            shutil.copy(DAILY / f"{a}-USD_1d.csv", folder)
+        _garbage(folder / f"{damaged}-USD_1d.csv", rows)
+    no_eth = root / "no_eth"  # holdings and BTC, but no ETH for a BTC+ETH hedge
+    no_eth.mkdir()
+    for a in ASSETS:
+        shutil.copy(DAILY / f"{a}-USD_1d.csv", no_eth)
+    text = PORTFOLIO.read_text(encoding="utf-8")
+    (root / "huge.toml").write_text(text.replace("amount = 120", "amount = 1e308", 1), "utf-8")
+    (root / "nan.toml").write_text(text.replace("amount = 120", "amount = nan", 1), "utf-8")
+    (root / "btc_eth.toml").write_text(
+        text.replace('assets = ["BTC"]', 'assets = ["BTC", "ETH"]', 1), "utf-8")
+    (root / "lev.toml").write_text(  # above the contract's maximum, within [limits]
+        text.replace("leverage = 2 ", "leverage = 200 ", 1)
+        .replace("max_leverage = 5", "max_leverage = 500", 1), "utf-8")
+    (root / "empty").mkdir()
+    (root / "empty" / "SOL-USD_1d.csv").write_text("timestamp,open,high,low,close,volume\n",
+                                                   "utf-8")
+    (root / "a_file").write_text("not a folder\n", "utf-8")
+    return root
+
+
+def _read_only_dir(work: Path) -> str:
+    """A folder no file can be created in (root ignores mode bits: /sys refuses even root)."""
+    if os.geteuid() == 0:
+        return "/sys"
+    ro = work / "read_only"
+    ro.mkdir(exist_ok=True)
+    ro.chmod(0o500)
+    return str(ro)
+
+
+P = str(PORTFOLIO)
+CASES = [
+    # --- outputs: errors, not tracebacks; whole files or none -------------------------------
+    Case("report-under-a-file", ("backtest", P, "--report", "README.md/r.html"), 7,
+         ("--report", "README.md/r.html", "README.md is a file, not a folder")),
+    Case("png-under-a-file", ("backtest", P, "--png", "README.md/png"), 7,
+         ("--png", "README.md/png", "is a file")),
+    Case("report-is-a-folder", ("backtest", P, "--report", "{work}/empty"), 7,
+         ("--report", "it is a folder", "pass a file name")),
+    Case("report-not-html", ("backtest", P, "--report", "{work}/r.pdf"), 2,
+         ("--report", "r.pdf", ".html")),
+    Case("report-read-only-folder", ("backtest", P, "--report", "{ro}/r.html"), 7,
+         ("--report", "r.html", "pass a folder you can write to")),
+    Case("png-read-only-folder", ("backtest", P, "--png", "{ro}/charts"), 7,
+         ("--png", "charts")),
+    Case("home-is-a-file-import", ("data", "import", str(DAILY / "SOL-USD_1d.csv")), 2,
+         ("$ALTHEDGE_HOME", "a_file", "is a file, not a folder"),
+         env={"ALTHEDGE_HOME": "{work}/a_file"}),
+    Case("home-is-a-file-list", ("data", "list"), 2, ("$ALTHEDGE_HOME", "is a file"),
+         env={"ALTHEDGE_HOME": "{work}/a_file"}),
+    Case("data-dir-is-a-file", ("data", "list", "--data-dir", "{work}/a_file"), 2,
+         ("--data-dir", "is a file")),
+    Case("home-read-only-import", ("data", "import", str(DAILY / "SOL-USD_1d.csv")), 7,
+         ("--data-dir", "{ro}/home"),
+         env={"ALTHEDGE_HOME": "{ro}/home"}),
+    Case("json-to-a-full-disk", ("plan", P, "--json"), 7, ("stdout", "the disk is full"),
+         stdout_to_dev_full=True),
+    Case("table-to-a-full-disk", ("calc", "basis", "--spot", "100", "--futures", "101"), 7,
+         ("stdout", "the disk is full"), stdout_to_dev_full=True),
+    # --- NaN, inf, overflow: refused with the option's name ---------------------------------
+    Case("funding-rate-nan", ("calc", "funding", "--contract", "linear", "--contracts", "1",
+                              "--contract-size", "1", "--mark", "65000", "--rate", "nan"), 2,
+         ("--rate",), ("+nan", "nobody")),
+    Case("funding-rate-200pct", ("calc", "funding", "--contract", "linear", "--contracts", "1",
+                                 "--contract-size", "1", "--mark", "65000", "--rate", "2"), 2,
+         ("--rate", "±0.05")),
+    Case("pnl-exit-inf", ("calc", "pnl", "--contract", "linear", "--side", "short",
+                          "--contracts", "1", "--contract-size", "1", "--entry", "65000",
+                          "--exit", "inf"), 2, ("--exit",), ("never",)),
+    Case("pnl-entry-negative", ("calc", "pnl", "--contract", "linear", "--side", "short",
+                                "--contracts", "1", "--contract-size", "1", "--entry", "-5",
+                                "--exit", "60000"), 2, ("--entry", "> 0")),
+    Case("plan-funding-rate-inf", ("plan", P, "--funding-rate", "inf"), 2, ("--funding",),
+         ("+inf",)),
+    Case("plan-funding-nan", ("plan", P, "--funding", "nan"), 2, ("--funding",)),
+    Case("amount-1e308", ("plan", "{work}/huge.toml"), 2,
+         ("huge.toml", "holdings[0].amount", "too large"), ("RuntimeWarning", "weights")),
+    Case("amount-nan", ("plan", "{work}/nan.toml"), 2, ("nan.toml", "holdings[0].amount")),
+    Case("hedge-value-overflow", ("calc", "hedge", "--value", "1e400", "--beta", "1.8",
+                                  "--price", "65000", "--contract-size", "1"), 2, ("--value",)),
+    # --- rows that cannot be read are never used silently -----------------------------------
+    Case("plan-unreadable-rows", ("plan", P, "--prices", "{work}/sol_garbage"), 3,
+         ("SOL", "56 row(s)", "could not be read", "--exclude-bad")),
+    Case("backtest-unreadable-rows", ("backtest", P, "--prices", "{work}/sol_garbage"), 3,
+         ("SOL", "56 row(s)", "could not be read")),
+    Case("hedge-asset-unreadable-rows",
+         ("plan", P, "--prices", "{work}/btc_garbage", "--exclude-bad"), 3,
+         ("BTC (the hedge asset)", "could not be read"), ("--exclude-bad",)),
+    Case("import-no-rows", ("data", "import", "{work}/empty/SOL-USD_1d.csv"), 3,
+         ("SOL-USD_1d.csv", "no readable rows")),
+    # --- smaller ones -----------------------------------------------------------------------
+    Case("collateral-negative", ("backtest", P, "--collateral", "-100"), 2,
+         ("--collateral", "> 0")),
+    Case("check-start-after-end", ("data", "check", str(DAILY), "--start", "2024-01-01",
+                                   "--end", "2023-01-01"), 2, ("--start", "--end", "swap")),
+    Case("fetch-since-after-until", ("data", "fetch", "--exchange", "binance", "--symbols",
+                                     "BTC/USDT", "--since", "2024-01-01", "--until",
+                                     "2023-01-01"), 2, ("--since", "--until", "swap")),
+    Case("no-at-none", ("hedge", "open", P, "--venue", "paper", "--at", "2019-01-01"), 3,
+         ("SOL", "--at"), ("at None",)),
+    Case("eth-is-the-hedge-asset",
+         ("backtest", "{work}/btc_eth.toml", "--prices", "{work}/no_eth"), 3,
+         ("ETH",), ("holding",)),
+    Case("eth-missing-plan", ("plan", "{work}/btc_eth.toml", "--prices", "{work}/no_eth"), 3,
+         ("hedge asset ETH", "--prices"), ("holding",)),
+    Case("no-double-prefix", ("plan", "{work}/lev.toml"), 2,
+         ("lev.toml: hedge.leverage:", "200"), ("hedge: hedge.",)),
+    Case("monitor-correlation-range", ("monitor", "--min-correlation", "5"), 2,
+         ("--min-correlation",)),
+    # --- honest about time --------------------------------------------------------------------
+    Case("as-of-in-the-future", ("plan", P, "--as-of", "2999-01-01"), 2,
+         ("--as-of", "2999-01-01", "future")),
+    Case("at-after-the-data", ("hedge", "open", P, "--venue", "paper", "--at", "2026-01-01"), 2,
+         ("--at", "end on"), ("--as-of",)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_input_is_one_clean_line(case: Case, work: Path, tmp_path: Path) -> None:
+    ro = _read_only_dir(work)
+
+    def fill(text: str) -> str:
+        return text.replace("{work}", str(work)).replace("{ro}", ro)
+
+    env = {**os.environ, "ALTHEDGE_HOME": str(tmp_path / "home"),
+           **{k: fill(v) for k, v in case.env.items()}}
+    args = [sys.executable, "-m", "althedge", *(fill(a) for a in case.args)]
+    if case.stdout_to_dev_full:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True,
+                                  cwd=ROOT, env=env, timeout=300)
+        stdout = ""
+    else:
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env,
+                              timeout=300)
+        stdout = proc.stdout
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == case.code, proc.stderr
+    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
+    assert len(errors) == 1, proc.stderr
+    line = errors[0]
+    assert not [ln for ln in proc.stderr.splitlines() if ln.strip() and ln != line
+                and not ln.startswith(("warning:", "note:"))], proc.stderr
+    for text in case.says:
+        assert fill(text) in line, line
+    for text in case.never:
+        assert text not in line, line
+    assert stdout == ""
+    if "report" in case.id:  # nothing half-written next to the target
+        target = Path(fill(case.args[-1]))
+        assert not target.exists() or target.is_dir()
