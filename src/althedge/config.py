@@ -91,7 +91,9 @@ class HedgeConfig(_Strict):
     """How to hedge: which futures contract, which beta, how to round, how much leverage."""
 
     assets: list[str] = Field(default_factory=lambda: ["BTC"], min_length=1, max_length=2)
-    exchange: Literal["binance", "bybit", "okx", "deribit"] = "binance"
+    exchange: Literal[
+        "binance", "bybit", "okx", "deribit", "bingx", "mexc", "weex", "hyperliquid"
+    ] = "binance"
     symbol: str | None = None
     contract: Literal["linear", "inverse"] = "linear"
     perpetual: bool = True

@@ -16,6 +16,7 @@ The tree (exit code in brackets)::
     ├── ExchangeError [4]                 the exchange refused or failed a request
     │   ├── OrderOutcomeUnknownError [4]  an order may or may not be at the exchange: stop, check
     │   ├── BelowExchangeMinimumError [4] an order is below the exchange's minimum size/notional
+    │   ├── VenueRestrictedError [4]      the exchange restricts this through its API: not sent
     │   └── AccountSettingError [4]       an account-wide setting would change: refused
     ├── LimitExceededError [5]            an order would exceed a configured cap
     ├── JournalError [6]                  the journal is unreadable or disagrees with the venue
@@ -82,6 +83,10 @@ class OrderOutcomeUnknownError(ExchangeError):
 
 class BelowExchangeMinimumError(ExchangeError):
     """An order is below the exchange's minimum amount or notional; it was not sent."""
+
+
+class VenueRestrictedError(ExchangeError):
+    """The exchange restricts this through its API (MEXC futures orders); nothing was sent."""
 
 
 class AccountSettingError(ExchangeError):

@@ -18,6 +18,7 @@ import ccxt
 import pandas as pd
 import pytest
 
+from althedge.errors import InputError
 from althedge.exchanges import PROFILES, SUPPORTED_EXCHANGES
 from althedge.venues.ccxt_venue import CcxtVenue
 from althedge.venues.paper import PaperExchange
@@ -44,11 +45,17 @@ def _protocol_methods(proto: type) -> dict[str, inspect.Signature]:
 
 
 def test_every_supported_exchange_has_a_tradable_profile() -> None:
-    assert set(SUPPORTED_EXCHANGES) == {"binanceusdm", "binancecoinm", "bybit", "okx", "deribit"}
+    assert set(SUPPORTED_EXCHANGES) == {
+        "binanceusdm", "binancecoinm", "bybit", "okx", "deribit",
+        "bingx", "mexc", "weex", "hyperliquid",
+    }
     for name in SUPPORTED_EXCHANGES:
         p = PROFILES[name]
         assert p.tradable and p.lookup is not None and p.fees.taker > 0
-        assert p.test_environment in ("sandbox", "demo")
+        # MEXC runs no futures test network: the profile says so instead
+        assert p.test_environment in ("sandbox", "demo") or (
+            p.test_environment is None and p.test_environment_note
+        )
 
 
 @pytest.mark.parametrize("name", VENUES)
@@ -110,6 +117,10 @@ def test_testnet_reaches_each_exchanges_test_or_demo_environment(name: str) -> N
     """--testnet works for every venue: Binance futures → demo trading (ccxt refuses the
     old futures sandbox for signed calls), Bybit → api-testnet, OKX → demo trading
     (``x-simulated-trading: 1``), Deribit → test.deribit.com. Nothing is sent."""
+    if PROFILES[name].test_environment is None:  # MEXC: no futures test network
+        with pytest.raises(InputError, match="no test or demo environment"):
+            CcxtVenue.create(name, testnet=True)
+        return
     venue = CcxtVenue.create(name, testnet=True)
     assert venue.name == f"{name}-testnet"
     urls = str(venue.exchange.urls["api"])
@@ -118,8 +129,13 @@ def test_testnet_reaches_each_exchanges_test_or_demo_environment(name: str) -> N
         "binancecoinm": "https://demo-dapi.binance.com",
         "bybit": "https://api-testnet.",
         "deribit": "https://test.deribit.com",
+        "bingx": "https://open-api-vst.",  # BingX demo account (VST)
+        "hyperliquid": "https://api.hyperliquid-testnet.xyz",
     }
-    if name == "okx":
+    if name == "weex":  # demo trading: the live host, capi/v3/sim order endpoints
+        assert venue.exchange.options.get("sandboxMode") or getattr(
+            venue.exchange, "isSandboxModeEnabled", False)
+    elif name == "okx":
         assert venue.exchange.headers.get("x-simulated-trading") == "1"
     else:
         assert expected[name] in urls

@@ -38,6 +38,10 @@ class ExchangeOpt(StrEnum):
     bybit = "bybit"
     okx = "okx"
     deribit = "deribit"
+    bingx = "bingx"
+    mexc = "mexc"
+    weex = "weex"
+    hyperliquid = "hyperliquid"
 
 
 JSON_HELP = "Print exactly one JSON object on stdout."

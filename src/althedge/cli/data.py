@@ -49,7 +49,7 @@ def _fmt_ts(ts: Any) -> str | None:
 @app.command("fetch")
 def fetch(
     exchange: str = typer.Option(..., "--exchange", help="ccxt exchange id, e.g. binance, bybit, "
-                                 "okx, deribit."),
+                                 "okx, deribit, bingx, mexc, weex, hyperliquid."),
     symbols: str = typer.Option(..., "--symbols", help="Comma-separated ccxt symbols, e.g. "
                                 "SOL/USDT,BTC/USDT or BTC/USDT:USDT for the perpetual."),
     timeframe: str = typer.Option("1d", "--timeframe", help="1d or 1h."),

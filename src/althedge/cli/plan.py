@@ -108,7 +108,7 @@ def render_plan(plan: HedgePlan) -> None:
             "never (fully collateralised)"
             if not math.isfinite(leg.liquidation_price)
             else f"{_fmt(leg.liquidation_price)} USD  [{style}](+{_fmt(rally, '.1f')}% rally)[/]"
-        )
+        ) + f"  [dim]{leg.liquidation_method}[/]"
         g.add_row("liquidation price", liq)
         fund_style = "red" if leg.funding_usd_per_year < 0 else "green"
         g.add_row(
@@ -119,6 +119,12 @@ def render_plan(plan: HedgePlan) -> None:
             "funding per year",
             f"[{fund_style}]{leg.funding_usd_per_year:+,.0f} USD[/] (+ = the short earns)",
         )
+        if math.isfinite(leg.taker_fee_rate):
+            g.add_row(
+                "fees (base tier)",
+                f"maker {leg.maker_fee_rate * 100:.3f}% · taker {leg.taker_fee_rate * 100:.3f}%"
+                f"  → {_fmt(leg.fees_paid_open_usd)} USD to open at market",
+            )
         console.print(
             Panel(g, title=f"2 · Hedge with {leg.hedge_asset}", title_align="left", expand=False)
         )

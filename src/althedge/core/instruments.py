@@ -144,7 +144,7 @@ def build_tiers(rows: Sequence[tuple[float, float, float]]) -> tuple[MarginTier,
 class Instrument:
     """A futures contract's specification (built-in default or live from ccxt)."""
 
-    exchange: str  # ccxt id: "binance" | "bybit" | "okx" | "deribit"
+    exchange: str  # family: binance bybit okx deribit bingx mexc weex hyperliquid
     symbol: str  # ccxt unified symbol, e.g. "BTC/USDT:USDT", "BTC/USD:BTC-261225"
     base: str
     quote: str
@@ -401,6 +401,43 @@ DERIBIT_BTC_TIERS = (MarginTier(0.0, 19_600.0, 0.01, 0.0, 50.0, mmr_per_coin=0.0
 DERIBIT_ETH_TIERS = (MarginTier(0.0, 245_000.0, 0.01, 0.0, 50.0, mmr_per_coin=0.000004),)
 
 
+#: --- the guide's other exchanges (issue 14) ---------------------------------------------
+#: Hyperliquid (docs "Margin tiers", hyperliquid.gitbook.io/hyperliquid-docs/trading/
+#: margin-tiers, read 2026-12-01): maintenance_margin = notional × MMR − deduction, MMR of a
+#: tier = half the initial-margin rate at the tier's max leverage, deduction_n =
+#: deduction_{n−1} + lower_bound_n × (MMR_n − MMR_{n−1}) — exactly build_tiers' convention.
+#: Mainnet BTC: 0–150 M USDC 40×, > 150 M 20×; ETH: 0–100 M 25×, > 100 M 15×.
+HYPERLIQUID_BTC_TIERS = build_tiers([(150_000_000, 1 / 80, 40), (_INF, 1 / 40, 20)])
+HYPERLIQUID_ETH_TIERS = build_tiers([(100_000_000, 1 / 50, 25), (_INF, 1 / 30, 15)])
+
+#: BingX USDⓈ-M ETH-USDT tier 1: 0–900 000 USDT, maintMarginRatio 0.33 %, maintAmount 0
+#: (BingX "Position and Maintenance Margin Ratio" reply, GET /openApi/swap/v1/maintMarginRatio,
+#: as quoted in ccxt 4.5.90 bingx.fetch_market_leverage_tiers, 2026-01). Only tier 1 is
+#: quoted; BingX serves the full table to signed requests only, so live tiers need a key.
+#: BTC-USDT: NOT verified — tier 1 assumed at 0.4 % (the common BTC tier-1 rate, and
+#: below BingX's 1/125 initial rate); the plan labels these specs with their date.
+BINGX_LINEAR_BTC_TIERS = build_tiers([(_INF, 0.004, 125)])
+BINGX_LINEAR_ETH_TIERS = build_tiers([(900_000, 0.0033, 100), (_INF, 0.005, 50)])
+#: BingX Coin-M (notional in coin): ccxt reads no tiers for them (NotSupported); NOT
+#: verified — one tier at 0.5 %, a conservative assumption for a short hedge.
+BINGX_INVERSE_TIERS = build_tiers([(_INF, 0.005, 100)])
+
+#: MEXC USDT-M: the contract-detail reply (GET /api/v1/contract/detail, as recorded in ccxt
+#: 4.5.90 mexc.fetch_swap_markets: BTC_USDT maintenanceMarginRate 0.004, initialMarginRate
+#: 0.008, riskIncrVol 200 000 contracts, riskIncrMmr 0.004). MEXC's risk tiers step in
+#: CONTRACTS (riskIncrVol), which needs a price to convert to the USD tiers used here; only
+#: the first tier is kept (as for OKX) — live tiers come from ccxt fetchLeverageTiers.
+#: ETH_USDT: NOT verified, tier 1 assumed at 0.5 %.
+MEXC_BTC_TIERS = build_tiers([(_INF, 0.004, 125)])
+MEXC_ETH_TIERS = build_tiers([(_INF, 0.005, 100)])
+
+#: WEEX: tiers are published per symbol in contracts on the trading page (help centre
+#: "Maintenance Margin Rate"; example table in "WEEX Futures will adjust the leverage and
+#: margin tiers for TRB/USDT", 2023-09-15); ccxt has no tier endpoint for WEEX and no BTC
+#: or ETH table was found: NOT verified — one tier at 0.5 %, conservative for a short hedge.
+WEEX_TIERS = build_tiers([(_INF, 0.005, 100)])
+
+
 def _row(
     exchange: str,
     symbol: str,
@@ -483,6 +520,30 @@ BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
          expiry=_Q1, amount_in_usd=True),
     _row("deribit", "ETH/USD:ETH-261225", 1.0, 0.25, 1, 1, 50, DERIBIT_ETH_TIERS,
          expiry=_Q1, amount_in_usd=True),
+    # BingX perpetuals (docs: "USDT-M Perp Futures symbols" — BTC-USDT quantity in BTC,
+    # quantityPrecision 4, pricePrecision 1, tradeMinQuantity 0.0001, tradeMinUSDT 2, 125×;
+    # "Coin-M Contract Information" — BTC-USD minTickSize 100 (USD per contract), ETH-USD 10)
+    _row("bingx", "BTC/USDT:USDT", 1.0, 0.1, 0.0001, 0.0001, 125, BINGX_LINEAR_BTC_TIERS),
+    _row("bingx", "ETH/USDT:USDT", 1.0, 0.01, 0.01, 0.01, 100, BINGX_LINEAR_ETH_TIERS),
+    _row("bingx", "BTC/USD:BTC", 100.0, 0.1, 1, 1, 100, BINGX_INVERSE_TIERS),
+    _row("bingx", "ETH/USD:ETH", 10.0, 0.01, 1, 1, 100, BINGX_INVERSE_TIERS),
+    # MEXC USDT-M perpetuals, amounts in whole contracts (BTC_USDT contractSize 0.0001 BTC,
+    # volUnit 1, minVol 1 in ccxt's recorded contract-detail reply; its priceUnit there is
+    # 0.5, 0.1 assumed today; ETH_USDT 0.01 ETH NOT verified); coin-margined MEXC
+    # contracts are not in this table (live markets only)
+    _row("mexc", "BTC/USDT:USDT", 0.0001, 0.1, 1, 1, 125, MEXC_BTC_TIERS),
+    _row("mexc", "ETH/USDT:USDT", 0.01, 0.01, 1, 1, 100, MEXC_ETH_TIERS),
+    # WEEX USDT-M perpetuals (contract exchangeInfo: BTCUSDT quantityPrecision 4,
+    # minOrderSize 0.0001, maxOrderSize 1200 — quantities in BTC, see exchanges/weex.py)
+    _row("weex", "BTC/USDT:USDT", 1.0, 0.1, 0.0001, 0.0001, 400, WEEX_TIERS),
+    _row("weex", "ETH/USDT:USDT", 1.0, 0.01, 0.001, 0.001, 400, WEEX_TIERS),
+    # Hyperliquid perpetuals: USDC collateral, sizes in coin with szDecimals (BTC 5, ETH 4),
+    # prices of 5 significant figures, hourly funding (docs "Contract specifications",
+    # "Tick and lot size", "Funding")
+    _row("hyperliquid", "BTC/USDC:USDC", 1.0, 1.0, 0.00001, 0.00001, 40,
+         HYPERLIQUID_BTC_TIERS, funding_hours=1.0),
+    _row("hyperliquid", "ETH/USDC:USDC", 1.0, 0.1, 0.0001, 0.0001, 25,
+         HYPERLIQUID_ETH_TIERS, funding_hours=1.0),
 )
 
 _EXCHANGE_ALIASES = {

@@ -35,7 +35,22 @@ Liquidation price per exchange (isolated, one-way mode, fees ignored):
     linear). Inverse: k·X² + (MMR₀ + s)·X − (WB + cum + s·N/EP) = 0, solved for X in the
     cancellation-free form X = 2C/(b + sign(b)·√(b² + 4kC)); linear: the generic form
     with MMR₀ + k·N. With k = 0 this is exactly the generic form below.
-``generic-isolated`` — OKX (no closed form published in the form used here):
+``mexc-isolated`` — MEXC "Liquidation in Futures" (blog.mexc.fm/liquidation-in-futures-2):
+    long LP = (MM − PM + EP·Q)/Q, short LP = (EP·Q − MM + PM)/Q with MM = EP·Q·MMR (the
+    position value at ENTRY) and PM the position (isolated) margin — Bybit's linear form.
+    Worked example there: 0.1 BTC long at 50 000, 25×, MMR 0.4 % → 48 200.
+``hyperliquid-isolated`` — Hyperliquid docs "Liquidations": liq_price = price − side ·
+    margin_available / position_size / (1 − l·side), l = 1/maintenance leverage = MMR,
+    margin_available = isolated margin − maintenance margin at ``price``; with the tier's
+    deduction ("Margin tiers") this is algebraically the MM-at-the-liquidation-price form
+    (the Binance form), which is what is evaluated.
+``weex-isolated`` — WEEX help centre "WEEX Futures Pro: Estimated liquidation price":
+    long LP = mark − (value − MM)/(Q·(1 − MMR)), short LP = mark − (value − MM)/(−Q·(1 + MMR)),
+    value = margin + unrealised PnL, MM at the mark: again the MM-at-liquidation form.
+``generic-isolated`` — OKX and BingX (no closed form published in the form used here;
+    BingX states only the condition "risk = (MM + closing fee)/(margin + unrealised PnL)
+    ≥ 100 %", help centre "Perpetual Futures Forced Liquidation Rules"; the closing fee is
+    left out like every fee here):
     the price where margin balance WB + PnL(P) equals N·P·MMR − cum (linear) or
     N/P·MMR − cum (inverse), i.e. the Binance forms; labelled generic.
 
@@ -82,7 +97,9 @@ __all__ = [
     "short_rally_to_liquidation_pct",
 ]
 
-LIQUIDATION_EXCHANGES = ("binance", "bybit", "okx", "deribit")
+LIQUIDATION_EXCHANGES = (
+    "binance", "bybit", "okx", "deribit", "bingx", "mexc", "weex", "hyperliquid",
+)
 
 
 def _pos(name: str, value: float, *, zero_ok: bool = False) -> float:
@@ -227,8 +244,14 @@ def liquidation_method(exchange: str, contract_type: ContractType | str) -> str:
         return "bybit-usdt-isolated" if ct == ContractType.LINEAR else "bybit-inverse-isolated"
     if ex == "deribit":
         return "deribit-isolated"
-    if ex == "okx":
+    if ex in ("okx", "bingx"):
         return "generic-isolated"
+    if ex == "mexc" and ct == ContractType.LINEAR:
+        return "mexc-isolated"
+    if ex == "mexc":
+        return "generic-isolated"  # MEXC publishes no coin-margined closed form
+    if ex in ("hyperliquid", "weex"):
+        return f"{ex}-isolated"
     raise InputError(
         f"exchange: {exchange!r} is not supported; use one of {', '.join(LIQUIDATION_EXCHANGES)}"
     )
@@ -317,6 +340,9 @@ MARGIN_METHODS: dict[str, MarginMethod] = {
         MarginMethod("bybit-inverse", _bybit_inverse, mm_at_entry=True,
                      inverse_mm_at_liquidation=True),
         MarginMethod("deribit", _lp_mm_at_price),
+        MarginMethod("mexc", _bybit_linear, mm_at_entry=True),
+        MarginMethod("hyperliquid", _lp_mm_at_price),
+        MarginMethod("weex", _lp_mm_at_price),
         MarginMethod("generic", _lp_mm_at_price),
     )
 }

@@ -127,3 +127,5 @@ def configure(exchange: Any, purpose: Literal["data", "trade"]) -> None:
         exchange.options["fetchMarkets"] = {"types": list(types)}
     if exchange.id == "binance":
         exchange.options["fetchMargins"] = False
+    if p.prepare is not None:
+        p.prepare(exchange)

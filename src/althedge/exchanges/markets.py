@@ -167,6 +167,8 @@ def instrument_from_market(
     inverse = bool(market.get("inverse"))
     swap = bool(market.get("swap"))
     contract_size = _num(market.get("contractSize"), 1.0)
+    if profile is not None and profile.amounts_in_coin:
+        contract_size = 1.0  # WEEX: amounts are coin whatever ccxt's contractSize says
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
     tick = _step(precision.get("price"), precision_mode)

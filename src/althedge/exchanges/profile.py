@@ -150,3 +150,27 @@ class ExchangeProfile:
     collateral_includes_pnl: bool = False
     #: whether althedge trades here (False: a market-data-only id such as spot ``binance``)
     tradable: bool = True
+    #: althedge's client id → the exchange's format (Hyperliquid: ``0x`` + 32 hex digits);
+    #: None = sent as is. The profile's ``lookup`` receives althedge's id.
+    client_id_format: Callable[[str], str] | None = None
+    #: order amounts are base-coin amounts whatever ccxt's ``contractSize`` says (WEEX):
+    #: an althedge contract of this exchange is 1 coin
+    amounts_in_coin: bool = False
+    #: ccxt order param that carries the leg's leverage on every order (MEXC)
+    order_leverage_param: str | None = None
+    #: the margin mode is set together with the leverage (one action): only
+    #: ``set_leverage`` is called (Hyperliquid ``updateLeverage``)
+    margin_mode_via_leverage: bool = False
+    #: market orders need a reference price (Hyperliquid: IOC limit at mark ± slippage)
+    market_order_needs_price: bool = False
+    #: adjusts a freshly built ccxt object (Hyperliquid: no builder-fee approval, no
+    #: referrer — nothing is signed that althedge did not ask for)
+    prepare: Callable[[Any], None] | None = None
+    #: the credentials it takes: API key/secret(/password) or a wallet address + key
+    credential_fields: tuple[str, ...] = ("api_key", "secret")
+    #: a restriction on sending orders through the API, told before anything is sent,
+    #: lifted by setting ``order_opt_in_env`` to ``enabled``; ``restriction_codes``: error
+    #: codes / texts of the exchange meaning that restriction (MEXC "Under maintenance")
+    order_restriction: str | None = None
+    order_opt_in_env: str | None = None
+    restriction_codes: tuple[str, ...] = ()

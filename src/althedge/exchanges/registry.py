@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from althedge.errors import InputError
 from althedge.exchanges.binance import BINANCE, BINANCECOINM, BINANCEUSDM
+from althedge.exchanges.bingx import BINGX
 from althedge.exchanges.bybit import BYBIT
 from althedge.exchanges.deribit import DERIBIT
+from althedge.exchanges.hyperliquid import HYPERLIQUID
+from althedge.exchanges.mexc import MEXC
 from althedge.exchanges.okx import OKX
 from althedge.exchanges.profile import ExchangeProfile
+from althedge.exchanges.weex import WEEX
 
 __all__ = ["PROFILES", "SUPPORTED_EXCHANGES", "family_of", "fee_schedule", "profile"]
 
 #: ccxt id → profile. Adding an exchange: one module, one line here (docs/venues.md).
 PROFILES: dict[str, ExchangeProfile] = {
-    p.ccxt_id: p for p in (BINANCEUSDM, BINANCECOINM, BINANCE, BYBIT, OKX, DERIBIT)
+    p.ccxt_id: p
+    for p in (
+        BINANCEUSDM, BINANCECOINM, BINANCE, BYBIT, OKX, DERIBIT,
+        BINGX, MEXC, WEEX, HYPERLIQUID,
+    )
 }
 
 #: ccxt ids althedge can trade on (``--venue``).

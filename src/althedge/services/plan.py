@@ -114,6 +114,11 @@ class HedgeLeg:
     funding_interval_hours: float
     funding_usd_per_year: float
     specs_as_of: str
+    #: the exchange's base-tier fee rates (fractions of notional) and the taker fee of
+    #: opening this short at the hedge price, USD (paid)
+    maker_fee_rate: float = math.nan
+    taker_fee_rate: float = math.nan
+    fees_paid_open_usd: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -781,6 +786,9 @@ def _size_leg(
                 f"{inst.symbol}: funding is against the short ({rate * 100:.4f}%/8h) — "
                 f"about {-funding_year:,.0f} USD a year"
             )
+    from althedge.services.backtest import FEE_SCHEDULES  # the one fee table
+
+    maker, taker = FEE_SCHEDULES.get(inst.exchange, (math.nan, math.nan))
     return HedgeLeg(
         hedge_asset=asset,
         instrument=inst.symbol,
@@ -815,6 +823,9 @@ def _size_leg(
         funding_interval_hours=interval_out,
         funding_usd_per_year=funding_year,
         specs_as_of=inst.specs_as_of,
+        maker_fee_rate=maker,
+        taker_fee_rate=taker,
+        fees_paid_open_usd=achieved_notional * taker,
     )
 
 

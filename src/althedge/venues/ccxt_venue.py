@@ -34,6 +34,7 @@ What the adapter does (and nothing more — it translates, it never decides):
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -50,6 +51,7 @@ from althedge.errors import (
     InputError,
     OrderOutcomeUnknownError,
     UnknownInstrumentError,
+    VenueRestrictedError,
 )
 from althedge.exchanges import (
     PROFILES,
@@ -150,7 +152,12 @@ class CcxtVenue(ExecutesOrders):
         self.name = self.id + ("-testnet" if testing else "")
         self._secrets: tuple[str, ...] = credentials.secrets() if credentials else ()
         self._secrets += tuple(
-            s for s in (getattr(exchange, k, None) for k in ("apiKey", "secret", "password")) if s
+            s
+            for s in (
+                getattr(exchange, k, None)
+                for k in ("apiKey", "secret", "password", "privateKey", "walletAddress")
+            )
+            if s
         )
         install_log_redaction(self._secrets)
         self._lookup_attempts = max(lookup_attempts, 1)
@@ -163,6 +170,7 @@ class CcxtVenue(ExecutesOrders):
         configure(exchange, "trade")
         self._instruments: dict[str, Instrument] = {}
         self._leverage_set: set[str] = set()
+        self._leverages: dict[str, float | int] = {}
         self._margin_modes: dict[str, str] = {}
         self._hedge_mode: dict[str, bool] = {}
         #: one-line notes for the user (e.g. a leverage rounded to a whole number)
@@ -222,6 +230,9 @@ class CcxtVenue(ExecutesOrders):
             raise UnknownInstrumentError(
                 f"symbol: {symbol!r} is not listed on {self.name}; check hedge.symbol"
             ) from None
+        if self.profile.amounts_in_coin and market.get("contract"):
+            # the exchange counts orders and positions in coin (WEEX): so does ccxt's cost
+            market["contractSize"] = 1.0
         return market
 
     def _amount_in_usd(self, symbol: str) -> bool:
@@ -333,6 +344,8 @@ class CcxtVenue(ExecutesOrders):
             )
         elif float(leverage).is_integer():
             lev = int(leverage)
+        if p.margin_mode_via_leverage:
+            set_mode = False  # one action sets both (Hyperliquid updateLeverage)
         if set_mode:
             mm_params = p.margin_mode_params(margin_mode, lev) if p.margin_mode_params else {}
             self._tolerant(
@@ -342,6 +355,7 @@ class CcxtVenue(ExecutesOrders):
             params = p.leverage_params(margin_mode) if p.leverage_params else {}
             self._tolerant("set leverage", lambda: ex.set_leverage(lev, symbol, params))
         self._leverage_set.add(symbol)
+        self._leverages[symbol] = lev
         self._margin_modes[symbol] = margin_mode
 
     def _tolerant(self, action: str, fn: Callable[[], Any]) -> None:
@@ -372,7 +386,12 @@ class CcxtVenue(ExecutesOrders):
     # ------------------------------------------------------------------ orders
     def _order_params(self, order: OrderRequest) -> dict[str, Any]:
         p = self.profile
-        params: dict[str, Any] = {p.client_id_param: order.client_order_id}
+        cid = order.client_order_id
+        params: dict[str, Any] = {
+            p.client_id_param: p.client_id_format(cid) if p.client_id_format else cid
+        }
+        if p.order_leverage_param is not None and order.symbol in self._leverages:
+            params[p.order_leverage_param] = self._leverages[order.symbol]
         if p.order_margin_mode_param is not None:
             # the exchange decides the margin mode per order (OKX tdMode): the leg's own
             params[p.order_margin_mode_param] = self.margin_mode(order.symbol)
@@ -446,6 +465,7 @@ class CcxtVenue(ExecutesOrders):
         answered "no such order" allows the one re-send. If no lookup answers,
         :class:`OrderOutcomeUnknownError` is raised and nothing is re-sent.
         """
+        self._check_restriction()
         existing = self._lookup_all(order.symbol, order.client_order_id, "look up order")
         if existing:
             return self._pick(existing, order)
@@ -454,6 +474,9 @@ class CcxtVenue(ExecutesOrders):
         if order.order_type == "limit":
             assert order.price is not None
             price = float(self.exchange.price_to_precision(order.symbol, order.price))
+        elif self.profile.market_order_needs_price:
+            # Hyperliquid has no market order: an IOC limit at the mark ± ccxt's slippage
+            price = self.mark_price(order.symbol)
         params = self._order_params(order)
         ex = self.exchange
         for _attempt in range(2):  # a second send only after a definite "not found"
@@ -462,6 +485,7 @@ class CcxtVenue(ExecutesOrders):
                     order.symbol, order.order_type, order.side, amount, price, dict(params)
                 )
             except _TRANSIENT as err:  # timeout, 429, reset: the exchange may have acted
+                self._raise_if_restricted(err)  # MEXC "Under maintenance": a refusal
                 found = self._lookup_after_failure(order, err)
                 if found is not None:
                     return found
@@ -474,15 +498,43 @@ class CcxtVenue(ExecutesOrders):
                         return found
                 raise self._error(err, "place order") from None
             except ccxt.BaseError as err:
+                self._raise_if_restricted(err)
                 raise self._error(err, "place order") from None
             result = self._with_trade_fees(self._parse_order(raw, order.symbol, fallback=order))
-            if result.status == "open" and not raw.get("status"):
-                # some exchanges answer a create with the id only: read the full order
+            if not raw.get("status"):
+                # some exchanges answer a create with the id (and fill) only: read the
+                # full order (BingX, Hyperliquid, MEXC)
                 fetched = self.fetch_order(order.symbol, order.client_order_id)
                 return fetched if fetched is not None else result
             return result
         raise self._outcome_unknown(order, "the exchange answered 'not found' twice after "
                                     "failed sends")
+
+    def _check_restriction(self) -> None:
+        """Refuse, before anything is sent, where the exchange restricts API orders."""
+        p = self.profile
+        if p.order_restriction is None:
+            return
+        if p.order_opt_in_env and os.environ.get(p.order_opt_in_env, "").lower() in (
+            "enabled", "1", "true", "yes",
+        ):
+            return
+        raise VenueRestrictedError(f"{self.name} place order: {p.order_restriction}")
+
+    def _raise_if_restricted(self, err: BaseException) -> None:
+        """The exchange's own "restricted" answer as the restriction's sentence."""
+        p = self.profile
+        if p.order_restriction is None or not p.restriction_codes:
+            return
+        code = error_code(err)
+        text = str(err)
+        if (code is not None and code in p.restriction_codes) or any(
+            c in text for c in p.restriction_codes if not c.isdigit()
+        ):
+            raise VenueRestrictedError(
+                f"{self.name} place order: the exchange refused it as restricted; "
+                f"{p.order_restriction}"
+            ) from None
 
     def _outcome_unknown(self, order: OrderRequest, why: str) -> OrderOutcomeUnknownError:
         return OrderOutcomeUnknownError(
@@ -818,8 +870,8 @@ class CcxtVenue(ExecutesOrders):
                 continue
             side_s = (p.get("side") or "").lower()
             side = Side.SHORT if side_s == "short" else Side.LONG
-            if not side_s and float(p.get("contracts") or 0) < 0:
-                side = Side.SHORT
+            if side_s not in ("long", "short") and float(p.get("contracts") or 0) < 0:
+                side = Side.SHORT  # one-way rows with a signed size (BingX "BOTH")
             liq = p.get("liquidationPrice")
             lev = p.get("leverage")
             iso = p.get("collateral") if p.get("collateral") is not None else p.get("initialMargin")
@@ -873,11 +925,11 @@ class CcxtVenue(ExecutesOrders):
         cid: str | None = None,
     ) -> OrderResult:
         info = raw.get("info") or {}
+        ours = cid or (fallback.client_order_id if fallback else "")
         client_id = (
-            raw.get("clientOrderId")
-            or info.get("label")
-            or cid
-            or (fallback.client_order_id if fallback else "")
+            ours  # the exchange carries a transformed id (Hyperliquid cloid): ours is known
+            if self.profile.client_id_format is not None and ours
+            else raw.get("clientOrderId") or info.get("label") or ours
         )
         amount = raw.get("amount")
         filled = raw.get("filled")

@@ -7,6 +7,13 @@ Lookup order for exchange ``binance`` (ccxt id upper-cased, non-alphanumerics â†
 2. the OS keyring (optional ``keyring`` package), service ``"althedge"``, usernames
    ``"binance:api_key"``, ``"binance:secret"``, ``"binance:password"``.
 
+Wallet-signed exchanges (Hyperliquid) have no API key: the credentials are the wallet
+ADDRESS whose account is traded and the PRIVATE KEY of an API wallet approved for it â€”
+``ALTHEDGE_HYPERLIQUID_WALLET_ADDRESS`` / ``ALTHEDGE_HYPERLIQUID_PRIVATE_KEY`` (optional
+``ALTHEDGE_HYPERLIQUID_VAULT_ADDRESS`` to trade a vault or sub-account), or the keyring
+usernames ``hyperliquid:wallet_address`` / ``hyperliquid:private_key``. Both are masked
+like a secret.
+
 :class:`Credentials` masks every field in ``repr``/``str`` and refuses to be pickled or
 turned into a dict by accident; the secret values are reachable only through
 :meth:`Credentials.ccxt_config`, which the adapter passes straight to ccxt.
@@ -24,6 +31,7 @@ from althedge.errors import ConfigError
 
 __all__ = [
     "KEYRING_SERVICE",
+    "WALLET_EXCHANGES",
     "Credentials",
     "RedactingFilter",
     "env_var_names",
@@ -33,13 +41,15 @@ __all__ = [
 ]
 
 KEYRING_SERVICE = "althedge"
+#: exchanges whose orders are signed by a wallet key (no API key / secret)
+WALLET_EXCHANGES = ("hyperliquid",)
 _MASK = "***"
 
 
 class Credentials:
     """Exchange API key/secret/password. ``repr``/``str`` show only which fields are set."""
 
-    __slots__ = ("_api_key", "_password", "_secret", "exchange", "source")
+    __slots__ = ("_api_key", "_password", "_secret", "_vault", "exchange", "source", "wallet")
 
     def __init__(
         self,
@@ -49,14 +59,25 @@ class Credentials:
         password: str | None = None,
         *,
         source: str = "explicit",
+        wallet: bool = False,
+        vault_address: str | None = None,
     ) -> None:
         self.exchange = exchange
         self.source = source
+        #: True: ``api_key`` is a wallet address and ``secret`` its (API-wallet) private key
+        self.wallet = wallet
         self._api_key = api_key
         self._secret = secret
         self._password = password
+        self._vault = vault_address
 
     def __repr__(self) -> str:
+        if self.wallet:
+            vault = f", vault_address={_MASK}" if self._vault else ""
+            return (
+                f"Credentials(exchange={self.exchange!r}, wallet_address={_MASK}, "
+                f"private_key={_MASK}{vault}, source={self.source!r})"
+            )
         pw = f", password={_MASK}" if self._password else ""
         return (
             f"Credentials(exchange={self.exchange!r}, api_key={_MASK}, secret={_MASK}{pw}, "
@@ -68,16 +89,24 @@ class Credentials:
     def __reduce__(self) -> Any:
         raise TypeError("Credentials cannot be pickled or copied to storage")
 
-    def ccxt_config(self) -> dict[str, str]:
-        """The ccxt constructor entries ``apiKey``/``secret``(/``password``)."""
-        cfg = {"apiKey": self._api_key, "secret": self._secret}
+    def ccxt_config(self) -> dict[str, Any]:
+        """The ccxt constructor entries ``apiKey``/``secret``(/``password``), or for a
+        wallet ``walletAddress``/``privateKey`` (and ``options.vaultAddress``)."""
+        if self.wallet:
+            wcfg: dict[str, Any] = {"walletAddress": self._api_key, "privateKey": self._secret}
+            if self._vault:
+                wcfg["options"] = {"vaultAddress": self._vault}
+            return wcfg
+        cfg: dict[str, Any] = {"apiKey": self._api_key, "secret": self._secret}
         if self._password:
             cfg["password"] = self._password
         return cfg
 
     def secrets(self) -> tuple[str, ...]:
         """The secret strings themselves, for redaction of error messages only."""
-        return tuple(s for s in (self._api_key, self._secret, self._password) if s)
+        return tuple(
+            s for s in (self._api_key, self._secret, self._password, self._vault) if s
+        )
 
 
 def _env_prefix(exchange: str) -> str:
@@ -85,9 +114,16 @@ def _env_prefix(exchange: str) -> str:
 
 
 def env_var_names(exchange: str) -> tuple[str, str, str]:
-    """(api key, secret, password) environment variable names for ``exchange``."""
+    """(api key, secret, password) environment variable names for ``exchange``; for a
+    wallet-signed exchange (wallet address, private key, vault address)."""
     p = _env_prefix(exchange)
+    if _is_wallet(exchange):
+        return (f"{p}_WALLET_ADDRESS", f"{p}_PRIVATE_KEY", f"{p}_VAULT_ADDRESS")
     return (f"{p}_API_KEY", f"{p}_SECRET", f"{p}_PASSWORD")
+
+
+def _is_wallet(exchange: str) -> bool:
+    return str(exchange).strip().lower() in WALLET_EXCHANGES
 
 
 def _from_keyring(exchange: str) -> tuple[str | None, str | None, str | None]:
@@ -97,7 +133,11 @@ def _from_keyring(exchange: str) -> tuple[str | None, str | None, str | None]:
     except ImportError:
         return (None, None, None)
     out: list[str | None] = []
-    for field in ("api_key", "secret", "password"):
+    fields = (
+        ("wallet_address", "private_key", "vault_address") if _is_wallet(exchange)
+        else ("api_key", "secret", "password")
+    )
+    for field in fields:
         try:
             out.append(keyring.get_password(KEYRING_SERVICE, f"{exchange}:{field}"))
         except (KeyringError, RuntimeError):
@@ -125,6 +165,9 @@ def load_credentials(
         kk, ks, kp = _from_keyring(exchange)
         if kk and ks:
             key, secret, password, source = kk, ks, kp or password, "keyring"
+    if key and secret and _is_wallet(exchange):
+        return Credentials(exchange, key, secret, None, source=source, wallet=True,
+                           vault_address=password or None)
     if key and secret:
         return Credentials(exchange, key, secret, password or None, source=source)
     if key or secret:
@@ -132,9 +175,16 @@ def load_credentials(
         raise ConfigError(f"{missing}: not set while its pair is; set both {k_name} and {s_name}")
     if not required:
         return None
+    if _is_wallet(exchange):
+        raise ConfigError(
+            f"credentials for {exchange}: none found; set {k_name} (the account's wallet "
+            f"address) and {s_name} (an API wallet's private key) or store them in the "
+            f"keyring service {KEYRING_SERVICE!r}"
+        )
     raise ConfigError(
         f"credentials for {exchange}: none found; set {k_name} and {s_name} "
-        f"(and {p_name} for OKX) or store them in the keyring service {KEYRING_SERVICE!r}"
+        f"(and {p_name} for OKX and WEEX: the API passphrase) or store them in the keyring "
+        f"service {KEYRING_SERVICE!r}"
     )
 
 
