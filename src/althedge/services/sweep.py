@@ -379,11 +379,18 @@ def _client(
         return
     if scheduler:
         try:
-            with dd.Client(scheduler, timeout="10s") as c:
-                yield c
+            remote = dd.Client(scheduler, timeout="10s")
         except OSError as err:
             raise AlthedgeError(f"scheduler: cannot reach {scheduler} ({err}); start it with "
                                 "`dask scheduler` or drop --scheduler") from None
+        except (MemoryError, ValueError, TypeError, KeyError):
+            # something answered that does not speak Dask's protocol (its frames read as
+            # garbage sizes): say so rather than report a program error
+            raise AlthedgeError(f"scheduler: {scheduler} did not answer as a Dask scheduler; "
+                                "check the address and port (default 8786) or drop "
+                                "--scheduler") from None
+        with remote as c:
+            yield c
         return
     n = workers or os.cpu_count() or 1
     if n < 1 or threads_per_worker < 1:
