@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import althedge
-from althedge.cli.common import _to_jsonable
 from althedge.config import load_portfolio
 from althedge.data import open_source
+from althedge.files import jsonable as _to_jsonable
 from althedge.services import plan as plan_service
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from althedge.errors import OutputError
 
@@ -33,6 +38,7 @@ __all__ = [
     "atomic_write_text",
     "check_dir",
     "check_targets",
+    "jsonable",
     "output_error",
 ]
 
@@ -204,3 +210,27 @@ def atomic_write_bytes(path: Path | str, data: bytes, what: str) -> Path:
 def atomic_write_text(path: Path | str, text: str, what: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` whole or not at all; returns the path written."""
     return atomic_write_bytes(path, text.encode("utf-8"), what)
+
+
+def jsonable(value: Any) -> Any:
+    """A value made JSON-safe, as every ``--json``, JSON file and ``/api`` answer writes it:
+    NaN/inf → null, dates → ISO text, enums → their value, paths → text, numpy scalars →
+    Python numbers, objects with ``to_dict()`` → that dict (recursively)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    np = sys.modules.get("numpy")  # not imported here: only values that exist are converted
+    if np is not None and isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN/inf; null means "not applicable"
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return jsonable(value.to_dict())
+    return value

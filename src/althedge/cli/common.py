@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
-import sys
 from collections.abc import Mapping
-from datetime import date, datetime
-from enum import Enum
-from pathlib import Path
+from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 
 from althedge.errors import InputError
+from althedge.files import jsonable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,30 +60,9 @@ def compact_table(title: str, **options: Any) -> Table:
                  show_edge=False, pad_edge=False, **options)
 
 
-def _to_jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_jsonable(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    np = sys.modules.get("numpy")  # not imported here: only values that exist are converted
-    if np is not None and isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN/inf; null means "not applicable"
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return _to_jsonable(value.to_dict())
-    return value
-
-
 def emit_json(payload: Mapping[str, Any]) -> None:
     """Print exactly one JSON object on stdout (NaN/inf become null)."""
-    print(json.dumps(_to_jsonable(payload), indent=2, allow_nan=False))
+    print(json.dumps(jsonable(payload), indent=2, allow_nan=False))
 
 
 def parse_date(value: str | None, flag: str) -> date | None:

@@ -45,7 +45,7 @@ import pandas as pd
 from althedge.config import PortfolioConfig, parse_portfolio
 from althedge.data import PriceSource
 from althedge.errors import AlthedgeError, DataError, InputError
-from althedge.files import atomic_path, atomic_write_text
+from althedge.files import atomic_path, atomic_write_text, jsonable
 from althedge.services.backtest import (
     BacktestResult,
     BacktestSettings,
@@ -526,22 +526,10 @@ def _run(
     _atomic_write_parquet(runs, out / "results.parquet")
     summary = summarise_runs(spec, runs)
     _atomic_write_text(out / "summary.json",
-                       json.dumps(_jsonable(summary.to_dict()), indent=1, allow_nan=False))
+                       json.dumps(jsonable(summary.to_dict()), indent=1, allow_nan=False))
     page = write_summary_html(summary, out / "summary.html", title=spec.name)
     files = [str(out / "results.parquet"), str(out / "summary.json"), str(page)]
     return SweepOutcome(spec, runs, summary, out, files, len(tasks), len(tasks) - len(todo))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    return value
 
 
 def _has_dashboard(c: Any) -> bool:

@@ -8,44 +8,20 @@ server's ``--venue`` (paper by default), with the paper clock at the server's ``
 
 from __future__ import annotations
 
-import math
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import Enum
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from althedge.errors import InputError
+from althedge.files import jsonable
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def jsonable(value: Any) -> Any:
-    """The CLI's ``--json`` conversion: NaN/inf → null, dates → ISO, to_dict() followed."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return jsonable(value.to_dict())
-    return value
 
 
 @dataclass
