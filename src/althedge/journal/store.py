@@ -34,6 +34,7 @@ from althedge.errors import JournalError
 from althedge.journal.migrations import migrate
 
 __all__ = [
+    "ID_TAKEN",
     "OPEN_STATUSES",
     "FillRow",
     "HedgeRow",
@@ -45,7 +46,13 @@ __all__ = [
 #: order statuses whose outcome is not final yet (reconciled at every start)
 OPEN_STATUSES: tuple[str, ...] = ("intent", "sent", "open", "partially_filled")
 #: final statuses
-FINAL_STATUSES: tuple[str, ...] = ("filled", "canceled", "rejected", "expired", "not_sent")
+FINAL_STATUSES: tuple[str, ...] = (
+    "filled", "canceled", "rejected", "expired", "not_sent", "id_taken",
+)
+#: an intent whose client id the venue already had from an order placed BEFORE the
+#: intent (a journal restored from an older copy reuses that copy's ids): nothing of that
+#: order is taken as this intent's result
+ID_TAKEN = "id_taken"
 
 
 def now_iso() -> str:
@@ -391,6 +398,21 @@ class Journal:
         """Random id created with the journal; keeps client order ids unique per data dir."""
         return str(self._scalar("SELECT value FROM meta WHERE key='installation_id'"))
 
+    def journal_id(self) -> str:
+        """The journal's id (24 hex digits, random, made when the file is — migration 2
+        gives an older journal one): part of every client order id it derives. A copy of
+        the file has the same id until :meth:`renew_journal_id`."""
+        return self.installation_id()
+
+    def renew_journal_id(self) -> str:
+        """Give the journal a new random id (a copy found reusing the original's client
+        ids: the venue had an order with one of them); returns it."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE meta SET value=lower(hex(randomblob(12))) WHERE key='installation_id'"
+            )
+        return self.installation_id()
+
     def next_hedge_key(self) -> str:
         """Deterministic key of the next hedge: installation id and hedge number.
 
@@ -545,10 +567,30 @@ class Journal:
                 )
                 return int(cur.lastrowid or 0)
         except sqlite3.IntegrityError:
+            if self._resend_not_sent(client_order_id, amount, price, at):
+                return int(self._scalar(
+                    "SELECT id FROM orders WHERE client_order_id=?", (client_order_id,)
+                ))
             raise JournalError(
                 f"journal: client order id {client_order_id} already recorded; "
                 "run `althedge hedge status` to reconcile it"
             ) from None
+
+    def _resend_not_sent(
+        self, client_order_id: str, amount: float, price: float | None, at: str
+    ) -> bool:
+        """An order journaled ``not_sent`` (the venue never had it) becomes an ``intent``
+        again, to be sent under the SAME client id (a resumed open): idempotent at the
+        venue should the first attempt show up after all; its creation time stays the
+        first attempt's (the earliest the venue can have it from). True when it was such
+        a row."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE orders SET status='intent', amount=?, price=?, updated_at=?"
+                " WHERE client_order_id=? AND status='not_sent' AND filled=0",
+                (float(amount), price, at, client_order_id),
+            )
+            return cur.rowcount == 1
 
     def mark_status(self, client_order_id: str, status: str, *, at: str) -> None:
         with self.transaction() as conn:

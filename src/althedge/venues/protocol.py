@@ -32,6 +32,7 @@ from althedge.errors import InputError
 __all__ = [
     "CLIENT_ORDER_ID_MAX_LEN",
     "FINAL_STATUSES",
+    "INSTANCE_CHARS",
     "AccountReports",
     "Fee",
     "Fill",
@@ -61,15 +62,21 @@ CLIENT_ORDER_ID_MAX_LEN = 32
 _CID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-def client_order_id(plan_id: str, step: int, purpose: str) -> str:
+def client_order_id(plan_id: str, step: int, purpose: str, instance: str = "") -> str:
     """Deterministic client order id for order ``step`` of plan ``plan_id``.
 
     Same inputs → same id (so a retry finds the order already placed); different
-    inputs → different ids (a 96-bit SHA-256 prefix of all three). The result is
-    ``"ah"`` + up to 4 alphanumerics of ``purpose`` + ``step`` in base 36 + hex hash,
-    exactly 32 characters, ``[A-Za-z0-9]`` only — valid on Binance
-    (``newClientOrderId``), Bybit (``orderLinkId``), OKX (``clOrdId``) and Deribit
-    (``label``).
+    inputs → different ids (a SHA-256 prefix of all of them). ``instance`` is the
+    journal's id (:meth:`althedge.journal.Journal.journal_id`, random, made when the
+    journal file is): it enters the hash and its first :data:`INSTANCE_CHARS`
+    characters are written after ``"ah"``, so two journals never derive the same id and
+    an id names the journal that sent it. The result is ``"ah"`` + instance prefix + up
+    to 4 alphanumerics of ``purpose`` + ``step`` in base 36 + hex hash, exactly 32
+    characters, ``[A-Za-z0-9]`` only — within every supported exchange's limits:
+    Binance ``newClientOrderId`` (≤ 36 of ``[.A-Za-z0-9:/_-]``), OKX ``clOrdId`` (≤ 32
+    alphanumerics, the strictest), Bybit ``orderLinkId`` (≤ 36), Deribit ``label``
+    (≤ 64), BingX, MEXC ``externalOid``, WEEX ``newClientOrderId``; Hyperliquid takes
+    a 128-bit hex ``cloid`` derived from this id (its profile's ``client_id_format``).
     """
     if not plan_id:
         raise InputError("plan_id: must be a non-empty string to derive a client order id")
@@ -77,9 +84,17 @@ def client_order_id(plan_id: str, step: int, purpose: str) -> str:
         raise InputError(f"step: must be >= 0 to derive a client order id, got {step}")
     tag = re.sub(r"[^A-Za-z0-9]", "", purpose).lower()[:4]
     step36 = _base36(step)
-    digest = hashlib.sha256(f"{plan_id}\x1f{step}\x1f{purpose}".encode()).hexdigest()
-    head = f"ah{tag}{step36}"
+    inst = re.sub(r"[^A-Za-z0-9]", "", instance).lower()[:INSTANCE_CHARS]
+    seed = f"{plan_id}\x1f{step}\x1f{purpose}"
+    if instance:
+        seed = f"{instance}\x1f{seed}"
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    head = f"ah{inst}{tag}{step36}"
     return (head + digest)[:CLIENT_ORDER_ID_MAX_LEN]
+
+
+#: characters of the journal id written into every client order id (after ``"ah"``)
+INSTANCE_CHARS = 6
 
 
 def _base36(n: int) -> str:

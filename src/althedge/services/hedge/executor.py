@@ -26,10 +26,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from althedge.errors import ExchangeError, InputError
+from althedge.errors import ExchangeError, InputError, JournalError
 from althedge.journal import Journal
-from althedge.services.hedge.common import persist, record_result, signed, venue_now_iso
-from althedge.services.hedge.reconcile import sync_deposits
+from althedge.services.hedge.common import (
+    persist,
+    record_result,
+    signed,
+    venue_now_iso,
+    venue_now_ms,
+)
+from althedge.services.hedge.reconcile import predates, refuse_taken_id, sync_deposits
 from althedge.services.hedge.record import HedgeRecord
 from althedge.venues.execution import execute_order
 from althedge.venues.limits import Limits, check_order, order_notional_usd, worst_fill_price
@@ -160,9 +166,11 @@ class JournaledExecutor:
         """
         journal, venue, hedge = self.journal, self.venue, self.hedge
         seen: set[str] = set()
+        intent_ms: dict[str, int] = {}
 
         def before_send(req: OrderRequest) -> None:
             self.check_caps(req)
+            intent_ms[req.client_order_id] = venue_now_ms(venue)
             journal.record_intent(
                 hedge_id=hedge.id,
                 client_order_id=req.client_order_id,
@@ -188,6 +196,15 @@ class JournaledExecutor:
                 record_result(journal, res, at=venue_now_iso(venue))
                 return
             seen.add(res.client_order_id)
+            row = journal.order(res.client_order_id)
+            first = row.created_at if row is not None else intent_ms.get(res.client_order_id)
+            if predates(res, first):  # the venue answered with someone else's older order
+                line = refuse_taken_id(journal, venue, row or res.client_order_id, res,
+                                       intent_ms.get(res.client_order_id))
+                raise JournalError(
+                    f"hedge {purpose}: {line}. Nothing was recorded as this order's result; "
+                    "run the command again (`althedge hedge status` shows journal and venue)"
+                )
             journal.mark_status(res.client_order_id, "sent", at=venue_now_iso(venue))
             self.step("sent")
             record_result(journal, res, at=venue_now_iso(venue))

@@ -9,7 +9,7 @@ is set and its orders are worked by the :class:`JournaledExecutor`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,8 @@ from althedge.core.instruments import Instrument
 from althedge.errors import InputError
 from althedge.journal import Journal
 from althedge.services.hedge.common import (
+    EPS,
+    active_record,
     build_plan,
     held_short,
     persist,
@@ -26,18 +28,22 @@ from althedge.services.hedge.common import (
     venue_now_iso,
     venue_now_ms,
 )
+from althedge.services.hedge.common import (
+    plan_leg as journaled_plan_leg,
+)
 from althedge.services.hedge.executor import ExecutionSettings, JournaledExecutor, StepHook
 from althedge.services.hedge.orders import order_view, plan_orders
 from althedge.services.hedge.reconcile import reconcile
 from althedge.services.hedge.record import HedgeRecord, LegRecord, settings_for_open
 from althedge.services.hedge.results import LifecycleResult, Reconciliation
+from althedge.venues.execution import round_to_step
 from althedge.venues.limits import (
     Limits,
     check_leverage,
     order_notional_usd,
     worst_fill_price,
 )
-from althedge.venues.protocol import OrderRequest, Venue
+from althedge.venues.protocol import OrderRequest, Venue, client_order_id
 
 if TYPE_CHECKING:
     from althedge.config import PortfolioConfig
@@ -66,16 +72,16 @@ def open_hedge(
     execution = execution or ExecutionSettings()
     plan = build_plan(portfolio, source, as_of)
     rec = _reconcile_for(journal, venue, [leg.instrument for leg in plan.hedges], rec)
-    existing = journal.active_hedge()
+    existing = active_record(journal)
     if existing is not None:
-        raise InputError(
-            f"hedge open: hedge #{existing.id} on {existing.venue} {existing.symbol} is already "
-            "open; use `althedge hedge rebalance` or `althedge hedge close`"
+        return _resume_open(
+            journal, venue, existing, portfolio, plan, rec,
+            live=live, execution=execution, on_step=on_step,
         )
     refuse_if_unreconciled(rec, "hedge open", live)
     key = journal.next_hedge_key()
     limits = Limits.from_config(portfolio.limits)
-    legs = _open_legs(venue, plan, rec, key, execution, limits)
+    legs = _open_legs(venue, plan, rec, key, execution, limits, journal.journal_id())
     result = LifecycleResult(
         action="open",
         live=live,
@@ -169,6 +175,7 @@ def _open_legs(
     key: str,
     execution: ExecutionSettings,
     limits: Limits,
+    instance: str,
 ) -> list[_OpenLeg]:
     """Each plan leg's orders (checked against the caps); client ids take steps 0, 1, …"""
     legs: list[_OpenLeg] = []
@@ -192,6 +199,7 @@ def _open_legs(
             limits=limits,
             leverage=float(plan_leg.leverage),
             other_notional_usd=others,
+            instance=instance,
         )
         held = max(-rec.venue_positions.get(symbol, 0.0), 0.0)
         after = held + sum(o.contracts if o.side == "sell" else -o.contracts for o in orders)
@@ -254,3 +262,190 @@ def _record_open(
         plan=plan.to_dict(),
     )
     return HedgeRecord.from_row(journal.hedge(hedge_id))
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def _resume_open(
+    journal: Journal,
+    venue: Venue,
+    hedge: HedgeRecord,
+    portfolio: PortfolioConfig,
+    plan: HedgePlan,
+    rec: Reconciliation,
+    *,
+    live: bool,
+    execution: ExecutionSettings,
+    on_step: StepHook | None,
+) -> LifecycleResult:
+    """``hedge open`` again while its hedge is open: an open that a crash (or a refused
+    order) left below its journaled target is completed — the same portfolio, venue and
+    legs only; anything else, or an open already complete, is refused naming
+    ``hedge rebalance`` / ``hedge close``.
+
+    Reconciled first (each pending intent looked up by client id, its fills recorded);
+    each leg's missing contracts (journaled open target − held) are then sent under the
+    SAME client id the open derived for that leg when it never reached the venue (no
+    row, or ``not_sent``: idempotent should it show up after all), else under a new one.
+    Our orders still working are cancelled first (their fills recorded).
+    """
+    what = (
+        f"hedge #{hedge.id} on {hedge.venue} {' + '.join(hedge.symbols)} "
+        f"(opened at {hedge.opened_at})"
+    )
+    symbols = [str(leg.instrument) for leg in plan.hedges]
+    if venue.name != hedge.venue or symbols != hedge.symbols or not _same_portfolio(
+        hedge, portfolio
+    ):
+        raise InputError(
+            f"hedge open: {what} is open for another portfolio, plan or venue; resize it "
+            "with `althedge hedge rebalance` or take it off with `althedge hedge close` "
+            "before opening another"
+        )
+    targets = _open_targets(journal, hedge)
+    later = [o for o in journal.orders(hedge.id) if o.purpose != "open"]
+    held = {leg.symbol: held_short(journal, hedge.id, leg.symbol) for leg in hedge.legs}
+    instruments = {leg.symbol: venue.instrument(leg.symbol) for leg in hedge.legs}
+    missing = {
+        sym: round_to_step(max(targets.get(sym, 0.0) - held[sym], 0.0), inst.lot_step)
+        for sym, inst in instruments.items()
+    }
+    incomplete = [
+        sym for sym, m in missing.items() if m > EPS and m >= instruments[sym].min_contracts - EPS
+    ]
+    if later or not targets or not incomplete:
+        raise InputError(
+            f"hedge open: {what} is already open"
+            + ("" if later or not targets else " and at its target")
+            + "; use `althedge hedge rebalance` to resize it or `althedge hedge close`"
+        )
+    refuse_if_unreconciled(rec, "hedge open", live)
+    limits = Limits.from_config(portfolio.limits)
+    executor = JournaledExecutor(journal, venue, hedge, execution, on_step=on_step,
+                                 limits=limits)
+    working = executor.cancel_working(live)
+    if live and working:
+        held = {sym: held_short(journal, hedge.id, sym) for sym in held}
+    marks = {sym: venue.mark_price(sym) for sym in instruments}
+    original = _original_ids(journal, hedge, instruments, targets)
+    legs: list[_OpenLeg] = []
+    planned = 0
+    others = 0.0
+    for i, spec in enumerate(hedge.legs):
+        sym = spec.symbol
+        check_leverage(limits, float(spec.leverage))
+        cid = original.get(sym)
+        first_step = journal.order_count(hedge.id) + planned
+        orders = plan_orders(
+            hedge_key=hedge.key,
+            first_step=first_step,
+            purpose="open" if cid is not None else "resume",
+            instrument=instruments[sym],
+            current_short=held[sym],
+            target_short=targets.get(sym, 0.0),
+            mark_price=marks[sym],
+            execution=execution,
+            limits=limits,
+            leverage=float(spec.leverage),
+            other_notional_usd=others,
+            instance=journal.journal_id(),
+        )
+        if cid is not None:  # never reached the venue: sent under the open's own id
+            orders = [replace(o, client_order_id=cid) for o in orders]
+        planned += len(orders)
+        after = held[sym] + sum(o.contracts if o.side == "sell" else -o.contracts for o in orders)
+        others += order_notional_usd(
+            instruments[sym], max(after, 0.0),
+            worst_fill_price("sell", marks[sym], None, execution.max_slippage_bps),
+        )
+        legs.append(_OpenLeg(journaled_plan_leg(plan, sym, i), instruments[sym], marks[sym],
+                             targets.get(sym, 0.0), orders))
+    result = LifecycleResult(
+        action="open",
+        live=live,
+        venue=venue.name,
+        symbol=hedge.symbol,
+        as_of=str(plan.as_of),
+        orders=[order_view(o, leg.instrument, leg.mark) for leg in legs for o in leg.orders],
+        executed=[],
+        reconciliation=rec,
+        hedge_id=hedge.id,
+        target_contracts=legs[0].target,
+        current_contracts=held[hedge.symbol],
+        plan=plan.to_dict(),
+        warnings=list(plan.warnings) + working,
+        legs=[{**leg.view(), "current_contracts": held[leg.symbol]} for leg in legs],
+    )
+    lead = f"resuming hedge #{hedge.id} opened at {hedge.opened_at}"
+    if not live:
+        result.message = (
+            f"{lead}: " + ", ".join(
+                f"{v['symbol']} held {v['current_contracts']:g} of {v['target_contracts']:g}"
+                for v in result.legs
+            ) + "; dry run: nothing sent; pass --live to complete it with these orders"
+        )
+        return result
+    for leg in legs:
+        if leg.orders:
+            venue.set_leverage(
+                leg.symbol, float(leg.plan_leg.leverage), str(leg.plan_leg.margin_mode)
+            )
+    persist(venue)
+    for leg in legs:
+        result.executed += executor.execute_all(leg.orders, purpose="open")
+    for view in result.legs:
+        view["current_contracts"] = held_short(journal, hedge.id, view["symbol"])
+    result.current_contracts = result.legs[0]["current_contracts"]
+    result.message = f"{lead}: completed, " + ", ".join(
+        f"short {v['current_contracts']:g} {v['symbol']}" for v in result.legs
+    )
+    return result
+
+
+def _same_portfolio(hedge: HedgeRecord, portfolio: PortfolioConfig) -> bool:
+    """The portfolio file describes the hedge's portfolio (its ``[limits]`` aside: the
+    caps are read from the file as it is now on every command)."""
+    now = portfolio.model_dump(mode="json", by_alias=True)
+    then = dict(hedge.portfolio.config)
+    now.pop("limits", None)
+    then.pop("limits", None)
+    return bool(now == then)
+
+
+def _open_targets(journal: Journal, hedge: HedgeRecord) -> dict[str, float]:
+    """Contracts short per leg that the hedge's open planned (its journaled plan)."""
+    for p in journal.plans(hedge.id):
+        if p["purpose"] != "open":
+            continue
+        plan = p["plan"]
+        legs = plan.get("hedges") or ([plan["hedge"]] if plan.get("hedge") else [])
+        return {str(leg["instrument"]): float(leg["contracts"]) for leg in legs}
+    return {}
+
+
+def _original_ids(
+    journal: Journal,
+    hedge: HedgeRecord,
+    instruments: Mapping[str, Instrument],
+    targets: Mapping[str, float],
+) -> dict[str, str]:
+    """Per leg whose open order never reached the venue, the client id the open derived
+    for it: its ``not_sent`` row's, or — no row — the one the open (and its dry run)
+    would send, step by step over the legs that had an order."""
+    rows = [o for o in journal.orders(hedge.id) if o.purpose == "open"]
+    out: dict[str, str] = {}
+    step = 0
+    for spec in hedge.legs:
+        inst = instruments[spec.symbol]
+        size = round_to_step(targets.get(spec.symbol, 0.0), inst.lot_step)
+        has_order = size > EPS and size >= inst.min_contracts - EPS
+        mine = [o for o in rows if o.symbol == spec.symbol]
+        if not mine and has_order:
+            out[spec.symbol] = client_order_id(hedge.key, step, "open", journal.journal_id())
+        elif mine and mine[0].status == "not_sent" and mine[0].filled <= EPS and all(
+            o.status in ("not_sent",) for o in mine
+        ):
+            out[spec.symbol] = mine[0].client_order_id
+        step += int(has_order)
+    return out

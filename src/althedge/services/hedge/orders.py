@@ -67,6 +67,7 @@ def plan_orders(
     leverage: float | None = None,
     close_all: bool = False,
     other_notional_usd: float = 0.0,
+    instance: str = "",
 ) -> list[OrderRequest]:
     """The orders that take the short from ``current_short`` to ``target_short`` contracts.
 
@@ -76,7 +77,8 @@ def plan_orders(
     order is checked against the caps (:func:`althedge.venues.limits.check_order`),
     which raise :class:`LimitExceededError` — dry run or not — at the worst price the
     order can fill at (:func:`althedge.venues.limits.worst_fill_price`) with the
-    hedge's other legs (``other_notional_usd``) counted in.
+    hedge's other legs (``other_notional_usd``) counted in. ``instance``: the journal's
+    id, part of the client order id (:func:`althedge.venues.protocol.client_order_id`).
     """
     delta = target_short - current_short
     if close_all:
@@ -97,7 +99,7 @@ def plan_orders(
         side=side,
         contracts=size,
         order_type=execution.order_type,
-        client_order_id=client_order_id(hedge_key, first_step, purpose),
+        client_order_id=client_order_id(hedge_key, first_step, purpose, instance),
         price=price,
         reduce_only=side == "buy",
     )

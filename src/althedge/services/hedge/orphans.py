@@ -231,7 +231,7 @@ def _record_adjustment(
 ) -> None:
     """One filled ``adopt`` order of ``signed_contracts`` (− sells) at ``price``; nothing sent."""
     at = venue_now_iso(venue)
-    cid = client_order_id(hedge.key, step, "adopt")
+    cid = client_order_id(hedge.key, step, "adopt", journal.journal_id())
     side = "sell" if signed_contracts < 0 else "buy"
     amount = abs(signed_contracts)
     journal.record_intent(
@@ -293,7 +293,7 @@ def close_orphans(
                 side="buy" if o["contracts"] < 0 else "sell",
                 contracts=abs(float(o["contracts"])),
                 order_type="market",
-                client_order_id=client_order_id(key, step, "orphan"),
+                client_order_id=client_order_id(key, step, "orphan", journal.journal_id()),
                 reduce_only=True,
             )
         )

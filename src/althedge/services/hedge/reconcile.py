@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from althedge.core.instruments import Instrument
-from althedge.journal import OPEN_STATUSES, Journal
+from althedge.journal import ID_TAKEN, OPEN_STATUSES, Journal, OrderRow
 from althedge.services.hedge.common import (
     EPS,
     USD_LIKE,
@@ -30,11 +30,14 @@ from althedge.services.hedge.results import Reconciliation
 from althedge.venues.protocol import AccountReports, OrderResult, Venue, VenuePosition
 
 __all__ = [
+    "CLOCK_SKEW_MS",
     "LOOKUP_BACKOFF_S",
     "all_positions",
     "import_liquidations",
     "lookup",
+    "predates",
     "reconcile",
+    "refuse_taken_id",
     "sync_deposits",
     "sync_funding",
     "sync_funding_all",
@@ -77,6 +80,9 @@ def reconcile(
                     f"order {order.client_order_id} is '{order.status}' in the journal but "
                     "unknown to the venue"
                 )
+            continue
+        if predates(remote, order.created_at):
+            rec.resolved.append(refuse_taken_id(journal, venue, order, remote))
             continue
         added = record_result(journal, remote, at=venue_now_iso(venue))
         if remote.status != order.status or added > EPS:
@@ -181,6 +187,64 @@ def lookup(
     return None
 
 
+#: a venue order placed more than this (ms) before its intent was journaled is not that
+#: intent's order: the machine's and the exchange's clocks may differ a little, a journal
+#: restored from an older copy reuses that copy's client ids from long before
+CLOCK_SKEW_MS = 300_000
+
+
+def iso_ms(at: str) -> int | None:
+    """An ISO 8601 time of the journal (UTC unless it says otherwise) in ms, or None."""
+    from datetime import UTC, datetime
+
+    try:
+        t = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return int(t.timestamp() * 1000)
+
+
+def predates(remote: OrderResult, intent_at: str | int | None) -> bool:
+    """True when the venue's order was placed before the intent it would answer (by
+    more than :data:`CLOCK_SKEW_MS`): its client id was used by someone else earlier — a
+    journal restored from an older copy — and nothing of it is this intent's result. An
+    order without a timestamp cannot be told apart and is taken."""
+    at = iso_ms(intent_at) if isinstance(intent_at, str) else intent_at
+    ts = remote.timestamp_ms
+    return ts is not None and ts > 0 and at is not None and ts < at - CLOCK_SKEW_MS
+
+
+def _ms_iso(ms: int | None) -> str:
+    from datetime import UTC, datetime
+
+    if ms is None:
+        return "?"
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def refuse_taken_id(
+    journal: Journal, venue: Venue, order: OrderRow | str, remote: OrderResult,
+    intent_ms: int | None = None,
+) -> str:
+    """The venue answered for ``order`` with an order placed before it was journaled:
+    mark it ``id_taken`` (nothing of the venue's order is recorded as its result), give the
+    journal a new id (its later client ids differ from the copy's), and say so (one line)."""
+    cid = order if isinstance(order, str) else order.client_order_id
+    when = _ms_iso(intent_ms) if isinstance(order, str) else order.created_at
+    journal.mark_status(cid, ID_TAKEN, at=venue_now_iso(venue))
+    new_id = journal.renew_journal_id()
+    return (
+        f"client order id {cid} was already used on {venue.name} by an order placed "
+        f"{_ms_iso(remote.timestamp_ms)} ({remote.side} {remote.filled_contracts:g}/"
+        f"{remote.contracts:g} {remote.symbol} filled at {remote.average_price or 0:,.2f}), "
+        f"before this journal's intent of {when}: this journal looks restored from an "
+        "older copy. Nothing of that order was taken as this one's result (marked id_taken); "
+        f"the journal has a new id ({new_id[:6]}…), so its next orders get new client ids"
+    )
+
+
 def _found_late(
     journal: Journal, venue: Venue, hedge: HedgeRecord, symbol: str, rec: Reconciliation
 ) -> bool:
@@ -193,6 +257,9 @@ def _found_late(
             continue
         remote = venue.fetch_order(symbol, order.client_order_id)
         if remote is None:
+            continue
+        if predates(remote, order.created_at):
+            rec.resolved.append(refuse_taken_id(journal, venue, order, remote))
             continue
         added = record_result(journal, remote, at=venue_now_iso(venue))
         rec.resolved.append(

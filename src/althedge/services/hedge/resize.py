@@ -81,6 +81,7 @@ class Resize:
             leverage=leverage,
             close_all=close_all,
             other_notional_usd=others,
+            instance=self.executor.journal.journal_id(),
         )
         self.planned += len(orders)
         self.after[leg.symbol] = leg.current + sum(
