@@ -39,6 +39,7 @@ __all__ = [
     "check_dir",
     "check_targets",
     "jsonable",
+    "no_negative_zero",
     "output_error",
 ]
 
@@ -214,7 +215,7 @@ def atomic_write_text(path: Path | str, text: str, what: str) -> Path:
 
 def jsonable(value: Any) -> Any:
     """A value made JSON-safe, as every ``--json``, JSON file and ``/api`` answer writes it:
-    NaN/inf → null, dates → ISO text, enums → their value, paths → text, numpy scalars →
+    NaN/inf → null, -0.0 → 0.0, dates → ISO text, enums → their value, paths → text, numpy scalars →
     Python numbers, objects with ``to_dict()`` → that dict (recursively)."""
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -229,8 +230,21 @@ def jsonable(value: Any) -> Any:
     np = sys.modules.get("numpy")  # not imported here: only values that exist are converted
     if np is not None and isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN/inf; null means "not applicable"
+    if isinstance(value, float):
+        # JSON has no NaN/inf (null means "not applicable") and never says -0.0
+        return value + 0.0 if math.isfinite(value) else None
     if hasattr(value, "to_dict") and callable(value.to_dict):
         return jsonable(value.to_dict())
+    return value
+
+
+def no_negative_zero(value: Any) -> Any:
+    """``value`` with every float ``-0.0`` made ``0.0`` (recursively through dicts and
+    lists), nothing else changed: JSON never says ``"contracts": -0.0``."""
+    if isinstance(value, float):
+        return value + 0.0
+    if isinstance(value, Mapping):
+        return {k: no_negative_zero(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [no_negative_zero(v) for v in value]
     return value

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.cli.test_hedge_cycle import _paper_orders, _portfolio, ok_json, run, run_crashing_at
 
 DAY = "2024-06-03"
@@ -40,25 +39,31 @@ def _journal_id(home: Path) -> str:
     return str(value)
 
 
+def _setup(tmp_path: Path, shared_data: Path) -> tuple[Path, Path, str, tuple[str, ...]]:
+    """(home, portfolio file, prices folder, the `hedge open` arguments at DAY)."""
+    pf = _portfolio(tmp_path)
+    prices = str(shared_data / "daily")
+    return tmp_path / "home", pf, prices, ("hedge", "open", str(pf), "--prices", prices,
+                                           "--at", DAY)
+
+
 @pytest.mark.parametrize("step", ["hedge_recorded", "leverage_set", "intent"])
 def test_open_killed_mid_way_is_completed_by_open_again(
     tmp_path: Path, shared_data: Path, step: str
 ) -> None:
-    home = tmp_path / "home"
-    pf = _portfolio(tmp_path)
-    prices = str(shared_data / "daily")
-    args = ("hedge", "open", str(pf), "--prices", prices, "--at", DAY)
+    home, _, _, args = _setup(tmp_path, shared_data)
     dry = ok_json(run(home, *args, "--json"))
     (planned,) = dry["orders"]
 
     killed = run_crashing_at(step, home, *args, "--live", "--json")
     assert killed.returncode == 77, killed.stderr
-    assert _paper_orders(home) == {} if (home / "paper" / "state.json").exists() else True
+    assert not (home / "paper" / "state.json").exists() or _paper_orders(home) == {}
 
-    # status warns nothing is held; open again completes the same open
+    # open again completes the same open
     again = ok_json(run(home, *args, "--live", "--json"))
     assert again["hedge_id"] == 1
     assert again["message"].startswith("resuming hedge #1 opened at 2024-06-03")
+    assert "completed" in again["message"]
     assert again["current_contracts"] == pytest.approx(dry["target_contracts"])
     (sent,) = again["orders"]
     assert sent["client_order_id"] == planned["client_order_id"]  # the SAME client id
@@ -76,10 +81,7 @@ def test_open_killed_mid_way_is_completed_by_open_again(
 def test_resume_dry_run_names_the_hedge_and_another_portfolio_is_refused(
     tmp_path: Path, shared_data: Path
 ) -> None:
-    home = tmp_path / "home"
-    pf = _portfolio(tmp_path)
-    prices = str(shared_data / "daily")
-    args = ("hedge", "open", str(pf), "--prices", prices, "--at", DAY)
+    home, pf, prices, args = _setup(tmp_path, shared_data)
     assert run_crashing_at("leverage_set", home, *args, "--live").returncode == 77
 
     dry = ok_json(run(home, *args, "--json"))

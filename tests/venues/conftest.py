@@ -168,6 +168,9 @@ class FakeBinance:
     dual_side: bool = False
     #: the account's forced orders (GET /fapi/v1/forceOrders, "User's Force Orders")
     force_orders: list[dict[str, Any]] = field(default_factory=list)
+    #: the exchange's clock (ms): a new order is stamped with it (``updateTime``), as
+    #: Binance does — an order older than its intent is someone else's (a restored journal)
+    clock_ms: Any = field(default_factory=lambda: lambda: int(time.time() * 1000))
     _ids: Any = field(default_factory=lambda: itertools.count(8_389_765_000))
 
     def install(self) -> FakeBinance:
@@ -283,6 +286,7 @@ class FakeBinance:
             price=r.params.get("price", "0"),
             reduceOnly=r.params.get("reduceOnly") == "true",
             timeInForce=r.params.get("timeInForce", "GTC"),
+            updateTime=self.clock_ms(),
         )
         self.orders[cid] = o
         self._fill(o, 1.0 if r.params["type"] == "MARKET" else self.fill_on_create)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from althedge.errors import JournalError
+from althedge.files import no_negative_zero
 from althedge.journal.migrations import migrate
 
 __all__ = [
@@ -61,7 +62,7 @@ def now_iso() -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, allow_nan=True)
+    return json.dumps(no_negative_zero(value), sort_keys=True, default=str, allow_nan=True)
 
 
 @dataclass(frozen=True)

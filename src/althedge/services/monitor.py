@@ -157,7 +157,9 @@ def trigger_alerts(
 
 def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 10.0) -> None:
     """POST ``payload`` as JSON; raises :class:`AlthedgeError` with a one-line reason on failure."""
-    body = json.dumps(payload, default=str).encode()
+    from althedge.files import jsonable
+
+    body = json.dumps(jsonable(payload), default=str).encode()
     req = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )

@@ -82,21 +82,7 @@ def open_hedge(
     key = journal.next_hedge_key()
     limits = Limits.from_config(portfolio.limits)
     legs = _open_legs(venue, plan, rec, key, execution, limits, journal.journal_id())
-    result = LifecycleResult(
-        action="open",
-        live=live,
-        venue=venue.name,
-        symbol=legs[0].symbol,
-        as_of=str(plan.as_of),
-        orders=[order_view(o, leg.instrument, leg.mark) for leg in legs for o in leg.orders],
-        executed=[],
-        reconciliation=rec,
-        target_contracts=legs[0].target,
-        current_contracts=0.0,
-        plan=plan.to_dict(),
-        warnings=list(plan.warnings),
-        legs=[leg.view() for leg in legs],
-    )
+    result = _open_result(venue, plan, rec, legs, live=live)
     if not any(leg.orders for leg in legs):
         result.message = (
             f"target {' + '.join(f'{leg.target:g}' for leg in legs)} contracts is below the "
@@ -113,8 +99,58 @@ def open_hedge(
                                  limits=limits)
     result.hedge_id = hedge.id
     executor.step("hedge_recorded")
+    return _send_legs(journal, venue, executor, hedge.id, legs, result,
+                      lead=f"hedge #{hedge.id} opened")
+
+
+def _open_result(
+    venue: Venue,
+    plan: HedgePlan,
+    rec: Reconciliation,
+    legs: Sequence[_OpenLeg],
+    *,
+    live: bool,
+    hedge_id: int | None = None,
+    held: Mapping[str, float] | None = None,
+    warnings: Sequence[str] = (),
+) -> LifecycleResult:
+    """The open's result before anything is sent: each leg's orders, target and held."""
+    held = held or {}
+    return LifecycleResult(
+        action="open",
+        live=live,
+        venue=venue.name,
+        symbol=legs[0].symbol,
+        as_of=str(plan.as_of),
+        orders=[order_view(o, leg.instrument, leg.mark) for leg in legs for o in leg.orders],
+        executed=[],
+        reconciliation=rec,
+        hedge_id=hedge_id,
+        target_contracts=legs[0].target,
+        current_contracts=held.get(legs[0].symbol, 0.0),
+        plan=plan.to_dict(),
+        warnings=list(plan.warnings) + list(warnings),
+        legs=[{**leg.view(), "current_contracts": held.get(leg.symbol, 0.0)} for leg in legs],
+    )
+
+
+def _send_legs(
+    journal: Journal,
+    venue: Venue,
+    executor: JournaledExecutor,
+    hedge_id: int,
+    legs: Sequence[_OpenLeg],
+    result: LifecycleResult,
+    *,
+    lead: str,
+) -> LifecycleResult:
+    """Set each leg's leverage (legs with an order), then work each leg's orders through
+    the journaled executor, primary first; the result says what is held after."""
     for leg in legs:
-        venue.set_leverage(leg.symbol, float(leg.plan_leg.leverage), str(leg.plan_leg.margin_mode))
+        if leg.orders:
+            venue.set_leverage(
+                leg.symbol, float(leg.plan_leg.leverage), str(leg.plan_leg.margin_mode)
+            )
     result.warnings += [n for n in venue.notices if n not in result.warnings]
     persist(venue)
     executor.step("leverage_set")
@@ -122,9 +158,9 @@ def open_hedge(
         result.executed += executor.execute_all(leg.orders, purpose="open")
         executor.step("leg_placed")
     for view in result.legs:
-        view["current_contracts"] = held_short(journal, hedge.id, view["symbol"])
+        view["current_contracts"] = held_short(journal, hedge_id, view["symbol"])
     result.current_contracts = result.legs[0]["current_contracts"]
-    result.message = f"hedge #{hedge.id} opened: " + ", ".join(
+    result.message = f"{lead}: " + ", ".join(
         f"short {v['current_contracts']:g} {v['symbol']}" for v in result.legs
     )
     return result
@@ -361,22 +397,8 @@ def _resume_open(
         )
         legs.append(_OpenLeg(journaled_plan_leg(plan, sym, i), instruments[sym], marks[sym],
                              targets.get(sym, 0.0), orders))
-    result = LifecycleResult(
-        action="open",
-        live=live,
-        venue=venue.name,
-        symbol=hedge.symbol,
-        as_of=str(plan.as_of),
-        orders=[order_view(o, leg.instrument, leg.mark) for leg in legs for o in leg.orders],
-        executed=[],
-        reconciliation=rec,
-        hedge_id=hedge.id,
-        target_contracts=legs[0].target,
-        current_contracts=held[hedge.symbol],
-        plan=plan.to_dict(),
-        warnings=list(plan.warnings) + working,
-        legs=[{**leg.view(), "current_contracts": held[leg.symbol]} for leg in legs],
-    )
+    result = _open_result(venue, plan, rec, legs, live=live, hedge_id=hedge.id, held=held,
+                          warnings=working)
     lead = f"resuming hedge #{hedge.id} opened at {hedge.opened_at}"
     if not live:
         result.message = (
@@ -386,21 +408,8 @@ def _resume_open(
             ) + "; dry run: nothing sent; pass --live to complete it with these orders"
         )
         return result
-    for leg in legs:
-        if leg.orders:
-            venue.set_leverage(
-                leg.symbol, float(leg.plan_leg.leverage), str(leg.plan_leg.margin_mode)
-            )
-    persist(venue)
-    for leg in legs:
-        result.executed += executor.execute_all(leg.orders, purpose="open")
-    for view in result.legs:
-        view["current_contracts"] = held_short(journal, hedge.id, view["symbol"])
-    result.current_contracts = result.legs[0]["current_contracts"]
-    result.message = f"{lead}: completed, " + ", ".join(
-        f"short {v['current_contracts']:g} {v['symbol']}" for v in result.legs
-    )
-    return result
+    return _send_legs(journal, venue, executor, hedge.id, legs, result,
+                      lead=f"{lead}, completed")
 
 
 def _same_portfolio(hedge: HedgeRecord, portfolio: PortfolioConfig) -> bool:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from althedge.files import no_negative_zero
+
 __all__ = [
     "PRIMARY_FIELDS",
     "SCHEMA",
@@ -27,18 +29,6 @@ __all__ = [
 
 #: version of the lifecycle's JSON contracts (see the module docstring)
 SCHEMA = 2
-
-
-def no_negative_zero(value: Any) -> Any:
-    """``value`` with every float ``-0.0`` made ``0.0`` (recursively): JSON never says
-    ``"contracts": -0.0``."""
-    if isinstance(value, float):
-        return value + 0.0
-    if isinstance(value, dict):
-        return {k: no_negative_zero(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [no_negative_zero(v) for v in value]
-    return value
 
 
 def _signed_names(d: dict[str, Any]) -> dict[str, Any]:
