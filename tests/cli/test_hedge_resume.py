@@ -14,15 +14,24 @@ id and the next run opens at today's price with new client ids.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cli.test_hedge_cycle import _paper_orders, _portfolio, ok_json, run, run_crashing_at
+from tests.cli.test_hedge_cycle import _paper_orders, _portfolio, run, run_crashing_at
+from tests.cli.test_hedge_cycle import ok_json as _ok_json
 
 DAY = "2024-06-03"
+
+
+def ok_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The command's JSON (exit 0, no traceback), which never says ``-0.0``."""
+    assert not re.search(r"-0\.0(?![0-9])", proc.stdout), proc.stdout
+    return _ok_json(proc)
 
 
 def _journal_orders(home: Path) -> list[tuple[str, str, str, float]]:
