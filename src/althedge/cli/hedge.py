@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -247,27 +248,83 @@ def _as_of(venue: Any, at: date | None) -> date | None:
     return clock if isinstance(clock, date) else None
 
 
-def _execution(
-    order_type: str, offset_bps: float, timeout: float, fallback: str,
-    limit_prices: dict[str, float] | None = None, limit_at: str | None = None,
-) -> ExecutionSettings:
-    from althedge.services.hedge import ExecutionSettings
-
-    return ExecutionSettings(
-        order_type=order_type,  # type: ignore[arg-type]
-        offset_bps=offset_bps,
-        timeout_s=timeout,
-        fallback=fallback,  # type: ignore[arg-type]
-        limit_prices_usd=limit_prices or {},
-        limit_at=limit_at,
-    )
-
-
+OrderTypeOpt = typer.Option(
+    None, "--order-type",
+    help="limit or market. Default: limit (`hedge rebalance`: as the hedge was opened).",
+)
+OffsetBpsOpt = typer.Option(
+    None, "--offset-bps",
+    help="Limit price offset from mark (passive side), bp; negative crosses. Default: 0 "
+    "(`hedge rebalance`: as the hedge was opened).",
+)
+TimeoutOpt = typer.Option(
+    None, "--timeout",
+    help="Seconds a limit order may work before the fallback. Default: 30 (`hedge "
+    "rebalance`: as the hedge was opened).",
+)
+FallbackOpt = typer.Option(
+    None, "--fallback",
+    help="After the timeout: market, reprice or cancel. Default: market (`hedge "
+    "rebalance`: as the hedge was opened).",
+)
 LimitAtOpt = typer.Option(
     None, "--limit-at",
     help="Limit price: a volume-profile level of the hedge asset (poc, vah, val, hvn; see "
     "`althedge levels`) or a price in USD. Shown in the dry-run orders.",
 )
+VenueOverrideOpt = typer.Option(
+    None, "--venue",
+    help="The venue (default: the open hedge's, else the one this data directory last "
+    "traded on).",
+)
+
+
+@dataclass(frozen=True)
+class _OrderOptions:
+    """How `hedge open`, `rebalance` and `close` work their orders: the same options,
+    declared once above (None = not given)."""
+
+    order_type: str | None = None
+    offset_bps: float | None = None
+    timeout: float | None = None
+    fallback: str | None = None
+    limit_at: str | None = None
+
+    @property
+    def given(self) -> dict[str, Any]:
+        """The :class:`ExecutionSettings` fields the user set."""
+        fields = {"order_type": self.order_type, "offset_bps": self.offset_bps,
+                  "timeout_s": self.timeout, "fallback": self.fallback}
+        return {k: v for k, v in fields.items() if v is not None}
+
+    def settings(
+        self,
+        base: Mapping[str, Any] | None,
+        *,
+        source: Any,
+        assets: list[str],
+        sides: tuple[str, ...],
+        when: date | None,
+        venue: str,
+    ) -> ExecutionSettings:
+        """``base`` (the defaults when None) with the options given on top, and a
+        ``--limit-at`` level resolved for each side an order may take (``sides``)."""
+        from althedge.services.hedge import ExecutionSettings
+        from althedge.services.hedge.executor import ONE_OFF_EXECUTION_FIELDS
+
+        fields = {k: v for k, v in (base or {}).items() if k not in ONE_OFF_EXECUTION_FIELDS}
+        fields.update(self.given)
+        levels = {
+            side: (_limit_prices(source, assets, self.limit_at, side, when, venue) or {})
+            if assets else {}
+            for side in sides
+        }
+        return ExecutionSettings(
+            **fields,
+            limit_prices_usd=levels[sides[0]],
+            limit_prices_buy_usd=levels["buy"] if len(sides) > 1 else {},
+            limit_at=self.limit_at,
+        )
 
 
 def _limit_prices(source: Any, assets: list[str], spec: str | None, side: str,
@@ -383,18 +440,26 @@ class _Reportable(Protocol):
 R = TypeVar("R", bound=_Reportable)
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What every hedge command is run with: its name, the data directory, the market
+    date (``--at``), live or not, ``--json``, and the venue/prices overrides."""
+
+    what: str
+    data_dir: Path | None
+    when: date | None
+    live: bool
+    as_json: bool
+    venue: str | None = None
+    prices: str | None = None
+
+
 def _run_reconciled(
     run: Callable[..., R],
     show: Callable[[R], None],
+    scope: _Scope,
     *,
-    what: str,
-    data_dir: Path | None,
-    when: date | None,
-    live: bool,
-    as_json: bool,
     acting: bool = True,
-    venue: str | None = None,
-    prices: str | None = None,
     open_venue: Callable[[], tuple[Any, Any]] | None = None,
     after: Callable[[Any], None] | None = None,
 ) -> None:
@@ -409,6 +474,9 @@ def _run_reconciled(
     ``result.to_dict()``, otherwise ``show(result)``. Exit code 6 (after printing) when the
     venue holds something no open hedge explains or journal and venue disagree.
     """
+    what, data_dir, when, live, as_json = (
+        scope.what, scope.data_dir, scope.when, scope.live, scope.as_json
+    )
     with _journal(data_dir, what, acting=acting) as journal:
         if open_venue is not None:
             v, source = open_venue()
@@ -416,8 +484,8 @@ def _run_reconciled(
             v, source, _ = _venue_from_journal(
                 journal,
                 data_dir=data_dir,
-                venue=venue,
-                prices=prices,
+                venue=scope.venue,
+                prices=scope.prices,
                 at=when,
                 testnet=None,
                 live=live and acting,
@@ -465,19 +533,14 @@ def open_cmd(
     as_json: bool = JsonOpt,
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
-    order_type: str = typer.Option("limit", "--order-type", help="limit or market."),
-    offset_bps: float = typer.Option(
-        0.0, "--offset-bps", help="Limit price offset from mark (passive side), bp."
-    ),
-    timeout: float = typer.Option(
-        30.0, "--timeout", help="Seconds a limit order may work before the fallback."
-    ),
-    fallback: str = typer.Option(
-        "market", "--fallback", help="After the timeout: market, reprice or cancel."
-    ),
+    order_type: str | None = OrderTypeOpt,
+    offset_bps: float | None = OffsetBpsOpt,
+    timeout: float | None = TimeoutOpt,
+    fallback: str | None = FallbackOpt,
     limit_at: str | None = LimitAtOpt,
 ) -> None:
-    """Plan the hedge for PORTFOLIO and place one short per hedge asset (dry run unless --live)."""
+    """Plan the hedge for PORTFOLIO and place one short per hedge asset (dry run unless --live).
+    Run again after a crash, it completes the open it started (same client ids)."""
     from althedge.config import load_portfolio
     from althedge.services.hedge import open_hedge
 
@@ -485,9 +548,9 @@ def open_cmd(
     when = _at(at)
     prices = prices or cfg.hedge.price_source
     source = _open_source(prices)
-    execution = _execution(
-        order_type, offset_bps, timeout, fallback,
-        _limit_prices(source, list(cfg.hedge.assets), limit_at, "sell", when, venue), limit_at,
+    execution = _OrderOptions(order_type, offset_bps, timeout, fallback, limit_at).settings(
+        None, source=source, assets=list(cfg.hedge.assets), sides=("sell",), when=when,
+        venue=venue,
     )
 
     def open_venue() -> tuple[Any, Any]:
@@ -519,15 +582,8 @@ def open_cmd(
     if live:  # remembered outside the journal: a lost journal still shows the position
         state.remember_venue(data_dir, venue, prices=prices, testnet=testnet)
     _run_reconciled(
-        run,
-        _print_result,
-        what="hedge open",
-        data_dir=data_dir,
-        when=when,
-        live=live,
-        as_json=as_json,
-        open_venue=open_venue,
-        after=_warn_marketable,
+        run, _print_result, _Scope("hedge open", data_dir, when, live, as_json),
+        open_venue=open_venue, after=_warn_marketable,
     )
 
 
@@ -537,22 +593,15 @@ def status_cmd(
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
-    venue: str | None = typer.Option(None, "--venue", help="Override the venue of the open hedge."),
+    venue: str | None = VenueOverrideOpt,
 ) -> None:
     """Portfolio vs hedge now: beta, hedge ratio, PnL, funding, margin, liquidation, basis."""
     from althedge.services.hedge import hedge_status
 
+    # live=False: a read-only command never writes venue state (the paper account)
     _run_reconciled(
-        hedge_status,
-        _print_status,
-        what="hedge status",
-        data_dir=data_dir,
-        when=_at(at),
-        live=False,  # a read-only command never writes venue state (the paper account)
-        acting=False,
-        as_json=as_json,
-        venue=venue,
-        prices=prices,
+        hedge_status, _print_status,
+        _Scope("hedge status", data_dir, _at(at), False, as_json, venue, prices), acting=False,
     )
 
 
@@ -659,20 +708,49 @@ def rebalance_cmd(
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
+    venue: str | None = VenueOverrideOpt,
+    order_type: str | None = OrderTypeOpt,
+    offset_bps: float | None = OffsetBpsOpt,
+    timeout: float | None = TimeoutOpt,
+    fallback: str | None = FallbackOpt,
+    limit_at: str | None = LimitAtOpt,
 ) -> None:
     """Resize each leg's short to the current beta when it is off by more than --threshold %."""
     from althedge.services.hedge import rebalance_hedge
 
+    when = _at(at)
+    options = _OrderOptions(order_type, offset_bps, timeout, fallback, limit_at)
+
+    def run(journal: Journal, v: Any, source: Any, **kw: Any) -> LifecycleResult:
+        hedge = _open_record(journal)
+        execution = None
+        if hedge is not None and (options.given or limit_at is not None):
+            # the open's way of working orders, with the options given on top; a level
+            # for each side (a leg may grow while another shrinks)
+            execution = options.settings(
+                hedge.execution, source=source, assets=[leg.hedge_asset for leg in hedge.legs],
+                sides=("sell", "buy"), when=when, venue=_venue_kind(v),
+            )
+        return rebalance_hedge(journal, v, source, threshold_pct=threshold, live=live,
+                               execution=execution, **kw)
+
     _run_reconciled(
-        partial(rebalance_hedge, threshold_pct=threshold, live=live),
-        _print_result,
-        what="hedge rebalance",
-        data_dir=data_dir,
-        when=_at(at),
-        live=live,
-        as_json=as_json,
-        prices=prices,
+        run, _print_result, _Scope("hedge rebalance", data_dir, when, live, as_json, venue, prices),
+        after=_warn_marketable,
     )
+
+
+def _open_record(journal: Journal) -> Any:
+    """The journal's open hedge (:class:`HedgeRecord`), or None."""
+    from althedge.services.hedge import HedgeRecord
+
+    row = journal.active_hedge()
+    return HedgeRecord.from_row(row) if row is not None else None
+
+
+def _venue_kind(v: Any) -> str:
+    """``paper`` or ``exchange``: where ``--limit-at`` levels may use older bars."""
+    return "paper" if getattr(v, "name", "") == "paper" else "exchange"
 
 
 @app.command("close")
@@ -682,9 +760,7 @@ def close_cmd(
     data_dir: Path | None = DataDirOpt,
     at: str | None = AtOpt,
     prices: str | None = PricesOpt,
-    venue: str | None = typer.Option(
-        None, "--venue", help="The venue (default: the open hedge's; needed with --orphan)."
-    ),
+    venue: str | None = VenueOverrideOpt,
     orphan: bool = typer.Option(
         False, "--orphan",
         help="Take off what the venue holds that no open hedge explains (positions: "
@@ -693,59 +769,38 @@ def close_cmd(
     symbol: list[str] = typer.Option(
         [], "--symbol", help="With --orphan: only this symbol (repeatable)."
     ),
+    order_type: str | None = OrderTypeOpt,
+    offset_bps: float | None = OffsetBpsOpt,
+    timeout: float | None = TimeoutOpt,
+    fallback: str | None = FallbackOpt,
     limit_at: str | None = LimitAtOpt,
-    timeout: float = typer.Option(
-        30.0, "--timeout", help="Seconds a limit order may work before the fallback."
-    ),
-    fallback: str = typer.Option(
-        "market", "--fallback", help="After the timeout: market, reprice or cancel."
-    ),
 ) -> None:
-    """Buy every leg's short back (reduce-only) and print the attribution; with --orphan,
-    take off the venue's orphan positions and orders instead."""
+    """Buy every leg's short back (reduce-only) and print the attribution; with --orphan
+    (and --venue), take off the venue's orphan positions and orders instead."""
+    when = _at(at)
+    scope = _Scope("hedge close", data_dir, when, live, as_json, venue, prices)
+    options = _OrderOptions(order_type, offset_bps, timeout, fallback, limit_at)
     if orphan:
         from althedge.services.hedge.orphans import close_orphans
 
         _run_reconciled(
             partial(_without_as_of, close_orphans, symbols=symbol or None, live=live),
-            _print_result,
-            what="hedge close --orphan",
-            data_dir=data_dir,
-            when=_at(at),
-            live=live,
-            as_json=as_json,
-            venue=venue,
-            prices=prices,
+            _print_result, replace(scope, what="hedge close --orphan"),
         )
         return
     if symbol:
         raise InputError("--symbol: only with --orphan (a hedge is closed whole)")
     from althedge.services.hedge import close_hedge
 
-    when = _at(at)
-
     def run(journal: Journal, v: Any, source: Any, **kw: Any) -> CloseResult:
-        from althedge.services.hedge import HedgeRecord
-
-        row = journal.active_hedge()
-        assets = [leg.hedge_asset for leg in HedgeRecord.from_row(row).legs] if row else []
-        name = "paper" if getattr(v, "name", "") == "paper" else "exchange"
-        levels = _limit_prices(source, assets, limit_at, "buy", when, name) if assets else None
-        execution = _execution("limit", 0.0, timeout, fallback, levels, limit_at)
+        hedge = _open_record(journal)
+        assets = [leg.hedge_asset for leg in hedge.legs] if hedge is not None else []
+        execution = options.settings(
+            None, source=source, assets=assets, sides=("buy",), when=when, venue=_venue_kind(v)
+        )
         return close_hedge(journal, v, source, live=live, execution=execution, **kw)
 
-    _run_reconciled(
-        run,
-        _print_close,
-        what="hedge close",
-        data_dir=data_dir,
-        when=when,
-        live=live,
-        as_json=as_json,
-        venue=venue,
-        prices=prices,
-        after=lambda c: _warn_marketable(c.result),
-    )
+    _run_reconciled(run, _print_close, scope, after=lambda c: _warn_marketable(c.result))
 
 
 def _without_as_of(fn: Callable[..., R], journal: Journal, v: Any, source: Any, *,
@@ -790,15 +845,7 @@ def adopt_cmd(
     if live and venue:
         state.remember_venue(data_dir, venue, prices=prices, testnet=testnet)
     _run_reconciled(
-        run,
-        _print_result,
-        what="hedge adopt",
-        data_dir=data_dir,
-        when=_at(at),
-        live=live,
-        as_json=as_json,
-        venue=venue,
-        prices=prices,
+        run, _print_result, _Scope("hedge adopt", data_dir, _at(at), live, as_json, venue, prices)
     )
 
 

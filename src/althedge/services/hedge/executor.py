@@ -83,7 +83,7 @@ def step(name: str, on_step: StepHook | None = None) -> None:
 
 
 #: ExecutionSettings fields that belong to one command (not reused from the open's record)
-ONE_OFF_EXECUTION_FIELDS = ("limit_prices_usd", "limit_at")
+ONE_OFF_EXECUTION_FIELDS = ("limit_prices_usd", "limit_prices_buy_usd", "limit_at")
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,8 @@ class ExecutionSettings:
     ``limit_prices_usd``: a fixed limit price per hedge asset (``{"BTC": 81572.4}``,
     from ``--limit-at``, e.g. a volume-profile level) used instead of the mark ± offset
     for that asset's limit orders; ``limit_at`` says what it was (``"vah"``, a price).
+    ``limit_prices_buy_usd``: the same for buy orders when it differs by side (a
+    rebalance may grow one leg and shrink another); empty = ``limit_prices_usd``.
     """
 
     order_type: Literal["limit", "market"] = "limit"
@@ -111,12 +113,20 @@ class ExecutionSettings:
     max_slippage_bps: float = 50.0
     limit_prices_usd: Mapping[str, float] = field(default_factory=dict)
     limit_at: str | None = None
+    limit_prices_buy_usd: Mapping[str, float] = field(default_factory=dict)
+
+    def limit_price_usd(self, side: str, asset: str) -> float | None:
+        """The ``--limit-at`` price for an order on ``side`` in ``asset``, if one was set."""
+        prices = self.limit_prices_buy_usd if side == "buy" and self.limit_prices_buy_usd else (
+            self.limit_prices_usd
+        )
+        return prices.get(asset)
 
     def __post_init__(self) -> None:
-        for asset, px in self.limit_prices_usd.items():
+        for asset, px in {**self.limit_prices_usd, **self.limit_prices_buy_usd}.items():
             if not (math.isfinite(px) and px > 0):
                 raise InputError(f"--limit-at: the {asset} limit price must be > 0, got {px}")
-        if self.limit_prices_usd and self.order_type != "limit":
+        if (self.limit_prices_usd or self.limit_prices_buy_usd) and self.order_type != "limit":
             raise InputError("--limit-at: needs --order-type limit")
         if self.order_type not in ("limit", "market"):
             raise InputError(f"--order-type: must be limit or market, got {self.order_type!r}")

@@ -87,7 +87,7 @@ def plan_orders(
     if size <= EPS or (not close_all and size < instrument.min_contracts - EPS):
         return []
     side: Literal["buy", "sell"] = "sell" if delta > 0 else "buy"
-    level = execution.limit_prices_usd.get(instrument.base)
+    level = execution.limit_price_usd(side, instrument.base)
     if execution.order_type == "limit" and level is not None:  # --limit-at: a chosen level
         price: float | None = round_price_to_tick(level, instrument.tick_size, side)
     elif execution.order_type == "limit":
