@@ -368,6 +368,8 @@ def _print_reconciliation(rec: Reconciliation) -> None:
         err_console.print(f"[cyan]reconciled:[/] {line}", soft_wrap=True)
     for line in rec.differences:
         err_console.print(f"[bold yellow]difference:[/] {line}", soft_wrap=True)
+    for b in rec.unexplained_balances:  # shown, never a reason to refuse or to exit non-zero
+        err_console.print(f"[cyan]balance:[/] {b['message']}", soft_wrap=True, markup=False)
 
 
 def _fmt(x: Any, spec: str = ",.2f") -> str:
@@ -632,10 +634,25 @@ def _print_orphans(rec: Reconciliation) -> None:
     )
 
 
+def _print_balances(rec: Reconciliation) -> None:
+    """The table of venue balances no hedge of the journal explains (information only)."""
+    if not rec.unexplained_balances:
+        return
+    table = Table(title="balances not explained by any hedge (information: not a risk)")
+    for col in ("venue", "currency", "venue balance", "explained", "not explained", "USD"):
+        table.add_column(col)
+    for b in rec.unexplained_balances:
+        table.add_row(str(b["venue"]), str(b["currency"]), _fmt(b["venue_balance_ccy"], ",.8g"),
+                      _fmt(b["explained_ccy"], ",.8g"), _fmt(b["unexplained_ccy"], "+,.8g"),
+                      _fmt(b["unexplained_usd"], "+,.2f"))
+    console.print(table)
+
+
 def _print_status(s: HedgeStatus) -> None:
     if s.hedge_id is None:
         console.print("no open hedge" + (" in the journal" if s.reconciliation.orphans else ""))
         _print_orphans(s.reconciliation)
+        _print_balances(s.reconciliation)
         return
     ratio = [("hedge ratio achieved", _fmt(s.hedge_ratio_achieved, ".1%"))]
     portfolio = [
@@ -660,6 +677,7 @@ def _print_status(s: HedgeStatus) -> None:
         for leg in s.legs:
             _print_figures(f"leg {leg.symbol}", _leg_rows(leg, []))
     _print_orphans(s.reconciliation)
+    _print_balances(s.reconciliation)
     for w in s.warnings:
         err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
 

@@ -9,6 +9,8 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
 * ``funding`` — the funding rate turned negative (a short hedge pays it);
 * ``correlation`` — portfolio/hedge-asset correlation below ``min_correlation``;
 * ``reconcile`` — the journal and the venue disagree;
+* ``balance`` (info) — a venue balance no hedge of the journal explains (a deposit or
+  withdrawal outside althedge); never changes the exit code
 * ``orphan`` — the venue holds a position or working order that no open hedge explains
   (also with no hedge open: a lost journal never hides a short);
 * ``underhedged`` — a leg holds fewer contracts than its target by more than
@@ -118,6 +120,8 @@ def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Al
                 "journal and venue disagree: " + "; ".join(others),
             )
         )
+    for b in status.reconciliation.unexplained_balances:  # shown, not a risk: "info"
+        out.append(Alert("balance", "info", f"balance: {b['message']}", b["currency"]))
     if status.hedge_id is None:
         return out
     return out + status_alerts(status, thresholds)

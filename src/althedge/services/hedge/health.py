@@ -47,7 +47,7 @@ class AlertThresholds:
 @dataclass(frozen=True)
 class Alert:
     kind: str
-    severity: str  # "warning" | "critical"
+    severity: str  # "info" | "warning" | "critical"
     message: str
     symbol: str = ""  # the leg a per-symbol alert is about, when the hedge has several
 

@@ -147,6 +147,11 @@ def reconcile(
             )
             rec.differences.append(message)
             _orphan_position(rec, venue, sym, pos, journal_contracts=0.0, message=message)
+    if hedge is not None and isinstance(venue, AccountReports):
+        sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
+    from althedge.services.hedge.balances import unexplained_balances
+
+    rec.unexplained_balances = unexplained_balances(journal, venue)
     if rec.differences or rec.resolved:
         journal.record_event(
             hedge.id if hedge else None, "reconcile", rec.to_dict(), at=venue_now_iso(venue)

@@ -59,6 +59,10 @@ class Reconciliation:
     #: "venue", "symbol", "contracts" (signed, + long / − short), ...}``; each is also
     #: in ``differences``. The way out: ``hedge adopt`` or ``hedge close --orphan``.
     orphans: list[dict[str, Any]] = field(default_factory=list)
+    #: per currency, the venue balance no hedge of the journal explains
+    #: (:func:`althedge.services.hedge.balances.unexplained_balances`); shown, never a
+    #: difference: a balance is not a risk like a position (``ok`` ignores it)
+    unexplained_balances: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +76,7 @@ class Reconciliation:
             "journal_contracts": self.journal_contracts,
             "venue_contracts": self.venue_contracts,
             "orphans": [dict(o) for o in self.orphans],
+            "unexplained_balances": [dict(b) for b in self.unexplained_balances],
         }
 
 
