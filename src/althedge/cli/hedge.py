@@ -248,34 +248,34 @@ def _as_of(venue: Any, at: date | None) -> date | None:
     return clock if isinstance(clock, date) else None
 
 
-OrderTypeOpt = typer.Option(
-    None, "--order-type",
-    help="limit or market. Default: limit (`hedge rebalance`: as the hedge was opened).",
+#: how `hedge rebalance` works its orders when an order option is not given
+_AS_OPENED = " (`hedge rebalance`: as the hedge was opened)."
+
+
+def _order_opt(flag: str, text: str) -> Any:
+    """An order option of `hedge open`, `rebalance` and `close`: one declaration, one help."""
+    return typer.Option(None, flag, help=text)
+
+
+OrderTypeOpt = _order_opt("--order-type", "limit or market. Default: limit" + _AS_OPENED)
+OffsetBpsOpt = _order_opt(
+    "--offset-bps",
+    "Limit price offset from mark (passive side), bp; negative crosses. Default: 0" + _AS_OPENED,
 )
-OffsetBpsOpt = typer.Option(
-    None, "--offset-bps",
-    help="Limit price offset from mark (passive side), bp; negative crosses. Default: 0 "
-    "(`hedge rebalance`: as the hedge was opened).",
+TimeoutOpt = _order_opt(
+    "--timeout", "Seconds a limit order may work before the fallback. Default: 30" + _AS_OPENED
 )
-TimeoutOpt = typer.Option(
-    None, "--timeout",
-    help="Seconds a limit order may work before the fallback. Default: 30 (`hedge "
-    "rebalance`: as the hedge was opened).",
+FallbackOpt = _order_opt(
+    "--fallback", "After the timeout: market, reprice or cancel. Default: market" + _AS_OPENED
 )
-FallbackOpt = typer.Option(
-    None, "--fallback",
-    help="After the timeout: market, reprice or cancel. Default: market (`hedge "
-    "rebalance`: as the hedge was opened).",
-)
-LimitAtOpt = typer.Option(
-    None, "--limit-at",
-    help="Limit price: a volume-profile level of the hedge asset (poc, vah, val, hvn; see "
+LimitAtOpt = _order_opt(
+    "--limit-at",
+    "Limit price: a volume-profile level of the hedge asset (poc, vah, val, hvn; see "
     "`althedge levels`) or a price in USD. Shown in the dry-run orders.",
 )
-VenueOverrideOpt = typer.Option(
-    None, "--venue",
-    help="The venue (default: the open hedge's, else the one this data directory last "
-    "traded on).",
+VenueOverrideOpt = _order_opt(
+    "--venue",
+    "The venue (default: the open hedge's, else the one this data directory last traded on).",
 )
 
 
