@@ -1,0 +1,84 @@
+"""A journal restored from an older copy, on Binance through real ccxt offline: the copy
+derives the client ids its original already used; the exchange answers the lookup with
+the old order (stamped two days before the new intent), which is never taken as the new
+open's result — the intent is ``id_taken``, nothing is sent, the journal gets a new id,
+and the next open sends under new client ids."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from althedge.config import parse_portfolio
+from althedge.data import open_source
+from althedge.errors import JournalError
+from althedge.journal import Journal
+from althedge.services.hedge import ExecutionSettings, open_hedge
+
+_spec = importlib.util.spec_from_file_location(
+    "althedge_tests_venues_conftest", Path(__file__).resolve().parents[1] / "venues" / "conftest.py"
+)
+assert _spec is not None and _spec.loader is not None
+_venues = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
+if _spec.name not in sys.modules:
+    sys.modules[_spec.name] = _venues
+    _spec.loader.exec_module(_venues)
+local_server = _venues.local_server
+fake_binance = _venues.fake_binance
+binance_venue = _venues.binance_venue
+
+PORTFOLIO: dict[str, Any] = {
+    "holdings": [{"asset": "SOL", "amount": 120}, {"asset": "AVAX", "amount": 400}],
+    "hedge": {"exchange": "binance", "contract": "linear", "leverage": 2},
+}
+AS_OF = date(2025, 2, 14)
+FAST = ExecutionSettings(timeout_s=0.0, poll_s=0.01)
+TWO_DAYS_MS = 2 * 86_400_000
+
+
+def test_a_restored_journal_never_adopts_the_old_order(
+    tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any
+) -> None:
+    source = open_source(shared_data / "daily")
+    cfg = parse_portfolio(PORTFOLIO)
+    server = fake_binance.server
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as j:
+        first_id = j.journal_id()
+    shutil.copy(path, tmp_path / "copy.sqlite")
+
+    def two_days_ago() -> int:
+        return int(time.time() * 1000) - TWO_DAYS_MS
+
+    wall_clock = binance_venue.exchange.milliseconds
+    fake_binance.clock_ms = binance_venue.exchange.milliseconds = two_days_ago  # the first open
+    with Journal(path) as j:
+        old = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+    old_ids = [e["client_order_id"] for e in old.executed]
+    assert old_ids[0].startswith("ah" + first_id[:6])  # the planned order names the journal
+    sent = len(server.calls("POST", "/fapi/v1/order"))
+
+    fake_binance.clock_ms = binance_venue.exchange.milliseconds = wall_clock  # two days on
+    shutil.copy(tmp_path / "copy.sqlite", path)  # the copy: same journal id, no hedge
+    with Journal(path) as j:
+        with pytest.raises(JournalError, match="restored from an older copy"):
+            open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+        assert len(server.calls("POST", "/fapi/v1/order")) == sent  # nothing sent
+        ((cid, status, filled),) = [(o.client_order_id, o.status, o.filled) for o in j.orders()]
+        assert cid == old_ids[0] and status == "id_taken" and filled == 0
+        assert j.fills(1) == []  # nothing of the old order taken
+        assert j.journal_id() != first_id
+
+        again = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True,
+                           execution=FAST)
+    assert again.message.startswith("resuming hedge #1")
+    new_ids = [e["client_order_id"] for e in again.executed]
+    assert new_ids and not set(new_ids) & set(old_ids)
+    assert len(server.calls("POST", "/fapi/v1/order")) == sent + len(new_ids)
