@@ -1,8 +1,12 @@
-"""A journal restored from an older copy, on Binance through real ccxt offline: the copy
-derives the client ids its original already used; the exchange answers the lookup with
-the old order (stamped two days before the new intent), which is never taken as the new
-open's result — the intent is ``id_taken``, nothing is sent, the journal gets a new id,
-and the next open sends under new client ids."""
+"""On Binance through real ccxt offline (tests/venues/conftest.py's local model):
+
+* a journal restored from an older copy derives the client ids its original already used;
+  the exchange answers the lookup with the old order (stamped two days before the new
+  intent), which is never taken as the new open's result — the intent is ``id_taken``,
+  nothing is sent, the journal gets a new id, and the next open sends under new ids;
+* an open cut at a step (the CLI tests kill a real process there on paper) is resumed by
+  ``open`` again under the client id its dry run showed.
+"""
 
 from __future__ import annotations
 
@@ -82,3 +86,34 @@ def test_a_restored_journal_never_adopts_the_old_order(
     new_ids = [e["client_order_id"] for e in again.executed]
     assert new_ids and not set(new_ids) & set(old_ids)
     assert len(server.calls("POST", "/fapi/v1/order")) == sent + len(new_ids)
+
+
+class _Killed(Exception):
+    """Stands in for the process dying at a step (the CLI tests kill a real process)."""
+
+
+@pytest.mark.parametrize("step", ["leverage_set", "intent"])
+def test_an_open_cut_at_a_step_is_resumed_by_open_on_binance(
+    tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any, step: str
+) -> None:
+    source = open_source(shared_data / "daily")
+    cfg = parse_portfolio(PORTFOLIO)
+    server = fake_binance.server
+
+    def die(name: str) -> None:
+        if name == step:
+            raise _Killed(name)
+
+    with Journal(tmp_path / "journal.sqlite") as j:
+        (planned,) = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF,
+                                execution=FAST).orders
+        with pytest.raises(_Killed):
+            open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST,
+                       on_step=die)
+        assert server.calls("POST", "/fapi/v1/order") == []
+        again = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True,
+                           execution=FAST)
+        assert again.message.startswith("resuming hedge #1")
+        first = server.calls("POST", "/fapi/v1/order")[0]
+        assert first.params["newClientOrderId"] == planned["client_order_id"]  # the same id
+        assert -j.net_contracts(1) == pytest.approx(planned["contracts"])
