@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from althedge.core.instruments import Instrument
+from althedge.errors import ExchangeError
 from althedge.journal import ID_TAKEN, OPEN_STATUSES, Journal, OrderRow
 from althedge.services.hedge.common import (
     EPS,
@@ -147,11 +148,14 @@ def reconcile(
             )
             rec.differences.append(message)
             _orphan_position(rec, venue, sym, pos, journal_contracts=0.0, message=message)
-    if hedge is not None and isinstance(venue, AccountReports):
-        sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
     from althedge.services.hedge.balances import unexplained_balances
 
-    rec.unexplained_balances = unexplained_balances(journal, venue)
+    try:
+        if hedge is not None and isinstance(venue, AccountReports):
+            sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
+        rec.unexplained_balances = unexplained_balances(journal, venue)
+    except ExchangeError:
+        pass  # information only: a venue that cannot answer now never stops a command
     if rec.differences or rec.resolved:
         journal.record_event(
             hedge.id if hedge else None, "reconcile", rec.to_dict(), at=venue_now_iso(venue)
