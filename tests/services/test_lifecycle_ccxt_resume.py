@@ -10,40 +10,29 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.services.test_lifecycle_ccxt import (  # the local Binance model's fixtures
+    AS_OF,
+    FAST,
+    PORTFOLIO,
+    binance_venue,
+    fake_binance,
+    local_server,
+)
 
 from althedge.config import parse_portfolio
 from althedge.data import open_source
 from althedge.errors import JournalError
 from althedge.journal import Journal
-from althedge.services.hedge import ExecutionSettings, open_hedge
+from althedge.services.hedge import open_hedge
 
-_spec = importlib.util.spec_from_file_location(
-    "althedge_tests_venues_conftest", Path(__file__).resolve().parents[1] / "venues" / "conftest.py"
-)
-assert _spec is not None and _spec.loader is not None
-_venues = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
-if _spec.name not in sys.modules:
-    sys.modules[_spec.name] = _venues
-    _spec.loader.exec_module(_venues)
-local_server = _venues.local_server
-fake_binance = _venues.fake_binance
-binance_venue = _venues.binance_venue
+__all__ = ["binance_venue", "fake_binance", "local_server"]  # pytest fixtures, used by name
 
-PORTFOLIO: dict[str, Any] = {
-    "holdings": [{"asset": "SOL", "amount": 120}, {"asset": "AVAX", "amount": 400}],
-    "hedge": {"exchange": "binance", "contract": "linear", "leverage": 2},
-}
-AS_OF = date(2025, 2, 14)
-FAST = ExecutionSettings(timeout_s=0.0, poll_s=0.01)
 TWO_DAYS_MS = 2 * 86_400_000
 
 
