@@ -1,7 +1,8 @@
 """The lifecycle package's imports: arrows point inward only and there is no circle.
 
 Read from the source with ``ast`` (module-level and function-level imports alike):
-``althedge.services.hedge`` may import core, data, venues, journal, config, errors
+``althedge.services.hedge`` may import core, data, venues, journal, config, errors,
+``files`` (the leaf of JSON-safe values and atomic writes, which imports only errors)
 and ``services.plan`` — never the CLI or the monitor — and its modules import each
 other without a cycle; ``althedge.core`` imports nothing of althedge but core and
 errors.
@@ -42,7 +43,7 @@ def _graph(package: str) -> dict[str, set[str]]:
 def test_hedge_package_imports_only_inward() -> None:
     allowed = (
         "althedge.core", "althedge.data", "althedge.venues", "althedge.journal",
-        "althedge.config", "althedge.errors", "althedge.services.plan",
+        "althedge.config", "althedge.errors", "althedge.files", "althedge.services.plan",
         "althedge.services.hedge",
     )
     graph = _graph("althedge.services.hedge")
