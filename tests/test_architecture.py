@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"core", "errors", "data"},
     "data": {"core", "errors", "exchanges", "files"},
     "venues": {"core", "errors", "exchanges"},
-    "journal": {"core", "errors"},
+    # the journal's JSON columns never hold -0.0 (files.no_negative_zero, the JSON leaf)
+    "journal": {"core", "errors", "files"},
     "services": {"core", "errors", "exchanges", "data", "venues", "journal", "config",
                  "files"},
     # cli/serve.py starts the dashboard (`althedge serve`): cli → web, never back
