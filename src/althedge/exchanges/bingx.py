@@ -5,7 +5,8 @@ Sources: BingX API docs v3 (bingx-api.github.io/docs-v3) — "USDT-M Perp Future
 1–40 characters; ``positionSide`` BOTH in one-way mode, LONG/SHORT in hedge mode;
 ``reduceOnly`` "only in one-way mode"), "Query Order details" (by ``orderId`` or
 ``clientOrderId``; code 80016 "order not exist"), "Change Margin Type" (ISOLATED/CROSSED),
-"Set Leverage" (``side`` BOTH in one-way mode), "Query position mode"
+"Set Leverage" (``side`` BOTH in one-way mode, LONG or SHORT in hedge mode: the
+leverage of one side; althedge's hedge is the SHORT side), "Query position mode"
 (``dualSidePosition``), "Get Account Profit and Loss Fund Flow" (``incomeType``
 FUNDING_FEE, ``income`` signed: positive = received), "Position and Maintenance Margin
 Ratio" (tiers, signed endpoint). Coin-M: "Contract Information" (``minTickSize`` = USD
@@ -75,7 +76,7 @@ BINGX = ExchangeProfile(
     client_id_param="clientOrderId",
     client_id_unique="always",
     lookup=lookup,
-    leverage_params=lambda mode: {"side": "BOTH"},
+    leverage_side_params=lambda hedged: {"side": "SHORT" if hedged else "BOTH"},
     leverage_whole_number=True,
     position_mode=PositionModeRules(detect=hedge_mode, params=position_params),
     test_environment="sandbox",

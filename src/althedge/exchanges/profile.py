@@ -130,6 +130,9 @@ class ExchangeProfile:
     #: extra params for ``set_margin_mode`` (given the leverage) and ``set_leverage``
     margin_mode_params: Callable[[str, float], dict[str, Any]] | None = None
     leverage_params: Callable[[str], dict[str, Any]] | None = None
+    #: extra ``set_leverage`` params given the position mode (True = hedge mode): the
+    #: leverage of one SIDE (BingX: ``side`` SHORT in hedge mode, BOTH in one-way mode)
+    leverage_side_params: Callable[[bool], dict[str, Any]] | None = None
     leverage_whole_number: bool = False
     #: margin mode is account-wide on some account types (Bybit unified): checked first
     account_wide_margin_mode: Callable[[Any], str | None] | None = None

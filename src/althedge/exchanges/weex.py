@@ -9,8 +9,12 @@ Sources: WEEX API docs (weex.com/api-doc/contract) — "Get contract info"
 "Adjust leverage" (``isolatedShortLeverage``), "Get all positions" (``size`` with
 ``openValue`` = size × price), "Get income" (funding, signed: positive = received).
 Fees: the contract exchangeInfo's BTCUSDT ``makerFeeRate`` 0.0002 / ``takerFeeRate``
-0.0008 (base tier, 2026). Test environment: WEEX demo trading (ccxt sandbox: the
-``capi/v3/sim`` order and position endpoints on the live host).
+0.0008 (base tier, 2026). Test environment: NONE althedge can use. WEEX demo trading
+(ccxt 4.5.90 sandbox: the ``capi/v3/sim`` endpoints on the live host, demo market
+``BTCSUSDT``) offers only create order, positions, balance and the order history; ccxt
+refuses every other private call in sandbox mode (leverage, margin mode, cancel, open
+orders, funding), so a hedge cannot be set up, rebalanced or cleaned up there:
+``--testnet`` is refused with that reason.
 
 **Units.** ccxt 4.5.90 gives WEEX markets ``contractSize`` = ``contractVal`` (BTCUSDT
 0.0001), but the order ``quantity``, its step (``quantityPrecision`` 4), its minimum
@@ -62,8 +66,11 @@ WEEX = ExchangeProfile(
     margin_mode_params=None,
     leverage_params=lambda mode: {"marginMode": mode},
     leverage_whole_number=True,
-    test_environment="sandbox",
-    test_environment_note="WEEX demo trading (capi/v3/sim endpoints)",
+    test_environment=None,
+    test_environment_note=(
+        "WEEX demo trading through ccxt takes orders but cannot set leverage or margin "
+        "mode, cancel orders or list open ones"
+    ),
     error_meanings={
         "-2019": "insufficient margin",
         "-1015": "rate limit hit",

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -173,6 +173,8 @@ class CcxtVenue(ExecutesOrders):
         self._leverages: dict[str, float | int] = {}
         self._margin_modes: dict[str, str] = {}
         self._hedge_mode: dict[str, bool] = {}
+        #: the exchange's form of a client id → althedge's (Hyperliquid cloid → our id)
+        self._our_ids: dict[str, str] = {}
         #: one-line notes for the user (e.g. a leverage rounded to a whole number)
         self.notices: list[str] = []
         #: deposits are not imported from real exchanges (AccountReports.deposits)
@@ -353,6 +355,8 @@ class CcxtVenue(ExecutesOrders):
             )
         if ex.has.get("setLeverage") and p.ccxt_id != "deribit":
             params = p.leverage_params(margin_mode) if p.leverage_params else {}
+            if p.leverage_side_params is not None:  # BingX: the short side's leverage
+                params.update(p.leverage_side_params(self.hedge_mode(symbol)))
             self._tolerant("set leverage", lambda: ex.set_leverage(lev, symbol, params))
         self._leverage_set.add(symbol)
         self._leverages[symbol] = lev
@@ -384,12 +388,25 @@ class CcxtVenue(ExecutesOrders):
         return self._hedge_mode[symbol]
 
     # ------------------------------------------------------------------ orders
+    def exchange_client_id(self, client_order_id: str) -> str:
+        """althedge's client id in the exchange's own format (Hyperliquid: a hex cloid)."""
+        fmt = self.profile.client_id_format
+        if fmt is None:
+            return client_order_id
+        theirs = fmt(client_order_id)
+        self._our_ids[theirs] = client_order_id
+        return theirs
+
+    def remember_client_ids(self, client_order_ids: Iterable[str]) -> None:
+        """Client ids althedge issued (the journal's): orders read back from the exchange
+        carrying their exchange form (a Hyperliquid cloid) are reported under these."""
+        for cid in client_order_ids:
+            self.exchange_client_id(cid)
+
     def _order_params(self, order: OrderRequest) -> dict[str, Any]:
         p = self.profile
         cid = order.client_order_id
-        params: dict[str, Any] = {
-            p.client_id_param: p.client_id_format(cid) if p.client_id_format else cid
-        }
+        params: dict[str, Any] = {p.client_id_param: self.exchange_client_id(cid)}
         if p.order_leverage_param is not None and order.symbol in self._leverages:
             params[p.order_leverage_param] = self._leverages[order.symbol]
         if p.order_margin_mode_param is not None:
@@ -926,11 +943,12 @@ class CcxtVenue(ExecutesOrders):
     ) -> OrderResult:
         info = raw.get("info") or {}
         ours = cid or (fallback.client_order_id if fallback else "")
-        client_id = (
-            ours  # the exchange carries a transformed id (Hyperliquid cloid): ours is known
-            if self.profile.client_id_format is not None and ours
-            else raw.get("clientOrderId") or info.get("label") or ours
-        )
+        theirs = raw.get("clientOrderId") or info.get("label")
+        if self.profile.client_id_format is not None:
+            # the exchange carries a transformed id (Hyperliquid cloid): ours when known
+            client_id = ours or self._our_ids.get(str(theirs), theirs or "")
+        else:
+            client_id = theirs or ours
         amount = raw.get("amount")
         filled = raw.get("filled")
         contracts = (

@@ -296,6 +296,10 @@ class FakeBingX:
         return 200, {"code": 0, "msg": ""}
 
     def _leverage(self, r: Any) -> Reply:
+        # "Set Leverage": side BOTH in one-way mode only; LONG/SHORT in hedge mode
+        if (r.params["side"] == "BOTH") == self.dual_side:
+            return 200, {"code": 109400, "msg": f"side {r.params['side']} does not match "
+                                                "the position mode", "data": {}}
         self.leverage[r.params["side"]] = int(r.params["leverage"])
         return _bx({"leverage": int(r.params["leverage"]), "symbol": r.params["symbol"],
                     "availableLongVol": "0.0000", "availableShortVol": "0.0000"})
@@ -311,6 +315,12 @@ class FakeBingX:
         qty = float(p["quantity"])
         sell = p["side"] == "SELL"
         reduce_only = p.get("reduceOnly") == "true"
+        if (p["positionSide"] == "BOTH") == self.dual_side or (reduce_only and self.dual_side):
+            # "Place order": positionSide BOTH and reduceOnly belong to one-way mode
+            return 200, {"code": 109400, "msg": "positionSide/reduceOnly do not match the "
+                                                "position mode", "data": {}}
+        if self.dual_side and not sell and p["positionSide"] == "SHORT":
+            reduce_only = True  # closing the short side
         if reduce_only:
             opposite = self.position_amt > 0 if sell else self.position_amt < 0
             if not opposite:
