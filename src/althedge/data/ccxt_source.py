@@ -55,7 +55,7 @@ from althedge.exchanges import (
 )
 from althedge.exchanges.factory import GATEWAY_ENV, route_through_gateway
 from althedge.exchanges.factory import make_exchange as _make_exchange
-from althedge.exchanges.markets import builtin_instrument, funding_interval_from_market
+from althedge.exchanges.markets import builtin_instrument, funding_interval_from_market, mark_of
 
 T = TypeVar("T")
 
@@ -211,12 +211,19 @@ class CcxtMarketData:
         stops at an empty page or past ``until_ms`` (default: the last complete bar). Bars still
         in progress are never returned.
         """
-        self.market(symbol)
+        market = self.market(symbol)
         step = self.timeframe_ms(timeframe)
         last_closed = self.last_closed_bar_ms(timeframe)
         until = last_closed if until_ms is None else min(until_ms, last_closed)
+        profile = PROFILES.get(self.id)
+        extra: dict[str, Any] = {}
         page = page_limit or default_page_limit(self.id)
+        if profile is not None and market.get("contract"):
+            extra = dict(profile.contract_ohlcv_params)  # WEEX: the history endpoint
+            page = page_limit or profile.contract_ohlcv_page or page
         since = since_ms if since_ms is not None else until - (page - 1) * step
+        if profile is not None and market.get("type") in profile.latest_ohlcv_only:
+            return self._latest_ohlcv(symbol, timeframe, since, until)
         rows: list[list[float]] = []
         cursor, start = since, since
         while cursor <= until:
@@ -226,7 +233,7 @@ class CcxtMarketData:
             window_end = min(cursor + (page - 1) * step, until)
             batch = self.call(f"fetch_ohlcv {symbol} {timeframe}", self.exchange.fetch_ohlcv,
                               symbol, timeframe, since=cursor, limit=page,
-                              params={"until": window_end + step - 1})
+                              params={"until": window_end + step - 1, **extra})
             batch = [b for b in batch if b and b[0] is not None and cursor <= b[0] <= window_end]
             if batch:
                 rows.extend(batch)
@@ -236,6 +243,27 @@ class CcxtMarketData:
             if progress is not None:
                 progress(min(cursor, until) - start, max(until - start, 1))
         return _ohlcv_frame(rows)
+
+    def _latest_ohlcv(self, symbol: str, timeframe: str, since: int,
+                      until: int) -> pd.DataFrame:
+        """Candles of a market whose API (through ccxt) serves only the latest bars (WEEX
+        spot: no start time); a range reaching further back is refused in one line."""
+        batch = self.call(f"fetch_ohlcv {symbol} {timeframe}", self.exchange.fetch_ohlcv,
+                          symbol, timeframe)
+        bars = [b for b in batch if b and b[0] is not None]
+        oldest = min((int(b[0]) for b in bars), default=None)
+        if oldest is None or since < oldest:
+            reach = (f"reach back only to {_day(oldest)}" if oldest is not None
+                     else "returned nothing")
+            perp = ""
+            m = self.market(symbol)
+            alt = f"{m.get('base')}/{m.get('quote')}:{m.get('quote')}"
+            if alt in (self.exchange.markets or {}):
+                perp = f", or the perpetual {alt} for older history"
+            raise DataError(f"{self.id}: {symbol} {timeframe} candles {reach} (the exchange "
+                            f"serves only its latest bars here, no start time); use --since "
+                            f"{_day(oldest) if oldest is not None else 'a later day'}{perp}")
+        return _ohlcv_frame([b for b in bars if since <= b[0] <= until])
 
     # --- funding --------------------------------------------------------------------------
     def fetch_funding_history(self, symbol: str, since_ms: int | None = None,
@@ -251,9 +279,15 @@ class CcxtMarketData:
         until = now if until_ms is None else min(until_ms, now)
         since = since_ms if since_ms is not None else until - 30 * 86_400_000
         events: dict[int, float] = {}
+        profile = PROFILES.get(self.id)
         page = page_limit or default_page_limit(self.id)
-        window = int(page * _market_interval(market) * 3_600_000)
+        interval_ms = _market_interval(market) * 3_600_000
+        window = int(page * interval_ms)
         cursor, start = since, since
+        if profile is not None and profile.funding.rate_history_paging == "page_num":
+            events = self._funding_by_page_number(symbol, since, until,
+                                                  page_limit or profile.funding.history_page)
+            cursor = until + 1  # done: numbered pages, newest first
         while cursor <= until:
             window_end = min(cursor + window - 1, until)
             batch = self.call(f"fetch_funding_rate_history {symbol}",
@@ -263,8 +297,11 @@ class CcxtMarketData:
                      and cursor <= int(b["timestamp"]) <= window_end]
             for b in batch:
                 events[int(b["timestamp"])] = float(b["fundingRate"])
-            if batch and len(batch) >= page:  # the page may be full: continue after it
-                cursor = max(int(b["timestamp"]) for b in batch) + 1
+            last = max((int(b["timestamp"]) for b in batch), default=None)
+            if last is not None and (len(batch) >= page or last + 1.5 * interval_ms < window_end):
+                # the page may be full, or the exchange's own cap is below ours (Hyperliquid:
+                # 500 rows) and the rows stop short of the window: continue after them
+                cursor = last + 1
             else:
                 cursor = window_end + 1
             if progress is not None:
@@ -285,6 +322,27 @@ class CcxtMarketData:
             # rows carrying the 8-hour rate ``interest_8h``): the rate of each row's interval
             rates = [r * h / per for r, h in zip(rates, intervals, strict=True)]
         return _funding_frame(times, rates, intervals)
+
+    #: numbered pages read at most (a runaway guard: 300 × 100 events = 27 years at 8 h)
+    MAX_FUNDING_PAGES = 300
+
+    def _funding_by_page_number(self, symbol: str, since: int, until: int,
+                                page: int) -> dict[int, float]:
+        """MEXC: ``page_num`` 1, 2, … (newest first, no time filter) until a page reaches
+        before ``since`` or runs short."""
+        events: dict[int, float] = {}
+        for num in range(1, self.MAX_FUNDING_PAGES + 1):
+            batch = self.call(f"fetch_funding_rate_history {symbol}",
+                              self.exchange.fetch_funding_rate_history, symbol, None, page,
+                              {"page_num": num})
+            stamps = [int(b["timestamp"]) for b in batch if b.get("timestamp") is not None]
+            for b in batch:
+                ts = b.get("timestamp")
+                if ts is not None and since <= int(ts) <= until:
+                    events[int(ts)] = float(b["fundingRate"])
+            if len(batch) < page or not stamps or min(stamps) < since:
+                break
+        return events
 
     def funding_now(self, symbol: str) -> FundingNow:
         """Current funding rate, its interval (hours), next funding time, mark and index."""
@@ -328,7 +386,7 @@ class CcxtMarketData:
             t = self.call(f"fetch_mark_price {symbol}", self.exchange.fetch_mark_price, symbol)
         else:
             t = self.call(f"fetch_ticker {symbol}", self.exchange.fetch_ticker, symbol)
-        mark = t.get("markPrice") or t.get("last")
+        mark = mark_of(t)
         index = t.get("indexPrice")
         if mark is None:
             raise DataError(f"{self.id}: no mark price for {symbol}; try another symbol")
@@ -389,6 +447,10 @@ class CcxtMarketData:
             return inst
         builtin = _builtin(self.id, symbol)
         return replace(inst, max_leverage=builtin.max_leverage) if builtin else inst
+
+
+def _day(ms: int | None) -> str:
+    return "" if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).date().isoformat()
 
 
 def _builtin(ex_id: str, symbol: str) -> Instrument | None:

@@ -25,6 +25,7 @@ from althedge.exchanges.markets import (
     funding_interval_from_market,
     instrument_from_market,
     interval_hours,
+    mark_of,
     min_notional,
     tiers_from_ccxt,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "instrument_from_market",
     "interval_hours",
     "make_exchange",
+    "mark_of",
     "min_notional",
     "profile",
     "tiers_from_ccxt",

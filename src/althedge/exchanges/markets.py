@@ -38,6 +38,7 @@ __all__ = [
     "funding_interval_from_market",
     "instrument_from_market",
     "interval_hours",
+    "mark_of",
     "min_notional",
     "tiers_from_ccxt",
 ]
@@ -122,6 +123,23 @@ def funding_interval_from_market(
         if "fundingInterval" in info:  # Bybit: minutes
             return _num(info["fundingInterval"], 480.0) / 60.0
     return _default_interval(exchange_id)
+
+
+#: where a ccxt ticker keeps the mark price when ``markPrice`` is empty: Hyperliquid
+#: ``markPx`` (metaAndAssetCtxs), MEXC ``fairPrice`` (contract ticker), Deribit ``mark_price``
+_RAW_MARK_KEYS = ("markPx", "fairPrice", "mark_price")
+
+
+def mark_of(ticker: Mapping[str, Any]) -> float | None:
+    """The mark price of a ccxt ticker: ``markPrice``, else the exchange's own mark field in
+    ``info``, else the last price; None when there is none."""
+    info = ticker.get("info") or {}
+    raw = [info.get(k) for k in _RAW_MARK_KEYS] if isinstance(info, Mapping) else []
+    for value in (ticker.get("markPrice"), *raw, ticker.get("last")):
+        v = _num(value)
+        if not math.isnan(v) and v > 0:
+            return v
+    return None
 
 
 def min_notional(market: Mapping[str, Any]) -> float | None:

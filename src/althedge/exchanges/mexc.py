@@ -67,7 +67,7 @@ MEXC = ExchangeProfile(
     contract_types=("linear",),
     fees=FeeSchedule(0.0, 0.0005, "mexc.com fee page, futures base tier (as in ccxt 4.5.90)"),
     funding=FundingRules(interval_hours=8.0, received_sign=1.0, history="ccxt",
-                         history_page=100),
+                         history_page=100, rate_history_paging="page_num"),
     trade_market_types=("swap",),
     data_market_types=("spot", "swap"),
     ohlcv_page=2000,

@@ -83,6 +83,9 @@ class FundingRules:
     history_page: int = 100
     rate_history_hours: float | None = None
     settles_in_market_settle: bool = True
+    #: how the PUBLIC funding-rate history pages: ``"time"`` (a start/end window) or
+    #: ``"page_num"`` (MEXC: numbered pages, newest first, no time filter)
+    rate_history_paging: Literal["time", "page_num"] = "time"
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,13 @@ class ExchangeProfile:
     data_market_types: tuple[str, ...] | None = None
     #: bars per OHLCV request
     ohlcv_page: int = 1000
+    #: contracts' OHLCV: extra ccxt params and bars per request when they differ (WEEX:
+    #: ``historical`` = the history endpoint, which takes a start time, 100 bars a page)
+    contract_ohlcv_params: Mapping[str, Any] = field(default_factory=dict)
+    contract_ohlcv_page: int | None = None
+    #: market types whose candles ccxt can only read as "the latest bars" (no start time:
+    #: WEEX spot); older history is refused with one line naming the alternative
+    latest_ohlcv_only: tuple[str, ...] = ()
     #: the ccxt order param carrying our client id (``label`` on Deribit)
     client_id_param: str = "clientOrderId"
     client_id_unique: ClientIdUniqueness = "always"

@@ -61,6 +61,7 @@ from althedge.exchanges import (
     instrument_from_market,
     interval_hours,
     make_exchange,
+    mark_of,
     min_notional,
 )
 from althedge.exchanges import translate_error as _translate
@@ -273,8 +274,8 @@ class CcxtVenue(ExecutesOrders):
             t = self._call("fetch mark price", ex.fetch_mark_price, symbol)
         else:
             t = self._call("fetch ticker", ex.fetch_ticker, symbol)
-        price = t.get("markPrice") or (t.get("info") or {}).get("mark_price") or t.get("last")
-        if price is None or not float(price) > 0:
+        price = mark_of(t)
+        if price is None:
             raise ExchangeError(f"{self.name} mark price: no mark price returned for {symbol}")
         return float(price)
 
