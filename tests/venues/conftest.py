@@ -94,6 +94,10 @@ def local_server() -> Iterator[LocalServer]:
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(n).decode() if n else ""
             parts = urlsplit(self.path)
+            path = parts.path
+            host, _, rest = path.lstrip("/").partition("/")
+            if "." in host and rest:  # ALTHEDGE_CCXT_GATEWAY's form: /<exchange host>/<path>
+                path = "/" + rest
             params = dict(parse_qsl(parts.query))
             if raw:
                 if raw.lstrip().startswith("{"):
@@ -102,9 +106,9 @@ def local_server() -> Iterator[LocalServer]:
                 else:
                     params.update(dict(parse_qsl(raw)))
             srv = state["srv"]
-            rec = Recorded(self.command, parts.path, params, dict(self.headers.items()), raw)
+            rec = Recorded(self.command, path, params, dict(self.headers.items()), raw)
             srv.requests.append(rec)
-            key = (self.command, parts.path)
+            key = (self.command, path)
             handler = srv.routes.get(key)
             if handler is None:
                 code, body = 404, {"code": -1, "msg": f"no route {key}"}

@@ -483,7 +483,7 @@ class CcxtVenue(ExecutesOrders):
         answered "no such order" allows the one re-send. If no lookup answers,
         :class:`OrderOutcomeUnknownError` is raised and nothing is re-sent.
         """
-        self._check_restriction()
+        self.check_orders_allowed()
         existing = self._lookup_all(order.symbol, order.client_order_id, "look up order")
         if existing:
             return self._pick(existing, order)
@@ -528,8 +528,9 @@ class CcxtVenue(ExecutesOrders):
         raise self._outcome_unknown(order, "the exchange answered 'not found' twice after "
                                     "failed sends")
 
-    def _check_restriction(self) -> None:
-        """Refuse, before anything is sent, where the exchange restricts API orders."""
+    def check_orders_allowed(self) -> None:
+        """Refuse, before anything is sent, where the exchange restricts API orders
+        (:class:`VenueRestrictedError`); the lifecycle asks before it journals an intent."""
         p = self.profile
         if p.order_restriction is None:
             return
@@ -612,20 +613,27 @@ class CcxtVenue(ExecutesOrders):
         return self._with_trade_fees(self._parse_order(raw, symbol, cid=client_order_id))
 
     def _with_trade_fees(self, result: OrderResult) -> OrderResult:
-        """Orders without a fee (Binance futures): the fee from the order's trades once final."""
+        """Orders without a fee (Binance futures) or an average price (Hyperliquid's
+        ``orderStatus``): both from the order's trades once final."""
         if (
             not self.profile.order_fee_from_trades
             or not result.is_final
             or result.filled_contracts <= 0
-            or result.fee.amount
+            or (result.fee.amount and result.average_price)
             or result.exchange_order_id is None
         ):
             return result
         fills = self.order_fills(result.symbol, result.client_order_id, result.exchange_order_id)
         if not fills:
             return result
-        total = sum(f.fee.amount for f in fills)
-        return replace(result, fee=Fee(amount=total, currency=fills[0].fee.currency))
+        done = result
+        if not result.fee.amount:
+            total = sum(f.fee.amount for f in fills)
+            done = replace(done, fee=Fee(amount=total, currency=fills[0].fee.currency))
+        size = sum(f.contracts for f in fills)
+        if not result.average_price and size > 0:
+            done = replace(done, average_price=sum(f.price * f.contracts for f in fills) / size)
+        return done
 
     def order_fills(
         self, symbol: str, client_order_id: str, exchange_order_id: str | None = None

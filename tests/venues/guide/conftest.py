@@ -285,6 +285,9 @@ class FakeBingX:
         s.route("GET", "/openApi/swap/v1/maintMarginRatio",
                 lambda r: (200, self.load("bingx_maintMarginRatio.json")))
         s.route("GET", "/openApi/swap/v2/trade/allFillOrders", self._fills)
+        s.route("GET", "/openApi/swap/v2/trade/openOrders", lambda r: _bx({"orders": [
+            self._order_row(o) for o in self.orders.values() if o["status"] == "NEW"]}))
+        s.route("GET", "/openApi/swap/v2/trade/forceOrders", lambda r: _bx({"orders": []}))
         s.route("GET", "/openApi/swap/v3/user/balance", lambda r: _bx([{
             "userId": "1", "asset": "USDT", "balance": "100000.0", "equity": "100000.0",
             "unrealizedProfit": "0", "realisedProfit": "0", "availableMargin": "100000.0",
@@ -454,6 +457,14 @@ class FakeMexc:
         s.route("GET", "/api/v1/private/position/funding_records",
                 lambda r: (200, self.load("mexc_funding_records.json")))
         s.route("GET", "/api/v1/private/position/open_positions", self._positions)
+        s.route("GET", "/api/v1/private/order/list/open_orders", lambda r: (200, {
+            "success": True, "code": 0,
+            "data": [copy.deepcopy(o) for o in self.orders.values() if o["state"] == "2"]}))
+        s.route("GET", "/api/v1/private/account/assets", lambda r: (200, {
+            "success": True, "code": 0, "data": [{
+                "currency": "USDT", "positionMargin": 0, "availableBalance": 100000,
+                "cashBalance": 100000, "frozenBalance": 0, "equity": 100000,
+                "unrealized": 0, "bonus": 0}]}))
         s.route("GET", "/api/v1/contract/ticker", lambda r: (200, {"success": True, "code": 0,
                 "data": {"symbol": "BTC_USDT", "lastPrice": self.fill_price,
                          "fairPrice": self.fill_price, "indexPrice": self.fill_price - 10,
