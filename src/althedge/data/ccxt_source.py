@@ -204,12 +204,15 @@ class CcxtMarketData:
     # --- candles --------------------------------------------------------------------------
     def fetch_ohlcv(self, symbol: str, timeframe: str = "1d", since_ms: int | None = None,
                     until_ms: int | None = None, page_limit: int | None = None,
-                    progress: ProgressFn | None = None) -> pd.DataFrame:
+                    progress: ProgressFn | None = None,
+                    strict_start: bool = True) -> pd.DataFrame:
         """Complete bars from ``since_ms`` to ``until_ms`` (inclusive open times), paginated.
 
         Each request asks for ``page_limit`` bars starting after the last one received; it
         stops at an empty page or past ``until_ms`` (default: the last complete bar). Bars still
-        in progress are never returned.
+        in progress are never returned. Where the exchange serves only its latest bars (WEEX
+        spot), a ``since_ms`` before them is an error when ``strict_start`` (a start the user
+        asked for), else the bars there are are returned (a default range).
         """
         market = self.market(symbol)
         step = self.timeframe_ms(timeframe)
@@ -223,7 +226,7 @@ class CcxtMarketData:
             page = page_limit or profile.contract_ohlcv_page or page
         since = since_ms if since_ms is not None else until - (page - 1) * step
         if profile is not None and market.get("type") in profile.latest_ohlcv_only:
-            return self._latest_ohlcv(symbol, timeframe, since, until)
+            return self._latest_ohlcv(symbol, timeframe, since, until, strict_start)
         rows: list[list[float]] = []
         cursor, start = since, since
         while cursor <= until:
@@ -244,15 +247,15 @@ class CcxtMarketData:
                 progress(min(cursor, until) - start, max(until - start, 1))
         return _ohlcv_frame(rows)
 
-    def _latest_ohlcv(self, symbol: str, timeframe: str, since: int,
-                      until: int) -> pd.DataFrame:
+    def _latest_ohlcv(self, symbol: str, timeframe: str, since: int, until: int,
+                      strict: bool) -> pd.DataFrame:
         """Candles of a market whose API (through ccxt) serves only the latest bars (WEEX
         spot: no start time); a range reaching further back is refused in one line."""
         batch = self.call(f"fetch_ohlcv {symbol} {timeframe}", self.exchange.fetch_ohlcv,
                           symbol, timeframe)
         bars = [b for b in batch if b and b[0] is not None]
         oldest = min((int(b[0]) for b in bars), default=None)
-        if oldest is None or since < oldest:
+        if oldest is None or (strict and since < oldest):
             reach = (f"reach back only to {_day(oldest)}" if oldest is not None
                      else "returned nothing")
             perp = ""
@@ -281,7 +284,7 @@ class CcxtMarketData:
         events: dict[int, float] = {}
         profile = PROFILES.get(self.id)
         page = page_limit or default_page_limit(self.id)
-        interval_ms = _market_interval(market) * 3_600_000
+        interval_ms = _market_interval(market, self.id) * 3_600_000
         window = int(page * interval_ms)
         cursor, start = since, since
         if profile is not None and profile.funding.rate_history_paging == "page_num":
@@ -309,7 +312,7 @@ class CcxtMarketData:
         if not events:
             return _funding_frame([], [], [])
         times = sorted(events)
-        default_interval = _market_interval(market)
+        default_interval = _market_interval(market, self.id)
         spacing = pd.Series(times).diff().div(3_600_000).round(2)
         intervals = [float(x) if x == x and x > 0 else default_interval for x in spacing]
         if len(intervals) > 1:
@@ -367,7 +370,7 @@ class CcxtMarketData:
         info = market.get("info") or {}
         if isinstance(info, dict) and ("fundingInterval" in info
                                        or "fundingIntervalHours" in info):
-            return _market_interval(market)
+            return _market_interval(market, self.id)
         if self.exchange.has.get("fetchFundingInterval"):
             try:
                 got = self.call(f"fetch_funding_interval {symbol}",
@@ -377,7 +380,7 @@ class CcxtMarketData:
                     return hours
             except (ExchangeError, DataError):
                 pass
-        return _market_interval(market)
+        return _market_interval(market, self.id)
 
     def mark_index(self, symbol: str) -> tuple[float, float]:
         """(mark price, index price) in USD of a contract, from its ticker."""
@@ -414,17 +417,26 @@ class CcxtMarketData:
 
     # --- specs ----------------------------------------------------------------------------
     def leverage_tiers(self, symbol: str) -> tuple[MarginTier, ...]:
-        """Maintenance-margin tiers of one contract (empty when the exchange has none)."""
-        self.market(symbol)
+        """Maintenance-margin tiers of one contract (empty when the exchange has none).
+
+        Tiers ccxt gives in contracts (MEXC ``riskIncrVol``, profile ``tiers_in_contracts``)
+        are converted to quote notional at the current mark: contracts × size × mark.
+        """
+        market = self.market(symbol)
         ex = self.exchange
+        rows: list[dict[str, Any]] = []
         if ex.has.get("fetchLeverageTiers"):
             tiers = self.call(f"fetch_leverage_tiers {symbol}", ex.fetch_leverage_tiers, [symbol])
-            return tiers_from_ccxt(tiers.get(symbol) or [])
-        if ex.has.get("fetchMarketLeverageTiers"):
-            rows = self.call(f"fetch_market_leverage_tiers {symbol}",
-                             ex.fetch_market_leverage_tiers, symbol)
-            return tiers_from_ccxt(rows or [])
-        return ()
+            rows = list(tiers.get(symbol) or [])
+        elif ex.has.get("fetchMarketLeverageTiers"):
+            rows = list(self.call(f"fetch_market_leverage_tiers {symbol}",
+                                  ex.fetch_market_leverage_tiers, symbol) or [])
+        profile = PROFILES.get(self.id)
+        if rows and profile is not None and profile.tiers_in_contracts:
+            usd = float(market.get("contractSize") or 1.0) * self.mark_index(symbol)[0]
+            rows = [{**r, "minNotional": _num_or_none(r.get("minNotional"), usd),
+                     "maxNotional": _num_or_none(r.get("maxNotional"), usd)} for r in rows]
+        return tiers_from_ccxt(rows)
 
     def instrument(self, symbol: str, *, with_tiers: bool = True) -> Instrument:
         """Live contract spec of ``symbol`` as a core :class:`Instrument`.
@@ -434,19 +446,33 @@ class CcxtMarketData:
         """
         market = self.market(symbol)
         tiers: tuple[MarginTier, ...] = ()
+        builtin = _builtin(self.id, symbol)
+        label = "live"
         if with_tiers:
+            why = ""
             try:
                 tiers = self.leverage_tiers(symbol)
-            except ExchangeError:
+                if not tiers:
+                    why = f"ccxt reads no margin tiers from {self.id}"
+            except ExchangeError as err:
                 tiers = _builtin_tiers(self.id, symbol)
+                why = (f"{self.id} serves them to signed requests only (set read-only API "
+                       "keys)" if "API keys" in str(err) else f"reading them failed ({err})")
+            if why:  # the built-in table fills in: say so, with its date
+                label = (f"live; margin tiers built-in ({builtin.specs_as_of}): {why}"
+                         if builtin is not None else f"live; no margin tiers: {why}")
         interval = self.funding_interval(symbol) if market.get("swap") else None
         inst = instrument_from_market(family_of(self.id), market, tiers,
                                       precision_mode=int(self.exchange.precisionMode),
                                       funding_interval_hours=interval)
-        if not math.isnan(inst.max_leverage):
+        inst = replace(inst, specs_as_of=label)
+        if not math.isnan(inst.max_leverage) or builtin is None:
             return inst
-        builtin = _builtin(self.id, symbol)
-        return replace(inst, max_leverage=builtin.max_leverage) if builtin else inst
+        return replace(inst, max_leverage=builtin.max_leverage)
+
+
+def _num_or_none(value: Any, scale: float) -> float | None:
+    return None if value is None else float(value) * scale
 
 
 def _day(ms: int | None) -> str:
@@ -575,8 +601,12 @@ class CcxtPriceSource:
         return int(lo.value // 1_000_000), hi_ms
 
     def ohlcv(self, symbol: str, timeframe: str = "1d", start: TimeLike = None,
-              end: TimeLike = None) -> pd.DataFrame:
-        """Cached OHLCV of a ccxt symbol, fetching only the bars not cached yet."""
+              end: TimeLike = None, *, strict_start: bool | None = None) -> pd.DataFrame:
+        """Cached OHLCV of a ccxt symbol, fetching only the bars not cached yet.
+
+        ``strict_start`` (default: whether ``start`` was given): a start before what the
+        exchange can serve is an error rather than a shorter series."""
+        strict = start is not None if strict_start is None else strict_start
         check_timeframe(timeframe)
         since, until = self._range_ms(start, end, timeframe)
         cached = self.cache.read(self.exchange_id, symbol, timeframe)
@@ -607,7 +637,8 @@ class CcxtPriceSource:
                 continue
             prog = _bind_progress(self.progress, symbol)
             new = md.fetch_ohlcv(symbol, timeframe, since_ms=lo, until_ms=hi,
-                                 page_limit=self.page_limit, progress=prog)
+                                 page_limit=self.page_limit, progress=prog,
+                                 strict_start=strict)
             if not new.empty or frame is not None:
                 frame = self.cache.merge_write(self.exchange_id, symbol, timeframe, new,
                                                covered_from_ms=lo)
@@ -619,11 +650,12 @@ class CcxtPriceSource:
     def closes(self, assets: Sequence[str], start: TimeLike = None, end: TimeLike = None,
                timeframe: str = "1d") -> pd.DataFrame:
         """USD closes of ``assets`` (spot ``<ASSET>/<quote>``), fetched through the cache."""
+        strict = start is not None
         if start is None and not self.offline:
             lo, _ = self._range_ms(None, end, check_timeframe(timeframe))
             start = pd.Timestamp(lo, unit="ms")
-        series = {normalise_asset(a): self.ohlcv(self.spot_symbol(a), timeframe, start, end)[
-            "close"] for a in assets}
+        series = {normalise_asset(a): self.ohlcv(self.spot_symbol(a), timeframe, start, end,
+                                                 strict_start=strict)["close"] for a in assets}
         return slice_time(join_closes(series), start, end)
 
     def funding_history(self, symbol: str, start: TimeLike = None,

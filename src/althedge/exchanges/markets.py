@@ -79,7 +79,9 @@ def tiers_from_ccxt(rows: Sequence[Mapping[str, Any]]) -> tuple[MarginTier, ...]
         mmr = _num(r.get("maintenanceMarginRate"))
         info = r.get("info") or {}
         published = _num(
-            info.get("cum", info.get("mmDeduction")) if isinstance(info, Mapping) else None
+            # Binance "cum", Bybit "mmDeduction", BingX "maintAmount"
+            next((info[k] for k in ("cum", "mmDeduction", "maintAmount") if k in info), None)
+            if isinstance(info, Mapping) else None
         )
         # the boundary is the previous cap (OKX lists floors as cap + 1 contract)
         boundary = out[-1].cap if out and math.isfinite(out[-1].cap) else floor

@@ -71,6 +71,7 @@ MEXC = ExchangeProfile(
     trade_market_types=("swap",),
     data_market_types=("spot", "swap"),
     ohlcv_page=2000,
+    tiers_in_contracts=True,  # riskIncrVol: ccxt's "notional" of MEXC tiers is contracts
     client_id_param="clientOrderId",
     client_id_unique="always",
     lookup=lookup,

@@ -125,6 +125,9 @@ class ExchangeProfile:
     #: ``historical`` = the history endpoint, which takes a start time, 100 bars a page)
     contract_ohlcv_params: Mapping[str, Any] = field(default_factory=dict)
     contract_ohlcv_page: int | None = None
+    #: ccxt's leverage tiers of this exchange step in CONTRACTS, not quote notional (MEXC
+    #: ``riskIncrVol``): converted to USD at the mark price when read
+    tiers_in_contracts: bool = False
     #: market types whose candles ccxt can only read as "the latest bars" (no start time:
     #: WEEX spot); older history is refused with one line naming the alternative
     latest_ohlcv_only: tuple[str, ...] = ()
