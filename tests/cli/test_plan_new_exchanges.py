@@ -41,7 +41,7 @@ def _plan(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     [
         ("bingx", "linear", "BTC/USDT:USDT", 1.0, "generic-isolated", 8.0, 0.0002, 0.0005),
         ("bingx", "inverse", "BTC/USD:BTC", 100.0, "generic-isolated", 8.0, 0.0002, 0.0005),
-        ("mexc", "linear", "BTC/USDT:USDT", 0.0001, "mexc-isolated", 8.0, 0.0, 0.0005),
+        ("mexc", "linear", "BTC/USDT:USDT", 0.0001, "mexc-isolated", 8.0, 0.0, 0.0002),
         ("weex", "linear", "BTC/USDT:USDT", 1.0, "weex-isolated", 8.0, 0.0002, 0.0008),
         ("hyperliquid", "linear", "BTC/USDC:USDC", 1.0, "hyperliquid-isolated", 1.0,
          0.00015, 0.00045),

@@ -77,7 +77,7 @@ def test_mexc_contracts_and_tiers_in_usd_at_the_mark() -> None:
 def test_no_tiers_in_ccxt_builtin_rows_labelled(
     exchange: str, symbol: str, lot: float, size: float, max_lev: float
 ) -> None:
-    md, replay, _r, _s = offline.offline_market_data(exchange)
+    md, _replay, _r, _s = offline.offline_market_data(exchange)
     assert not md.exchange.has.get("fetchLeverageTiers")
     assert not md.exchange.has.get("fetchMarketLeverageTiers")
     inst = md.instrument(symbol)

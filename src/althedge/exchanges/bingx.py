@@ -11,8 +11,11 @@ leverage of one side; althedge's hedge is the SHORT side), "Query position mode"
 FUNDING_FEE, ``income`` signed: positive = received), "Position and Maintenance Margin
 Ratio" (tiers, signed endpoint). Coin-M: "Contract Information" (``minTickSize`` = USD
 per contract). ccxt 4.5.90 reads no funding history and no tiers for Coin-M contracts.
-Fees: standard users 0.02 % maker / 0.05 % taker on perpetuals (bingx.com fee page;
-the same rates in every symbol's ``makerFeeRate``/``takerFeeRate``).
+Fees: standard users 0.02 % maker / 0.05 % taker on perpetuals — BingX support article
+"Perpetual Futures | Fee Schedule" (bingx.io/en-us/support/articles/360046487573, read
+2026-12-02: taker 0.075 % "discounted as 0.050 %", maker 0.045 % "discounted as
+0.020 %"); the same as ccxt 4.5.90's ``fees['swap']`` and every symbol's
+``makerFeeRate``/``takerFeeRate``.
 Test environment: BingX's demo account ("VST", open-api-vst.bingx.com; ccxt sandbox,
 USDⓈ-M only).
 """
@@ -67,7 +70,8 @@ BINGX = ExchangeProfile(
     family="bingx",
     title="BingX (USDⓈ-M and Coin-M perpetuals)",
     contract_types=("linear", "inverse"),
-    fees=FeeSchedule(0.0002, 0.0005, "bingx.com fee page, standard users, perpetuals (2026-12)"),
+    fees=FeeSchedule(0.0002, 0.0005, "BingX support 'Perpetual Futures | Fee Schedule', "
+                     "standard users (read 2026-12-02; = ccxt 4.5.90)"),
     funding=FundingRules(interval_hours=8.0, received_sign=1.0, history="ccxt",
                          history_page=1000),
     trade_market_types=("swap",),

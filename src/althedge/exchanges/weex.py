@@ -8,8 +8,11 @@ Sources: WEEX API docs (weex.com/api-doc/contract) — "Get contract info"
 "Get current orders" (``clientOrderId`` of each order), "Change margin type",
 "Adjust leverage" (``isolatedShortLeverage``), "Get all positions" (``size`` with
 ``openValue`` = size × price), "Get income" (funding, signed: positive = received).
-Fees: the contract exchangeInfo's BTCUSDT ``makerFeeRate`` 0.0002 / ``takerFeeRate``
-0.0008 (base tier, 2026). Test environment: NONE althedge can use. WEEX demo trading
+Fees: maker 0.02 %, taker 0.08 % — WEEX support "Guide to Spot and Futures Trading Fees
+on WEEX" and "WEEX Spot and Futures Trading Fee Calculation" (read 2026-12-02), the
+contract exchangeInfo's BTCUSDT ``makerFeeRate`` 0.0002 / ``takerFeeRate`` 0.0008 and
+ccxt 4.5.90's ``fees['contract']`` base tier (written there in percent: 0.02 / 0.08).
+Test environment: NONE althedge can use. WEEX demo trading
 (ccxt 4.5.90 sandbox: the ``capi/v3/sim`` endpoints on the live host, demo market
 ``BTCSUSDT``) offers only create order, positions, balance and the order history; ccxt
 refuses every other private call in sandbox mode (leverage, margin mode, cancel, open
@@ -53,7 +56,8 @@ WEEX = ExchangeProfile(
     family="weex",
     title="WEEX (USDT-M perpetuals)",
     contract_types=("linear",),
-    fees=FeeSchedule(0.0002, 0.0008, "WEEX contract exchangeInfo BTCUSDT fee rates (2026-12)"),
+    fees=FeeSchedule(0.0002, 0.0008, "WEEX support fee guide + contract exchangeInfo "
+                     "BTCUSDT (read 2026-12-02; = ccxt 4.5.90)"),
     funding=FundingRules(interval_hours=8.0, received_sign=1.0, history="ccxt",
                          history_page=100),
     trade_market_types=("swap",),
