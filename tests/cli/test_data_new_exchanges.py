@@ -81,12 +81,18 @@ def test_fetch_candles_and_funding_then_only_what_is_missing(
         (exchange, perp, "1d"), (exchange, perp, "1h"), (exchange, perp, "funding")}
 
 
-def test_mexc_funding_pages_by_number_newest_first(tmp_path: Path) -> None:
-    with offline.proxy_server("mexc") as (url, _router, seen, _sim):
-        proc = run("fetch", "--exchange", "mexc", "--symbols", "BTC/USDT:USDT", "--since",
+def _january(tmp_path: Path, exchange: str, symbol: str) -> tuple[Any, list[Any]]:
+    """``data fetch`` of January 2024 (the process, the requests its ccxt object made)."""
+    with offline.proxy_server(exchange) as (url, _router, seen, _sim):
+        proc = run("fetch", "--exchange", exchange, "--symbols", symbol, "--since",
                    "2024-01-01", "--until", "2024-01-31", "--data-dir", str(tmp_path),
                    "--json", env={"ALTHEDGE_CCXT_GATEWAY": url})
-        assert proc.returncode == 0, proc.stderr
+    return proc, list(seen)
+
+
+def test_mexc_funding_pages_by_number_newest_first(tmp_path: Path) -> None:
+    proc, seen = _january(tmp_path, "mexc", "BTC/USDT:USDT")
+    assert proc.returncode == 0, proc.stderr
     pages = [int(r.params["page_num"]) for r in seen
              if r.path == "/api/v1/contract/funding_rate/history"]
     # 177 events from Feb 29 back: page 1 (Feb), page 2 reaches before Jan 1 and stops
@@ -94,10 +100,7 @@ def test_mexc_funding_pages_by_number_newest_first(tmp_path: Path) -> None:
 
 
 def test_bingx_coin_m_has_no_funding_history_one_note(tmp_path: Path) -> None:
-    with offline.proxy_server("bingx") as (url, _router, _seen, _sim):
-        proc = run("fetch", "--exchange", "bingx", "--symbols", "BTC/USD:BTC", "--since",
-                   "2024-01-01", "--until", "2024-01-31", "--data-dir", str(tmp_path),
-                   "--json", env={"ALTHEDGE_CCXT_GATEWAY": url})
+    proc, _seen = _january(tmp_path, "bingx", "BTC/USD:BTC")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["fetched"][0]["rows"] == 31 and out["fetched"][0]["funding_events"] is None

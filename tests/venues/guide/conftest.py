@@ -11,15 +11,25 @@ margin mode and leverage, amounts in the exchange's own units.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import itertools
 import json
-import re
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# the local server's ``point_at`` (tests/venues/conftest.py), one piece for every venue
+_spec = importlib.util.spec_from_file_location(
+    "venues_local_server", Path(__file__).resolve().parents[1] / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_local = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(_local)
+point_at = _local.point_at
 
 #: a throw-away test key (never a real wallet) and the address it signs for
 HL_PRIVATE_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
@@ -208,29 +218,22 @@ def fake_hyperliquid(local_server: Any, load_fixture: Any) -> FakeHyperliquid:
     return FakeHyperliquid(local_server, load_fixture).install()
 
 
-def point_at(exchange: Any, base: str) -> Any:
-    """Every API url of a ccxt ``exchange`` rewritten to ``base`` (scheme and host)."""
+def local_exchange(name: str, server: Any, **config: Any) -> Any:
+    """A real ccxt exchange ``name`` with ``config`` (keys), every API url on ``server``."""
+    import ccxt
 
-    def rewrite(v: Any) -> Any:
-        if isinstance(v, str):
-            return re.sub(r"^https?://[^/]+", base, v.replace("{hostname}", "x"))
-        if isinstance(v, dict):
-            return {k: rewrite(x) for k, x in v.items()}
-        return v
-
-    exchange.urls["api"] = rewrite(exchange.urls["api"])
-    return exchange
+    ex = getattr(ccxt, name)({"timeout": 5_000, **config})
+    ex.has["fetchCurrencies"] = False
+    return point_at(ex, server.base)
 
 
 @pytest.fixture
 def hyperliquid(fake_hyperliquid: FakeHyperliquid, local_server: Any) -> Any:
     """A real ccxt.hyperliquid with a test wallet, every URL on the local server."""
-    import ccxt
-
-    ex = ccxt.hyperliquid({"walletAddress": HL_WALLET, "privateKey": HL_PRIVATE_KEY,
-                           "timeout": 5_000})
+    ex = local_exchange("hyperliquid", local_server, walletAddress=HL_WALLET,
+                        privateKey=HL_PRIVATE_KEY)
     ex.options["fetchMarkets"] = {"types": ["swap"]}
-    return point_at(ex, local_server.base)
+    return ex
 
 
 # ---------------------------------------------------------------------------------------
@@ -418,12 +421,7 @@ def fake_bingx(local_server: Any, load_fixture: Any) -> FakeBingX:
 @pytest.fixture
 def bingx(fake_bingx: FakeBingX, local_server: Any, api_keys: tuple[str, str]) -> Any:
     """A real ccxt.bingx with test keys, every URL on the local server."""
-    import ccxt
-
-    key, secret = api_keys
-    ex = ccxt.bingx({"apiKey": key, "secret": secret, "timeout": 5_000})
-    ex.has["fetchCurrencies"] = False
-    return point_at(ex, local_server.base)
+    return local_exchange("bingx", local_server, apiKey=api_keys[0], secret=api_keys[1])
 
 
 # ---------------------------------------------------------------------------------------
@@ -551,12 +549,7 @@ def fake_mexc(local_server: Any, load_fixture: Any) -> FakeMexc:
 
 @pytest.fixture
 def mexc(fake_mexc: FakeMexc, local_server: Any, api_keys: tuple[str, str]) -> Any:
-    import ccxt
-
-    key, secret = api_keys
-    ex = ccxt.mexc({"apiKey": key, "secret": secret, "timeout": 5_000})
-    ex.has["fetchCurrencies"] = False
-    return point_at(ex, local_server.base)
+    return local_exchange("mexc", local_server, apiKey=api_keys[0], secret=api_keys[1])
 
 
 # ---------------------------------------------------------------------------------------
@@ -654,10 +647,5 @@ def fake_weex(local_server: Any, load_fixture: Any) -> FakeWeex:
 
 @pytest.fixture
 def weex(fake_weex: FakeWeex, local_server: Any, api_keys: tuple[str, str]) -> Any:
-    import ccxt
-
-    key, secret = api_keys
-    ex = ccxt.weex({"apiKey": key, "secret": secret, "password": "weex-passphrase-123",
-                    "timeout": 5_000})
-    ex.has["fetchCurrencies"] = False
-    return point_at(ex, local_server.base)
+    return local_exchange("weex", local_server, apiKey=api_keys[0], secret=api_keys[1],
+                          password="weex-passphrase-123")

@@ -24,15 +24,8 @@ from .conftest import HL_PRIVATE_KEY, HL_WALLET
 
 PORTFOLIO = """
 name = "guide exchange"
-[[holdings]]
-asset = "SOL"
-amount = 120
-[[holdings]]
-asset = "AVAX"
-amount = 400
-[[holdings]]
-asset = "LINK"
-amount = 500
+holdings = [{{asset = "SOL", amount = 120}}, {{asset = "AVAX", amount = 400}},
+            {{asset = "LINK", amount = 500}}]
 [hedge]
 exchange = "{exchange}"
 contract = "linear"

@@ -65,7 +65,7 @@ def test_weex_demo_trading_is_refused_with_the_reason(
     # what ccxt itself does in sandbox mode: the leverage call never leaves the machine
     ex = ccxt.weex({"apiKey": api_keys[0], "secret": api_keys[1],
                     "password": "weex-passphrase-123", "timeout": 5_000})
-    ex.set_sandbox_mode(True)
+    ex.set_sandbox_mode(True)  # before the urls move: ccxt swaps them for the test ones
     ex.has["fetchCurrencies"] = False
     point_at(ex, local_server.base)
     with pytest.raises(ccxt.NotSupported, match="not available in sandbox mode"):
