@@ -42,8 +42,10 @@ __all__ = [
     "tiers_from_ccxt",
 ]
 
-#: currencies valued at 1 USD (docs/domain.md: USDT/USDC are treated as USD)
-USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "USDE"})
+#: currencies valued at 1 USD (docs/domain.md: USDT/USDC are treated as USD); "" is a
+#: currency a venue did not name, taken as USD. The ONE definition: venues, the paper
+#: exchange and the hedge accounting (``services.hedge.money``) import it from here.
+USD_LIKE = frozenset({"", "USD", "USDT", "USDC", "BUSD", "FDUSD", "USDE"})
 
 TICK_SIZE = 4  # ccxt.TICK_SIZE
 DECIMAL_PLACES = 2  # ccxt.DECIMAL_PLACES

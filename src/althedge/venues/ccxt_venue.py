@@ -56,6 +56,7 @@ from althedge.errors import (
 from althedge.exchanges import (
     PROFILES,
     SUPPORTED_EXCHANGES,
+    USD_LIKE,
     ExchangeProfile,
     error_code,
     instrument_from_market,
@@ -807,8 +808,6 @@ class CcxtVenue(ExecutesOrders):
     def equity_usd(self) -> float:
         """Every currency's balance valued in USD: USD-like at 1, a coin at the mark of a
         contract on it (the hedge's own markets first)."""
-        from althedge.exchanges.markets import USD_LIKE
-
         bal = self._call("fetch balance", self.exchange.fetch_balance)
         total = 0.0
         for ccy, amount in (bal.get("total") or {}).items():

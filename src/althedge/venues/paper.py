@@ -79,6 +79,7 @@ from althedge.errors import (
     InputError,
     UnknownInstrumentError,
 )
+from althedge.exchanges import USD_LIKE
 from althedge.venues.execution import ExecutesOrders, round_to_step
 from althedge.venues.protocol import (
     Fee,
@@ -95,7 +96,6 @@ PriceFeed = pd.Series | Callable[[pd.Timestamp], float]
 STATE_FILE = "state.json"
 _STATE_VERSION = 1
 _EPS = 1e-12
-_USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD"})
 
 
 def _ts(value: Any) -> pd.Timestamp:
@@ -517,7 +517,7 @@ class PaperExchange(ExecutesOrders):
         return sum(self.balance(c) * self._usd_price(c) for c in currencies)
 
     def _usd_price(self, currency: str) -> float:
-        return 1.0 if currency.upper() in _USD_LIKE else self.price_at(currency, self.now)
+        return 1.0 if currency.upper() in USD_LIKE else self.price_at(currency, self.now)
 
     # ------------------------------------------------------------------ books
     def _open_ids(self) -> list[str]:

@@ -13,11 +13,9 @@ import math
 from dataclasses import dataclass
 
 from althedge.errors import InputError
+from althedge.exchanges import USD_LIKE
 
 __all__ = ["USD_LIKE", "Money"]
-
-#: currencies counted as US dollars one for one ("" = unknown, taken as USD)
-USD_LIKE = frozenset({"", "USD", "USDT", "USDC", "BUSD", "FDUSD"})
 
 
 @dataclass(frozen=True)
