@@ -217,3 +217,45 @@ def test_funding_comes_from_the_transaction_log_since_the_leg_opened(deribit: An
     first, second = srv.calls("GET", "/api/v2/private/get_transaction_log")
     assert first.params["start_timestamp"] == str(opened) and first.params["currency"] == "BTC"
     assert second.params["continuation"] == "77"
+
+
+def _trade(trade_id: str, t_ms: int, liquidity: str, liquidation: str | None) -> dict:
+    """One trade of private/get_user_trades_by_instrument_and_time (Deribit API v2):
+    ``liquidity`` M/T is our side of the trade, ``liquidation`` (present only on
+    liquidation trades) says which side was liquidated: "M", "T" or "MT"."""
+    row = {"trade_id": trade_id, "timestamp": t_ms, "instrument_name": "BTC-PERPETUAL",
+           "direction": "buy", "amount": 1000.0, "price": 131_250.0, "fee": 0.0000038,
+           "fee_currency": "BTC", "liquidity": liquidity, "order_id": "liq" + trade_id,
+           "state": "filled", "index_price": 131_200.0, "mark_price": 131_240.0}
+    if liquidation is not None:
+        row["liquidation"] = liquidation
+    return row
+
+
+def test_liquidation_trades_are_ours_only_when_our_side_was_liquidated(deribit: Any) -> None:
+    """ccxt's Deribit fetch_my_liquidations reads platform bankruptcy settlements; the
+    account's own liquidation is a trade whose ``liquidation`` names our side."""
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    trades = [
+        _trade("1", opened + 1000, "T", "T"),      # we were liquidated (taker side)
+        _trade("2", opened + 2000, "M", "T"),      # we made a price for someone's liquidation
+        _trade("3", opened + 3000, "T", None),     # an ordinary trade
+        _trade("4", opened + 4000, "M", "MT"),     # both sides liquidated: ours too
+    ]
+    pages = {str(opened): (trades[:2], True), str(opened + 2000): (trades[1:], False)}
+
+    def user_trades(r: Any) -> Any:
+        chunk, more = pages[r.params["start_timestamp"]]
+        return _rpc({"trades": chunk, "has_more": more})
+
+    srv.route("GET", "/api/v2/private/get_user_trades_by_instrument_and_time", user_trades)
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    got = venue.fills_for(SYMBOL, since_ms=opened)
+    assert [f.trade_id for f in got] == ["1", "4"]
+    assert all(f.liquidation and f.side == "buy" for f in got)
+    assert got[0].contracts == pytest.approx(100.0)  # 1 000 USD / 10 USD per contract
+    assert got[0].fee.amount == pytest.approx(0.0000038) and got[0].fee.currency == "BTC"
+    first = srv.calls("GET", "/api/v2/private/get_user_trades_by_instrument_and_time")[0]
+    assert first.params["instrument_name"] == "BTC-PERPETUAL"
+    assert first.params["start_timestamp"] == str(opened)

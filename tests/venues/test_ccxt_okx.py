@@ -308,3 +308,43 @@ def test_funding_bills_are_read_by_window_and_paged_after_the_oldest_bill(okx: A
     assert all("begin" in c.params and "end" in c.params for c in calls)
     assert "until" not in "".join(str(c.params) for c in calls)
     assert [c.params.get("after") for c in calls] == [None, "700050"]
+
+
+def _liquidation_order(ord_id: str, t_ms: int, category: str, sz: str) -> dict[str, Any]:
+    """One row of GET /api/v5/trade/orders-history-archive (OKX API v5 "Get order history
+    (last 3 months)"): the risk engine's order has ``category`` full_liquidation or
+    partial_liquidation; ``fee`` is negative when charged."""
+    return {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "ordId": ord_id, "clOrdId": "",
+            "category": category, "side": "buy", "posSide": "net", "ordType": "market",
+            "sz": sz, "accFillSz": sz, "fillSz": sz, "avgPx": "131250", "fillPx": "131250",
+            "state": "filled", "fee": "-0.5", "feeCcy": "USDT", "tdMode": "isolated",
+            "cTime": str(t_ms), "uTime": str(t_ms), "lever": "2", "pnl": "-900"}
+
+
+def test_liquidation_orders_are_imported_from_the_order_history(okx: Any) -> None:
+    """ccxt has no fetch_my_liquidations for OKX: the account's liquidation orders
+    (``category`` full_/partial_liquidation) since the leg opened are the liquidation."""
+    venue, srv, _ = okx
+    opened = 1_763_000_000_000
+    book = {
+        "full_liquidation": [_liquidation_order("9001", opened + 86_400_000,
+                                                "full_liquidation", "60")],
+        "partial_liquidation": [_liquidation_order("9000", opened + 3_600_000,
+                                                   "partial_liquidation", "22")],
+    }
+
+    def archive(r: Any) -> Any:
+        assert int(r.params["begin"]) == opened
+        return _ok(book.get(r.params.get("category", ""), []))
+
+    srv.route("GET", "/api/v5/trade/orders-history-archive", archive)
+    venue.exchange.milliseconds = lambda: opened + 2 * 86_400_000
+    part, full = venue.fills_for(SYMBOL, since_ms=opened)
+    assert part.liquidation and full.liquidation and full.side == "buy"
+    assert (part.contracts, full.contracts) == (22.0, 60.0)  # OKX contracts (0.01 BTC)
+    assert full.price == pytest.approx(131_250.0)
+    assert full.fee.amount == pytest.approx(0.5) and full.fee.currency == "USDT"
+    cats = {c.params["category"] for c in srv.calls("GET", "/api/v5/trade/orders-history-archive")}
+    assert cats == {"full_liquidation", "partial_liquidation"}
+    srv.route("GET", "/api/v5/trade/orders-history-archive", _ok([]))
+    assert venue.fills_for(SYMBOL, since_ms=opened) == []

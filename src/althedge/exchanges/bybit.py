@@ -75,6 +75,22 @@ def account_margin_mode(exchange: Any) -> str | None:
     }.get(mode, mode.lower() or "cross")
 
 
+def balance_requests(exchange: Any) -> list[dict[str, Any]]:
+    """The wallets holding futures collateral (V5 "Get Wallet Balance" ``accountType``).
+
+    Classic account: CONTRACT holds USDT and the coins of inverse contracts. Unified 2.0
+    (``unifiedMarginStatus`` 5/6): UNIFIED holds everything. Unified 1.0 (3/4): USDT in
+    UNIFIED, inverse contracts' coins still in CONTRACT — both are read.
+    """
+    margin, account = exchange.is_unified_enabled()
+    unified = bool(margin or account)
+    status = int(exchange.options.get("unifiedMarginStatus") or 6)
+    linear = {"type": "swap", "subType": "linear"}
+    if unified and status < 5:
+        return [linear, {"type": "swap", "subType": "inverse"}]
+    return [linear]
+
+
 BYBIT = ExchangeProfile(
     ccxt_id="bybit",
     family="bybit",
@@ -94,6 +110,7 @@ BYBIT = ExchangeProfile(
         detect=hedge_mode, params=position_params, reduce_only_in_hedge_mode=True
     ),
     collateral_includes_pnl=True,
+    balance_requests=balance_requests,
     test_environment="sandbox",
     test_environment_note="testnet.bybit.com (separate keys)",
     no_change_codes=("110026", "110043", "110025"),

@@ -27,6 +27,46 @@ def lookup(exchange: Any, market: Mapping[str, Any], cid: str) -> list[dict[str,
     return [dict(exchange.parse_order(r, market)) for r in rows]
 
 
+def liquidations(
+    exchange: Any, market: Mapping[str, Any], since_ms: int | None, until_ms: int
+) -> list[dict[str, Any]]:
+    """The account's liquidation trades on the instrument: private/
+    get_user_trades_by_instrument_and_time, rows whose ``liquidation`` ("M", "T" or "MT":
+    which side was liquidated) names OUR side (``liquidity`` "M" maker / "T" taker) — a
+    trade against someone else's liquidation is an ordinary fill. ``amount`` is USD for
+    inverse contracts; ``fee`` is paid in ``fee_currency``. (ccxt's fetch_my_liquidations
+    reads platform bankruptcy settlements, not the account's liquidations.)"""
+    req: dict[str, Any] = {
+        "instrument_name": market["id"],
+        "start_timestamp": int(since_ms or 0),
+        "end_timestamp": int(until_ms),
+        "count": 1000,
+        "sorting": "asc",
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for _page in range(50):
+        resp = exchange.privateGetGetUserTradesByInstrumentAndTime(dict(req))
+        result = (resp or {}).get("result") or {}
+        trades = result.get("trades") or []
+        for t in trades:
+            flag = str(t.get("liquidation") or "")
+            if not flag or str(t.get("liquidity") or "") not in flag:
+                continue
+            out[str(t.get("trade_id"))] = {
+                "id": str(t.get("trade_id")),
+                "timestamp": int(t.get("timestamp") or 0),
+                "side": str(t.get("direction") or "buy"),
+                "contracts": float(t.get("amount") or 0.0),
+                "price": float(t.get("price") or 0.0),
+                "fee": float(t.get("fee") or 0.0),
+                "fee_currency": str(t.get("fee_currency") or market.get("settle") or ""),
+            }
+        if not result.get("has_more") or not trades:
+            break
+        req["start_timestamp"] = int(trades[-1].get("timestamp") or 0)
+    return list(out.values())
+
+
 DERIBIT = ExchangeProfile(
     ccxt_id="deribit",
     family="deribit",
@@ -46,6 +86,7 @@ DERIBIT = ExchangeProfile(
     lookup=lookup,
     amount_in_usd_inverse=True,
     margin_modes=("cross",),
+    liquidations=liquidations,
     test_environment="sandbox",
     test_environment_note="test.deribit.com (separate account and keys)",
     no_change_codes=(),

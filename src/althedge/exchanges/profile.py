@@ -20,6 +20,7 @@ __all__ = [
     "ExchangeProfile",
     "FeeSchedule",
     "FundingRules",
+    "LiquidationsFn",
     "LookupFn",
     "PositionModeRules",
     "TestEnvironment",
@@ -39,6 +40,9 @@ TestEnvironment = Literal["sandbox", "demo"] | None
 #: error when the exchange did not answer (timeout, 429, unavailable): the caller
 #: must then treat the outcome as unknown, never as "not found".
 LookupFn = Callable[[Any, Mapping[str, Any], str], list[dict[str, Any]]]
+
+#: ``liquidations(exchange, market, since_ms, until_ms)`` → liquidation executions
+LiquidationsFn = Callable[[Any, Mapping[str, Any], int | None, int], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,16 @@ class ExchangeProfile:
     trades_order_param: str | None = None
     #: ccxt's position ``collateral`` already includes unrealised PnL (Binance, Bybit, OKX)
     collateral_includes_pnl: bool = False
+    #: ``balance_requests(exchange)`` → the ``fetch_balance`` params of every wallet that
+    #: holds futures collateral, each wallet once (Bybit unified 1.0: UNIFIED for USDT and
+    #: CONTRACT for inverse coins; Deribit: every currency's summary); None = one call
+    balance_requests: Callable[[Any], list[dict[str, Any]]] | None = None
+    #: ``liquidations(exchange, market, since_ms, until_ms)`` → the account's liquidation
+    #: executions on the market, each ``{"id", "timestamp", "side", "contracts" (exchange
+    #: units), "price", "fee" (paid), "fee_currency"}``, where ccxt has no (usable)
+    #: ``fetch_my_liquidations``: OKX liquidation orders, Deribit trades flagged
+    #: ``liquidation``. None: ccxt ``fetch_my_liquidations`` (if the exchange has it)
+    liquidations: LiquidationsFn | None = None
     #: whether althedge trades here (False: a market-data-only id such as spot ``binance``)
     tradable: bool = True
     #: althedge's client id → the exchange's format (Hyperliquid: ``0x`` + 32 hex digits);

@@ -763,26 +763,32 @@ class CcxtVenue(ExecutesOrders):
         return out
 
     def fills_for(self, symbol: str | None = None, since_ms: int | None = None) -> list[Fill]:
-        """The account's LIQUIDATIONS on ``symbol`` since ``since_ms`` (ccxt
-        ``fetch_my_liquidations``), as fills flagged ``liquidation=True``.
+        """The account's LIQUIDATIONS on ``symbol`` since ``since_ms``, as fills flagged
+        ``liquidation=True``.
 
         Ordinary fills are read per order (:meth:`order_fills`); this is what the
-        lifecycle imports to raise the liquidation alert. An exchange without the call in
-        ccxt (OKX) reports none here: the reconciliation then sees the position vanish.
+        lifecycle imports to raise the liquidation alert. Where ccxt has
+        ``fetch_my_liquidations`` (Binance, Bybit) it is read in 7-day windows from
+        ``since_ms`` to now (both answer 7 days at most per request); OKX and Deribit
+        use the profile's ``liquidations`` (liquidation orders / liquidation trades).
         """
-        if symbol is None or not self.exchange.has.get("fetchMyLiquidations"):
+        if symbol is None:
             return []
-        self._market(symbol)
-        rows = self._call(
-            "fetch liquidations", self.exchange.fetch_my_liquidations, symbol, since_ms
-        )
-        settle = str(self._market(symbol).get("settle") or "")
+        m = self._market(symbol)
+        now = self.now_ms()
+        hook = self.profile.liquidations
+        if hook is not None:
+            rows = self._call("read liquidations", hook, self.exchange, m, since_ms, now)
+        elif self.exchange.has.get("fetchMyLiquidations"):
+            rows = [self._ccxt_liquidation(r) for r in self._ccxt_liquidations(symbol, since_ms)]
+        else:
+            return []
+        settle = str(m.get("settle") or "")
         out: list[Fill] = []
-        for r in rows:
+        for r in sorted(rows, key=lambda x: int(x.get("timestamp") or 0)):
             if since_ms is not None and int(r.get("timestamp") or 0) < since_ms:
                 continue  # before the leg opened: another hedge's
-            info = r.get("info") or {}
-            ident = str(info.get("orderId") or info.get("order_id") or r.get("timestamp") or "")
+            ident = str(r.get("id") or r.get("timestamp") or "")
             side = str(r.get("side") or "buy").lower()
             out.append(
                 Fill(
@@ -791,7 +797,7 @@ class CcxtVenue(ExecutesOrders):
                     side="buy" if side == "buy" else "sell",
                     contracts=self._to_contracts(symbol, r.get("contracts")),
                     price=float(r.get("price") or 0.0),
-                    fee=Fee(0.0, settle),
+                    fee=Fee(float(r.get("fee") or 0.0), str(r.get("fee_currency") or settle)),
                     timestamp_ms=None if r.get("timestamp") is None else int(r["timestamp"]),
                     trade_id=ident or None,
                     liquidation=True,
@@ -799,23 +805,66 @@ class CcxtVenue(ExecutesOrders):
             )
         return out
 
+    @staticmethod
+    def _ccxt_liquidation(r: dict[str, Any]) -> dict[str, Any]:
+        info = r.get("info") or {}
+        return {
+            "id": info.get("orderId") or info.get("order_id") or info.get("execId")
+            or r.get("timestamp"),
+            "timestamp": r.get("timestamp"),
+            "side": r.get("side") or info.get("side"),
+            "contracts": r.get("contracts"),
+            "price": r.get("price"),
+        }
+
+    def _ccxt_liquidations(self, symbol: str, since_ms: int | None) -> list[dict[str, Any]]:
+        ex = self.exchange
+        if since_ms is None:
+            return list(self._call("fetch liquidations", ex.fetch_my_liquidations, symbol))
+        now = self.now_ms()
+        window = self.FUNDING_WINDOW_DAYS * 86_400_000
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        start = int(since_ms)
+        while start <= now:
+            end = min(start + window - 1, now)
+            got = self._call(
+                "fetch liquidations", ex.fetch_my_liquidations, symbol, start, None,
+                {"until": end},
+            )
+            for r in got:
+                info = r.get("info") or {}
+                key = (info.get("orderId") or info.get("execId"), r.get("timestamp"))
+                seen[key] = dict(r)
+            start = end + 1
+        return list(seen.values())
+
+    def _totals(self) -> dict[str, float]:
+        """Every currency's balance (ccxt ``fetch_balance`` total) over the wallets that
+        hold futures collateral (the profile's ``balance_requests``; each wallet once)."""
+        rule = self.profile.balance_requests
+        requests = self._call("read account type", rule, self.exchange) if rule else [{}]
+        out: dict[str, float] = {}
+        for params in requests:
+            bal = self._call("fetch balance", self.exchange.fetch_balance, dict(params))
+            for ccy, amount in (bal.get("total") or {}).items():
+                if amount:
+                    code = str(ccy).upper()
+                    out[code] = out.get(code, 0.0) + float(amount)
+        return out
+
     def balance(self, currency: str) -> float:
-        """Account equity held in ``currency`` (ccxt ``fetch_balance`` total; 0 if none)."""
-        bal = self._call("fetch balance", self.exchange.fetch_balance)
-        total = (bal.get("total") or {}).get(currency.upper())
-        return float(total or 0.0)
+        """The account's balance of ``currency`` (ccxt ``fetch_balance`` total; 0 if
+        none), over every wallet that holds futures collateral (Bybit unified 1.0: the
+        inverse contracts' coins are in the CONTRACT wallet)."""
+        return self._totals().get(currency.upper(), 0.0)
 
     def equity_usd(self) -> float:
         """Every currency's balance valued in USD: USD-like at 1, a coin at the mark of a
         contract on it (the hedge's own markets first)."""
-        bal = self._call("fetch balance", self.exchange.fetch_balance)
-        total = 0.0
-        for ccy, amount in (bal.get("total") or {}).items():
-            if not amount:
-                continue
-            code = str(ccy).upper()
-            total += float(amount) * (1.0 if code in USD_LIKE else self._coin_usd(code))
-        return total
+        return sum(
+            amount * (1.0 if code in USD_LIKE else self._coin_usd(code))
+            for code, amount in self._totals().items()
+        )
 
     def _coin_usd(self, coin: str) -> float:
         known = [s for s, i in self._instruments.items() if i.base.upper() == coin]
