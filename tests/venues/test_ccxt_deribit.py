@@ -29,6 +29,22 @@ def _rpc(result: Any) -> tuple[int, Any]:
     return 200, {"jsonrpc": "2.0", "result": result, "usIn": 0, "usOut": 0, "usDiff": 0}
 
 
+def _summary(**kw: Any) -> dict[str, Any]:
+    """private/get_account_summary (Deribit API v2) for BTC: the ACCOUNT's margin in the
+    currency — ``maintenance_margin`` and ``margin_balance`` (equity usable as margin)
+    of every position in it (cross margin is per currency on Deribit)."""
+    row: dict[str, Any] = {
+        "currency": "BTC", "balance": 0.5, "equity": 0.50025, "margin_balance": 0.50025,
+        "initial_margin": 0.0011, "maintenance_margin": 0.00011, "available_funds": 0.499,
+        "total_pl": 0.00025, "futures_pl": 0.00025, "session_upl": 0.00025,
+        "delta_total": -0.0114, "portfolio_margining_enabled": False,
+        "cross_collateral_enabled": False, "margin_model": "segregated_sm",
+        "estimated_liquidation_ratio": 1.82, "estimated_liquidation_ratio_map": {"btc_usd": 1.82},
+    }
+    row.update(kw)
+    return row
+
+
 @pytest.fixture
 def deribit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> Any:
     key, secret = api_keys
@@ -75,6 +91,7 @@ def deribit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> 
     s.route(
         "GET", "/api/v2/private/get_positions", (200, load_fixture("deribit_get_positions.json"))
     )
+    s.route("GET", "/api/v2/private/get_account_summary", _rpc(_summary()))
     ex = ccxt.deribit({"apiKey": key, "secret": secret, "timeout": 1000, "enableRateLimit": False})
     ex.urls["api"] = {"rest": s.base}
     venue = CcxtVenue(ex, credentials=Credentials("deribit", key, secret), sleep=lambda _s: None)
@@ -259,3 +276,80 @@ def test_liquidation_trades_are_ours_only_when_our_side_was_liquidated(deribit: 
     first = srv.calls("GET", "/api/v2/private/get_user_trades_by_instrument_and_time")[0]
     assert first.params["instrument_name"] == "BTC-PERPETUAL"
     assert first.params["start_timestamp"] == str(opened)
+
+
+# ------------------------------------------------------------- cross margin (issue 9)
+def fixture_json(name: str) -> Any:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parents[1] / "fixtures" / "ccxt_venue" / name).read_text())
+
+
+def _leg(venue: Any) -> Any:
+    """The leg's status and health figures from the venue, as ``hedge status`` computes them."""
+    from althedge.services.hedge.health import status_alerts, status_warnings
+    from althedge.services.hedge.results import HedgeStatus, LegStatus, Reconciliation
+    from althedge.services.hedge.status import margin_ratio
+
+    pos = venue.position(SYMBOL)
+    mark = 88_000.0
+    leg = LegStatus(symbol=SYMBOL, contracts=pos.contracts, target_contracts=pos.contracts,
+                    mark_price=mark, liquidation_price=pos.liquidation_price)
+    leg.liquidation_distance_pct = (pos.liquidation_price / mark - 1.0) * 100.0
+    leg.margin_ratio = margin_ratio(venue.instrument(SYMBOL), pos, mark)
+    status = HedgeStatus(reconciliation=Reconciliation(), symbol=SYMBOL, legs=[leg])
+    return leg, status_warnings(status), [a.kind for a in status_alerts(status)]
+
+
+def test_cross_margin_ratio_is_the_accounts_no_false_alarm(deribit: Any) -> None:
+    """The position alone is losing (−0.001 BTC on 0.001136 of initial margin:
+    0.000114 / 0.000136 = 83 %, a false 'close to liquidation'), but under cross margin
+    the whole BTC equity backs it: 0.00011 / 0.49915 = 0.02 %. No warning, no alert."""
+    venue, srv, _ = deribit
+    (row,) = copy.deepcopy(fixture_json("deribit_get_positions.json")["result"])
+    row.update(floating_profit_loss=-0.001, total_profit_loss=-0.001)
+    srv.route("GET", "/api/v2/private/get_positions", _rpc([row]))
+    srv.route("GET", "/api/v2/private/get_account_summary",
+              _rpc(_summary(margin_balance=0.49915, equity=0.49915, maintenance_margin=0.00011,
+                            session_upl=-0.001)))
+    leg, warnings, alerts = _leg(venue)
+    assert leg.margin_ratio == pytest.approx(0.00011 / 0.49915)
+    assert not any("margin ratio" in w for w in warnings)
+    assert "liquidation" not in alerts
+    (call,) = srv.calls("GET", "/api/v2/private/get_account_summary")
+    assert call.params["currency"] == "BTC"
+
+
+def test_cross_margin_ratio_is_the_accounts_no_silence(deribit: Any) -> None:
+    """The position alone looks safe (8 %), but other BTC positions have used the
+    account's margin: maintenance 0.45 of a 0.5 margin balance = 90 % — Deribit
+    liquidates at 100 %. The warning must show; the account's estimated liquidation
+    ratio (1.05 × mark) is the liquidation price, a 5 % rally: the alert fires."""
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_account_summary",
+              _rpc(_summary(margin_balance=0.5, maintenance_margin=0.45,
+                            estimated_liquidation_ratio=1.05,
+                            estimated_liquidation_ratio_map={"btc_usd": 1.05})))
+    (row,) = copy.deepcopy(fixture_json("deribit_get_positions.json")["result"])
+    row["estimated_liquidation_price"] = None  # not given: the account's ratio is used
+    srv.route("GET", "/api/v2/private/get_positions", _rpc([row]))
+    leg, warnings, alerts = _leg(venue)
+    assert leg.margin_ratio == pytest.approx(0.9)
+    assert any(w.startswith("margin ratio 90%") for w in warnings)
+    assert leg.liquidation_price == pytest.approx(1.05 * 88_000.0)
+    assert "liquidation" in alerts
+
+
+def test_portfolio_margin_with_cross_collateral_uses_the_usd_totals(deribit: Any) -> None:
+    """Cross-collateral / portfolio margin: the margin is shared by every currency;
+    Deribit reports the totals in USD (``total_maintenance_margin_usd`` over
+    ``total_margin_balance_usd``)."""
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_account_summary",
+              _rpc(_summary(portfolio_margining_enabled=True, cross_collateral_enabled=True,
+                            margin_model="cross_pm", maintenance_margin=0.4,
+                            margin_balance=0.5, total_maintenance_margin_usd=12_000.0,
+                            total_margin_balance_usd=80_000.0)))
+    pos = venue.position(SYMBOL)
+    assert pos.margin_ratio == pytest.approx(0.15)

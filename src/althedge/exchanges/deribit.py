@@ -67,6 +67,35 @@ def liquidations(
     return list(out.values())
 
 
+def account_margin(exchange: Any, market: Mapping[str, Any]) -> dict[str, float] | None:
+    """private/get_account_summary of the market's currency: Deribit margins every
+    position of a currency together (cross), so the margin ratio is the ACCOUNT's
+    ``maintenance_margin`` ÷ ``margin_balance`` (liquidation at 100 %). With
+    cross-collateral / portfolio margin the currencies share one margin: the USD totals
+    (``total_maintenance_margin_usd`` ÷ ``total_margin_balance_usd``). The liquidation
+    price is ``estimated_liquidation_ratio_map["<base>_usd"]`` × the mark."""
+    resp = exchange.privateGetGetAccountSummary({"currency": market["settle"], "extended": "true"})
+    s = (resp or {}).get("result") or {}
+
+    def num(key: str) -> float | None:
+        v = s.get(key)
+        return None if v in (None, "") else float(v)
+
+    mm, mb = num("maintenance_margin"), num("margin_balance")
+    shared = bool(s.get("cross_collateral_enabled") or s.get("portfolio_margining_enabled"))
+    if shared and num("total_maintenance_margin_usd") is not None:
+        mm, mb = num("total_maintenance_margin_usd"), num("total_margin_balance_usd")
+    if mm is None or mb is None:
+        return None
+    out = {"maintenance_margin": mm, "margin_balance": mb}
+    ratio_map = s.get("estimated_liquidation_ratio_map") or {}
+    pair = f"{str(market['base']).lower()}_usd"
+    ratio = ratio_map.get(pair, s.get("estimated_liquidation_ratio"))
+    if ratio not in (None, "", 0):
+        out["liquidation_ratio"] = float(ratio)
+    return out
+
+
 DERIBIT = ExchangeProfile(
     ccxt_id="deribit",
     family="deribit",
@@ -87,6 +116,7 @@ DERIBIT = ExchangeProfile(
     amount_in_usd_inverse=True,
     margin_modes=("cross",),
     liquidations=liquidations,
+    account_margin=account_margin,
     test_environment="sandbox",
     test_environment_note="test.deribit.com (separate account and keys)",
     no_change_codes=(),

@@ -162,6 +162,12 @@ class ExchangeProfile:
     #: ``fetch_my_liquidations``: OKX liquidation orders, Deribit trades flagged
     #: ``liquidation``. None: ccxt ``fetch_my_liquidations`` (if the exchange has it)
     liquidations: LiquidationsFn | None = None
+    #: ``account_margin(exchange, market)`` → the ACCOUNT's margin backing a cross-margined
+    #: position on the market: ``{"maintenance_margin", "margin_balance"}`` (one currency,
+    #: or USD totals under cross-collateral) and optionally ``"liquidation_ratio"``
+    #: (liquidation price ÷ mark). Deribit (cross per currency, or portfolio margin).
+    #: None: the position's own figures are used
+    account_margin: Callable[[Any, Mapping[str, Any]], dict[str, float] | None] | None = None
     #: whether althedge trades here (False: a market-data-only id such as spot ``binance``)
     tradable: bool = True
     #: althedge's client id → the exchange's format (Hyperliquid: ``0x`` + 32 hex digits);

@@ -946,7 +946,28 @@ class CcxtVenue(ExecutesOrders):
             candidates.append((0 if side == Side.SHORT else 1, pos))
         if not candidates:
             return None
-        return min(candidates, key=lambda c: c[0])[1]
+        return self._with_account_margin(min(candidates, key=lambda c: c[0])[1], m)
+
+    def _with_account_margin(self, pos: VenuePosition, market: dict[str, Any]) -> VenuePosition:
+        """A cross-margined position whose exchange margins the account as a whole
+        (Deribit): margin ratio and maintenance from the ACCOUNT (its maintenance margin
+        over its margin balance), the liquidation price from the account's estimate when
+        the position has none. An isolated position keeps its own figures."""
+        rule = self.profile.account_margin
+        if rule is None or pos.margin_mode == "isolated":
+            return pos
+        acct = self._call("read account margin", rule, self.exchange, market)
+        if not acct or not acct.get("margin_balance"):
+            return pos
+        mm, mb = float(acct["maintenance_margin"]), float(acct["margin_balance"])
+        liq = pos.liquidation_price
+        if liq is None and acct.get("liquidation_ratio") and pos.mark_price:
+            liq = float(acct["liquidation_ratio"]) * float(pos.mark_price)
+        return replace(
+            pos, margin_mode="cross", maintenance_margin=mm, isolated_margin=mb,
+            margin_ratio=mm / mb if mb > 0 else math.inf, margin_includes_pnl=True,
+            liquidation_price=liq,
+        )
 
     def open_positions(self) -> list[VenuePosition]:
         """Every open position of the account (one ``fetch_positions`` for the list, then
