@@ -421,3 +421,42 @@ def test_liquidations_are_read_since_the_leg_opened_in_7_day_windows(bybit: Any)
     assert liq.contracts == pytest.approx(0.02) and liq.price == pytest.approx(131_250.0)
     assert liq.timestamp_ms == opened + 15 * day
     assert len(srv.calls("GET", "/v5/execution/list")) == 3
+
+
+def test_deposits_are_transfers_and_deposits_into_the_derivatives_wallets(bybit: Any) -> None:
+    """V5 "Get Internal Transfer Records": FUND → UNIFIED is collateral in, UNIFIED → FUND
+    out, FUND → SPOT neither; V5 "Get Deposit Records": an on-chain deposit credited to
+    UNIFIED (status 3 = success) is in, one to FUND is not. 7-day windows."""
+    venue, srv, _, _ = bybit
+    day = 86_400_000
+    opened = 1_763_000_000_000
+
+    def transfer(t_ms: int, coin: str, amount: str, src: str, dst: str) -> dict[str, Any]:
+        return {"transferId": f"tr{t_ms}", "coin": coin, "amount": amount,
+                "fromAccountType": src, "toAccountType": dst, "timestamp": str(t_ms),
+                "status": "SUCCESS"}
+
+    transfers = [transfer(opened + day, "BTC", "0.1", "FUND", "UNIFIED"),
+                 transfer(opened + 2 * day, "USDT", "500", "FUND", "SPOT"),
+                 transfer(opened + 9 * day, "BTC", "0.02", "UNIFIED", "FUND"),
+                 transfer(opened - day, "BTC", "3", "FUND", "UNIFIED")]  # before the leg
+    chain = [{"id": "d1", "coin": "USDT", "amount": "250", "status": 3, "toAccountType":
+              "UNIFIED", "successAt": str(opened + 3 * day), "txID": "0xa", "chain": "ETH"},
+             {"id": "d2", "coin": "USDT", "amount": "999", "status": 3, "toAccountType":
+              "FUND", "successAt": str(opened + 4 * day), "txID": "0xb", "chain": "ETH"}]
+
+    def window(rows: list[dict[str, Any]], time_key: str, key: str) -> Any:
+        def handler(r: Any) -> Any:
+            lo, hi = int(r.params["startTime"]), int(r.params["endTime"])
+            assert hi - lo < 7 * day
+            return _ok({key: [x for x in rows if lo <= int(x[time_key]) <= hi],
+                        "nextPageCursor": ""})
+        return handler
+
+    srv.route("GET", "/v5/asset/transfer/query-inter-transfer-list",
+              window(transfers, "timestamp", "list"))
+    srv.route("GET", "/v5/asset/deposit/query-record", window(chain, "successAt", "rows"))
+    venue.exchange.milliseconds = lambda: opened + 10 * day
+    deps = venue.deposits_since(opened, ["BTC", "USDT"])
+    assert [(d.currency, d.amount, d.kind) for d in deps] == [
+        ("BTC", 0.1, "transfer"), ("USDT", 250.0, "deposit"), ("BTC", -0.02, "transfer")]

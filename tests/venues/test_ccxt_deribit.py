@@ -353,3 +353,42 @@ def test_portfolio_margin_with_cross_collateral_uses_the_usd_totals(deribit: Any
                             total_margin_balance_usd=80_000.0)))
     pos = venue.position(SYMBOL)
     assert pos.margin_ratio == pytest.approx(0.15)
+
+
+def test_balances_from_every_currency_summary_and_the_wallets_history(deribit: Any) -> None:
+    """private/get_account_summaries: ``equity`` per currency (ccxt total): 0.5 BTC at
+    the mark + 2 000 USDC. Deposits of the BTC wallet: private/get_deposits (+),
+    get_withdrawals (−), get_transfers (income +, payment −), completed/confirmed only."""
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v2/private/get_account_summaries", _rpc({"summaries": [
+        _summary(equity=0.5), _summary(currency="USDC", equity=2000.0, margin_balance=2000.0,
+                                       estimated_liquidation_ratio_map={})],
+        "id": 7, "email": "x", "username": "x", "type": "main"}))
+    srv.route("GET", "/api/v2/public/ticker", _rpc({
+        "instrument_name": "BTC-PERPETUAL", "mark_price": 90_000.0, "index_price": 90_000.0,
+        "last_price": 90_000.0, "timestamp": opened, "best_bid_price": 1.0,
+        "best_ask_price": 1.0, "stats": {}, "state": "open"}))
+    srv.route("GET", "/api/v2/private/get_deposits", _rpc({"count": 2, "data": [
+        {"address": "bc1q", "amount": 0.2, "currency": "BTC", "received_timestamp":
+         opened + 5000, "state": "completed", "transaction_id": "tx2",
+         "updated_timestamp": opened + 6000},
+        {"address": "bc1q", "amount": 0.3, "currency": "BTC", "received_timestamp":
+         opened + 4000, "state": "pending", "transaction_id": "tx1",
+         "updated_timestamp": opened + 4000}]}))
+    srv.route("GET", "/api/v2/private/get_withdrawals", _rpc({"count": 1, "data": [
+        {"id": 11, "amount": 0.05, "currency": "BTC", "state": "completed", "fee": 0.0001,
+         "created_timestamp": opened + 8000, "updated_timestamp": opened + 9000,
+         "address": "bc1x", "transaction_id": "w1"}]}))
+    srv.route("GET", "/api/v2/private/get_transfers", _rpc({"count": 1, "data": [
+        {"id": 21, "amount": 0.01, "currency": "BTC", "direction": "income",
+         "state": "confirmed", "type": "subaccount", "other_side": "sub1",
+         "created_timestamp": opened + 7000, "updated_timestamp": opened + 7000}]}))
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    venue.instrument(SYMBOL)
+    assert venue.balance("BTC") == pytest.approx(0.5)
+    assert venue.equity_usd() == pytest.approx(0.5 * 90_000 + 2000)
+    deps = venue.deposits_since(opened, ["BTC"])
+    assert [(d.kind, d.amount) for d in deps] == [
+        ("deposit", 0.2), ("transfer", 0.01), ("withdrawal", -0.05)]
+    assert srv.calls("GET", "/api/v2/private/get_deposits")[0].params["currency"] == "BTC"

@@ -348,3 +348,37 @@ def test_liquidation_orders_are_imported_from_the_order_history(okx: Any) -> Non
     assert cats == {"full_liquidation", "partial_liquidation"}
     srv.route("GET", "/api/v5/trade/orders-history-archive", _ok([]))
     assert venue.fills_for(SYMBOL, since_ms=opened) == []
+
+
+def test_balance_equity_and_transfer_bills(okx: Any) -> None:
+    """GET /api/v5/account/balance (OKX "Get balance"): ``eq`` per currency (ccxt total);
+    deposits are bills of type 1 (transfer; subType 11 in, 12 out, ``balChg`` signed)."""
+    venue, srv, _ = okx
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v5/account/balance", _ok([{
+        "totalEq": "46000", "uTime": "1764072000000", "adjEq": "", "imr": "", "mmr": "",
+        "details": [
+            {"ccy": "USDT", "eq": "1000", "cashBal": "1000", "availBal": "1000",
+             "frozenBal": "0", "uTime": "1764072000000", "upl": "0", "disEq": "1000"},
+            {"ccy": "BTC", "eq": "0.5", "cashBal": "0.5", "availBal": "0.5",
+             "frozenBal": "0", "uTime": "1764072000000", "upl": "0", "disEq": "45000"}]}]))
+    srv.route("GET", "/api/v5/public/mark-price", _ok([
+        {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "markPx": "90000", "ts": "1"}]))
+
+    def bill(bill_id: str, t_ms: int, ccy: str, chg: str, sub: str) -> dict[str, Any]:
+        return {"billId": bill_id, "ccy": ccy, "balChg": chg, "bal": "0", "type": "1",
+                "subType": sub, "ts": str(t_ms), "instId": "", "instType": ""}
+
+    bills = [bill("3", opened + 7200_000, "USDT", "-40", "12"),
+             bill("2", opened + 3600_000, "USDT", "300", "11")]
+
+    def archive(r: Any) -> Any:
+        assert r.params["type"] == "1" and int(r.params["begin"]) == opened
+        return _ok(bills)
+
+    srv.route("GET", "/api/v5/account/bills-archive", archive)
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    assert venue.balance("BTC") == pytest.approx(0.5)
+    assert venue.equity_usd() == pytest.approx(1000 + 0.5 * 90_000)
+    deps = venue.deposits_since(opened, ["USDT"])
+    assert [(d.currency, d.amount) for d in deps] == [("USDT", 300.0), ("USDT", -40.0)]

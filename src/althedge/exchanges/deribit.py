@@ -12,7 +12,7 @@ Fees: futures and perpetual maker 0 %, taker 0.05 %. Test network: test.deribit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from althedge.exchanges.profile import ExchangeProfile, FeeSchedule, FundingRules
@@ -96,6 +96,46 @@ def account_margin(exchange: Any, market: Mapping[str, Any]) -> dict[str, float]
     return out
 
 
+def deposits(
+    exchange: Any, currencies: Sequence[str], start_ms: int, end_ms: int
+) -> list[dict[str, Any]]:
+    """The account's own wallet per currency: private/get_deposits (``completed``, +),
+    private/get_withdrawals (``completed``, −) and private/get_transfers (sub-account and
+    user transfers: ``direction`` income +, payment −; ``confirmed``). Newest first,
+    paged by ``offset``; rows outside ``[start_ms, end_ms]`` are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    sources = (
+        ("deposit", exchange.privateGetGetDeposits, "received_timestamp", ("completed",)),
+        ("withdrawal", exchange.privateGetGetWithdrawals, "created_timestamp", ("completed",)),
+        ("transfer", exchange.privateGetGetTransfers, "created_timestamp", ("confirmed",)),
+    )
+    for ccy in dict.fromkeys(c.upper() for c in currencies):
+        for kind, call, time_key, done in sources:
+            offset = 0
+            for _page in range(100):
+                result = (call({"currency": ccy, "count": 100, "offset": offset}) or {}).get(
+                    "result") or {}
+                rows = result.get("data") or []
+                older = False
+                for r in rows:
+                    t = int(r.get(time_key) or r.get("updated_timestamp") or 0)
+                    older = older or t < start_ms
+                    if not start_ms <= t <= end_ms or str(r.get("state")) not in done:
+                        continue
+                    amount = float(r.get("amount") or 0.0)
+                    if kind == "withdrawal" or (
+                        kind == "transfer" and str(r.get("direction")) == "payment"
+                    ):
+                        amount = -amount
+                    key = f"{kind}:{r.get('id') or r.get('transaction_id') or t}"
+                    out[key] = {"id": key, "timestamp": t, "currency": ccy,
+                                "amount": amount, "kind": kind}
+                offset += len(rows)
+                if older or len(rows) < 100 or offset >= int(result.get("count") or 0):
+                    break
+    return list(out.values())
+
+
 DERIBIT = ExchangeProfile(
     ccxt_id="deribit",
     family="deribit",
@@ -117,6 +157,8 @@ DERIBIT = ExchangeProfile(
     margin_modes=("cross",),
     liquidations=liquidations,
     account_margin=account_margin,
+    deposits=deposits,
+    deposits_source="deposits, withdrawals and transfers of the currency's wallet",
     test_environment="sandbox",
     test_environment_note="test.deribit.com (separate account and keys)",
     no_change_codes=(),

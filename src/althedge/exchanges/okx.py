@@ -12,7 +12,7 @@ account configuration" (``posMode`` long_short_mode / net_mode), "Set leverage"
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from althedge.exchanges.profile import (
@@ -99,6 +99,31 @@ def liquidations(
     return list(out.values())
 
 
+def deposits(
+    exchange: Any, currencies: Sequence[str], start_ms: int, end_ms: int
+) -> list[dict[str, Any]]:
+    """Transfers into (+) and out of (−) the trading account: bills of ``type=1``
+    (transfer; subType 11 in, 12 out) from GET /api/v5/account/bills-archive (3 months),
+    ``balChg`` signed, ``begin``/``end`` in ms, paged ``after`` the oldest ``billId``.
+    (On-chain deposits land in the funding account; a transfer brings them here.)"""
+    out: dict[str, dict[str, Any]] = {}
+    req: dict[str, Any] = {"type": "1", "begin": str(start_ms), "end": str(end_ms),
+                           "limit": "100"}
+    for _page in range(100):
+        rows = (exchange.privateGetAccountBillsArchive(dict(req)) or {}).get("data") or []
+        for r in rows:
+            if str(r.get("type")) != "1":
+                continue
+            key = str(r.get("billId"))
+            out[key] = {"id": key, "timestamp": int(r.get("ts") or 0),
+                        "currency": str(r.get("ccy") or ""),
+                        "amount": float(r.get("balChg") or 0.0), "kind": "transfer"}
+        if len(rows) < 100:
+            break
+        req["after"] = str(rows[-1].get("billId"))
+    return list(out.values())
+
+
 OKX = ExchangeProfile(
     ccxt_id="okx",
     family="okx",
@@ -125,6 +150,8 @@ OKX = ExchangeProfile(
     position_mode=PositionModeRules(detect=hedge_mode, params=position_params),
     collateral_includes_pnl=True,
     liquidations=liquidations,
+    deposits=deposits,
+    deposits_source="bills of type 1 (transfers into/out of the trading account)",
     test_environment="sandbox",
     test_environment_note="OKX demo trading (x-simulated-trading header; demo keys)",
     no_change_codes=(),

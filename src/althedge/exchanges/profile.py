@@ -11,12 +11,13 @@ in :mod:`althedge.core.instruments` and its tests (docs/venues.md, "Adding an ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
     "ClientIdUniqueness",
+    "DepositsFn",
     "ExchangeProfile",
     "FeeSchedule",
     "FundingRules",
@@ -40,6 +41,11 @@ TestEnvironment = Literal["sandbox", "demo"] | None
 #: error when the exchange did not answer (timeout, 429, unavailable): the caller
 #: must then treat the outcome as unknown, never as "not found".
 LookupFn = Callable[[Any, Mapping[str, Any], str], list[dict[str, Any]]]
+
+#: ``deposits(exchange, currencies, start_ms, end_ms)`` → collateral moved into (+) or out
+#: of (−) the futures account in one window, each ``{"id", "timestamp", "currency",
+#: "amount", "kind"}``
+DepositsFn = Callable[[Any, Sequence[str], int, int], list[dict[str, Any]]]
 
 #: ``liquidations(exchange, market, since_ms, until_ms)`` → liquidation executions
 LiquidationsFn = Callable[[Any, Mapping[str, Any], int | None, int], list[dict[str, Any]]]
@@ -168,6 +174,13 @@ class ExchangeProfile:
     #: (liquidation price ÷ mark). Deribit (cross per currency, or portfolio margin).
     #: None: the position's own figures are used
     account_margin: Callable[[Any, Mapping[str, Any]], dict[str, float] | None] | None = None
+    #: the account's deposits and transfers into the futures wallet (one window of at
+    #: most ``deposits_window_days``; None = any length); None: the exchange offers no
+    #: such history through ccxt — reported as NOT AVAILABLE, never as zero
+    deposits: DepositsFn | None = None
+    deposits_window_days: int | None = None
+    #: where the deposits come from, in words (docs/venues.md and the status note)
+    deposits_source: str = ""
     #: whether althedge trades here (False: a market-data-only id such as spot ``binance``)
     tradable: bool = True
     #: althedge's client id → the exchange's format (Hyperliquid: ``0x`` + 32 hex digits);

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -69,6 +69,7 @@ from althedge.exchanges.factory import configure
 from althedge.venues.credentials import Credentials, install_log_redaction
 from althedge.venues.execution import ExecutesOrders
 from althedge.venues.protocol import (
+    Deposit,
     Fee,
     Fill,
     FundingPayment,
@@ -176,8 +177,14 @@ class CcxtVenue(ExecutesOrders):
         self._hedge_mode: dict[str, bool] = {}
         #: one-line notes for the user (e.g. a leverage rounded to a whole number)
         self.notices: list[str] = []
-        #: deposits are not imported from real exchanges (AccountReports.deposits)
+        #: a real exchange's deposits come from :meth:`deposits_since` (its history)
         self.deposits: dict[str, float] = {}
+        #: said by ``hedge status`` when the exchange reports no deposits or transfers
+        self.deposits_note: str = "" if self.profile.deposits is not None else (
+            f"deposits: {self.profile.title} reports no transfers into the futures account "
+            "through ccxt; collateral added after the open is not in the attribution (not "
+            "available, not zero)"
+        )
 
     @classmethod
     def create(
@@ -837,6 +844,43 @@ class CcxtVenue(ExecutesOrders):
                 seen[key] = dict(r)
             start = end + 1
         return list(seen.values())
+
+    def deposits_since(
+        self, since_ms: int, currencies: Sequence[str] = ()
+    ) -> list[Deposit] | None:
+        """Collateral moved into (+) / out of (−) the futures account since ``since_ms``,
+        oldest first (the profile's ``deposits``: Binance income TRANSFER, Bybit transfers
+        and deposits into UNIFIED/CONTRACT, OKX transfer bills, Deribit deposits,
+        withdrawals and transfers of ``currencies``), read in the exchange's longest
+        window; None when the exchange offers no such history (not available)."""
+        rule = self.profile.deposits
+        if rule is None:
+            return None
+        now = self.now_ms()
+        days = self.profile.deposits_window_days
+        window = days * 86_400_000 if days else max(now - int(since_ms), 0) + 1
+        wanted = list(currencies) or sorted(
+            {str(i.settle).upper() for i in self._instruments.values()}
+        )
+        rows: dict[str, dict[str, Any]] = {}
+        start = int(since_ms)
+        while start <= now:
+            end = min(start + window - 1, now)
+            for r in self._call("read deposits", rule, self.exchange, wanted, start, end):
+                rows[str(r["id"])] = r
+            start = end + 1
+        out = [
+            Deposit(
+                currency=str(r["currency"]).upper(),
+                amount=float(r["amount"]),
+                timestamp_ms=int(r["timestamp"]),
+                id=str(r["id"]),
+                kind=str(r.get("kind") or "transfer"),
+            )
+            for r in rows.values()
+            if int(r["timestamp"]) >= since_ms and float(r["amount"]) != 0.0
+        ]
+        return sorted(out, key=lambda d: (d.timestamp_ms, d.id))
 
     def _totals(self) -> dict[str, float]:
         """Every currency's balance (ccxt ``fetch_balance`` total) over the wallets that

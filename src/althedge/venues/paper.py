@@ -50,7 +50,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,7 @@ from althedge.errors import (
 from althedge.exchanges import USD_LIKE
 from althedge.venues.execution import ExecutesOrders, round_to_step
 from althedge.venues.protocol import (
+    Deposit,
     Fee,
     Fill,
     FundingPayment,
@@ -496,6 +497,12 @@ class PaperExchange(ExecutesOrders):
                 f'{margin_mode!r}; set hedge.margin_mode = "isolated"'
             )
         self.margin_mode[symbol] = margin_mode
+
+    def deposits_since(
+        self, since_ms: int, currencies: Sequence[str] = ()
+    ) -> list[Deposit] | None:
+        """None: the paper account's auto-funding is reported cumulatively (:attr:`deposits`)."""
+        return None
 
     def balance(self, currency: str) -> float:
         """Wallet + isolated margins + unrealised PnL in ``currency`` (account equity in it)."""
