@@ -866,7 +866,20 @@ class CcxtVenue(ExecutesOrders):
         start = int(since_ms)
         while start <= now:
             end = min(start + window - 1, now)
-            for r in self._call("read deposits", rule, self.exchange, wanted, start, end):
+            try:
+                got = self._call("read deposits", rule, self.exchange, wanted, start, end)
+            except ExchangeError as err:
+                if not self._permission_refused(err):
+                    raise
+                # an API key without wallet read rights: not available (said), not zero
+                self.deposits_note = (
+                    f"deposits: not available — {self.profile.title} refused to list them "
+                    f"({self.profile.deposits_source}) to this API key; give it read access "
+                    "to transfers/deposits, or collateral added after the open is missing "
+                    "from the attribution"
+                )
+                return None
+            for r in got:
                 rows[str(r["id"])] = r
             start = end + 1
         out = [
@@ -881,6 +894,11 @@ class CcxtVenue(ExecutesOrders):
             if int(r["timestamp"]) >= since_ms and float(r["amount"]) != 0.0
         ]
         return sorted(out, key=lambda d: (d.timestamp_ms, d.id))
+
+    @staticmethod
+    def _permission_refused(err: ExchangeError) -> bool:
+        cause = err.__context__
+        return isinstance(cause, ccxt.PermissionDenied | ccxt.AuthenticationError)
 
     def _totals(self) -> dict[str, float]:
         """Every currency's balance (ccxt ``fetch_balance`` total) over the wallets that
