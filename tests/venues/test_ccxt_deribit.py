@@ -451,3 +451,12 @@ def test_deposits_refused_to_the_api_key_are_not_available_not_zero(deribit: Any
     assert venue.deposits_since(1_763_000_000_000, ["BTC"]) is None
     assert venue.deposits_note.startswith("deposits: not available")
     assert "\n" not in venue.deposits_note
+
+
+def test_deposits_that_cannot_be_read_now_are_said_and_read_again_later(deribit: Any) -> None:
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_deposits", (503, {"error": "unavailable"}))
+    venue.exchange.milliseconds = lambda: 1_763_000_000_000 + 1000
+    assert venue.deposits_since(1_763_000_000_000, ["BTC"]) is None
+    assert venue.deposits_note.startswith("deposits: not read this time")
+    assert len(srv.calls("GET", "/api/v2/private/get_deposits")) == 4  # retried, then said

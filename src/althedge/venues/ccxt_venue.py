@@ -869,14 +869,16 @@ class CcxtVenue(ExecutesOrders):
             try:
                 got = self._call("read deposits", rule, self.exchange, wanted, start, end)
             except ExchangeError as err:
-                if not self._permission_refused(err):
-                    raise
-                # an API key without wallet read rights: not available (said), not zero
+                # not available (said), never zero; the next command reads them again
+                # from the hedge's open, so a deposit is only ever late, not lost
                 self.deposits_note = (
                     f"deposits: not available — {self.profile.title} refused to list them "
                     f"({self.profile.deposits_source}) to this API key; give it read access "
                     "to transfers/deposits, or collateral added after the open is missing "
                     "from the attribution"
+                    if self._permission_refused(err)
+                    else f"deposits: not read this time ({err}); the next command reads them "
+                    "again since the hedge opened"
                 )
                 return None
             for r in got:
