@@ -460,3 +460,27 @@ def test_deposits_are_transfers_and_deposits_into_the_derivatives_wallets(bybit:
     deps = venue.deposits_since(opened, ["BTC", "USDT"])
     assert [(d.currency, d.amount, d.kind) for d in deps] == [
         ("BTC", 0.1, "transfer"), ("USDT", 250.0, "deposit"), ("BTC", -0.02, "transfer")]
+
+
+def test_inverse_position_is_in_usd_contracts_with_coin_margin(bybit: Any) -> None:
+    """V5 "Get Position Info" (category=inverse): ``size`` in USD contracts, PnL and
+    margins in BTC; a unified account's position is cross (``tradeMode`` 0)."""
+    venue, srv, _, _ = bybit
+    _inverse_market(srv)
+    row = {"symbol": "BTCUSD", "side": "Sell", "size": "1500", "avgPrice": "90000",
+           "positionValue": "0.01666667", "leverage": "2", "markPrice": "88000",
+           "liqPrice": "179000", "positionIM": "0.00833333", "positionMM": "0.00008333",
+           "positionBalance": "0.00833333", "unrealisedPnl": "0.00037879", "tradeMode": 0,
+           "positionIdx": 0, "cumRealisedPnl": "0", "createdTime": "1764072000000",
+           "updatedTime": "1764072000000", "riskId": 1, "autoAddMargin": 0,
+           "positionStatus": "Normal", "takeProfit": "", "stopLoss": "", "trailingStop": "",
+           "sessionAvgPrice": "", "curRealisedPnl": "0", "adlRankIndicator": 2, "isReduceOnly":
+           False, "bustPrice": "", "tpslMode": "Full", "seq": 1}
+    srv.route("GET", "/v5/position/list", _ok({"category": "inverse", "list": [row]}))
+    pos = venue.position(INVERSE)
+    assert pos is not None and pos.side.name == "SHORT"
+    assert pos.contracts == pytest.approx(1500) and pos.settle == "BTC"
+    assert pos.contract_type.value == "inverse"
+    assert pos.unrealised_pnl == pytest.approx(0.00037879)
+    assert pos.liquidation_price == pytest.approx(179_000)
+    assert srv.calls("GET", "/v5/position/list")[-1].params["category"] == "inverse"
