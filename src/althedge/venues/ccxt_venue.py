@@ -181,9 +181,9 @@ class CcxtVenue(ExecutesOrders):
         self.deposits: dict[str, float] = {}
         #: said by ``hedge status`` when the exchange reports no deposits or transfers
         self.deposits_note: str = "" if self.profile.deposits is not None else (
-            f"deposits: {self.profile.title} reports no transfers into the futures account "
-            "through ccxt; collateral added after the open is not in the attribution (not "
-            "available, not zero)"
+            f"deposits: not available on {self.profile.title} (althedge reads no deposit or "
+            "transfer history there); collateral added after the open is not in the "
+            "attribution"
         )
 
     @classmethod
