@@ -117,16 +117,17 @@ def test_ccxt_market_translation_lives_only_in_exchanges() -> None:
 
 
 def test_one_usd_like_set() -> None:
-    """The currencies valued at 1 USD are defined once (exchanges/markets.py, the union of
-    the venue's and the accounting's former copies) and imported everywhere else."""
+    """The currencies valued at 1 USD are defined once (core/currencies.py, the union of
+    the exchanges', the paper venue's and the accounting's former copies) and imported
+    everywhere else."""
     import re
 
     defined = [
         p.relative_to(SRC).as_posix()
         for p in PKG.rglob("*.py")
-        if re.search(r"^_?USD_LIKE\s*=", p.read_text("utf-8"), re.M)
+        if re.search(r"^_?USD_LIKE\s*[:=]", p.read_text("utf-8"), re.M)
     ]
-    assert defined == ["althedge/exchanges/markets.py"], defined
+    assert defined == ["althedge/core/currencies.py"], defined
     from althedge.exchanges import USD_LIKE
     from althedge.services.hedge.money import Money
     from althedge.venues import paper

@@ -57,6 +57,7 @@ from typing import Any
 
 import pandas as pd
 
+from althedge.core.currencies import USD_LIKE
 from althedge.core.funding import funding_payment
 from althedge.core.instruments import (
     BUILTIN_INSTRUMENTS,
@@ -79,7 +80,6 @@ from althedge.errors import (
     InputError,
     UnknownInstrumentError,
 )
-from althedge.exchanges import USD_LIKE
 from althedge.venues.execution import ExecutesOrders, round_to_step
 from althedge.venues.protocol import (
     Deposit,

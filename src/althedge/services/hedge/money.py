@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from althedge.core.currencies import USD_LIKE
 from althedge.errors import InputError
-from althedge.exchanges import USD_LIKE
 
 __all__ = ["USD_LIKE", "Money"]
 
