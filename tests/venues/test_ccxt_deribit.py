@@ -460,3 +460,43 @@ def test_deposits_that_cannot_be_read_now_are_said_and_read_again_later(deribit:
     assert venue.deposits_since(1_763_000_000_000, ["BTC"]) is None
     assert venue.deposits_note.startswith("deposits: not read this time")
     assert len(srv.calls("GET", "/api/v2/private/get_deposits")) == 4  # retried, then said
+
+
+def test_a_coin_deposit_after_the_open_becomes_the_hedges_collateral(
+    deribit: Any, tmp_path: Any
+) -> None:
+    """0.2 BTC deposited after the open is journaled once for the hedge, in BTC, at the
+    mark of the leg settled in BTC: the inverse leg's attribution revalues it (collateral)."""
+    from althedge.core.instruments import get_instrument
+    from althedge.services.hedge.accounting import leg_attribution
+    from althedge.services.hedge.common import active_record
+    from althedge.services.hedge.reconcile import reconcile
+
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v2/private/get_user_trades_by_instrument_and_time",
+              _rpc({"trades": [], "has_more": False}))
+    srv.route("GET", "/api/v2/private/get_deposits", _rpc({"count": 1, "data": [
+        {"address": "bc1q", "amount": 0.2, "currency": "BTC", "received_timestamp":
+         opened + 5000, "state": "completed", "transaction_id": "tx9",
+         "updated_timestamp": opened + 6000}]}))
+    for path in ("get_withdrawals", "get_transfers"):
+        srv.route("GET", f"/api/v2/private/{path}", _rpc({"count": 0, "data": []}))
+    srv.route("GET", "/api/v2/private/get_open_orders_by_instrument", _rpc([]))
+    srv.route("GET", "/api/v2/public/ticker", _rpc({
+        "instrument_name": "BTC-PERPETUAL", "mark_price": 90_000.0, "index_price": 90_000.0,
+        "last_price": 90_000.0, "timestamp": opened, "best_bid_price": 1.0,
+        "best_ask_price": 1.0, "stats": {}, "state": "open"}))
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    j, hid = _journal_with_short(tmp_path, opened)
+    with j:
+        reconcile(j, venue)
+        reconcile(j, venue)  # the next command: nothing new
+        (dep,) = j.deposits(hid)
+        assert (dep["currency"], dep["amount"], dep["price_usd"]) == ("BTC", 0.2, 90_000.0)
+        hedge = active_record(j)
+        assert hedge is not None
+        inst = get_instrument("deribit", SYMBOL)
+        # BTC 10 % higher: the 0.2 BTC collateral gained 0.2 × 9 000 = 1 800 USD
+        att = leg_attribution(j, hedge, inst, 99_000.0, hedge.legs[0], j.deposits(hid))
+        assert att.collateral_usd == pytest.approx(1_800.0)
