@@ -70,6 +70,10 @@ WEEX = ExchangeProfile(
     client_id_unique="always",
     lookup=lookup,
     amounts_in_coin=True,
+    # "Get current orders"/"Get order history" rows carry no fee: it is in the order's
+    # trades ("Get trade details", ``commission``), read by order id
+    order_fee_from_trades=True,
+    trades_order_param="orderId",
     margin_mode_params=None,
     leverage_params=lambda mode: {"marginMode": mode},
     leverage_whole_number=True,

@@ -586,7 +586,33 @@ class FakeWeex:
             copy.deepcopy(o) for o in self.orders.values() if o["status"] == "NEW"]))
         s.route("GET", "/capi/v3/order/history", lambda r: (200, [
             copy.deepcopy(o) for o in self.orders.values() if o["status"] != "NEW"]))
+        s.route("POST", "/capi/v3/account/income", self._income)
+        s.route("GET", "/capi/v3/userTrades", lambda r: (200, [{
+            "id": o["orderId"] + 7, "orderId": o["orderId"], "symbol": o["symbol"],
+            "buyer": o["side"] == "BUY", "commission": f"{float(o['cumQuote']) * 0.0008:.8f}",
+            "commissionAsset": "USDT", "maker": False, "price": o["avgPrice"],
+            "qty": o["executedQty"], "quoteQty": o["cumQuote"], "realizedPnl": "0",
+            "side": o["side"], "positionSide": o["positionSide"], "time": o["time"]}
+            for o in self.orders.values() if o["status"] == "FILLED"
+            and str(o["orderId"]) == r.params.get("orderId", str(o["orderId"]))]))
+        s.route("GET", "/capi/v3/market/premiumIndex", lambda r: (200, [{
+            "symbol": "BTCUSDT", "markPrice": f"{self.fill_price:.1f}",
+            "indexPrice": f"{self.fill_price - 10:.1f}", "forecastFundingRate": "0.0001",
+            "lastFundingRate": "0.0001", "interestRate": "0.001",
+            "nextFundingTime": _now_ms() + 3_600_000, "time": _now_ms(),
+            "collectCycle": 480}]))
         return self
+
+    def _income(self, r: Any) -> Reply:
+        """"Get income" (``incomeType`` position_funding, signed: positive = received): one
+        payment just after ``startTime`` while a short is held, the shape of WEEX's docs."""
+        start = int(r.params.get("startTime") or _now_ms())
+        items = [] if self.position_btc <= 1e-12 else [{
+            "billId": str(793_622_764_958_253_481 + start % 1000), "asset": "USDT",
+            "symbol": "BTCUSDT", "income": "0.50000000", "incomeType": "position_funding",
+            "balance": "100000.5", "fillFee": "0", "time": str(start + 1),
+            "transferReason": "UNKNOWN_TRANSFER_REASON"}]
+        return 200, {"hasNextPage": False, "nextKey": None, "items": items}
 
     def _cancel(self, r: Any) -> Reply:
         oid = r.params.get("orderId")

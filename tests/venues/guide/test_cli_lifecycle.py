@@ -4,7 +4,7 @@
 check) → ``hedge close --live``, each a separate process with its journal, the real ccxt
 object of the exchange inside, ALTHEDGE_CCXT_GATEWAY sending every request to the local
 fake of that exchange (tests/venues/guide/conftest.py), credentials from the environment
-only. BingX and Hyperliquid run end to end; MEXC refuses before anything is sent, then
+only. BingX, Hyperliquid and WEEX run end to end; MEXC refuses before anything is sent, then
 runs when ALTHEDGE_MEXC_FUTURES_ORDERS=enabled says the account has API futures access.
 """
 
@@ -15,10 +15,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from althedge.exchanges import PROFILES
 
 from .conftest import HL_PRIVATE_KEY, HL_WALLET
 
@@ -41,6 +44,8 @@ max_leverage = 5
 SECRETS = {
     "bingx": {"ALTHEDGE_BINGX_API_KEY": "BXfakeKEY4c2e9a71", "ALTHEDGE_BINGX_SECRET":
               "BXfakeSECRET93b1d0f7e2"},
+    "weex": {"ALTHEDGE_WEEX_API_KEY": "WXfakeKEY5d1e0b3c", "ALTHEDGE_WEEX_SECRET":
+             "WXfakeSECRET7a9f2c4e81", "ALTHEDGE_WEEX_PASSWORD": "WXfakePASS3355"},
     "mexc": {"ALTHEDGE_MEXC_API_KEY": "MXfakeKEY0a7c55e1", "ALTHEDGE_MEXC_SECRET":
              "MXfakeSECRET61d2c9a8b4"},
     "hyperliquid": {"ALTHEDGE_HYPERLIQUID_WALLET_ADDRESS": HL_WALLET,
@@ -104,10 +109,33 @@ def _btc_falls(tmp_path: Path, factor: float) -> str:
     return str(out)
 
 
-CASES = {
-    # venue: its fake (fixture name), the hedge's symbol
-    "bingx": ("fake_bingx", "BTC/USDT:USDT"),
-    "hyperliquid": ("fake_hyperliquid", "BTC/USDC:USDC"),
+def _bingx_sent(server: Any) -> list[str]:
+    """BingX: althedge's id in ``clientOrderID`` of every POST order (one-way account:
+    the leverage was set with ``side=BOTH``)."""
+    (lev,) = {r.params["side"] for r in server.calls("POST", "/openApi/swap/v2/trade/leverage")}
+    assert lev == "BOTH"
+    return [r.params["clientOrderID"] for r in server.calls(
+        "POST", "/openApi/swap/v2/trade/order")]
+
+
+def _hyperliquid_sent(server: Any) -> list[str]:
+    """Hyperliquid: the hex ``cloid`` of every signed order action."""
+    return [o["c"] for r in server.calls("POST", "/exchange")
+            for o in json.loads(r.raw)["action"].get("orders", [])]
+
+
+def _weex_sent(server: Any) -> list[str]:
+    """WEEX: ``newClientOrderId`` of every POST order; quantities in BTC."""
+    return [json.loads(r.raw)["newClientOrderId"] for r in server.calls("POST", "/capi/v3/order")]
+
+
+CASES: dict[str, tuple[str, str, Callable[[Any], float], Callable[[Any], list[str]]]] = {
+    # venue: its fake (fixture), the hedge's symbol, the fake's signed position in coin,
+    # the client ids the exchange received (in its own format)
+    "bingx": ("fake_bingx", "BTC/USDT:USDT", lambda f: f.position_amt, _bingx_sent),
+    "hyperliquid": ("fake_hyperliquid", "BTC/USDC:USDC", lambda f: f.position_szi,
+                    _hyperliquid_sent),
+    "weex": ("fake_weex", "BTC/USDT:USDT", lambda f: -f.position_btc, _weex_sent),
 }
 
 
@@ -115,8 +143,8 @@ CASES = {
 def test_open_status_rebalance_monitor_close(
     venue: str, tmp_path: Path, request: pytest.FixtureRequest, local_server: Any
 ) -> None:
-    fake = request.getfixturevalue(CASES[venue][0])
-    symbol = CASES[venue][1]
+    fixture, symbol, held, received = CASES[venue]
+    fake = request.getfixturevalue(fixture)
     home = tmp_path / "home"
     pf = tmp_path / "portfolio.toml"
     pf.write_text(PORTFOLIO.format(exchange=venue, max_contracts=1000))
@@ -129,9 +157,7 @@ def test_open_status_rebalance_monitor_close(
 
     dry = step("hedge", "open", str(pf), "--venue", venue, "--order-type", "market", "--json")
     assert dry["dry_run"] is True and dry["executed"] == []
-    assert not local_server.calls("POST", "/exchange") and not [
-        r for r in local_server.requests if r.path.endswith("/trade/order")
-        and r.method == "POST"]
+    assert received(local_server) == []  # a dry run sends nothing
     (order,) = dry["orders"]
     assert order["symbol"] == symbol and order["side"] == "sell" and order["contracts"] > 0
 
@@ -140,8 +166,7 @@ def test_open_status_rebalance_monitor_close(
     assert opened["executed"][-1]["status"] == "filled"
     contracts = opened["current_contracts"]
     assert contracts == pytest.approx(order["contracts"])
-    held = fake.position_amt if venue == "bingx" else fake.position_szi
-    assert held == pytest.approx(-contracts)  # the exchange holds the short, in coin
+    assert held(fake) == pytest.approx(-contracts)  # the exchange holds the short, in coin
 
     st = step("hedge", "status", "--json")
     assert st["open"] is True and st["reconciliation"]["ok"] is True
@@ -169,27 +194,15 @@ def test_open_status_rebalance_monitor_close(
     (buy,) = close["orders"]
     assert buy["side"] == "buy" and buy["reduce_only"] is True
     assert buy["contracts"] == pytest.approx(left)
-    held = fake.position_amt if venue == "bingx" else fake.position_szi
-    assert held == pytest.approx(0.0, abs=1e-9)
+    assert held(fake) == pytest.approx(0.0, abs=1e-9)
     assert close["fees_paid_usd"] > 0
 
     orders = _journal_orders(home)
     assert [o[1] for o in orders] == ["sell", "buy", "buy"]
     assert {o[3] for o in orders} == {"filled"}
-    if venue == "bingx":  # every order carried althedge's id in BingX's clientOrderID
-        sent = [r.params["clientOrderID"] for r in local_server.calls(
-            "POST", "/openApi/swap/v2/trade/order")]
-        (lev,) = {r.params["side"] for r in local_server.calls(
-            "POST", "/openApi/swap/v2/trade/leverage")}
-        assert lev == "BOTH"  # one-way account
-    else:  # Hyperliquid: the hex cloid of each intent
-        from althedge.exchanges.hyperliquid import cloid
-
-        sent = [o["c"] for r in local_server.calls("POST", "/exchange")
-                for o in json.loads(r.raw)["action"].get("orders", [])]
-        assert sent == [cloid(o[0]) for o in orders]
-        sent = [o[0] for o in orders]
-    assert sent == [o[0] for o in orders]  # each intent sent exactly once
+    # each intent sent exactly once, with althedge's id in the exchange's own format
+    fmt = PROFILES[venue].client_id_format or (lambda cid: cid)
+    assert received(local_server) == [fmt(o[0]) for o in orders]
     _secrets_absent(venue, home, outputs)
 
 
