@@ -1,324 +1,63 @@
-"""A local HTTP server on 127.0.0.1 that real ccxt exchange objects talk to.
+"""The venues layer's fixtures: a local HTTP server on 127.0.0.1 that real ccxt exchange
+objects talk to, and the offline Binance USDⓈ-M model on it.
 
 Tests build a ccxt instance, point every ``urls['api']`` entry at this server
 (``point_at``) and script the answers. Every request is recorded (method, path,
-query/body params, headers) so tests can assert what ccxt built and signed.
+query/body params, headers) so tests can assert what ccxt built and signed. The server
+and the Binance model are ``tests/fixtures/binance_usdm.py`` — the same code the CLI
+tests run real ``althedge`` processes against (``ALTHEDGE_CCXT_GATEWAY``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import itertools
-import json
-import re
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import importlib.util
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt_venue"
 
-
-def fixture_json(name: str) -> Any:
-    """A JSON fixture from tests/fixtures/ccxt_venue."""
-    return json.loads((FIXTURES / name).read_text())
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str]
-    raw: str
-
-
-Reply = tuple[int, Any]
-Handler = Callable[[Recorded], Reply]
-
-
-@dataclass
-class LocalServer:
-    base: str
-    routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
-    requests: list[Recorded] = field(default_factory=list)
-    delays: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-
-    def route(self, method: str, path: str, handler: Handler | Reply) -> None:
-        if callable(handler):
-            self.routes[(method, path)] = handler
-        else:
-            reply = handler
-            self.routes[(method, path)] = lambda _r: reply
-
-    def delay_next(self, method: str, path: str, seconds: float) -> None:
-        """Answer the next matching request only after ``seconds`` (to trigger a timeout)."""
-        self.delays.setdefault((method, path), []).append(seconds)
-
-    def calls(self, method: str, path: str) -> list[Recorded]:
-        return [r for r in self.requests if r.method == method and r.path == path]
-
-    def all_text(self) -> str:
-        return "\n".join(
-            f"{r.method} {r.path} {r.params} {r.headers} {r.raw}" for r in self.requests
+def _load_model() -> Any:
+    """tests/fixtures/binance_usdm.py via the root conftest's loader (loaded by path: a
+    test module that loads this conftest by path finds the same module object)."""
+    name = "althedge_tests_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parents[1] / "conftest.py"
         )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name].binance_usdm()
 
 
-def point_at(exchange: Any, base: str) -> Any:
-    """Rewrite every API url of a ccxt ``exchange`` to ``base`` (scheme+host replaced)."""
-
-    def rewrite(v: Any) -> Any:
-        if isinstance(v, str):
-            return re.sub(r"^https?://[^/]+", base, v.replace("{hostname}", "x"))
-        if isinstance(v, dict):
-            return {k: rewrite(x) for k, x in v.items()}
-        return v
-
-    exchange.urls["api"] = rewrite(exchange.urls["api"])
-    return exchange
+_model = _load_model()
+FIXTURES = _model.FIXTURES
+fixture_json = _model.fixture_json
+Recorded = _model.Recorded
+Reply = _model.Reply
+Handler = _model.Handler
+LocalServer = _model.LocalServer
+FakeBinance = _model.FakeBinance
+point_at = _model.point_at
+API_KEY = _model.API_KEY
+API_SECRET = _model.API_SECRET
 
 
 @pytest.fixture
-def local_server() -> Iterator[LocalServer]:
-    state: dict[str, LocalServer] = {}
-
-    class _H(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            n = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(n).decode() if n else ""
-            parts = urlsplit(self.path)
-            params = dict(parse_qsl(parts.query))
-            if raw:
-                if raw.lstrip().startswith("{"):
-                    with contextlib.suppress(ValueError):
-                        params.update({k: str(v) for k, v in json.loads(raw).items()})
-                else:
-                    params.update(dict(parse_qsl(raw)))
-            srv = state["srv"]
-            rec = Recorded(self.command, parts.path, params, dict(self.headers.items()), raw)
-            srv.requests.append(rec)
-            key = (self.command, parts.path)
-            handler = srv.routes.get(key)
-            if handler is None:
-                code, body = 404, {"code": -1, "msg": f"no route {key}"}
-            else:
-                code, body = handler(rec)
-            pending = srv.delays.get(key)
-            if pending:
-                time.sleep(pending.pop(0))
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        do_GET = do_POST = do_DELETE = do_PUT = _handle
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    srv = LocalServer(base=f"http://127.0.0.1:{httpd.server_address[1]}")
-    state["srv"] = srv
-    try:
+def local_server() -> Iterator[Any]:
+    with _model.serve() as srv:
         yield srv
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-# ---------------------------------------------------------------------------
-# A stateful stand-in for the Binance USDⓈ-M REST endpoints ccxt calls. Answers are
-# built from the recorded/hand-written shapes in tests/fixtures/ccxt_venue; orders
-# are kept by client id, so a re-sent order with the same id is visible.
-# ---------------------------------------------------------------------------
-
-
-def _error(code: int, msg: str, http: int = 400) -> Reply:
-    return http, {"code": code, "msg": msg}
-
-
-@dataclass
-class FakeBinance:
-    server: LocalServer
-    fill_on_create: float = 0.0  # fraction of the quantity filled when the order arrives
-    fill_per_poll: float = 0.0  # extra fraction filled on every GET /fapi/v1/order
-    fill_price: float = 88_000.0
-    reject_create: Reply | None = None
-    margin_type: str = "CROSSED"
-    positions: list[dict[str, Any]] = field(default_factory=list)
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    trades: list[dict[str, Any]] = field(default_factory=list)
-    taker_fee: float = 0.0005
-    #: hedge (dual-side) position mode: GET /fapi/v1/positionSide/dual
-    dual_side: bool = False
-    #: the account's forced orders (GET /fapi/v1/forceOrders, "User's Force Orders")
-    force_orders: list[dict[str, Any]] = field(default_factory=list)
-    _ids: Any = field(default_factory=lambda: itertools.count(8_389_765_000))
-
-    def install(self) -> FakeBinance:
-        s = self.server
-        s.route(
-            "GET", "/fapi/v1/exchangeInfo", (200, fixture_json("binanceusdm_exchangeInfo.json"))
-        )
-        s.route(
-            "GET", "/fapi/v1/premiumIndex", (200, fixture_json("binanceusdm_premiumIndex.json"))
-        )
-        s.route(
-            "GET",
-            "/fapi/v1/leverageBracket",
-            (200, fixture_json("binanceusdm_leverageBracket.json")),
-        )
-        s.route("GET", "/fapi/v3/positionRisk", lambda r: (200, self.positions))
-        s.route("POST", "/fapi/v1/marginType", self._margin_type)
-        s.route("GET", "/fapi/v1/forceOrders", lambda r: (200, self.force_orders))
-        s.route(
-            "GET",
-            "/fapi/v1/positionSide/dual",
-            lambda r: (200, {"dualSidePosition": self.dual_side}),
-        )
-        s.route(
-            "GET",
-            "/fapi/v1/userTrades",
-            lambda r: (
-                200,
-                [t for t in self.trades if str(t["orderId"]) == r.params.get("orderId")],
-            ),
-        )
-        s.route("GET", "/fapi/v1/income", (200, fixture_json("binanceusdm_income_funding.json")))
-        s.route(
-            "POST",
-            "/fapi/v1/leverage",
-            lambda r: (
-                200,
-                {
-                    "leverage": int(r.params["leverage"]),
-                    "maxNotionalValue": "1000000",
-                    "symbol": r.params["symbol"],
-                },
-            ),
-        )
-        s.route("POST", "/fapi/v1/order", self._create)
-        s.route("GET", "/fapi/v1/order", self._get)
-        s.route("DELETE", "/fapi/v1/order", self._cancel)
-        s.route(
-            "GET",
-            "/fapi/v1/openOrders",
-            lambda r: (
-                200,
-                [o for o in self.orders.values() if o["status"] in ("NEW", "PARTIALLY_FILLED")],
-            ),
-        )
-        return self
-
-    def _margin_type(self, r: Recorded) -> Reply:
-        if r.params.get("marginType") == self.margin_type:
-            return _error(-4046, "No need to change margin type.")
-        self.margin_type = r.params["marginType"]
-        return 200, {"code": 200, "msg": "success"}
-
-    def _fill(self, o: dict[str, Any], fraction: float) -> None:
-        qty = float(o["origQty"])
-        before = float(o["executedQty"])
-        done = min(before + round(qty * fraction, 3), qty)
-        if done > before:
-            px = self.fill_price if o["type"] == "MARKET" else float(o["price"])
-            q = done - before
-            # shape of GET /fapi/v1/userTrades ("Account Trade List")
-            self.trades.append(
-                {
-                    "buyer": o["side"] == "BUY",
-                    "commission": f"{q * px * self.taker_fee:.8f}",
-                    "commissionAsset": "USDT",
-                    "id": 698_759 + len(self.trades),
-                    "maker": False,
-                    "orderId": o["orderId"],
-                    "price": f"{px:.2f}",
-                    "qty": f"{q:.3f}",
-                    "quoteQty": f"{q * px:.8f}",
-                    "realizedPnl": "0",
-                    "side": o["side"],
-                    "positionSide": "BOTH",
-                    "symbol": o["symbol"],
-                    "time": 1_764_072_000_000 + len(self.trades),
-                }
-            )
-        o["executedQty"] = f"{done:.3f}"
-        if done > 0:
-            price = self.fill_price if o["type"] == "MARKET" else float(o["price"])
-            o["avgPrice"] = f"{price:.2f}"
-            o["cumQuote"] = f"{done * price:.2f}"
-        o["status"] = "FILLED" if done >= qty - 1e-12 else ("PARTIALLY_FILLED" if done else "NEW")
-
-    def _create(self, r: Recorded) -> Reply:
-        if self.reject_create is not None:
-            return self.reject_create
-        cid = r.params["newClientOrderId"]
-        if cid in self.orders and self.orders[cid]["status"] in ("NEW", "PARTIALLY_FILLED"):
-            return _error(-4116, "ClientOrderId is duplicated.")
-        o = copy.deepcopy(fixture_json("binanceusdm_order_new.json"))
-        o.pop("_comment", None)
-        o.update(
-            orderId=next(self._ids),
-            clientOrderId=cid,
-            symbol=r.params["symbol"],
-            side=r.params["side"],
-            type=r.params["type"],
-            origType=r.params["type"],
-            origQty=r.params["quantity"],
-            price=r.params.get("price", "0"),
-            reduceOnly=r.params.get("reduceOnly") == "true",
-            timeInForce=r.params.get("timeInForce", "GTC"),
-        )
-        self.orders[cid] = o
-        self._fill(o, 1.0 if r.params["type"] == "MARKET" else self.fill_on_create)
-        return 200, o
-
-    def _find(self, r: Recorded) -> dict[str, Any] | None:
-        cid = r.params.get("origClientOrderId")
-        if cid is not None:
-            return self.orders.get(cid)
-        oid = r.params.get("orderId")
-        return next((o for o in self.orders.values() if str(o["orderId"]) == oid), None)
-
-    def _get(self, r: Recorded) -> Reply:
-        o = self._find(r)
-        if o is None:
-            return _error(-2013, "Order does not exist.")
-        if self.fill_per_poll and o["status"] in ("NEW", "PARTIALLY_FILLED"):
-            self._fill(o, self.fill_per_poll)
-        return 200, o
-
-    def _cancel(self, r: Recorded) -> Reply:
-        o = self._find(r)
-        if o is None or o["status"] not in ("NEW", "PARTIALLY_FILLED"):
-            return _error(-2011, "Unknown order sent.")
-        o["status"] = "CANCELED"
-        return 200, o
 
 
 @pytest.fixture
-def fake_binance(local_server: LocalServer) -> FakeBinance:
-    return FakeBinance(local_server).install()
-
-
-#: Fake credentials: long enough to be recognisable if they ever leak into output.
-API_KEY = "AKtestKEY0123456789abcdefghijklmnopqrstuvwxyzKEY"
-API_SECRET = "SKtestSECRET9876543210zyxwvutsrqponmlkjihgfedSEC"
+def fake_binance(local_server: Any) -> Any:
+    """The Binance USDⓈ-M model, with the recorded FUNDING_FEE rows in its income ledger
+    (its clock starts an hour after the second of them)."""
+    return FakeBinance(local_server, start_ms=1_764_090_000_000).install(seed_income=True)
 
 
 @pytest.fixture
