@@ -208,7 +208,7 @@ def fake_hyperliquid(local_server: Any, load_fixture: Any) -> FakeHyperliquid:
     return FakeHyperliquid(local_server, load_fixture).install()
 
 
-#: the shared helper of tests/fixtures/binance_usdm.py (loaded by tests/venues/conftest.py,
+#: the shared helper of tests/fixtures/binance_usdm.py (loaded by tests/conftest.py,
 #: which pytest imports before this one)
 point_at = sys.modules["althedge_tests_binance_usdm"].point_at
 
