@@ -94,10 +94,12 @@ def local_server() -> Iterator[Any]:
 @pytest.fixture
 def fake_binance(local_server: Any) -> Any:
     """The Binance USDⓈ-M model for in-process tests, with the recorded FUNDING_FEE rows in
-    its income ledger (its clock starts an hour after the second of them)."""
-    return _binance.FakeBinance(local_server, start_ms=1_764_090_000_000).install(
-        seed_income=True
-    )
+    its income ledger (its clock starts an hour after the second of them). It serves no
+    server time: the venue's clock is then ccxt's, which a test may set
+    (``binance_venue.exchange.milliseconds``)."""
+    return _binance.FakeBinance(
+        local_server, start_ms=1_764_090_000_000, serve_time=False
+    ).install(seed_income=True)
 
 
 @pytest.fixture

@@ -184,3 +184,38 @@ def test_outcome_unknown_leaves_the_intent_open_and_the_next_command_settles_it(
         assert row.status == "filled" and row.filled == pytest.approx(float(order["executedQty"]))
         assert st.reconciliation.ok
     assert len(srv.calls("POST", "/fapi/v1/order")) == 1
+
+
+def test_transfers_into_the_futures_wallet_are_journaled_once_for_the_hedge(
+    tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any,
+    load_fixture: Any,
+) -> None:
+    """Binance USDⓈ-M income TRANSFER rows after the hedge opened become its deposits
+    (once, however many commands run); a transfer before the open is another hedge's."""
+    source = open_source(shared_data / "daily")
+    cfg = parse_portfolio(PORTFOLIO)
+    t0 = 1_764_072_000_000
+    clock = {"now": t0}
+    binance_venue.exchange.milliseconds = lambda: clock["now"]
+    funding = load_fixture("binanceusdm_income_funding.json")
+    transfers = [
+        {"symbol": "", "incomeType": "TRANSFER", "income": "900", "asset": "USDT",
+         "info": "TRANSFER", "time": t0 - 3_600_000, "tranId": 1, "tradeId": ""},
+        {"symbol": "", "incomeType": "TRANSFER", "income": "250", "asset": "USDT",
+         "info": "TRANSFER", "time": t0 + 3_600_000, "tranId": 2, "tradeId": ""},
+    ]
+
+    def income(r: Any) -> Any:
+        rows = transfers if r.params.get("incomeType") == "TRANSFER" else funding
+        lo, hi = int(r.params.get("startTime", 0)), int(r.params.get("endTime", 10**15))
+        return 200, [x for x in rows if lo <= int(x["time"]) <= hi]
+
+    fake_binance.server.route("GET", "/fapi/v1/income", income)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        live = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+        clock["now"] = t0 + 2 * 3_600_000
+        hedge_status(j, binance_venue, source, as_of=AS_OF)
+        hedge_status(j, binance_venue, source, as_of=AS_OF)
+        (dep,) = j.deposits(live.hedge_id)
+        assert (dep["currency"], dep["amount"], dep["price_usd"]) == ("USDT", 250.0, 1.0)
+        assert dep["at"].startswith("2025-11-25T13:00:00")

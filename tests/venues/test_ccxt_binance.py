@@ -491,3 +491,51 @@ def test_fractional_leverage_is_sent_whole_and_said(
     assert binance_venue.notices == [
         "leverage 2.5 rounded down to 2 (Binance USDⓈ-M futures takes whole numbers)"
     ]
+
+
+# ------------------------------------------------------------------ account (issue 9)
+def _futures_asset(asset: str, wallet: str, upnl: str = "0") -> dict[str, Any]:
+    """One ``assets`` row of GET /fapi/v3/account and /dapi/v1/account (Binance
+    "Account Information"): ``marginBalance`` = wallet + unrealised PnL (ccxt's total)."""
+    margin = f"{float(wallet) + float(upnl):.8f}"
+    return {"asset": asset, "walletBalance": wallet, "unrealizedProfit": upnl,
+            "marginBalance": margin, "maintMargin": "0", "initialMargin": "0",
+            "positionInitialMargin": "0", "openOrderInitialMargin": "0",
+            "crossWalletBalance": wallet, "crossUnPnl": upnl, "availableBalance": wallet,
+            "maxWithdrawAmount": wallet, "updateTime": 1_764_072_000_000}
+
+
+def _transfer(t_ms: int, income: str, asset: str = "USDT") -> dict[str, Any]:
+    """GET /fapi/v1/income?incomeType=TRANSFER (Binance "Get Income History"): a transfer
+    into (+) or out of (−) the futures wallet."""
+    return {"symbol": "", "incomeType": "TRANSFER", "income": income, "asset": asset,
+            "info": "TRANSFER", "time": t_ms, "tranId": t_ms // 1000, "tradeId": ""}
+
+
+def test_balance_equity_and_deposits_of_the_usdm_wallet(
+    binance_venue: Any, fake_binance: Any
+) -> None:
+    """Balance = marginBalance (wallet + PnL); deposits are the TRANSFER income rows
+    since the leg opened, read in 7-day windows (Binance answers 7 days per request)."""
+    srv = fake_binance.server
+    day = 86_400_000
+    opened = 1_763_000_000_000
+    srv.route("GET", "/fapi/v3/account", (200, {"assets": [
+        _futures_asset("USDT", "1200.5", "-20.5"), _futures_asset("USDC", "100")],
+        "positions": []}))
+    rows = [_transfer(opened - day, "5000"), _transfer(opened + 2 * day, "300"),
+            _transfer(opened + 12 * day, "-50")]
+
+    def income(r: Any) -> Any:
+        lo, hi = int(r.params["startTime"]), int(r.params["endTime"])
+        assert r.params["incomeType"] == "TRANSFER" and hi - lo < 7 * day
+        return 200, [x for x in rows if lo <= x["time"] <= hi]
+
+    srv.route("GET", "/fapi/v1/income", income)
+    binance_venue.exchange.milliseconds = lambda: opened + 15 * day
+    assert binance_venue.balance("USDT") == pytest.approx(1180.0)
+    assert binance_venue.equity_usd() == pytest.approx(1280.0)
+    deps = binance_venue.deposits_since(opened, ["USDT"])
+    assert [(d.amount, d.currency) for d in deps] == [(300.0, "USDT"), (-50.0, "USDT")]
+    assert len(srv.calls("GET", "/fapi/v1/income")) == 3
+    assert binance_venue.deposits_note == ""

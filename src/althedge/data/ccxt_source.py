@@ -569,6 +569,18 @@ class CcxtPriceSource:
         """Cached funding events of a perpetual, fetching only newer ones."""
         lo, hi = to_timestamp(start, "start"), to_timestamp(end, "end")
         cached = self.cache.read(self.exchange_id, symbol, "funding")
+        stale = None if cached is None else self.cache.stale_reason(
+            self.exchange_id, "funding", cached)
+        if stale is not None:
+            path = self.cache.path(self.exchange_id, symbol, "funding")
+            if self.offline:
+                raise DataError(
+                    f"cache: {path} holds {stale}; run `althedge data fetch --exchange "
+                    f"{self.exchange_id} --symbols {symbol}` with a network (it is fetched again) "
+                    "or delete the file"
+                )
+            self.cache.remove(self.exchange_id, symbol, "funding")
+            cached = None
         if self.offline:
             return slice_time(cached, start, end) if cached is not None else _funding_frame(
                 [], [], [])

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from althedge.core.currencies import USD_LIKE
 from althedge.core.instruments import ContractType, Instrument, MarginTier, get_instrument
 from althedge.errors import UnknownInstrumentError
 from althedge.exchanges.registry import PROFILES, family_of
@@ -41,9 +42,6 @@ __all__ = [
     "min_notional",
     "tiers_from_ccxt",
 ]
-
-#: currencies valued at 1 USD (docs/domain.md: USDT/USDC are treated as USD)
-USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "USDE"})
 
 TICK_SIZE = 4  # ccxt.TICK_SIZE
 DECIMAL_PLACES = 2  # ccxt.DECIMAL_PLACES

@@ -11,15 +11,17 @@ in :mod:`althedge.core.instruments` and its tests (docs/venues.md, "Adding an ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
     "ClientIdUniqueness",
+    "DepositsFn",
     "ExchangeProfile",
     "FeeSchedule",
     "FundingRules",
+    "LiquidationsFn",
     "LookupFn",
     "PositionModeRules",
     "TestEnvironment",
@@ -39,6 +41,14 @@ TestEnvironment = Literal["sandbox", "demo"] | None
 #: error when the exchange did not answer (timeout, 429, unavailable): the caller
 #: must then treat the outcome as unknown, never as "not found".
 LookupFn = Callable[[Any, Mapping[str, Any], str], list[dict[str, Any]]]
+
+#: ``deposits(exchange, currencies, start_ms, end_ms)`` → collateral moved into (+) or out
+#: of (−) the futures account in one window, each ``{"id", "timestamp", "currency",
+#: "amount", "kind"}``
+DepositsFn = Callable[[Any, Sequence[str], int, int], list[dict[str, Any]]]
+
+#: ``liquidations(exchange, market, since_ms, until_ms)`` → liquidation executions
+LiquidationsFn = Callable[[Any, Mapping[str, Any], int | None, int], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,29 @@ class ExchangeProfile:
     trades_order_param: str | None = None
     #: ccxt's position ``collateral`` already includes unrealised PnL (Binance, Bybit, OKX)
     collateral_includes_pnl: bool = False
+    #: ``balance_requests(exchange)`` → the ``fetch_balance`` params of every wallet that
+    #: holds futures collateral, each wallet once (Bybit unified 1.0: UNIFIED for USDT and
+    #: CONTRACT for inverse coins; Deribit: every currency's summary); None = one call
+    balance_requests: Callable[[Any], list[dict[str, Any]]] | None = None
+    #: ``liquidations(exchange, market, since_ms, until_ms)`` → the account's liquidation
+    #: executions on the market, each ``{"id", "timestamp", "side", "contracts" (exchange
+    #: units), "price", "fee" (paid), "fee_currency"}``, where ccxt has no (usable)
+    #: ``fetch_my_liquidations``: OKX liquidation orders, Deribit trades flagged
+    #: ``liquidation``. None: ccxt ``fetch_my_liquidations`` (if the exchange has it)
+    liquidations: LiquidationsFn | None = None
+    #: ``account_margin(exchange, market)`` → the ACCOUNT's margin backing a cross-margined
+    #: position on the market: ``{"maintenance_margin", "margin_balance"}`` (one currency,
+    #: or USD totals under cross-collateral) and optionally ``"liquidation_ratio"``
+    #: (liquidation price ÷ mark). Deribit (cross per currency, or portfolio margin).
+    #: None: the position's own figures are used
+    account_margin: Callable[[Any, Mapping[str, Any]], dict[str, float] | None] | None = None
+    #: the account's deposits and transfers into the futures wallet (one window of at
+    #: most ``deposits_window_days``; None = any length); None: the exchange offers no
+    #: such history through ccxt — reported as NOT AVAILABLE, never as zero
+    deposits: DepositsFn | None = None
+    deposits_window_days: int | None = None
+    #: where the deposits come from, in words (docs/venues.md and the status note)
+    deposits_source: str = ""
     #: whether althedge trades here (False: a market-data-only id such as spot ``binance``)
     tradable: bool = True
     #: althedge's client id → the exchange's format (Hyperliquid: ``0x`` + 32 hex digits);
