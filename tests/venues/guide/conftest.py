@@ -11,25 +11,15 @@ margin mode and leverage, amounts in the exchange's own units.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import itertools
 import json
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-# the local server's ``point_at`` (tests/venues/conftest.py), one piece for every venue
-_spec = importlib.util.spec_from_file_location(
-    "venues_local_server", Path(__file__).resolve().parents[1] / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_local = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(_local)
-point_at = _local.point_at
 
 #: a throw-away test key (never a real wallet) and the address it signs for
 HL_PRIVATE_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
@@ -216,6 +206,11 @@ class FakeHyperliquid:
 @pytest.fixture
 def fake_hyperliquid(local_server: Any, load_fixture: Any) -> FakeHyperliquid:
     return FakeHyperliquid(local_server, load_fixture).install()
+
+
+#: the shared helper of tests/fixtures/binance_usdm.py (loaded by tests/conftest.py,
+#: which pytest imports before this one)
+point_at = sys.modules["althedge_tests_binance_usdm"].point_at
 
 
 def local_exchange(name: str, server: Any, **config: Any) -> Any:
