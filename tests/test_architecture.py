@@ -117,6 +117,27 @@ def test_ccxt_market_translation_lives_only_in_exchanges() -> None:
                 assert "althedge.exchanges" in text, (name, d)
 
 
+def test_one_usd_like_set() -> None:
+    """The currencies valued at 1 USD are defined once (core/currencies.py, the union of
+    the exchanges', the paper venue's and the accounting's former copies) and imported
+    everywhere else."""
+    import re
+
+    defined = [
+        p.relative_to(SRC).as_posix()
+        for p in PKG.rglob("*.py")
+        if re.search(r"^_?USD_LIKE\s*[:=]", p.read_text("utf-8"), re.M)
+    ]
+    assert defined == ["althedge/core/currencies.py"], defined
+    from althedge.exchanges import USD_LIKE
+    from althedge.services.hedge.money import Money
+    from althedge.venues import paper
+
+    assert {"", "USD", "USDT", "USDC", "BUSD", "FDUSD", "USDE"} <= USD_LIKE
+    assert Money(5.0, "USDe").is_usd  # once missing from the accounting's copy
+    assert paper.USD_LIKE is USD_LIKE
+
+
 def test_exchange_profiles_do_not_load_ccxt() -> None:
     code = (
         "import sys; import althedge.exchanges as e; "

@@ -105,6 +105,13 @@ class JournalError(AlthedgeError):
     exit_code = 6
 
 
+class ReaderGone(Exception):
+    """stdout's reader went away (``althedge … | head``): the command stops silently, exit 141.
+
+    Deliberately not an ``OSError``: click/typer turn a broken pipe into exit 1.
+    """
+
+
 class OutputError(AlthedgeError):
     """A result cannot be written: a report/JSON/CSV path, the data directory or stdout.
 

@@ -160,3 +160,22 @@ def test_help_imports_no_heavy_library(path: tuple[str, ...]) -> None:
                           capture_output=True, text=True, timeout=60)
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report == {"code": 0, "heavy": []}
+
+
+@pytest.mark.parametrize("args", [["calc", "pnl", *BASE_ARGS[("calc", "pnl")]],
+                                  ["calc", "pnl", *BASE_ARGS[("calc", "pnl")], "--json"]])
+def test_a_reader_that_goes_away_ends_the_command_with_exit_141_and_no_message(
+        args: list[str]) -> None:
+    """``althedge … | head -0``: the reader closes the pipe before anything is written. The
+    shell convention (128 + SIGPIPE) is exit 141, with nothing on stderr (rich alone exits 1)."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes a byte
+    try:
+        proc = subprocess.run([sys.executable, "-m", "althedge", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

@@ -1,4 +1,4 @@
-"""On Binance through real ccxt offline (tests/venues/conftest.py's local model):
+"""On Binance through real ccxt offline (tests/fixtures/binance_usdm.py's model):
 
 * a journal restored from an older copy derives the client ids its original already used;
   the exchange answers the lookup with the old order (stamped two days before the new
@@ -16,22 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.services.test_lifecycle_ccxt import (  # the local Binance model's fixtures
-    AS_OF,
-    FAST,
-    PORTFOLIO,
-    binance_venue,
-    fake_binance,
-    local_server,
-)
+from tests.services.test_lifecycle_ccxt import AS_OF, FAST, PORTFOLIO
 
 from althedge.config import parse_portfolio
 from althedge.data import open_source
 from althedge.errors import JournalError
 from althedge.journal import Journal
 from althedge.services.hedge import open_hedge
-
-__all__ = ["binance_venue", "fake_binance", "local_server"]  # pytest fixtures, used by name
 
 TWO_DAYS_MS = 2 * 86_400_000
 
@@ -51,14 +42,15 @@ def test_a_restored_journal_never_adopts_the_old_order(
         return int(time.time() * 1000) - TWO_DAYS_MS
 
     wall_clock = binance_venue.exchange.milliseconds
-    fake_binance.clock_ms = binance_venue.exchange.milliseconds = two_days_ago  # the first open
+    fake_binance.clock = binance_venue.exchange.milliseconds = two_days_ago  # the first open
     with Journal(path) as j:
         old = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
     old_ids = [e["client_order_id"] for e in old.executed]
     assert old_ids[0].startswith("ah" + first_id[:6])  # the planned order names the journal
     sent = len(server.calls("POST", "/fapi/v1/order"))
+    fake_binance.book.clear()  # that hedge was closed since: the venue holds nothing
 
-    fake_binance.clock_ms = binance_venue.exchange.milliseconds = wall_clock  # two days on
+    fake_binance.clock = binance_venue.exchange.milliseconds = wall_clock  # two days on
     shutil.copy(tmp_path / "copy.sqlite", path)  # the copy: same journal id, no hedge
     with Journal(path) as j:
         with pytest.raises(JournalError, match="restored from an older copy"):

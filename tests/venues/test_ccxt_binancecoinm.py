@@ -75,3 +75,32 @@ def test_coinm_inverse_contracts_go_to_dapi(coinm: Any) -> None:
     assert float(call.params["price"]) == pytest.approx(90_000.1)
     assert res.contracts == pytest.approx(12)
     assert res.status == "open"
+
+
+def test_coin_collateral_balance_equity_and_transfers(coinm: Any) -> None:
+    """COIN-M margins BTCUSD_PERP with BTC: the balance is in BTC, equity values it at
+    the mark; transfers of BTC into the COIN-M wallet (GET /dapi/v1/income,
+    incomeType=TRANSFER) are the deposits, in BTC."""
+    venue, srv = coinm
+    opened = 1_763_000_000_000
+    srv.route("GET", "/dapi/v1/account", (200, {"assets": [{
+        "asset": "BTC", "walletBalance": "0.25", "unrealizedProfit": "0.01",
+        "marginBalance": "0.26", "maintMargin": "0", "initialMargin": "0",
+        "positionInitialMargin": "0", "openOrderInitialMargin": "0", "maxWithdrawAmount": "0.25",
+        "crossWalletBalance": "0.25", "crossUnPnl": "0.01", "availableBalance": "0.25",
+        "updateTime": 1_764_072_000_000}], "positions": [], "canTrade": True}))
+    srv.route("GET", "/dapi/v1/premiumIndex", (200, [{
+        "symbol": "BTCUSD_PERP", "pair": "BTCUSD", "markPrice": "90000", "indexPrice": "90000",
+        "estimatedSettlePrice": "90000", "lastFundingRate": "0.0001", "interestRate": "0.0001",
+        "nextFundingTime": 1_764_086_400_000, "time": 1_764_072_000_000}]))
+    srv.route("GET", "/dapi/v1/income", (200, [
+        {"symbol": "", "incomeType": "TRANSFER", "income": "0.05", "asset": "BTC",
+         "info": "TRANSFER", "time": opened + 3_600_000, "tranId": 77, "tradeId": ""}]))
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    venue.instrument("BTC/USD:BTC")
+    assert venue.balance("BTC") == pytest.approx(0.26)
+    assert venue.equity_usd() == pytest.approx(0.26 * 90_000)
+    (dep,) = venue.deposits_since(opened, ["BTC"])
+    assert (dep.currency, dep.amount, dep.kind) == ("BTC", 0.05, "transfer")
+    (call,) = srv.calls("GET", "/dapi/v1/income")
+    assert call.params["incomeType"] == "TRANSFER" and call.params["startTime"] == str(opened)

@@ -64,6 +64,8 @@ def bybit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> An
         o.update(
             orderId=f"bybit-{next(ids)}",
             orderLinkId=link,
+            symbol=r.params["symbol"],
+            positionIdx=int(r.params.get("positionIdx", 0)),
             side=r.params["side"],
             qty=r.params["qty"],
             price=r.params.get("price", "0"),
@@ -267,3 +269,218 @@ def test_classic_account_sets_the_margin_mode_per_symbol(bybit: Any) -> None:
     assert body["tradeMode"] == 0 and body["symbol"] == "BTCUSDT"
     assert body["buyLeverage"] == body["sellLeverage"] == "3"
     assert srv.calls("POST", "/v5/account/set-margin-mode") == []
+
+
+# ----------------------------------------------------------- inverse, account types
+INVERSE = "BTC/USD:BTC"
+
+
+def _inverse_market(srv: Any, *, hedge_mode: bool = False) -> None:
+    """BTCUSD (coin-margined, settle BTC, qty in USD contracts of 1 USD): its ticker and
+    its position rows (V5 "Get Position Info": positionIdx 1/2 rows in hedge mode)."""
+    srv.route("GET", "/v5/market/tickers", _ok({"category": "inverse", "list": [
+        {"symbol": "BTCUSD", "markPrice": "90000", "lastPrice": "90000", "indexPrice": "90000"}
+    ]}))
+    idx = (1, 2) if hedge_mode else (0,)
+    rows = [{"symbol": "BTCUSD", "positionIdx": i, "size": "0", "side": ""} for i in idx]
+    srv.route("GET", "/v5/position/list", _ok({"category": "inverse", "list": rows}))
+
+
+@pytest.mark.parametrize("hedge_mode", [False, True], ids=["one-way", "hedge-mode"])
+def test_inverse_open_and_reduce_only_close_in_usd_contracts(bybit: Any, hedge_mode: bool) -> None:
+    """BTCUSD is counted in USD contracts (1 USD each): 1 500 contracts go out as qty
+    "1500", category inverse; the close is reduce-only; in hedge mode both carry
+    positionIdx 2 (the sell side), in one-way mode positionIdx 0 or none."""
+    venue, srv, _, _ = bybit
+    _inverse_market(srv, hedge_mode=hedge_mode)
+    inst = venue.instrument(INVERSE)
+    assert inst.contract_type.value == "inverse" and inst.settle == "BTC"
+    assert inst.contract_size == pytest.approx(1.0)
+    venue.place_order(OrderRequest(INVERSE, "sell", 1500, "market", "ahbybitinv0"))
+    venue.place_order(OrderRequest(INVERSE, "buy", 1500, "market", "ahbybitinv1",
+                                   reduce_only=True))
+    opened, closed = (json.loads(c.raw) for c in srv.calls("POST", "/v5/order/create"))
+    for body in (opened, closed):
+        assert body["category"] == "inverse" and body["symbol"] == "BTCUSD"
+        assert body["qty"] == "1500"
+        assert int(body.get("positionIdx", 0)) == (2 if hedge_mode else 0)
+    assert opened["side"] == "Sell" and "reduceOnly" not in opened
+    assert closed["side"] == "Buy" and closed["reduceOnly"] is True
+
+
+@pytest.mark.parametrize("symbol", [SYMBOL, INVERSE], ids=["linear", "inverse"])
+def test_unified_account_refuses_a_margin_mode_change_on_either_contract(
+    bybit: Any, symbol: str
+) -> None:
+    """Unified: the margin mode is the ACCOUNT's (one for linear and inverse alike):
+    a different one is refused; nothing per symbol is sent."""
+    from althedge.errors import AccountSettingError
+
+    venue, srv, _, _ = bybit
+    _inverse_market(srv)
+    _account(srv, 6, "REGULAR_MARGIN")
+    with pytest.raises(AccountSettingError, match="cross margin for EVERY position"):
+        venue.set_leverage(symbol, 2, "isolated")
+    assert srv.calls("POST", "/v5/account/set-margin-mode") == []
+    assert srv.calls("POST", "/v5/position/switch-isolated") == []
+    venue.set_leverage(symbol, 2, "cross")  # already the account's: leverage only
+    (lev,) = srv.calls("POST", "/v5/position/set-leverage")
+    assert json.loads(lev.raw)["category"] == ("inverse" if symbol == INVERSE else "linear")
+
+
+def test_classic_account_switches_the_inverse_symbol_only(bybit: Any) -> None:
+    """Classic account: isolated/cross per symbol, category inverse for BTCUSD."""
+    venue, srv, _, _ = bybit
+    _inverse_market(srv)
+    _account(srv, 1, "")
+    srv.route("GET", "/v5/user/query-api", _ok({"unified": 0, "uta": 0, "readOnly": 0}))
+    venue.set_leverage(INVERSE, 2, "isolated")
+    (switch,) = srv.calls("POST", "/v5/position/switch-isolated")
+    body = json.loads(switch.raw)
+    assert body["category"] == "inverse" and body["symbol"] == "BTCUSD"
+    assert body["tradeMode"] == 1
+    assert srv.calls("POST", "/v5/account/set-margin-mode") == []
+
+
+def _wallet(account_type: str, coins: dict[str, str]) -> dict[str, Any]:
+    """Bybit V5 "Get Wallet Balance" (GET /v5/account/wallet-balance): one account's coins;
+    ``walletBalance`` is the coin's own balance (ccxt's total)."""
+    return {"accountType": account_type, "totalEquity": "", "totalWalletBalance": "",
+            "coin": [{"coin": c, "walletBalance": b, "equity": b, "unrealisedPnl": "0",
+                      "availableToWithdraw": b, "borrowAmount": "0", "accruedInterest": "0",
+                      "totalPositionIM": "0", "totalOrderIM": "0", "locked": "0"}
+                     for c, b in coins.items()]}
+
+
+@pytest.mark.parametrize(
+    ("status", "uta", "wallets"),
+    [
+        # classic: linear and inverse collateral both in the CONTRACT account
+        (1, 0, {"CONTRACT": {"BTC": "0.5", "USDT": "1000"}}),
+        # unified 1.0 (status 3/4): USDT in UNIFIED, inverse coins still in CONTRACT
+        (4, 1, {"UNIFIED": {"USDT": "1000"}, "CONTRACT": {"BTC": "0.5"}}),
+        # unified 2.0 (status 5/6): everything in UNIFIED
+        (6, 1, {"UNIFIED": {"BTC": "0.5", "USDT": "1000"}}),
+    ],
+    ids=["classic", "unified-1.0", "unified-2.0"],
+)
+def test_balances_in_btc_for_inverse_from_the_right_wallet(
+    bybit: Any, status: int, uta: int, wallets: dict[str, dict[str, str]]
+) -> None:
+    """The BTC that margins BTCUSD is read from the account that holds it, and equity
+    counts every wallet once: 0.5 BTC at 90 000 + 1 000 USDT = 46 000 USD."""
+    venue, srv, _, _ = bybit
+    _inverse_market(srv)
+    _account(srv, status, "REGULAR_MARGIN")
+    srv.route("GET", "/v5/user/query-api", _ok({"unified": 0, "uta": uta, "readOnly": 0}))
+
+    def wallet_balance(r: Any) -> Any:
+        kind = r.params["accountType"]
+        coins = wallets.get(kind)
+        if coins is None:  # Bybit: "accountType only support UNIFIED" and the like
+            return 200, {"retCode": 10001, "retMsg": f"accountType {kind} invalid",
+                         "result": {}, "retExtInfo": {}, "time": 1}
+        return _ok({"list": [_wallet(kind, coins)]})
+
+    srv.route("GET", "/v5/account/wallet-balance", wallet_balance)
+    assert venue.balance("BTC") == pytest.approx(0.5)
+    assert venue.balance("USDT") == pytest.approx(1000.0)
+    assert venue.equity_usd() == pytest.approx(0.5 * 90_000 + 1000.0)
+    asked = {c.params["accountType"] for c in srv.calls("GET", "/v5/account/wallet-balance")}
+    assert asked == set(wallets)
+
+
+def test_liquidations_are_read_since_the_leg_opened_in_7_day_windows(bybit: Any) -> None:
+    """ccxt ``fetch_my_liquidations`` = GET /v5/execution/list?execType=BustTrade, which
+    answers 7 days at most per request: a liquidation 15 days after the leg opened is
+    found; one before the leg (another hedge's) is not imported."""
+    venue, srv, _, _ = bybit
+    day = 86_400_000
+    opened = 1_763_000_000_000
+
+    def bust(t_ms: int, qty: str) -> dict[str, Any]:
+        return {"symbol": "BTCUSDT", "execType": "BustTrade", "execId": f"b{t_ms}",
+                "orderId": f"liq-{t_ms}", "orderLinkId": "", "side": "Buy",
+                "execPrice": "131250", "execQty": qty, "execFee": "0", "feeRate": "0",
+                "execTime": str(t_ms), "category": "linear", "closedSize": qty}
+
+    rows = [bust(opened - day, "0.5"), bust(opened + 15 * day, "0.02")]
+
+    def execution_list(r: Any) -> Any:
+        lo = int(r.params.get("startTime", 0))
+        hi = int(r.params.get("endTime", lo + 7 * day))
+        assert hi - lo <= 7 * day  # Bybit refuses longer windows
+        sel = [x for x in rows if x["execType"] == r.params.get("execType")
+               and lo <= int(x["execTime"]) <= hi]
+        return _ok({"category": "linear", "list": sel, "nextPageCursor": ""})
+
+    srv.route("GET", "/v5/execution/list", execution_list)
+    venue.exchange.milliseconds = lambda: opened + 20 * day
+    (liq,) = venue.fills_for(SYMBOL, since_ms=opened)
+    assert liq.liquidation and liq.side == "buy"
+    assert liq.contracts == pytest.approx(0.02) and liq.price == pytest.approx(131_250.0)
+    assert liq.timestamp_ms == opened + 15 * day
+    assert len(srv.calls("GET", "/v5/execution/list")) == 3
+
+
+def test_deposits_are_transfers_and_deposits_into_the_derivatives_wallets(bybit: Any) -> None:
+    """V5 "Get Internal Transfer Records": FUND → UNIFIED is collateral in, UNIFIED → FUND
+    out, FUND → SPOT neither; V5 "Get Deposit Records": an on-chain deposit credited to
+    UNIFIED (status 3 = success) is in, one to FUND is not. 7-day windows."""
+    venue, srv, _, _ = bybit
+    day = 86_400_000
+    opened = 1_763_000_000_000
+
+    def transfer(t_ms: int, coin: str, amount: str, src: str, dst: str) -> dict[str, Any]:
+        return {"transferId": f"tr{t_ms}", "coin": coin, "amount": amount,
+                "fromAccountType": src, "toAccountType": dst, "timestamp": str(t_ms),
+                "status": "SUCCESS"}
+
+    transfers = [transfer(opened + day, "BTC", "0.1", "FUND", "UNIFIED"),
+                 transfer(opened + 2 * day, "USDT", "500", "FUND", "SPOT"),
+                 transfer(opened + 9 * day, "BTC", "0.02", "UNIFIED", "FUND"),
+                 transfer(opened - day, "BTC", "3", "FUND", "UNIFIED")]  # before the leg
+    chain = [{"id": "d1", "coin": "USDT", "amount": "250", "status": 3, "toAccountType":
+              "UNIFIED", "successAt": str(opened + 3 * day), "txID": "0xa", "chain": "ETH"},
+             {"id": "d2", "coin": "USDT", "amount": "999", "status": 3, "toAccountType":
+              "FUND", "successAt": str(opened + 4 * day), "txID": "0xb", "chain": "ETH"}]
+
+    def window(rows: list[dict[str, Any]], time_key: str, key: str) -> Any:
+        def handler(r: Any) -> Any:
+            lo, hi = int(r.params["startTime"]), int(r.params["endTime"])
+            assert hi - lo < 7 * day
+            return _ok({key: [x for x in rows if lo <= int(x[time_key]) <= hi],
+                        "nextPageCursor": ""})
+        return handler
+
+    srv.route("GET", "/v5/asset/transfer/query-inter-transfer-list",
+              window(transfers, "timestamp", "list"))
+    srv.route("GET", "/v5/asset/deposit/query-record", window(chain, "successAt", "rows"))
+    venue.exchange.milliseconds = lambda: opened + 10 * day
+    deps = venue.deposits_since(opened, ["BTC", "USDT"])
+    assert [(d.currency, d.amount, d.kind) for d in deps] == [
+        ("BTC", 0.1, "transfer"), ("USDT", 250.0, "deposit"), ("BTC", -0.02, "transfer")]
+
+
+def test_inverse_position_is_in_usd_contracts_with_coin_margin(bybit: Any) -> None:
+    """V5 "Get Position Info" (category=inverse): ``size`` in USD contracts, PnL and
+    margins in BTC; a unified account's position is cross (``tradeMode`` 0)."""
+    venue, srv, _, _ = bybit
+    _inverse_market(srv)
+    row = {"symbol": "BTCUSD", "side": "Sell", "size": "1500", "avgPrice": "90000",
+           "positionValue": "0.01666667", "leverage": "2", "markPrice": "88000",
+           "liqPrice": "179000", "positionIM": "0.00833333", "positionMM": "0.00008333",
+           "positionBalance": "0.00833333", "unrealisedPnl": "0.00037879", "tradeMode": 0,
+           "positionIdx": 0, "cumRealisedPnl": "0", "createdTime": "1764072000000",
+           "updatedTime": "1764072000000", "riskId": 1, "autoAddMargin": 0,
+           "positionStatus": "Normal", "takeProfit": "", "stopLoss": "", "trailingStop": "",
+           "sessionAvgPrice": "", "curRealisedPnl": "0", "adlRankIndicator": 2, "isReduceOnly":
+           False, "bustPrice": "", "tpslMode": "Full", "seq": 1}
+    srv.route("GET", "/v5/position/list", _ok({"category": "inverse", "list": [row]}))
+    pos = venue.position(INVERSE)
+    assert pos is not None and pos.side.name == "SHORT"
+    assert pos.contracts == pytest.approx(1500) and pos.settle == "BTC"
+    assert pos.contract_type.value == "inverse"
+    assert pos.unrealised_pnl == pytest.approx(0.00037879)
+    assert pos.liquidation_price == pytest.approx(179_000)
+    assert srv.calls("GET", "/v5/position/list")[-1].params["category"] == "inverse"

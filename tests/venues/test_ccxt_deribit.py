@@ -29,6 +29,22 @@ def _rpc(result: Any) -> tuple[int, Any]:
     return 200, {"jsonrpc": "2.0", "result": result, "usIn": 0, "usOut": 0, "usDiff": 0}
 
 
+def _summary(**kw: Any) -> dict[str, Any]:
+    """private/get_account_summary (Deribit API v2) for BTC: the ACCOUNT's margin in the
+    currency — ``maintenance_margin`` and ``margin_balance`` (equity usable as margin)
+    of every position in it (cross margin is per currency on Deribit)."""
+    row: dict[str, Any] = {
+        "currency": "BTC", "balance": 0.5, "equity": 0.50025, "margin_balance": 0.50025,
+        "initial_margin": 0.0011, "maintenance_margin": 0.00011, "available_funds": 0.499,
+        "total_pl": 0.00025, "futures_pl": 0.00025, "session_upl": 0.00025,
+        "delta_total": -0.0114, "portfolio_margining_enabled": False,
+        "cross_collateral_enabled": False, "margin_model": "segregated_sm",
+        "estimated_liquidation_ratio": 1.82, "estimated_liquidation_ratio_map": {"btc_usd": 1.82},
+    }
+    row.update(kw)
+    return row
+
+
 @pytest.fixture
 def deribit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> Any:
     key, secret = api_keys
@@ -75,6 +91,7 @@ def deribit(local_server: Any, load_fixture: Any, api_keys: tuple[str, str]) -> 
     s.route(
         "GET", "/api/v2/private/get_positions", (200, load_fixture("deribit_get_positions.json"))
     )
+    s.route("GET", "/api/v2/private/get_account_summary", _rpc(_summary()))
     ex = ccxt.deribit({"apiKey": key, "secret": secret, "timeout": 1000, "enableRateLimit": False})
     ex.urls["api"] = {"rest": s.base}
     venue = CcxtVenue(ex, credentials=Credentials("deribit", key, secret), sleep=lambda _s: None)
@@ -217,3 +234,269 @@ def test_funding_comes_from_the_transaction_log_since_the_leg_opened(deribit: An
     first, second = srv.calls("GET", "/api/v2/private/get_transaction_log")
     assert first.params["start_timestamp"] == str(opened) and first.params["currency"] == "BTC"
     assert second.params["continuation"] == "77"
+
+
+def _trade(trade_id: str, t_ms: int, liquidity: str, liquidation: str | None) -> dict:
+    """One trade of private/get_user_trades_by_instrument_and_time (Deribit API v2):
+    ``liquidity`` M/T is our side of the trade, ``liquidation`` (present only on
+    liquidation trades) says which side was liquidated: "M", "T" or "MT"."""
+    row = {"trade_id": trade_id, "timestamp": t_ms, "instrument_name": "BTC-PERPETUAL",
+           "direction": "buy", "amount": 1000.0, "price": 131_250.0, "fee": 0.0000038,
+           "fee_currency": "BTC", "liquidity": liquidity, "order_id": "liq" + trade_id,
+           "state": "filled", "index_price": 131_200.0, "mark_price": 131_240.0}
+    if liquidation is not None:
+        row["liquidation"] = liquidation
+    return row
+
+
+def test_liquidation_trades_are_ours_only_when_our_side_was_liquidated(deribit: Any) -> None:
+    """ccxt's Deribit fetch_my_liquidations reads platform bankruptcy settlements; the
+    account's own liquidation is a trade whose ``liquidation`` names our side."""
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    trades = [
+        _trade("1", opened + 1000, "T", "T"),      # we were liquidated (taker side)
+        _trade("2", opened + 2000, "M", "T"),      # we made a price for someone's liquidation
+        _trade("3", opened + 3000, "T", None),     # an ordinary trade
+        _trade("4", opened + 4000, "M", "MT"),     # both sides liquidated: ours too
+    ]
+    pages = {str(opened): (trades[:2], True), str(opened + 2000): (trades[1:], False)}
+
+    def user_trades(r: Any) -> Any:
+        chunk, more = pages[r.params["start_timestamp"]]
+        return _rpc({"trades": chunk, "has_more": more})
+
+    srv.route("GET", "/api/v2/private/get_user_trades_by_instrument_and_time", user_trades)
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    got = venue.fills_for(SYMBOL, since_ms=opened)
+    assert [f.trade_id for f in got] == ["1", "4"]
+    assert all(f.liquidation and f.side == "buy" for f in got)
+    assert got[0].contracts == pytest.approx(100.0)  # 1 000 USD / 10 USD per contract
+    assert got[0].fee.amount == pytest.approx(0.0000038) and got[0].fee.currency == "BTC"
+    first = srv.calls("GET", "/api/v2/private/get_user_trades_by_instrument_and_time")[0]
+    assert first.params["instrument_name"] == "BTC-PERPETUAL"
+    assert first.params["start_timestamp"] == str(opened)
+
+
+# ------------------------------------------------------------- cross margin (issue 9)
+def fixture_json(name: str) -> Any:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parents[1] / "fixtures" / "ccxt_venue" / name).read_text())
+
+
+def _leg(venue: Any) -> Any:
+    """The leg's status and health figures from the venue, as ``hedge status`` computes them."""
+    from althedge.services.hedge.health import status_alerts, status_warnings
+    from althedge.services.hedge.results import HedgeStatus, LegStatus, Reconciliation
+    from althedge.services.hedge.status import margin_ratio
+
+    pos = venue.position(SYMBOL)
+    mark = 88_000.0
+    leg = LegStatus(symbol=SYMBOL, contracts=pos.contracts, target_contracts=pos.contracts,
+                    mark_price=mark, liquidation_price=pos.liquidation_price)
+    leg.liquidation_distance_pct = (pos.liquidation_price / mark - 1.0) * 100.0
+    leg.margin_ratio = margin_ratio(venue.instrument(SYMBOL), pos, mark)
+    status = HedgeStatus(reconciliation=Reconciliation(), symbol=SYMBOL, legs=[leg])
+    return leg, status_warnings(status), [a.kind for a in status_alerts(status)]
+
+
+def test_cross_margin_ratio_is_the_accounts_no_false_alarm(deribit: Any) -> None:
+    """The position alone is losing (−0.001 BTC on 0.001136 of initial margin:
+    0.000114 / 0.000136 = 83 %, a false 'close to liquidation'), but under cross margin
+    the whole BTC equity backs it: 0.00011 / 0.49915 = 0.02 %. No warning, no alert."""
+    venue, srv, _ = deribit
+    (row,) = copy.deepcopy(fixture_json("deribit_get_positions.json")["result"])
+    row.update(floating_profit_loss=-0.001, total_profit_loss=-0.001)
+    srv.route("GET", "/api/v2/private/get_positions", _rpc([row]))
+    srv.route("GET", "/api/v2/private/get_account_summary",
+              _rpc(_summary(margin_balance=0.49915, equity=0.49915, maintenance_margin=0.00011,
+                            session_upl=-0.001)))
+    leg, warnings, alerts = _leg(venue)
+    assert leg.margin_ratio == pytest.approx(0.00011 / 0.49915)
+    assert not any("margin ratio" in w for w in warnings)
+    assert "liquidation" not in alerts
+    (call,) = srv.calls("GET", "/api/v2/private/get_account_summary")
+    assert call.params["currency"] == "BTC"
+
+
+def test_cross_margin_ratio_is_the_accounts_no_silence(deribit: Any) -> None:
+    """The position alone looks safe (8 %), but other BTC positions have used the
+    account's margin: maintenance 0.45 of a 0.5 margin balance = 90 % — Deribit
+    liquidates at 100 %. The warning must show; the account's estimated liquidation
+    ratio (1.05 × mark) is the liquidation price, a 5 % rally: the alert fires."""
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_account_summary",
+              _rpc(_summary(margin_balance=0.5, maintenance_margin=0.45,
+                            estimated_liquidation_ratio=1.05,
+                            estimated_liquidation_ratio_map={"btc_usd": 1.05})))
+    (row,) = copy.deepcopy(fixture_json("deribit_get_positions.json")["result"])
+    row["estimated_liquidation_price"] = None  # not given: the account's ratio is used
+    srv.route("GET", "/api/v2/private/get_positions", _rpc([row]))
+    leg, warnings, alerts = _leg(venue)
+    assert leg.margin_ratio == pytest.approx(0.9)
+    assert any(w.startswith("margin ratio 90%") for w in warnings)
+    assert leg.liquidation_price == pytest.approx(1.05 * 88_000.0)
+    assert "liquidation" in alerts
+
+
+def test_portfolio_margin_with_cross_collateral_uses_the_usd_totals(deribit: Any) -> None:
+    """Cross-collateral / portfolio margin: the margin is shared by every currency;
+    Deribit reports the totals in USD (``total_maintenance_margin_usd`` over
+    ``total_margin_balance_usd``)."""
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_account_summary",
+              _rpc(_summary(portfolio_margining_enabled=True, cross_collateral_enabled=True,
+                            margin_model="cross_pm", maintenance_margin=0.4,
+                            margin_balance=0.5, total_maintenance_margin_usd=12_000.0,
+                            total_margin_balance_usd=80_000.0)))
+    pos = venue.position(SYMBOL)
+    assert pos.margin_ratio == pytest.approx(0.15)
+
+
+def test_balances_from_every_currency_summary_and_the_wallets_history(deribit: Any) -> None:
+    """private/get_account_summaries: ``equity`` per currency (ccxt total): 0.5 BTC at
+    the mark + 2 000 USDC. Deposits of the BTC wallet: private/get_deposits (+),
+    get_withdrawals (−), get_transfers (income +, payment −), completed/confirmed only."""
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v2/private/get_account_summaries", _rpc({"summaries": [
+        _summary(equity=0.5), _summary(currency="USDC", equity=2000.0, margin_balance=2000.0,
+                                       estimated_liquidation_ratio_map={})],
+        "id": 7, "email": "x", "username": "x", "type": "main"}))
+    srv.route("GET", "/api/v2/public/ticker", _rpc({
+        "instrument_name": "BTC-PERPETUAL", "mark_price": 90_000.0, "index_price": 90_000.0,
+        "last_price": 90_000.0, "timestamp": opened, "best_bid_price": 1.0,
+        "best_ask_price": 1.0, "stats": {}, "state": "open"}))
+    srv.route("GET", "/api/v2/private/get_deposits", _rpc({"count": 2, "data": [
+        {"address": "bc1q", "amount": 0.2, "currency": "BTC", "received_timestamp":
+         opened + 5000, "state": "completed", "transaction_id": "tx2",
+         "updated_timestamp": opened + 6000},
+        {"address": "bc1q", "amount": 0.3, "currency": "BTC", "received_timestamp":
+         opened + 4000, "state": "pending", "transaction_id": "tx1",
+         "updated_timestamp": opened + 4000}]}))
+    srv.route("GET", "/api/v2/private/get_withdrawals", _rpc({"count": 1, "data": [
+        {"id": 11, "amount": 0.05, "currency": "BTC", "state": "completed", "fee": 0.0001,
+         "created_timestamp": opened + 8000, "updated_timestamp": opened + 9000,
+         "address": "bc1x", "transaction_id": "w1"}]}))
+    srv.route("GET", "/api/v2/private/get_transfers", _rpc({"count": 1, "data": [
+        {"id": 21, "amount": 0.01, "currency": "BTC", "direction": "income",
+         "state": "confirmed", "type": "subaccount", "other_side": "sub1",
+         "created_timestamp": opened + 7000, "updated_timestamp": opened + 7000}]}))
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    venue.instrument(SYMBOL)
+    assert venue.balance("BTC") == pytest.approx(0.5)
+    assert venue.equity_usd() == pytest.approx(0.5 * 90_000 + 2000)
+    deps = venue.deposits_since(opened, ["BTC"])
+    assert [(d.kind, d.amount) for d in deps] == [
+        ("deposit", 0.2), ("transfer", 0.01), ("withdrawal", -0.05)]
+    assert srv.calls("GET", "/api/v2/private/get_deposits")[0].params["currency"] == "BTC"
+
+
+def _journal_with_short(tmp_path: Any, opened: int) -> Any:
+    """A journal holding one open hedge: 100 contracts short of BTC-PERPETUAL."""
+    from althedge.journal import Journal
+
+    j = Journal(tmp_path / "journal.sqlite")
+    leg = {"symbol": SYMBOL, "hedge_asset": "BTC", "leverage": 2.0, "margin_mode": "cross",
+           "exchange": "deribit", "opened_ms": opened}
+    hid = j.create_hedge(venue="deribit", symbol=SYMBOL, opened_at="2025-11-13T02:13:20+00:00",
+                         portfolio={}, settings={"legs": [leg], "hedge_key": "k1"})
+    j.record_intent(hedge_id=hid, client_order_id="ahderibitopen0", venue="deribit",
+                    symbol=SYMBOL, side="sell", amount=100.0, order_type="market", price=None,
+                    reduce_only=False, purpose="open", at="2025-11-13T02:13:20+00:00")
+    j.record_result("ahderibitopen0", status="filled", filled=100.0, average_price=90_000.0,
+                    fee_usd=0.5, exchange_order_id="1", at="2025-11-13T02:13:20+00:00")
+    return j, hid
+
+
+def test_a_liquidation_is_imported_when_the_position_vanishes_with_its_trade(
+    deribit: Any, tmp_path: Any
+) -> None:
+    """The position is gone and the account's trades show our liquidation: the command's
+    reconciliation journals it (journal = venue again) and raises the critical alert —
+    once, however many commands run."""
+    from althedge.services.hedge.reconcile import reconcile
+
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v2/private/get_positions", _rpc([]))  # the short is gone
+    trade = _trade("9", opened + 3_600_000, "T", "T")
+    srv.route("GET", "/api/v2/private/get_user_trades_by_instrument_and_time",
+              _rpc({"trades": [trade], "has_more": False}))
+    for path in ("get_deposits", "get_withdrawals", "get_transfers"):
+        srv.route("GET", f"/api/v2/private/{path}", _rpc({"count": 0, "data": []}))
+    srv.route("GET", "/api/v2/private/get_open_orders_by_instrument", _rpc([]))
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    j, hid = _journal_with_short(tmp_path, opened)
+    with j:
+        rec = reconcile(j, venue)
+        (alert,) = [a for a in j.alerts() if a["kind"] == "liquidated"]
+        assert alert["severity"] == "critical" and "131,250.00" in alert["message"]
+        assert j.net_contracts(hid) == pytest.approx(0.0, abs=1e-9)
+        assert rec.ok, rec.differences
+        reconcile(j, venue)
+        assert len([a for a in j.alerts() if a["kind"] == "liquidated"]) == 1
+
+
+def test_deposits_refused_to_the_api_key_are_not_available_not_zero(deribit: Any) -> None:
+    """Deribit answers 13021 "forbidden" to a key without the wallet:read scope: the
+    venue says deposits are not available instead of failing the command or saying 0."""
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_deposits", (400, {
+        "jsonrpc": "2.0", "error": {"code": 13021, "message": "forbidden"},
+        "usIn": 0, "usOut": 0, "usDiff": 0}))
+    venue.exchange.milliseconds = lambda: 1_763_000_000_000 + 1000
+    assert venue.deposits_since(1_763_000_000_000, ["BTC"]) is None
+    assert venue.deposits_note.startswith("deposits: not available")
+    assert "\n" not in venue.deposits_note
+
+
+def test_deposits_that_cannot_be_read_now_are_said_and_read_again_later(deribit: Any) -> None:
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_deposits", (503, {"error": "unavailable"}))
+    venue.exchange.milliseconds = lambda: 1_763_000_000_000 + 1000
+    assert venue.deposits_since(1_763_000_000_000, ["BTC"]) is None
+    assert venue.deposits_note.startswith("deposits: not read this time")
+    assert len(srv.calls("GET", "/api/v2/private/get_deposits")) == 4  # retried, then said
+
+
+def test_a_coin_deposit_after_the_open_becomes_the_hedges_collateral(
+    deribit: Any, tmp_path: Any
+) -> None:
+    """0.2 BTC deposited after the open is journaled once for the hedge, in BTC, at the
+    mark of the leg settled in BTC: the inverse leg's attribution revalues it (collateral)."""
+    from althedge.core.instruments import get_instrument
+    from althedge.services.hedge.accounting import leg_attribution
+    from althedge.services.hedge.common import active_record
+    from althedge.services.hedge.reconcile import reconcile
+
+    venue, srv, _ = deribit
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v2/private/get_user_trades_by_instrument_and_time",
+              _rpc({"trades": [], "has_more": False}))
+    srv.route("GET", "/api/v2/private/get_deposits", _rpc({"count": 1, "data": [
+        {"address": "bc1q", "amount": 0.2, "currency": "BTC", "received_timestamp":
+         opened + 5000, "state": "completed", "transaction_id": "tx9",
+         "updated_timestamp": opened + 6000}]}))
+    for path in ("get_withdrawals", "get_transfers"):
+        srv.route("GET", f"/api/v2/private/{path}", _rpc({"count": 0, "data": []}))
+    srv.route("GET", "/api/v2/private/get_open_orders_by_instrument", _rpc([]))
+    srv.route("GET", "/api/v2/public/ticker", _rpc({
+        "instrument_name": "BTC-PERPETUAL", "mark_price": 90_000.0, "index_price": 90_000.0,
+        "last_price": 90_000.0, "timestamp": opened, "best_bid_price": 1.0,
+        "best_ask_price": 1.0, "stats": {}, "state": "open"}))
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    j, hid = _journal_with_short(tmp_path, opened)
+    with j:
+        reconcile(j, venue)
+        reconcile(j, venue)  # the next command: nothing new
+        (dep,) = j.deposits(hid)
+        assert (dep["currency"], dep["amount"], dep["price_usd"]) == ("BTC", 0.2, 90_000.0)
+        hedge = active_record(j)
+        assert hedge is not None
+        inst = get_instrument("deribit", SYMBOL)
+        # BTC 10 % higher: the 0.2 BTC collateral gained 0.2 × 9 000 = 1 800 USD
+        att = leg_attribution(j, hedge, inst, 99_000.0, hedge.legs[0], j.deposits(hid))
+        assert att.collateral_usd == pytest.approx(1_800.0)

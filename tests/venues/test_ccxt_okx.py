@@ -308,3 +308,77 @@ def test_funding_bills_are_read_by_window_and_paged_after_the_oldest_bill(okx: A
     assert all("begin" in c.params and "end" in c.params for c in calls)
     assert "until" not in "".join(str(c.params) for c in calls)
     assert [c.params.get("after") for c in calls] == [None, "700050"]
+
+
+def _liquidation_order(ord_id: str, t_ms: int, category: str, sz: str) -> dict[str, Any]:
+    """One row of GET /api/v5/trade/orders-history-archive (OKX API v5 "Get order history
+    (last 3 months)"): the risk engine's order has ``category`` full_liquidation or
+    partial_liquidation; ``fee`` is negative when charged."""
+    return {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "ordId": ord_id, "clOrdId": "",
+            "category": category, "side": "buy", "posSide": "net", "ordType": "market",
+            "sz": sz, "accFillSz": sz, "fillSz": sz, "avgPx": "131250", "fillPx": "131250",
+            "state": "filled", "fee": "-0.5", "feeCcy": "USDT", "tdMode": "isolated",
+            "cTime": str(t_ms), "uTime": str(t_ms), "lever": "2", "pnl": "-900"}
+
+
+def test_liquidation_orders_are_imported_from_the_order_history(okx: Any) -> None:
+    """ccxt has no fetch_my_liquidations for OKX: the account's liquidation orders
+    (``category`` full_/partial_liquidation) since the leg opened are the liquidation."""
+    venue, srv, _ = okx
+    opened = 1_763_000_000_000
+    book = {
+        "full_liquidation": [_liquidation_order("9001", opened + 86_400_000,
+                                                "full_liquidation", "60")],
+        "partial_liquidation": [_liquidation_order("9000", opened + 3_600_000,
+                                                   "partial_liquidation", "22")],
+    }
+
+    def archive(r: Any) -> Any:
+        assert int(r.params["begin"]) == opened
+        return _ok(book.get(r.params.get("category", ""), []))
+
+    srv.route("GET", "/api/v5/trade/orders-history-archive", archive)
+    venue.exchange.milliseconds = lambda: opened + 2 * 86_400_000
+    part, full = venue.fills_for(SYMBOL, since_ms=opened)
+    assert part.liquidation and full.liquidation and full.side == "buy"
+    assert (part.contracts, full.contracts) == (22.0, 60.0)  # OKX contracts (0.01 BTC)
+    assert full.price == pytest.approx(131_250.0)
+    assert full.fee.amount == pytest.approx(0.5) and full.fee.currency == "USDT"
+    cats = {c.params["category"] for c in srv.calls("GET", "/api/v5/trade/orders-history-archive")}
+    assert cats == {"full_liquidation", "partial_liquidation"}
+    srv.route("GET", "/api/v5/trade/orders-history-archive", _ok([]))
+    assert venue.fills_for(SYMBOL, since_ms=opened) == []
+
+
+def test_balance_equity_and_transfer_bills(okx: Any) -> None:
+    """GET /api/v5/account/balance (OKX "Get balance"): ``eq`` per currency (ccxt total);
+    deposits are bills of type 1 (transfer; subType 11 in, 12 out, ``balChg`` signed)."""
+    venue, srv, _ = okx
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v5/account/balance", _ok([{
+        "totalEq": "46000", "uTime": "1764072000000", "adjEq": "", "imr": "", "mmr": "",
+        "details": [
+            {"ccy": "USDT", "eq": "1000", "cashBal": "1000", "availBal": "1000",
+             "frozenBal": "0", "uTime": "1764072000000", "upl": "0", "disEq": "1000"},
+            {"ccy": "BTC", "eq": "0.5", "cashBal": "0.5", "availBal": "0.5",
+             "frozenBal": "0", "uTime": "1764072000000", "upl": "0", "disEq": "45000"}]}]))
+    srv.route("GET", "/api/v5/public/mark-price", _ok([
+        {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "markPx": "90000", "ts": "1"}]))
+
+    def bill(bill_id: str, t_ms: int, ccy: str, chg: str, sub: str) -> dict[str, Any]:
+        return {"billId": bill_id, "ccy": ccy, "balChg": chg, "bal": "0", "type": "1",
+                "subType": sub, "ts": str(t_ms), "instId": "", "instType": ""}
+
+    bills = [bill("3", opened + 7200_000, "USDT", "-40", "12"),
+             bill("2", opened + 3600_000, "USDT", "300", "11")]
+
+    def archive(r: Any) -> Any:
+        assert r.params["type"] == "1" and int(r.params["begin"]) == opened
+        return _ok(bills)
+
+    srv.route("GET", "/api/v5/account/bills-archive", archive)
+    venue.exchange.milliseconds = lambda: opened + 86_400_000
+    assert venue.balance("BTC") == pytest.approx(0.5)
+    assert venue.equity_usd() == pytest.approx(1000 + 0.5 * 90_000)
+    deps = venue.deposits_since(opened, ["USDT"])
+    assert [(d.currency, d.amount) for d in deps] == [("USDT", 300.0), ("USDT", -40.0)]

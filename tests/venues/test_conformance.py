@@ -81,6 +81,22 @@ def test_venue_satisfies_the_protocol_by_signature(name: str) -> None:
                 p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in extra), (name, method, extra)
 
 
+@pytest.mark.parametrize("name", SUPPORTED_EXCHANGES)
+def test_deposits_are_read_or_said_to_be_not_available(name: str) -> None:
+    """Every ccxt venue either has a deposit source (its profile says which) or reports
+    deposits as NOT AVAILABLE (None and a status note), never as an empty "zero"."""
+    venue = _venue(name)
+    p = PROFILES[name]
+    if p.deposits is None:
+        assert venue.deposits_since(1_700_000_000_000, ["USDT"]) is None
+        assert venue.deposits_note.startswith("deposits: not available")
+    else:
+        assert p.deposits_source and venue.deposits_note == ""
+    assert {n for n in ("binanceusdm", "binancecoinm", "bybit", "okx", "deribit")
+            if PROFILES[n].deposits is not None} == {
+        "binanceusdm", "binancecoinm", "bybit", "okx", "deribit"}
+
+
 def _contract(venue: Any, symbol: str, contracts: float, price: float) -> None:
     """The order contract every venue keeps."""
     cid = client_order_id("conformance", 0, "open")

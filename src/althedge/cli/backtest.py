@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from althedge.cli.common import compact_table, console, emit_json, err_console, real_console
+from althedge.cli.common import (
+    compact_table,
+    console,
+    emit_json,
+    err_console,
+    new_console,
+    real_console,
+)
 from althedge.errors import InputError
 
 _REPORT_HELP = "Write ONE self-contained HTML page (plotly embedded, works offline)."
@@ -197,7 +204,7 @@ def _objective_label(rank_by: str) -> str:
 
 
 def _render(result: Any) -> None:
-    wide = console if console.is_terminal else Console(highlight=False, width=170)
+    wide = console if console.is_terminal else new_console(highlight=False, width=170)
     console.print(
         f"[bold]{result.portfolio_name}[/]  {result.start} → {result.end}  ({result.bars} "
         f"{result.timeframe} bars, out of sample)  ·  {result.instrument}  ·  rebalance "

@@ -5,14 +5,34 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-from althedge.errors import InputError
+from althedge.errors import InputError, ReaderGone
 from althedge.files import jsonable
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+
+
+@cache
+def _console_class() -> type[Console]:
+    from rich.console import Console
+
+    class PipeAwareConsole(Console):
+        """A Console whose closed pipe ends the command with exit 141 (rich exits 1)."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise ReaderGone  # althedge.cli.main.run turns it into exit 141, silently
+
+    return PipeAwareConsole
+
+
+def new_console(**options: Any) -> Console:
+    """A rich Console; a reader that goes away (``althedge … | head``) gives exit 141."""
+    return _console_class()(**options)
 
 
 class _LazyConsole:
@@ -25,9 +45,7 @@ class _LazyConsole:
     def real(self) -> Console:
         """The rich Console itself (for rich objects that take ``console=``)."""
         if self._real is None:
-            from rich.console import Console
-
-            self._real = Console(**self._options)
+            self._real = new_console(**self._options)
         return cast("Console", self._real)
 
     def __getattr__(self, name: str) -> Any:

@@ -37,6 +37,8 @@ from typing import Any
 import typer
 import typer.core
 
+from althedge.errors import ReaderGone
+
 #: Exit codes, documented once (here, the root ``--help`` epilog and the README).
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (0, "success"),
@@ -49,6 +51,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (7, "an output (report, file, data directory, stdout) cannot be written"),
     (70, "internal error (a bug: rerun with ALTHEDGE_DEBUG=1 and report the traceback)"),
     (130, "interrupted (Ctrl-C)"),
+    (141, "the reader of stdout went away (e.g. piped into `head`); nothing more is printed"),
 )
 
 #: Largest magnitude a numeric option accepts; beyond it arithmetic overflows to inf/NaN.
@@ -237,7 +240,7 @@ class _Stdout:
         from althedge.errors import OutputError
 
         if exc.errno == errno.EPIPE or isinstance(exc, BrokenPipeError):
-            return exc  # the reader went away: nothing to tell it
+            return ReaderGone()  # the reader went away: nothing to tell it, exit 141
         words = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full",
                  errno.EIO: "input/output error"}.get(exc.errno or 0,
                                                       (exc.strerror or str(exc)).lower())
@@ -300,7 +303,7 @@ def run(argv: list[str] | None = None) -> None:
     code = _run(argv, debug)
     try:
         sys.stdout.flush()
-    except OSError:
+    except (OSError, ReaderGone):
         code = code or 141
         _silence_stdout()
     except Exception as exc:  # the OutputError of a full disk / failed flush
@@ -347,7 +350,7 @@ def _run(argv: list[str] | None, debug: bool) -> int:
     except KeyboardInterrupt:
         _print_error("interrupted")
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
         _silence_stdout()
         return 141
     except Exception as exc:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,7 +16,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from althedge.cli.common import compact_table, console, emit_json, err_console, real_console
+from althedge.cli.common import (
+    compact_table,
+    console,
+    emit_json,
+    err_console,
+    new_console,
+    real_console,
+)
 
 
 class _SweepBar:
@@ -125,7 +131,7 @@ def _render(outcome: Any, top: int) -> None:
         f"({s.bootstrap} resamples)"
     )
     # piped output is not limited to 80 columns: the tables are for reading in a file/log
-    wide = console if console.is_terminal else Console(highlight=False, width=170)
+    wide = console if console.is_terminal else new_console(highlight=False, width=170)
     for r in s.rankings:
         t = compact_table(f"{r.period} · {r.combo_label}")
         for i, h in enumerate(RANKING_HEADERS):

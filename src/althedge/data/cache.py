@@ -10,6 +10,11 @@ Layout under the data directory (``--data-dir``, ``$ALTHEDGE_HOME``, default ``~
 place with ``os.replace`` (atomic on POSIX and Windows), so an interrupted download leaves the
 previous file intact and never a half-written one. Each cache folder is also a valid
 :class:`althedge.data.sources.FileSource` folder.
+
+Every file carries the cache format in its Parquet metadata (``cache_version`` in the
+frame's ``attrs``, :data:`CACHE_VERSION`). A file written before a data fix that
+changed its values is stale (:meth:`ParquetCache.stale_reason`): the ccxt source fetches
+it again whole, or, offline, refuses it with a one-line message.
 """
 
 from __future__ import annotations
@@ -21,6 +26,18 @@ import pandas as pd
 
 from althedge.errors import DataError
 from althedge.files import atomic_path
+
+#: the cache format. 2: Deribit funding rows carry the hour's rate (``interest_1h``);
+#: files without a version were written before, when hourly rows carried the 8-hour
+#: rate (8× too high)
+CACHE_VERSION = 2
+
+#: (exchange, timeframe) → (first good version, what was wrong before it)
+_FIXED_IN: dict[tuple[str, str], tuple[int, str]] = {
+    ("deribit", "funding"): (
+        2, "Deribit funding cached before althedge read hourly rows as hourly rates (8× too high)"
+    ),
+}
 
 
 def safe_symbol(symbol: str) -> str:
@@ -91,8 +108,22 @@ class ParquetCache:
         marks = [m for m in (covered_from_ms, (old.attrs.get("covered_from_ms")
                                                if old is not None else None)) if m is not None]
         frame.attrs = {"covered_from_ms": int(min(marks))} if marks else {}
+        frame.attrs["cache_version"] = CACHE_VERSION
         atomic_write_parquet(frame, self.path(exchange, symbol, timeframe))
         return frame
+
+    def stale_reason(self, exchange: str, timeframe: str, frame: pd.DataFrame) -> str | None:
+        """Why a cached ``frame`` must not be used (written before a fix of its values),
+        or None. Files without ``cache_version`` are version 1."""
+        fixed = _FIXED_IN.get((exchange.lower(), timeframe))
+        if fixed is None:
+            return None
+        version = int(frame.attrs.get("cache_version") or 1)
+        return fixed[1] if version < fixed[0] else None
+
+    def remove(self, exchange: str, symbol: str, timeframe: str) -> None:
+        """Delete one cached series (a stale file about to be fetched again whole)."""
+        self.path(exchange, symbol, timeframe).unlink(missing_ok=True)
 
     def entries(self) -> list[CacheEntry]:
         """Everything in the cache, sorted by exchange, symbol, timeframe."""

@@ -22,9 +22,11 @@ Adding an exchange: docs/venues.md, "Adding an exchange".
 from althedge.exchanges.errors import clean_message, error_code, translate_error
 from althedge.exchanges.factory import make_exchange, use_test_environment
 from althedge.exchanges.markets import (
+    USD_LIKE,
     funding_interval_from_market,
     instrument_from_market,
     interval_hours,
+    mark_of,
     min_notional,
     tiers_from_ccxt,
 )
@@ -40,6 +42,7 @@ from althedge.exchanges.registry import (
 __all__ = [
     "PROFILES",
     "SUPPORTED_EXCHANGES",
+    "USD_LIKE",
     "ExchangeProfile",
     "FeeSchedule",
     "FundingRules",
@@ -51,6 +54,7 @@ __all__ = [
     "instrument_from_market",
     "interval_hours",
     "make_exchange",
+    "mark_of",
     "min_notional",
     "profile",
     "tiers_from_ccxt",

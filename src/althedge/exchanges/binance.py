@@ -13,7 +13,7 @@ signed calls through ccxt; Binance's replacement is demo trading (``demo-fapi``)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from althedge.exchanges.profile import (
@@ -59,6 +59,36 @@ _MEANINGS = {
     "-4061": "position side does not match the account's position mode",
 }
 
+def deposits(
+    exchange: Any, currencies: Sequence[str], start_ms: int, end_ms: int
+) -> list[dict[str, Any]]:
+    """Transfers into (+) and out of (−) the futures wallet: "Get Income History"
+    (USDⓈ-M ``GET /fapi/v1/income``, COIN-M ``GET /dapi/v1/income``) with
+    ``incomeType=TRANSFER``; ``income`` is signed, ``asset`` its currency. A futures
+    wallet is funded only by transfers (deposits land in the spot wallet). 1000 rows a
+    page, paged forward from the newest ``time``."""
+    call = (
+        exchange.dapiPrivateGetIncome if exchange.id == "binancecoinm"
+        else exchange.fapiPrivateGetIncome
+    )
+    out: dict[str, dict[str, Any]] = {}
+    start = start_ms
+    for _page in range(100):
+        rows = call({"incomeType": "TRANSFER", "startTime": start, "endTime": end_ms,
+                     "limit": 1000}) or []
+        for r in rows:
+            if str(r.get("incomeType")) != "TRANSFER":
+                continue
+            key = str(r.get("tranId") or f"{r.get('time')}:{r.get('asset')}:{r.get('income')}")
+            out[key] = {"id": key, "timestamp": int(r.get("time") or 0),
+                        "currency": str(r.get("asset") or ""),
+                        "amount": float(r.get("income") or 0.0), "kind": "transfer"}
+        if len(rows) < 1000:
+            break
+        start = max(int(r.get("time") or 0) for r in rows) + 1
+    return list(out.values())
+
+
 _COMMON: dict[str, Any] = dict(
     family="binance",
     fees=_FEES,
@@ -78,6 +108,10 @@ _COMMON: dict[str, Any] = dict(
     order_fee_from_trades=True,
     trades_order_param="orderId",
     collateral_includes_pnl=True,
+    deposits=deposits,
+    deposits_window_days=7,
+    deposits_source="income history, incomeType TRANSFER (transfers into/out of the "
+    "futures wallet)",
 )
 
 BINANCEUSDM = ExchangeProfile(

@@ -12,7 +12,7 @@ account configuration" (``posMode`` long_short_mode / net_mode), "Set leverage"
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from althedge.exchanges.profile import (
@@ -55,6 +55,75 @@ def position_params(position_side: str) -> dict[str, Any]:
     return {"posSide": position_side}
 
 
+#: OKX order ``category`` of the orders its risk engine sends when it liquidates a position
+LIQUIDATION_CATEGORIES = ("full_liquidation", "partial_liquidation")
+
+
+def liquidations(
+    exchange: Any, market: Mapping[str, Any], since_ms: int | None, until_ms: int
+) -> list[dict[str, Any]]:
+    """The account's liquidation orders on the market (ccxt has no fetch_my_liquidations
+    for OKX): GET /api/v5/trade/orders-history-archive (3 months) by ``category``
+    ``full_liquidation`` / ``partial_liquidation``, ``begin``/``end`` in ms, paged
+    ``after`` the oldest ``ordId`` (newest first, 100 per page)."""
+    inst_type = "SWAP" if market.get("swap") else "FUTURES"
+    out: dict[str, dict[str, Any]] = {}
+    for category in LIQUIDATION_CATEGORIES:
+        req: dict[str, Any] = {
+            "instType": inst_type, "instId": market["id"], "category": category,
+            "end": str(until_ms), "limit": "100",
+        }
+        if since_ms is not None:
+            req["begin"] = str(since_ms)
+        for _page in range(50):
+            resp = exchange.privateGetTradeOrdersHistoryArchive(dict(req))
+            rows = (resp or {}).get("data") or []
+            for r in rows:
+                filled = float(r.get("accFillSz") or r.get("fillSz") or 0.0)
+                if r.get("category") not in LIQUIDATION_CATEGORIES or filled <= 0:
+                    continue
+                fee = r.get("fee")
+                out[str(r.get("ordId"))] = {
+                    "id": str(r.get("ordId")),
+                    "timestamp": int(r.get("uTime") or r.get("cTime") or 0),
+                    "side": str(r.get("side") or "buy"),
+                    "contracts": filled,
+                    "price": float(r.get("avgPx") or r.get("fillPx") or 0.0),
+                    # OKX: fee negative = charged
+                    "fee": -float(fee) if fee not in (None, "") else 0.0,
+                    "fee_currency": str(r.get("feeCcy") or market.get("settle") or ""),
+                }
+            if len(rows) < 100:
+                break
+            req["after"] = str(rows[-1].get("ordId"))
+    return list(out.values())
+
+
+def deposits(
+    exchange: Any, currencies: Sequence[str], start_ms: int, end_ms: int
+) -> list[dict[str, Any]]:
+    """Transfers into (+) and out of (−) the trading account: bills of ``type=1``
+    (transfer; subType 11 in, 12 out) from GET /api/v5/account/bills-archive (3 months),
+    ``balChg`` signed, ``begin``/``end`` in ms, paged ``after`` the oldest ``billId``.
+    (On-chain deposits land in the funding account; a transfer brings them here.)"""
+    out: dict[str, dict[str, Any]] = {}
+    req: dict[str, Any] = {"type": "1", "begin": str(start_ms), "end": str(end_ms),
+                           "limit": "100"}
+    for _page in range(100):
+        rows = (exchange.privateGetAccountBillsArchive(dict(req)) or {}).get("data") or []
+        for r in rows:
+            if str(r.get("type")) != "1":
+                continue
+            key = str(r.get("billId"))
+            out[key] = {"id": key, "timestamp": int(r.get("ts") or 0),
+                        "currency": str(r.get("ccy") or ""),
+                        "amount": float(r.get("balChg") or 0.0), "kind": "transfer"}
+        if len(rows) < 100:
+            break
+        req["after"] = str(rows[-1].get("billId"))
+    return list(out.values())
+
+
 OKX = ExchangeProfile(
     ccxt_id="okx",
     family="okx",
@@ -80,6 +149,9 @@ OKX = ExchangeProfile(
     leverage_params=lambda mode: {"mgnMode": mode},
     position_mode=PositionModeRules(detect=hedge_mode, params=position_params),
     collateral_includes_pnl=True,
+    liquidations=liquidations,
+    deposits=deposits,
+    deposits_source="bills of type 1 (transfers into/out of the trading account)",
     test_environment="sandbox",
     test_environment_note="OKX demo trading (x-simulated-trading header; demo keys)",
     no_change_codes=(),

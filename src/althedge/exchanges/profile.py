@@ -11,15 +11,17 @@ in :mod:`althedge.core.instruments` and its tests (docs/venues.md, "Adding an ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
     "ClientIdUniqueness",
+    "DepositsFn",
     "ExchangeProfile",
     "FeeSchedule",
     "FundingRules",
+    "LiquidationsFn",
     "LookupFn",
     "PositionModeRules",
     "TestEnvironment",
@@ -39,6 +41,14 @@ TestEnvironment = Literal["sandbox", "demo"] | None
 #: error when the exchange did not answer (timeout, 429, unavailable): the caller
 #: must then treat the outcome as unknown, never as "not found".
 LookupFn = Callable[[Any, Mapping[str, Any], str], list[dict[str, Any]]]
+
+#: ``deposits(exchange, currencies, start_ms, end_ms)`` → collateral moved into (+) or out
+#: of (−) the futures account in one window, each ``{"id", "timestamp", "currency",
+#: "amount", "kind"}``
+DepositsFn = Callable[[Any, Sequence[str], int, int], list[dict[str, Any]]]
+
+#: ``liquidations(exchange, market, since_ms, until_ms)`` → liquidation executions
+LiquidationsFn = Callable[[Any, Mapping[str, Any], int | None, int], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,9 @@ class FundingRules:
     history_page: int = 100
     rate_history_hours: float | None = None
     settles_in_market_settle: bool = True
+    #: how the PUBLIC funding-rate history pages: ``"time"`` (a start/end window) or
+    #: ``"page_num"`` (MEXC: numbered pages, newest first, no time filter)
+    rate_history_paging: Literal["time", "page_num"] = "time"
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,16 @@ class ExchangeProfile:
     data_market_types: tuple[str, ...] | None = None
     #: bars per OHLCV request
     ohlcv_page: int = 1000
+    #: contracts' OHLCV: extra ccxt params and bars per request when they differ (WEEX:
+    #: ``historical`` = the history endpoint, which takes a start time, 100 bars a page)
+    contract_ohlcv_params: Mapping[str, Any] = field(default_factory=dict)
+    contract_ohlcv_page: int | None = None
+    #: ccxt's leverage tiers of this exchange step in CONTRACTS, not quote notional (MEXC
+    #: ``riskIncrVol``): converted to USD at the mark price when read
+    tiers_in_contracts: bool = False
+    #: market types whose candles ccxt can only read as "the latest bars" (no start time:
+    #: WEEX spot); older history is refused with one line naming the alternative
+    latest_ohlcv_only: tuple[str, ...] = ()
     #: the ccxt order param carrying our client id (``label`` on Deribit)
     client_id_param: str = "clientOrderId"
     client_id_unique: ClientIdUniqueness = "always"
@@ -130,6 +153,9 @@ class ExchangeProfile:
     #: extra params for ``set_margin_mode`` (given the leverage) and ``set_leverage``
     margin_mode_params: Callable[[str, float], dict[str, Any]] | None = None
     leverage_params: Callable[[str], dict[str, Any]] | None = None
+    #: extra ``set_leverage`` params given the position mode (True = hedge mode): the
+    #: leverage of one SIDE (BingX: ``side`` SHORT in hedge mode, BOTH in one-way mode)
+    leverage_side_params: Callable[[bool], dict[str, Any]] | None = None
     leverage_whole_number: bool = False
     #: margin mode is account-wide on some account types (Bybit unified): checked first
     account_wide_margin_mode: Callable[[Any], str | None] | None = None
@@ -148,6 +174,29 @@ class ExchangeProfile:
     trades_order_param: str | None = None
     #: ccxt's position ``collateral`` already includes unrealised PnL (Binance, Bybit, OKX)
     collateral_includes_pnl: bool = False
+    #: ``balance_requests(exchange)`` → the ``fetch_balance`` params of every wallet that
+    #: holds futures collateral, each wallet once (Bybit unified 1.0: UNIFIED for USDT and
+    #: CONTRACT for inverse coins; Deribit: every currency's summary); None = one call
+    balance_requests: Callable[[Any], list[dict[str, Any]]] | None = None
+    #: ``liquidations(exchange, market, since_ms, until_ms)`` → the account's liquidation
+    #: executions on the market, each ``{"id", "timestamp", "side", "contracts" (exchange
+    #: units), "price", "fee" (paid), "fee_currency"}``, where ccxt has no (usable)
+    #: ``fetch_my_liquidations``: OKX liquidation orders, Deribit trades flagged
+    #: ``liquidation``. None: ccxt ``fetch_my_liquidations`` (if the exchange has it)
+    liquidations: LiquidationsFn | None = None
+    #: ``account_margin(exchange, market)`` → the ACCOUNT's margin backing a cross-margined
+    #: position on the market: ``{"maintenance_margin", "margin_balance"}`` (one currency,
+    #: or USD totals under cross-collateral) and optionally ``"liquidation_ratio"``
+    #: (liquidation price ÷ mark). Deribit (cross per currency, or portfolio margin).
+    #: None: the position's own figures are used
+    account_margin: Callable[[Any, Mapping[str, Any]], dict[str, float] | None] | None = None
+    #: the account's deposits and transfers into the futures wallet (one window of at
+    #: most ``deposits_window_days``; None = any length); None: the exchange offers no
+    #: such history through ccxt — reported as NOT AVAILABLE, never as zero
+    deposits: DepositsFn | None = None
+    deposits_window_days: int | None = None
+    #: where the deposits come from, in words (docs/venues.md and the status note)
+    deposits_source: str = ""
     #: whether althedge trades here (False: a market-data-only id such as spot ``binance``)
     tradable: bool = True
     #: althedge's client id → the exchange's format (Hyperliquid: ``0x`` + 32 hex digits);

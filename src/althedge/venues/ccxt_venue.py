@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -56,11 +56,13 @@ from althedge.errors import (
 from althedge.exchanges import (
     PROFILES,
     SUPPORTED_EXCHANGES,
+    USD_LIKE,
     ExchangeProfile,
     error_code,
     instrument_from_market,
     interval_hours,
     make_exchange,
+    mark_of,
     min_notional,
 )
 from althedge.exchanges import translate_error as _translate
@@ -68,6 +70,7 @@ from althedge.exchanges.factory import configure
 from althedge.venues.credentials import Credentials, install_log_redaction
 from althedge.venues.execution import ExecutesOrders
 from althedge.venues.protocol import (
+    Deposit,
     Fee,
     Fill,
     FundingPayment,
@@ -173,10 +176,20 @@ class CcxtVenue(ExecutesOrders):
         self._leverages: dict[str, float | int] = {}
         self._margin_modes: dict[str, str] = {}
         self._hedge_mode: dict[str, bool] = {}
+        #: the exchange's form of a client id → althedge's (Hyperliquid cloid → our id)
+        self._our_ids: dict[str, str] = {}
         #: one-line notes for the user (e.g. a leverage rounded to a whole number)
         self.notices: list[str] = []
-        #: deposits are not imported from real exchanges (AccountReports.deposits)
+        #: a real exchange's deposits come from :meth:`deposits_since` (its history)
         self.deposits: dict[str, float] = {}
+        #: the exchange's clock minus the local one (ms), read once (see :meth:`now_ms`)
+        self._clock_offset_ms: int | None = None
+        #: said by ``hedge status`` when the exchange reports no deposits or transfers
+        self.deposits_note: str = "" if self.profile.deposits is not None else (
+            f"deposits: not available on {self.profile.title} (althedge reads no deposit or "
+            "transfer history there); collateral added after the open is not in the "
+            "attribution"
+        )
 
     @classmethod
     def create(
@@ -271,8 +284,8 @@ class CcxtVenue(ExecutesOrders):
             t = self._call("fetch mark price", ex.fetch_mark_price, symbol)
         else:
             t = self._call("fetch ticker", ex.fetch_ticker, symbol)
-        price = t.get("markPrice") or (t.get("info") or {}).get("mark_price") or t.get("last")
-        if price is None or not float(price) > 0:
+        price = mark_of(t)
+        if price is None:
             raise ExchangeError(f"{self.name} mark price: no mark price returned for {symbol}")
         return float(price)
 
@@ -353,6 +366,8 @@ class CcxtVenue(ExecutesOrders):
             )
         if ex.has.get("setLeverage") and p.ccxt_id != "deribit":
             params = p.leverage_params(margin_mode) if p.leverage_params else {}
+            if p.leverage_side_params is not None:  # BingX: the short side's leverage
+                params.update(p.leverage_side_params(self.hedge_mode(symbol)))
             self._tolerant("set leverage", lambda: ex.set_leverage(lev, symbol, params))
         self._leverage_set.add(symbol)
         self._leverages[symbol] = lev
@@ -384,12 +399,25 @@ class CcxtVenue(ExecutesOrders):
         return self._hedge_mode[symbol]
 
     # ------------------------------------------------------------------ orders
+    def exchange_client_id(self, client_order_id: str) -> str:
+        """althedge's client id in the exchange's own format (Hyperliquid: a hex cloid)."""
+        fmt = self.profile.client_id_format
+        if fmt is None:
+            return client_order_id
+        theirs = fmt(client_order_id)
+        self._our_ids[theirs] = client_order_id
+        return theirs
+
+    def remember_client_ids(self, client_order_ids: Iterable[str]) -> None:
+        """Client ids althedge issued (the journal's): orders read back from the exchange
+        carrying their exchange form (a Hyperliquid cloid) are reported under these."""
+        for cid in client_order_ids:
+            self.exchange_client_id(cid)
+
     def _order_params(self, order: OrderRequest) -> dict[str, Any]:
         p = self.profile
         cid = order.client_order_id
-        params: dict[str, Any] = {
-            p.client_id_param: p.client_id_format(cid) if p.client_id_format else cid
-        }
+        params: dict[str, Any] = {p.client_id_param: self.exchange_client_id(cid)}
         if p.order_leverage_param is not None and order.symbol in self._leverages:
             params[p.order_leverage_param] = self._leverages[order.symbol]
         if p.order_margin_mode_param is not None:
@@ -465,7 +493,7 @@ class CcxtVenue(ExecutesOrders):
         answered "no such order" allows the one re-send. If no lookup answers,
         :class:`OrderOutcomeUnknownError` is raised and nothing is re-sent.
         """
-        self._check_restriction()
+        self.check_orders_allowed()
         existing = self._lookup_all(order.symbol, order.client_order_id, "look up order")
         if existing:
             return self._pick(existing, order)
@@ -510,8 +538,9 @@ class CcxtVenue(ExecutesOrders):
         raise self._outcome_unknown(order, "the exchange answered 'not found' twice after "
                                     "failed sends")
 
-    def _check_restriction(self) -> None:
-        """Refuse, before anything is sent, where the exchange restricts API orders."""
+    def check_orders_allowed(self) -> None:
+        """Refuse, before anything is sent, where the exchange restricts API orders
+        (:class:`VenueRestrictedError`); the lifecycle asks before it journals an intent."""
         p = self.profile
         if p.order_restriction is None:
             return
@@ -594,20 +623,27 @@ class CcxtVenue(ExecutesOrders):
         return self._with_trade_fees(self._parse_order(raw, symbol, cid=client_order_id))
 
     def _with_trade_fees(self, result: OrderResult) -> OrderResult:
-        """Orders without a fee (Binance futures): the fee from the order's trades once final."""
+        """Orders without a fee (Binance futures) or an average price (Hyperliquid's
+        ``orderStatus``): both from the order's trades once final."""
         if (
             not self.profile.order_fee_from_trades
             or not result.is_final
             or result.filled_contracts <= 0
-            or result.fee.amount
+            or (result.fee.amount and result.average_price)
             or result.exchange_order_id is None
         ):
             return result
         fills = self.order_fills(result.symbol, result.client_order_id, result.exchange_order_id)
         if not fills:
             return result
-        total = sum(f.fee.amount for f in fills)
-        return replace(result, fee=Fee(amount=total, currency=fills[0].fee.currency))
+        done = result
+        if not result.fee.amount:
+            total = sum(f.fee.amount for f in fills)
+            done = replace(done, fee=Fee(amount=total, currency=fills[0].fee.currency))
+        size = sum(f.contracts for f in fills)
+        if not result.average_price and size > 0:
+            done = replace(done, average_price=sum(f.price * f.contracts for f in fills) / size)
+        return done
 
     def order_fills(
         self, symbol: str, client_order_id: str, exchange_order_id: str | None = None
@@ -648,8 +684,20 @@ class CcxtVenue(ExecutesOrders):
     MAX_PAGES = 200
 
     def now_ms(self) -> int:
-        """The exchange's clock (ms since the epoch) as ccxt keeps it."""
-        return int(self.exchange.milliseconds())
+        """The exchange's clock (ms since the epoch): the server's time where ccxt can read
+        it (``fetch_time``, once per venue; the offset to the local clock is kept), else the
+        local clock. Fills, funding and the legs' open times are all on this clock."""
+        local = int(self.exchange.milliseconds())
+        if self._clock_offset_ms is None:
+            self._clock_offset_ms = 0
+            if self.exchange.has.get("fetchTime"):
+                try:
+                    server = self.exchange.fetch_time()
+                except Exception:  # no server clock: the local one (and say nothing)
+                    server = None
+                if isinstance(server, int | float) and server > 0:
+                    self._clock_offset_ms = int(server) - local
+        return local + self._clock_offset_ms
 
     def funding_payments(self, symbol: str, since_ms: int | None = None) -> list[FundingPayment]:
         """Funding RECEIVED (negative = paid) since ``since_ms``, settlement currency.
@@ -762,26 +810,32 @@ class CcxtVenue(ExecutesOrders):
         return out
 
     def fills_for(self, symbol: str | None = None, since_ms: int | None = None) -> list[Fill]:
-        """The account's LIQUIDATIONS on ``symbol`` since ``since_ms`` (ccxt
-        ``fetch_my_liquidations``), as fills flagged ``liquidation=True``.
+        """The account's LIQUIDATIONS on ``symbol`` since ``since_ms``, as fills flagged
+        ``liquidation=True``.
 
         Ordinary fills are read per order (:meth:`order_fills`); this is what the
-        lifecycle imports to raise the liquidation alert. An exchange without the call in
-        ccxt (OKX) reports none here: the reconciliation then sees the position vanish.
+        lifecycle imports to raise the liquidation alert. Where ccxt has
+        ``fetch_my_liquidations`` (Binance, Bybit) it is read in 7-day windows from
+        ``since_ms`` to now (both answer 7 days at most per request); OKX and Deribit
+        use the profile's ``liquidations`` (liquidation orders / liquidation trades).
         """
-        if symbol is None or not self.exchange.has.get("fetchMyLiquidations"):
+        if symbol is None:
             return []
-        self._market(symbol)
-        rows = self._call(
-            "fetch liquidations", self.exchange.fetch_my_liquidations, symbol, since_ms
-        )
-        settle = str(self._market(symbol).get("settle") or "")
+        m = self._market(symbol)
+        now = self.now_ms()
+        hook = self.profile.liquidations
+        if hook is not None:
+            rows = self._call("read liquidations", hook, self.exchange, m, since_ms, now)
+        elif self.exchange.has.get("fetchMyLiquidations"):
+            rows = [self._ccxt_liquidation(r) for r in self._ccxt_liquidations(symbol, since_ms)]
+        else:
+            return []
+        settle = str(m.get("settle") or "")
         out: list[Fill] = []
-        for r in rows:
+        for r in sorted(rows, key=lambda x: int(x.get("timestamp") or 0)):
             if since_ms is not None and int(r.get("timestamp") or 0) < since_ms:
                 continue  # before the leg opened: another hedge's
-            info = r.get("info") or {}
-            ident = str(info.get("orderId") or info.get("order_id") or r.get("timestamp") or "")
+            ident = str(r.get("id") or r.get("timestamp") or "")
             side = str(r.get("side") or "buy").lower()
             out.append(
                 Fill(
@@ -790,7 +844,7 @@ class CcxtVenue(ExecutesOrders):
                     side="buy" if side == "buy" else "sell",
                     contracts=self._to_contracts(symbol, r.get("contracts")),
                     price=float(r.get("price") or 0.0),
-                    fee=Fee(0.0, settle),
+                    fee=Fee(float(r.get("fee") or 0.0), str(r.get("fee_currency") or settle)),
                     timestamp_ms=None if r.get("timestamp") is None else int(r["timestamp"]),
                     trade_id=ident or None,
                     liquidation=True,
@@ -798,25 +852,123 @@ class CcxtVenue(ExecutesOrders):
             )
         return out
 
+    @staticmethod
+    def _ccxt_liquidation(r: dict[str, Any]) -> dict[str, Any]:
+        info = r.get("info") or {}
+        return {
+            "id": info.get("orderId") or info.get("order_id") or info.get("execId")
+            or r.get("timestamp"),
+            "timestamp": r.get("timestamp"),
+            "side": r.get("side") or info.get("side"),
+            "contracts": r.get("contracts"),
+            "price": r.get("price"),
+        }
+
+    def _ccxt_liquidations(self, symbol: str, since_ms: int | None) -> list[dict[str, Any]]:
+        ex = self.exchange
+        if since_ms is None:
+            return list(self._call("fetch liquidations", ex.fetch_my_liquidations, symbol))
+        now = self.now_ms()
+        window = self.FUNDING_WINDOW_DAYS * 86_400_000
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        start = int(since_ms)
+        while start <= now:
+            end = min(start + window - 1, now)
+            got = self._call(
+                "fetch liquidations", ex.fetch_my_liquidations, symbol, start, None,
+                {"until": end},
+            )
+            for r in got:
+                info = r.get("info") or {}
+                key = (info.get("orderId") or info.get("execId"), r.get("timestamp"))
+                seen[key] = dict(r)
+            start = end + 1
+        return list(seen.values())
+
+    def deposits_since(
+        self, since_ms: int, currencies: Sequence[str] = ()
+    ) -> list[Deposit] | None:
+        """Collateral moved into (+) / out of (−) the futures account since ``since_ms``,
+        oldest first (the profile's ``deposits``: Binance income TRANSFER, Bybit transfers
+        and deposits into UNIFIED/CONTRACT, OKX transfer bills, Deribit deposits,
+        withdrawals and transfers of ``currencies``), read in the exchange's longest
+        window; None when the exchange offers no such history (not available)."""
+        rule = self.profile.deposits
+        if rule is None:
+            return None
+        now = self.now_ms()
+        days = self.profile.deposits_window_days
+        window = days * 86_400_000 if days else max(now - int(since_ms), 0) + 1
+        wanted = list(currencies) or sorted(
+            {str(i.settle).upper() for i in self._instruments.values()}
+        )
+        rows: dict[str, dict[str, Any]] = {}
+        start = int(since_ms)
+        while start <= now:
+            end = min(start + window - 1, now)
+            try:
+                got = self._call("read deposits", rule, self.exchange, wanted, start, end)
+            except ExchangeError as err:
+                # not available (said), never zero; the next command reads them again
+                # from the hedge's open, so a deposit is only ever late, not lost
+                self.deposits_note = (
+                    f"deposits: not available — {self.profile.title} refused to list them "
+                    f"({self.profile.deposits_source}) to this API key; give it read access "
+                    "to transfers/deposits, or collateral added after the open is missing "
+                    "from the attribution"
+                    if self._permission_refused(err)
+                    else f"deposits: not read this time ({err}); the next command reads them "
+                    "again since the hedge opened"
+                )
+                return None
+            for r in got:
+                rows[str(r["id"])] = r
+            start = end + 1
+        out = [
+            Deposit(
+                currency=str(r["currency"]).upper(),
+                amount=float(r["amount"]),
+                timestamp_ms=int(r["timestamp"]),
+                id=str(r["id"]),
+                kind=str(r.get("kind") or "transfer"),
+            )
+            for r in rows.values()
+            if int(r["timestamp"]) >= since_ms and float(r["amount"]) != 0.0
+        ]
+        return sorted(out, key=lambda d: (d.timestamp_ms, d.id))
+
+    @staticmethod
+    def _permission_refused(err: ExchangeError) -> bool:
+        cause = err.__context__
+        return isinstance(cause, ccxt.PermissionDenied | ccxt.AuthenticationError)
+
+    def _totals(self) -> dict[str, float]:
+        """Every currency's balance (ccxt ``fetch_balance`` total) over the wallets that
+        hold futures collateral (the profile's ``balance_requests``; each wallet once)."""
+        rule = self.profile.balance_requests
+        requests = self._call("read account type", rule, self.exchange) if rule else [{}]
+        out: dict[str, float] = {}
+        for params in requests:
+            bal = self._call("fetch balance", self.exchange.fetch_balance, dict(params))
+            for ccy, amount in (bal.get("total") or {}).items():
+                if amount:
+                    code = str(ccy).upper()
+                    out[code] = out.get(code, 0.0) + float(amount)
+        return out
+
     def balance(self, currency: str) -> float:
-        """Account equity held in ``currency`` (ccxt ``fetch_balance`` total; 0 if none)."""
-        bal = self._call("fetch balance", self.exchange.fetch_balance)
-        total = (bal.get("total") or {}).get(currency.upper())
-        return float(total or 0.0)
+        """The account's balance of ``currency`` (ccxt ``fetch_balance`` total; 0 if
+        none), over every wallet that holds futures collateral (Bybit unified 1.0: the
+        inverse contracts' coins are in the CONTRACT wallet)."""
+        return self._totals().get(currency.upper(), 0.0)
 
     def equity_usd(self) -> float:
         """Every currency's balance valued in USD: USD-like at 1, a coin at the mark of a
         contract on it (the hedge's own markets first)."""
-        from althedge.exchanges.markets import USD_LIKE
-
-        bal = self._call("fetch balance", self.exchange.fetch_balance)
-        total = 0.0
-        for ccy, amount in (bal.get("total") or {}).items():
-            if not amount:
-                continue
-            code = str(ccy).upper()
-            total += float(amount) * (1.0 if code in USD_LIKE else self._coin_usd(code))
-        return total
+        return sum(
+            amount * (1.0 if code in USD_LIKE else self._coin_usd(code))
+            for code, amount in self._totals().items()
+        )
 
     def _coin_usd(self, coin: str) -> float:
         known = [s for s, i in self._instruments.items() if i.base.upper() == coin]
@@ -898,7 +1050,28 @@ class CcxtVenue(ExecutesOrders):
             candidates.append((0 if side == Side.SHORT else 1, pos))
         if not candidates:
             return None
-        return min(candidates, key=lambda c: c[0])[1]
+        return self._with_account_margin(min(candidates, key=lambda c: c[0])[1], m)
+
+    def _with_account_margin(self, pos: VenuePosition, market: dict[str, Any]) -> VenuePosition:
+        """A cross-margined position whose exchange margins the account as a whole
+        (Deribit): margin ratio and maintenance from the ACCOUNT (its maintenance margin
+        over its margin balance), the liquidation price from the account's estimate when
+        the position has none. An isolated position keeps its own figures."""
+        rule = self.profile.account_margin
+        if rule is None or pos.margin_mode == "isolated":
+            return pos
+        acct = self._call("read account margin", rule, self.exchange, market)
+        if not acct or not acct.get("margin_balance"):
+            return pos
+        mm, mb = float(acct["maintenance_margin"]), float(acct["margin_balance"])
+        liq = pos.liquidation_price
+        if liq is None and acct.get("liquidation_ratio") and pos.mark_price:
+            liq = float(acct["liquidation_ratio"]) * float(pos.mark_price)
+        return replace(
+            pos, margin_mode="cross", maintenance_margin=mm, isolated_margin=mb,
+            margin_ratio=mm / mb if mb > 0 else math.inf, margin_includes_pnl=True,
+            liquidation_price=liq,
+        )
 
     def open_positions(self) -> list[VenuePosition]:
         """Every open position of the account (one ``fetch_positions`` for the list, then
@@ -926,11 +1099,12 @@ class CcxtVenue(ExecutesOrders):
     ) -> OrderResult:
         info = raw.get("info") or {}
         ours = cid or (fallback.client_order_id if fallback else "")
-        client_id = (
-            ours  # the exchange carries a transformed id (Hyperliquid cloid): ours is known
-            if self.profile.client_id_format is not None and ours
-            else raw.get("clientOrderId") or info.get("label") or ours
-        )
+        theirs = raw.get("clientOrderId") or info.get("label")
+        if self.profile.client_id_format is not None:
+            # the exchange carries a transformed id (Hyperliquid cloid): ours when known
+            client_id = ours or self._our_ids.get(str(theirs), theirs or "")
+        else:
+            client_id = theirs or ours
         amount = raw.get("amount")
         filled = raw.get("filled")
         contracts = (

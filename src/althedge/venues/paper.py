@@ -50,13 +50,14 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from althedge.core.currencies import USD_LIKE
 from althedge.core.funding import funding_payment
 from althedge.core.instruments import (
     BUILTIN_INSTRUMENTS,
@@ -81,6 +82,7 @@ from althedge.errors import (
 )
 from althedge.venues.execution import ExecutesOrders, round_to_step
 from althedge.venues.protocol import (
+    Deposit,
     Fee,
     Fill,
     FundingPayment,
@@ -95,7 +97,6 @@ PriceFeed = pd.Series | Callable[[pd.Timestamp], float]
 STATE_FILE = "state.json"
 _STATE_VERSION = 1
 _EPS = 1e-12
-_USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD"})
 
 
 def _ts(value: Any) -> pd.Timestamp:
@@ -497,6 +498,12 @@ class PaperExchange(ExecutesOrders):
             )
         self.margin_mode[symbol] = margin_mode
 
+    def deposits_since(
+        self, since_ms: int, currencies: Sequence[str] = ()
+    ) -> list[Deposit] | None:
+        """None: the paper account's auto-funding is reported cumulatively (:attr:`deposits`)."""
+        return None
+
     def balance(self, currency: str) -> float:
         """Wallet + isolated margins + unrealised PnL in ``currency`` (account equity in it)."""
         ccy = currency.upper()
@@ -517,7 +524,7 @@ class PaperExchange(ExecutesOrders):
         return sum(self.balance(c) * self._usd_price(c) for c in currencies)
 
     def _usd_price(self, currency: str) -> float:
-        return 1.0 if currency.upper() in _USD_LIKE else self.price_at(currency, self.now)
+        return 1.0 if currency.upper() in USD_LIKE else self.price_at(currency, self.now)
 
     # ------------------------------------------------------------------ books
     def _open_ids(self) -> list[str]:

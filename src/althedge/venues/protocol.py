@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -34,6 +35,7 @@ __all__ = [
     "FINAL_STATUSES",
     "INSTANCE_CHARS",
     "AccountReports",
+    "Deposit",
     "Fee",
     "Fill",
     "FundingPayment",
@@ -295,6 +297,33 @@ class FundingPayment:
 
 
 @dataclass(frozen=True)
+class Deposit:
+    """Collateral moved INTO the futures account (negative = moved out), in ``currency``:
+    an on-chain deposit or a transfer from another wallet of the same exchange. ``kind``
+    names the exchange record it comes from (``"transfer"``, ``"deposit"``,
+    ``"withdrawal"``); ``id`` is the exchange's id of it."""
+
+    currency: str
+    amount: float
+    timestamp_ms: int
+    id: str
+    kind: str = "transfer"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Deposit:
+        return cls(
+            currency=str(d["currency"]),
+            amount=float(d["amount"]),
+            timestamp_ms=int(d["timestamp_ms"]),
+            id=str(d["id"]),
+            kind=str(d.get("kind", "transfer")),
+        )
+
+
+@dataclass(frozen=True)
 class VenuePosition:
     """An open position as the venue reports it.
 
@@ -421,9 +450,18 @@ class AccountReports(Protocol):
     """
 
     #: collateral the account took in, cumulative per currency over its life (the paper
-    #: venue's auto-funding); a real venue reports ``{}`` (deposits are not imported:
-    #: the attribution starts from the balance at open)
+    #: venue's auto-funding); a real venue reports ``{}`` and its deposits through
+    #: :meth:`deposits_since`
     deposits: dict[str, float]
+
+    def deposits_since(
+        self, since_ms: int, currencies: Sequence[str] = ()
+    ) -> list[Deposit] | None:
+        """Collateral moved into (+) or out of (−) the futures account since ``since_ms``
+        (of ``currencies``, where the exchange asks per currency), oldest first; None when
+        the venue has no such history (paper: its auto-funding is the cumulative
+        :attr:`deposits`; an exchange offering none: not available — never zero)."""
+        ...
 
     def now_ms(self) -> int:
         """The venue's clock, ms since the epoch: the time journal rows carry."""

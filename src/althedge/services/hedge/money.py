@@ -12,12 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from althedge.core.currencies import USD_LIKE
 from althedge.errors import InputError
 
 __all__ = ["USD_LIKE", "Money"]
-
-#: currencies counted as US dollars one for one ("" = unknown, taken as USD)
-USD_LIKE = frozenset({"", "USD", "USDT", "USDC", "BUSD", "FDUSD"})
 
 
 @dataclass(frozen=True)

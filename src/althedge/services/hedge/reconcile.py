@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from althedge.core.instruments import Instrument
 from althedge.errors import ExchangeError
@@ -28,7 +29,13 @@ from althedge.services.hedge.common import (
 from althedge.services.hedge.money import Money
 from althedge.services.hedge.record import HedgeRecord
 from althedge.services.hedge.results import Reconciliation
-from althedge.venues.protocol import AccountReports, OrderResult, Venue, VenuePosition
+from althedge.venues.protocol import (
+    AccountReports,
+    Deposit,
+    OrderResult,
+    Venue,
+    VenuePosition,
+)
 
 __all__ = [
     "CLOCK_SKEW_MS",
@@ -100,6 +107,9 @@ def reconcile(
         sync_deposits(journal, venue, hedge)
     listed = all_positions(venue)
     others = sorted({p.symbol for p in listed or []} - set(legs) - set(wanted))
+    remember = getattr(venue, "remember_client_ids", None)
+    if callable(remember):  # orders come back under the exchange's form of our ids
+        remember(known)
     for sym in sorted(symbols | set(others)):
         for remote in venue.open_orders(sym):
             if remote.client_order_id not in known:
@@ -424,13 +434,19 @@ def coin_price(venue: Venue, hedge: HedgeRecord, currency: str) -> float:
 
 
 def sync_deposits(journal: Journal, venue: Venue, hedge: HedgeRecord) -> None:
-    """Record collateral the venue account took in (paper auto-funding) since last seen.
+    """Record collateral the venue account took in since last seen.
 
-    ``venue.deposits`` (optional; paper has it) is cumulative over the account's life;
-    the journal keeps each increase with the USD price at the time (USD-like 1, a coin
-    at the mark of the leg settled in it), so the attribution can value the collateral
-    exactly.
+    A real exchange reports its history (``venue.deposits_since``: transfers into and
+    out of the futures account since the hedge opened, each journaled once with the USD
+    price when first seen). The paper venue's ``deposits`` is cumulative over the
+    account's life; the journal keeps each increase with the USD price at the time
+    (USD-like 1, a coin at the mark of the leg settled in it), so the attribution can
+    value the collateral exactly.
     """
+    history = _deposit_history(venue, hedge)
+    if history is not None:
+        _record_deposit_history(journal, venue, hedge, history)
+        return
     current = getattr(venue, "deposits", None)
     if not isinstance(current, dict):
         return
@@ -447,3 +463,33 @@ def sync_deposits(journal: Journal, venue: Venue, hedge: HedgeRecord) -> None:
             )
 
 
+def _deposit_history(venue: Venue, hedge: HedgeRecord) -> list[Deposit] | None:
+    """The venue's deposits since the hedge opened, or None (no history: paper's
+    cumulative ``deposits``; an exchange without any; a hedge without an open time)."""
+    if not isinstance(venue, AccountReports):
+        return None
+    opened = [leg.opened_ms for leg in hedge.legs if leg.opened_ms is not None]
+    if not opened:
+        return None
+    settles = [venue.instrument(symbol).settle.upper() for symbol in hedge.symbols]
+    return venue.deposits_since(min(opened), settles)
+
+
+def _record_deposit_history(
+    journal: Journal, venue: Venue, hedge: HedgeRecord, history: Sequence[Deposit]
+) -> None:
+    """Journal each deposit (+) / withdrawal (−) not journaled yet (same time to the
+    second, currency and amount), valued at today's price of its currency."""
+    seen = {
+        (str(d["at"]), str(d["currency"]).upper(), round(float(d["amount"]), 12))
+        for d in journal.deposits(hedge.id)
+    }
+    for dep in history:
+        at = datetime.fromtimestamp(dep.timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
+        key = (at, dep.currency.upper(), round(dep.amount, 12))
+        if key in seen:
+            continue
+        ccy = dep.currency.upper()
+        price = 1.0 if ccy in USD_LIKE else coin_price(venue, hedge, ccy)
+        journal.record_deposit(hedge.id, currency=ccy, amount=dep.amount, price_usd=price, at=at)
+        seen.add(key)

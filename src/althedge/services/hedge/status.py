@@ -95,6 +95,9 @@ def hedge_status(
     net = status.net_hedge_notional_usd
     status.hedge_ratio_achieved = net / wanted if wanted > 0 and net is not None else None
     notes = list(dict.fromkeys(leg.basis_note for leg in status.legs if leg.basis_note))
+    deposits_note = getattr(venue, "deposits_note", "")
+    if deposits_note:  # the exchange reports no deposits: not available, not zero
+        notes.append(str(deposits_note))
     status.warnings = status_warnings(status) + notes + list(rec.differences)
     return status
 
