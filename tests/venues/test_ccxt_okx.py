@@ -385,14 +385,11 @@ def test_balance_equity_and_transfer_bills(okx: Any) -> None:
 
 
 def test_the_command_imports_an_okx_liquidation_when_the_position_vanishes(
-    okx: Any, tmp_path: Any
+    okx: Any, short_journal: Any, liquidation_imported_once: Any
 ) -> None:
     """The 60-contract short is gone and the order history holds the risk engine's
     full_liquidation order: the reconciliation every command starts with journals it,
     the journal equals the venue again, and the critical alert is raised once."""
-    from althedge.journal import Journal
-    from althedge.services.hedge.reconcile import reconcile
-
     venue, srv, _ = okx
     opened = 1_763_000_000_000
     srv.route("GET", "/api/v5/account/positions", _ok([]))
@@ -402,20 +399,6 @@ def test_the_command_imports_an_okx_liquidation_when_the_position_vanishes(
     srv.route("GET", "/api/v5/trade/orders-history-archive",
               lambda r: _ok([liq] if r.params.get("category") == "full_liquidation" else []))
     venue.exchange.milliseconds = lambda: opened + 2 * 86_400_000
-    with Journal(tmp_path / "journal.sqlite") as j:
-        leg = {"symbol": SYMBOL, "hedge_asset": "BTC", "leverage": 2.0,
-               "margin_mode": "isolated", "exchange": "okx", "opened_ms": opened}
-        hid = j.create_hedge(venue="okx", symbol=SYMBOL, opened_at="2025-11-13T02:13:20+00:00",
-                             portfolio={}, settings={"legs": [leg], "hedge_key": "k1"})
-        j.record_intent(hedge_id=hid, client_order_id="ahokxopen0", venue="okx", symbol=SYMBOL,
-                        side="sell", amount=60.0, order_type="market", price=None,
-                        reduce_only=False, purpose="open", at="2025-11-13T02:13:20+00:00")
-        j.record_result("ahokxopen0", status="filled", filled=60.0, average_price=90_000.0,
-                        fee_usd=2.7, exchange_order_id="1", at="2025-11-13T02:13:20+00:00")
-        rec = reconcile(j, venue)
-        (alert,) = [a for a in j.alerts() if a["kind"] == "liquidated"]
-        assert alert["severity"] == "critical" and "131,250.00" in alert["message"]
-        assert j.net_contracts(hid) == pytest.approx(0.0, abs=1e-9)
-        assert rec.ok, rec.differences
-        reconcile(j, venue)
-        assert len([a for a in j.alerts() if a["kind"] == "liquidated"]) == 1
+    j, hid = short_journal("okx", SYMBOL, 60.0, opened)
+    with j:
+        liquidation_imported_once(j, venue, hid, "131,250.00")
