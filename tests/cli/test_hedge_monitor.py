@@ -8,15 +8,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-
-import pytest
+from typing import Any
 
 from althedge.config import parse_portfolio
 from althedge.data import open_source
@@ -28,29 +23,6 @@ PORTFOLIO: dict[str, Any] = {
     "holdings": [{"asset": "SOL", "amount": 120}, {"asset": "AVAX", "amount": 400}],
     "hedge": {"exchange": "binance", "contract": "linear", "leverage": 2},
 }
-
-
-class _Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture()
-def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    handler = type("H", (_Hook,), {"received": []})
-    httpd = HTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}/alerts", handler.received
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _open_hedge(home: Path, prices: Path, day: date) -> None:
@@ -74,9 +46,10 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def test_monitor_snapshots_alerts_and_webhook(
-    tmp_path: Path, shared_data: Path, hook: tuple[str, list[dict[str, Any]]]
+    tmp_path: Path, shared_data: Path, webhook: tuple[str, Any]
 ) -> None:
-    url, received = hook
+    url, handler = webhook
+    received = handler.received
     _open_hedge(tmp_path, shared_data / "daily", date(2024, 6, 3))
     proc = subprocess.run(
         [

@@ -16,11 +16,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -96,33 +93,11 @@ def test_an_emptied_journal_is_no_better(orphaned: Path) -> None:
     assert json.loads(proc.stdout)["reconciliation"]["orphans"]
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture()
-def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    handler = type("H", (_Hook,), {"received": []})
-    httpd = HTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}/alerts", handler.received
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def test_monitor_alerts_and_posts_the_orphan(
-    orphaned: Path, webhook: tuple[str, list[dict[str, Any]]]
+    orphaned: Path, webhook: tuple[str, Any]
 ) -> None:
-    url, received = webhook
+    url, handler = webhook
+    received = handler.received
     proc = run(orphaned, "monitor", "--iterations", "1", "--every", "1s", "--webhook", url,
                "--json")
     _no_traceback(proc)

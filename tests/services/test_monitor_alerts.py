@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -14,31 +10,6 @@ from althedge.cli.hedge import parse_every
 from althedge.errors import AlthedgeError, InputError
 from althedge.services.lifecycle import HedgeStatus, Reconciliation
 from althedge.services.monitor import AlertThresholds, evaluate_alerts, post_webhook
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-    reply = 200
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(json.loads(self.rfile.read(length)))
-        self.send_response(type(self).reply)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture()
-def server() -> Iterator[tuple[str, type[_Recorder]]]:
-    handler = type("H", (_Recorder,), {"received": [], "reply": 200})
-    httpd = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/hook", handler
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _status(**kw: Any) -> HedgeStatus:
@@ -89,14 +60,14 @@ def test_thresholds_are_respected() -> None:
     }
 
 
-def test_webhook_posts_json(server: tuple[str, type[_Recorder]]) -> None:
-    url, handler = server
+def test_webhook_posts_json(webhook: tuple[str, Any]) -> None:
+    url, handler = webhook
     post_webhook(url, {"kind": "beta_drift", "message": "m"})
     assert handler.received == [{"kind": "beta_drift", "message": "m"}]
 
 
-def test_webhook_http_error_is_one_line(server: tuple[str, type[_Recorder]]) -> None:
-    url, handler = server
+def test_webhook_http_error_is_one_line(webhook: tuple[str, Any]) -> None:
+    url, handler = webhook
     handler.reply = 500
     with pytest.raises(AlthedgeError, match=r"^webhook: HTTP 500$"):
         post_webhook(url, {"x": 1})

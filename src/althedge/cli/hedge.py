@@ -575,9 +575,10 @@ def _print_orphans(rec: Reconciliation) -> None:
             _fmt(o.get("liquidation_price")),
         )
     console.print(table)
+    where = rec.venue_option()
     err_console.print(
         "[bold red]orphan:[/] adopt it into a hedge with `althedge hedge adopt PORTFOLIO.toml "
-        "--venue NAME`, or take it off with `althedge hedge close --venue NAME --orphan` "
+        f"{where}`, or take it off with `althedge hedge close {where} --orphan` "
         "(both dry runs unless --live)",
         soft_wrap=True,
     )

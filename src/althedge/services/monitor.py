@@ -99,13 +99,14 @@ def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Al
                else f"working order {o['client_order_id']} ({o['side']} {o['contracts']:g})")
             for o in orphans
         )
+        where = status.reconciliation.venue_option()
         out.append(
             Alert(
                 "orphan",
                 "critical",
                 f"orphan: the venue holds what no open hedge explains ({held}); adopt it with "
-                "`althedge hedge adopt PORTFOLIO.toml --venue NAME` or take it off with "
-                "`althedge hedge close --venue NAME --orphan`",
+                f"`althedge hedge adopt PORTFOLIO.toml {where}` or take it off with "
+                f"`althedge hedge close {where} --orphan`",
             )
         )
     explained = {o.get("message") for o in orphans}

@@ -179,6 +179,8 @@ class CcxtVenue(ExecutesOrders):
         self.notices: list[str] = []
         #: a real exchange's deposits come from :meth:`deposits_since` (its history)
         self.deposits: dict[str, float] = {}
+        #: the exchange's clock minus the local one (ms), read once (see :meth:`now_ms`)
+        self._clock_offset_ms: int | None = None
         #: said by ``hedge status`` when the exchange reports no deposits or transfers
         self.deposits_note: str = "" if self.profile.deposits is not None else (
             f"deposits: not available on {self.profile.title} (althedge reads no deposit or "
@@ -656,8 +658,20 @@ class CcxtVenue(ExecutesOrders):
     MAX_PAGES = 200
 
     def now_ms(self) -> int:
-        """The exchange's clock (ms since the epoch) as ccxt keeps it."""
-        return int(self.exchange.milliseconds())
+        """The exchange's clock (ms since the epoch): the server's time where ccxt can read
+        it (``fetch_time``, once per venue; the offset to the local clock is kept), else the
+        local clock. Fills, funding and the legs' open times are all on this clock."""
+        local = int(self.exchange.milliseconds())
+        if self._clock_offset_ms is None:
+            self._clock_offset_ms = 0
+            if self.exchange.has.get("fetchTime"):
+                try:
+                    server = self.exchange.fetch_time()
+                except Exception:  # no server clock: the local one (and say nothing)
+                    server = None
+                if isinstance(server, int | float) and server > 0:
+                    self._clock_offset_ms = int(server) - local
+        return local + self._clock_offset_ms
 
     def funding_payments(self, symbol: str, since_ms: int | None = None) -> list[FundingPayment]:
         """Funding RECEIVED (negative = paid) since ``since_ms``, settlement currency.

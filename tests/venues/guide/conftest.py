@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import re
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -208,18 +208,9 @@ def fake_hyperliquid(local_server: Any, load_fixture: Any) -> FakeHyperliquid:
     return FakeHyperliquid(local_server, load_fixture).install()
 
 
-def point_at(exchange: Any, base: str) -> Any:
-    """Every API url of a ccxt ``exchange`` rewritten to ``base`` (scheme and host)."""
-
-    def rewrite(v: Any) -> Any:
-        if isinstance(v, str):
-            return re.sub(r"^https?://[^/]+", base, v.replace("{hostname}", "x"))
-        if isinstance(v, dict):
-            return {k: rewrite(x) for k, x in v.items()}
-        return v
-
-    exchange.urls["api"] = rewrite(exchange.urls["api"])
-    return exchange
+#: the shared helper of tests/fixtures/binance_usdm.py (loaded by tests/conftest.py,
+#: which pytest imports before this one)
+point_at = sys.modules["althedge_tests_binance_usdm"].point_at
 
 
 @pytest.fixture

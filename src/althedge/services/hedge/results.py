@@ -74,6 +74,17 @@ class Reconciliation:
     def ok(self) -> bool:
         return not self.differences
 
+    def venue_option(self) -> str:
+        """``--venue NAME`` for the way-out commands, naming the venue the orphans are on
+        (``--testnet`` too for a test environment); ``--venue NAME`` when none is known."""
+        names = {str(o.get("venue") or "") for o in self.orphans} - {""}
+        if len(names) != 1:
+            return "--venue NAME"
+        (name,) = names
+        if name.endswith("-testnet"):
+            return f"--venue {name.removesuffix('-testnet')} --testnet"
+        return f"--venue {name}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
