@@ -159,3 +159,32 @@ def test_close_orphan_dry_run_then_live_is_one_reduce_only_buy(
     after = model.althedge(home, "hedge", "status", "--json")
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout)["reconciliation"]["ok"] is True
+
+
+def test_a_working_order_no_hedge_explains_is_shown_and_cancelled(
+    orphaned: tuple[Any, Path]
+) -> None:
+    """A resting sell placed on the account from elsewhere is an orphan too: shown by
+    ``hedge status`` (exit 6), cancelled by ``hedge close --orphan --live`` (DELETE on the
+    exchange) together with the reduce-only buy of the position."""
+    model, home = orphaned
+    model.place_resting("SELL", 0.002, 120_000.0, "manualweb0001")
+    status = model.althedge(home, "hedge", "status", "--json")
+    assert status.returncode == 6, status.stderr
+    orphans = json.loads(status.stdout)["reconciliation"]["orphans"]
+    (order,) = [o for o in orphans if o["kind"] == "order"]
+    assert order["client_order_id"] == "manualweb0001" and order["side"] == "sell"
+    assert order["contracts"] == pytest.approx(0.002)
+
+    live = model.althedge(home, "hedge", "close", "--venue", VENUE, "--orphan", "--live",
+                          "--json", "--timeout", "1")
+    _clean(live)
+    assert live.returncode == 0, live.stderr
+    (cancel,) = model.server.calls("DELETE", "/fapi/v1/order")
+    assert cancel.params.get("origClientOrderId") == "manualweb0001" or (
+        cancel.params.get("orderId") == str(model.orders["manualweb0001"]["orderId"]))
+    assert model.orders["manualweb0001"]["status"] == "CANCELED"
+    assert model.position_amt() == 0.0
+    after = model.althedge(home, "hedge", "status", "--json")
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["reconciliation"]["orphans"] == []
