@@ -8,6 +8,7 @@ published base-tier fees.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def _plan(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     [
         ("bingx", "linear", "BTC/USDT:USDT", 1.0, "generic-isolated", 8.0, 0.0002, 0.0005),
         ("bingx", "inverse", "BTC/USD:BTC", 100.0, "generic-isolated", 8.0, 0.0002, 0.0005),
-        ("mexc", "linear", "BTC/USDT:USDT", 0.0001, "mexc-isolated", 8.0, 0.0, 0.0005),
+        ("mexc", "linear", "BTC/USDT:USDT", 0.0001, "mexc-isolated", 8.0, 0.0, 0.0002),
         ("weex", "linear", "BTC/USDT:USDT", 1.0, "weex-isolated", 8.0, 0.0002, 0.0008),
         ("hyperliquid", "linear", "BTC/USDC:USDC", 1.0, "hyperliquid-isolated", 1.0,
          0.00015, 0.00045),
@@ -97,3 +98,51 @@ def test_unknown_exchange_names_the_new_ones(tmp_path: Path) -> None:
     assert proc.returncode == 2
     for name in ("bingx", "mexc", "weex", "hyperliquid"):
         assert name in proc.stderr
+
+
+LIVE_PORTFOLIO = """
+name = "live specs"
+[[holdings]]
+asset = "SOL"
+amount = 300
+[[holdings]]
+asset = "ETH"
+amount = 4
+[hedge]
+exchange = "{exchange}"
+contract = "linear"
+leverage = 2
+lookback_days = 30
+"""
+
+
+@pytest.mark.parametrize(("exchange", "size", "lot", "mmr", "label"), [
+    # MEXC "Get contract info" (0.0001 BTC a contract, whole contracts, 0.4 % first tier,
+    # read from ccxt's fetchLeverageTiers: public)
+    ("mexc", 0.0001, 1.0, 0.004, "live"),
+    # WEEX: coin amounts (quantityPrecision 4); ccxt reads no WEEX tiers: built-in, labelled
+    ("weex", 1.0, 0.0001, 0.005, "live; margin tiers built-in"),
+])
+def test_plan_with_exchange_uses_its_live_specs(
+    tmp_path: Path, exchange: str, size: float, lot: float, mmr: float, label: str
+) -> None:
+    """`plan --exchange X` with `[hedge] exchange = "X"`: prices AND the contract (size, lot,
+    minimum, max leverage, margin tiers) come from X through ccxt — a real process whose
+    ccxt requests go to a local server answering in X's documented shapes."""
+    from .test_data import offline  # the offline ccxt exchanges, loaded once
+
+    pf = tmp_path / "live.toml"
+    pf.write_text(LIVE_PORTFOLIO.format(exchange=exchange))
+    with offline.proxy_server(exchange) as (url, _router, seen, _sim):
+        proc = subprocess.run(
+            [sys.executable, "-m", "althedge", "plan", str(pf), "--exchange", exchange,
+             "--as-of", "2024-02-29", "--funding", "0.0001", "--json"],
+            capture_output=True, text=True, cwd=ROOT, timeout=300,
+            env={**os.environ, "ALTHEDGE_CCXT_GATEWAY": url, "ALTHEDGE_HOME": str(tmp_path)},
+        )
+    assert proc.returncode == 0, proc.stderr
+    hedge = json.loads(proc.stdout)["hedge"]
+    assert hedge["exchange"] == exchange and hedge["specs_as_of"].startswith(label)
+    assert hedge["contract_size"] == size and hedge["lot_step"] == lot
+    assert hedge["maintenance_margin_rate"] == pytest.approx(mmr)
+    assert any("xchangeInfo" in r.path or "/contract/detail" in r.path for r in seen)

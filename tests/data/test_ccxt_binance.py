@@ -141,7 +141,9 @@ def test_instrument_without_keys_falls_back_to_builtin_tiers() -> None:
     inst = md.instrument("BTC/USDT:USDT")
     assert "/fapi/v1/leverageBracket" not in replay.paths() or inst.tiers
     assert inst.tiers and inst.tiers[0].mmr == pytest.approx(0.004)
-    assert inst.specs_as_of == "live"
+    assert inst.specs_as_of.startswith("live; margin tiers built-in (")
+    assert inst.specs_as_of.endswith("binance serves them to signed requests only (set "
+                                     "read-only API keys)")
 
 
 def test_funding_history_current_funding_and_basis() -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from althedge.cli.common import compact_table, console, emit_json, err_console, real_console
-from althedge.errors import DataError, InputError
+from althedge.errors import DataError, ExchangeError, InputError
 
 if TYPE_CHECKING:  # imported inside the commands: `althedge data --help` stays fast
     from althedge.data.quality import Finding
@@ -78,6 +78,7 @@ def fetch(
     _check_order(start, end, "--since", "--until")
     home = _data_dir(data_dir)
     results: list[dict[str, Any]] = []
+    notes: list[str] = []
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                   console=real_console(err_console), transient=False,
@@ -101,11 +102,24 @@ def fetch(
                 "path": str(src.cache.path(src.exchange_id, symbol, timeframe)),
             }
             if funding and ":" in symbol and src.market_data.market(symbol).get("swap"):
-                events = src.funding_history(symbol, start, end)
-                row["funding_events"] = len(events)
+                try:
+                    events = src.funding_history(symbol, start, end)
+                except ExchangeError as err:
+                    if not _not_offered(err):
+                        raise
+                    # the candles are cached; this market has no funding history to read
+                    row["funding_events"] = None
+                    notes.append(f"{src.exchange_id} offers no funding-rate history for "
+                                 f"{symbol} through ccxt; candles only")
+                else:
+                    row["funding_events"] = len(events)
+                    row["funding_interval_hours"] = (
+                        float(events["interval_hours"].median()) if len(events) else None)
             results.append(row)
     payload = {"exchange": src.exchange_id, "data_dir": str(home), "fetched": results,
-               "retries": list(src.market_data.attempts_log)}
+               "retries": list(src.market_data.attempts_log), "notes": notes}
+    for note in notes:
+        err_console.print(f"note: {note}")
     if as_json:
         emit_json(payload)
         return
@@ -223,6 +237,13 @@ def import_files(
     console.print(table)
     console.print(f"use it with --prices {cache.root / name}; run `althedge data check "
                   f"{cache.root / name}` to see the defects")
+
+
+def _not_offered(err: BaseException) -> bool:
+    """True when ``err`` comes from ccxt's NotSupported: the exchange lacks the endpoint."""
+    import ccxt
+
+    return isinstance(err.__cause__, ccxt.NotSupported)
 
 
 def _check_order(start: Any, end: Any, first: str, last: str) -> None:

@@ -235,9 +235,14 @@ def plan_command(
     if src_path is None and cfg.hedge.price_source:
         src_path = (portfolio.parent / cfg.hedge.price_source).resolve()
     source = open_source(src_path, exchange=exchange)
+    live = None
+    if exchange is not None:  # the exchange's own contract specs and margin tiers
+        from althedge.services.plan import live_instruments
+
+        live = live_instruments(cfg, source.market_data)
     plan = build_plan(
         cfg, source, day, exclude_bad_series=exclude_bad, funding_rate_8h=funding_rate,
-        keep_bars=keep_bar or (),
+        keep_bars=keep_bar or (), instruments=live,
     )
     if json_out:
         emit_json(plan.to_dict())

@@ -416,10 +416,16 @@ HYPERLIQUID_ETH_TIERS = build_tiers([(100_000_000, 1 / 50, 25), (_INF, 1 / 30, 1
 #: quoted; BingX serves the full table to signed requests only, so live tiers need a key.
 #: BTC-USDT: NOT verified — tier 1 assumed at 0.4 % (the common BTC tier-1 rate, and
 #: below BingX's 1/125 initial rate); the plan labels these specs with their date.
+#: Checked 2026-12-02: BingX's support article "Perpetual Futures | Fee Schedule"
+#: (bingx.io/en-us/support/articles/360046487573, undated) states one maintenance rate of
+#: 0.5 % "and currently no tiered ratios" — older than the tiered maintMarginRatio
+#: endpoint, so not adopted; with read-only keys the live tiers replace these (plan
+#: --exchange bingx, tests/data/test_ccxt_new_exchanges.py).
 BINGX_LINEAR_BTC_TIERS = build_tiers([(_INF, 0.004, 125)])
 BINGX_LINEAR_ETH_TIERS = build_tiers([(900_000, 0.0033, 100), (_INF, 0.005, 50)])
 #: BingX Coin-M (notional in coin): ccxt reads no tiers for them (NotSupported); NOT
-#: verified — one tier at 0.5 %, a conservative assumption for a short hedge.
+#: verified — one tier at 0.5 %, a conservative assumption for a short hedge (the same
+#: 0.5 % as the support article above; still NOT verified for Coin-M, 2026-12-02).
 BINGX_INVERSE_TIERS = build_tiers([(_INF, 0.005, 100)])
 
 #: MEXC USDT-M: the contract-detail reply (GET /api/v1/contract/detail, as recorded in ccxt
@@ -427,7 +433,8 @@ BINGX_INVERSE_TIERS = build_tiers([(_INF, 0.005, 100)])
 #: 0.008, riskIncrVol 200 000 contracts, riskIncrMmr 0.004). MEXC's risk tiers step in
 #: CONTRACTS (riskIncrVol), which needs a price to convert to the USD tiers used here; only
 #: the first tier is kept (as for OKX) — live tiers come from ccxt fetchLeverageTiers.
-#: ETH_USDT: NOT verified, tier 1 assumed at 0.5 %.
+#: ETH_USDT: NOT verified, tier 1 assumed at 0.5 % (2026-12-02: no ETH_USDT contract
+#: detail found; ``plan --exchange mexc`` reads the live table, public, converted to USD).
 MEXC_BTC_TIERS = build_tiers([(_INF, 0.004, 125)])
 MEXC_ETH_TIERS = build_tiers([(_INF, 0.005, 100)])
 
@@ -435,6 +442,8 @@ MEXC_ETH_TIERS = build_tiers([(_INF, 0.005, 100)])
 #: "Maintenance Margin Rate"; example table in "WEEX Futures will adjust the leverage and
 #: margin tiers for TRB/USDT", 2023-09-15); ccxt has no tier endpoint for WEEX and no BTC
 #: or ETH table was found: NOT verified — one tier at 0.5 %, conservative for a short hedge.
+#: Still NOT verified 2026-12-02 (ccxt 4.5.90 has neither fetchLeverageTiers nor
+#: fetchMarketLeverageTiers for WEEX: live plans label these built-in tiers).
 WEEX_TIERS = build_tiers([(_INF, 0.005, 100)])
 
 

@@ -55,7 +55,7 @@ from althedge.exchanges import (
 )
 from althedge.exchanges.factory import GATEWAY_ENV, route_through_gateway
 from althedge.exchanges.factory import make_exchange as _make_exchange
-from althedge.exchanges.markets import builtin_instrument, funding_interval_from_market
+from althedge.exchanges.markets import builtin_instrument, funding_interval_from_market, mark_of
 
 T = TypeVar("T")
 
@@ -204,19 +204,29 @@ class CcxtMarketData:
     # --- candles --------------------------------------------------------------------------
     def fetch_ohlcv(self, symbol: str, timeframe: str = "1d", since_ms: int | None = None,
                     until_ms: int | None = None, page_limit: int | None = None,
-                    progress: ProgressFn | None = None) -> pd.DataFrame:
+                    progress: ProgressFn | None = None,
+                    strict_start: bool = True) -> pd.DataFrame:
         """Complete bars from ``since_ms`` to ``until_ms`` (inclusive open times), paginated.
 
         Each request asks for ``page_limit`` bars starting after the last one received; it
         stops at an empty page or past ``until_ms`` (default: the last complete bar). Bars still
-        in progress are never returned.
+        in progress are never returned. Where the exchange serves only its latest bars (WEEX
+        spot), a ``since_ms`` before them is an error when ``strict_start`` (a start the user
+        asked for), else the bars there are are returned (a default range).
         """
-        self.market(symbol)
+        market = self.market(symbol)
         step = self.timeframe_ms(timeframe)
         last_closed = self.last_closed_bar_ms(timeframe)
         until = last_closed if until_ms is None else min(until_ms, last_closed)
+        profile = PROFILES.get(self.id)
+        extra: dict[str, Any] = {}
         page = page_limit or default_page_limit(self.id)
+        if profile is not None and market.get("contract"):
+            extra = dict(profile.contract_ohlcv_params)  # WEEX: the history endpoint
+            page = page_limit or profile.contract_ohlcv_page or page
         since = since_ms if since_ms is not None else until - (page - 1) * step
+        if profile is not None and market.get("type") in profile.latest_ohlcv_only:
+            return self._latest_ohlcv(symbol, timeframe, since, until, strict_start)
         rows: list[list[float]] = []
         cursor, start = since, since
         while cursor <= until:
@@ -226,7 +236,7 @@ class CcxtMarketData:
             window_end = min(cursor + (page - 1) * step, until)
             batch = self.call(f"fetch_ohlcv {symbol} {timeframe}", self.exchange.fetch_ohlcv,
                               symbol, timeframe, since=cursor, limit=page,
-                              params={"until": window_end + step - 1})
+                              params={"until": window_end + step - 1, **extra})
             batch = [b for b in batch if b and b[0] is not None and cursor <= b[0] <= window_end]
             if batch:
                 rows.extend(batch)
@@ -236,6 +246,27 @@ class CcxtMarketData:
             if progress is not None:
                 progress(min(cursor, until) - start, max(until - start, 1))
         return _ohlcv_frame(rows)
+
+    def _latest_ohlcv(self, symbol: str, timeframe: str, since: int, until: int,
+                      strict: bool) -> pd.DataFrame:
+        """Candles of a market whose API (through ccxt) serves only the latest bars (WEEX
+        spot: no start time); a range reaching further back is refused in one line."""
+        batch = self.call(f"fetch_ohlcv {symbol} {timeframe}", self.exchange.fetch_ohlcv,
+                          symbol, timeframe)
+        bars = [b for b in batch if b and b[0] is not None]
+        oldest = min((int(b[0]) for b in bars), default=None)
+        if oldest is None or (strict and since < oldest):
+            reach = (f"reach back only to {_day(oldest)}" if oldest is not None
+                     else "returned nothing")
+            perp = ""
+            m = self.market(symbol)
+            alt = f"{m.get('base')}/{m.get('quote')}:{m.get('quote')}"
+            if alt in (self.exchange.markets or {}):
+                perp = f", or the perpetual {alt} for older history"
+            raise DataError(f"{self.id}: {symbol} {timeframe} candles {reach} (the exchange "
+                            f"serves only its latest bars here, no start time); use --since "
+                            f"{_day(oldest) if oldest is not None else 'a later day'}{perp}")
+        return _ohlcv_frame([b for b in bars if since <= b[0] <= until])
 
     # --- funding --------------------------------------------------------------------------
     def fetch_funding_history(self, symbol: str, since_ms: int | None = None,
@@ -251,9 +282,15 @@ class CcxtMarketData:
         until = now if until_ms is None else min(until_ms, now)
         since = since_ms if since_ms is not None else until - 30 * 86_400_000
         events: dict[int, float] = {}
+        profile = PROFILES.get(self.id)
         page = page_limit or default_page_limit(self.id)
-        window = int(page * _market_interval(market) * 3_600_000)
+        interval_ms = _market_interval(market, self.id) * 3_600_000
+        window = int(page * interval_ms)
         cursor, start = since, since
+        if profile is not None and profile.funding.rate_history_paging == "page_num":
+            events = self._funding_by_page_number(symbol, since, until,
+                                                  page_limit or profile.funding.history_page)
+            cursor = until + 1  # done: numbered pages, newest first
         while cursor <= until:
             window_end = min(cursor + window - 1, until)
             batch = self.call(f"fetch_funding_rate_history {symbol}",
@@ -263,8 +300,11 @@ class CcxtMarketData:
                      and cursor <= int(b["timestamp"]) <= window_end]
             for b in batch:
                 events[int(b["timestamp"])] = float(b["fundingRate"])
-            if batch and len(batch) >= page:  # the page may be full: continue after it
-                cursor = max(int(b["timestamp"]) for b in batch) + 1
+            last = max((int(b["timestamp"]) for b in batch), default=None)
+            if last is not None and (len(batch) >= page or last + 1.5 * interval_ms < window_end):
+                # the page may be full, or the exchange's own cap is below ours (Hyperliquid:
+                # 500 rows) and the rows stop short of the window: continue after them
+                cursor = last + 1
             else:
                 cursor = window_end + 1
             if progress is not None:
@@ -272,7 +312,7 @@ class CcxtMarketData:
         if not events:
             return _funding_frame([], [], [])
         times = sorted(events)
-        default_interval = _market_interval(market)
+        default_interval = _market_interval(market, self.id)
         spacing = pd.Series(times).diff().div(3_600_000).round(2)
         intervals = [float(x) if x == x and x > 0 else default_interval for x in spacing]
         if len(intervals) > 1:
@@ -285,6 +325,27 @@ class CcxtMarketData:
             # rows carrying the 8-hour rate ``interest_8h``): the rate of each row's interval
             rates = [r * h / per for r, h in zip(rates, intervals, strict=True)]
         return _funding_frame(times, rates, intervals)
+
+    #: numbered pages read at most (a runaway guard: 300 × 100 events = 27 years at 8 h)
+    MAX_FUNDING_PAGES = 300
+
+    def _funding_by_page_number(self, symbol: str, since: int, until: int,
+                                page: int) -> dict[int, float]:
+        """MEXC: ``page_num`` 1, 2, … (newest first, no time filter) until a page reaches
+        before ``since`` or runs short."""
+        events: dict[int, float] = {}
+        for num in range(1, self.MAX_FUNDING_PAGES + 1):
+            batch = self.call(f"fetch_funding_rate_history {symbol}",
+                              self.exchange.fetch_funding_rate_history, symbol, None, page,
+                              {"page_num": num})
+            stamps = [int(b["timestamp"]) for b in batch if b.get("timestamp") is not None]
+            for b in batch:
+                ts = b.get("timestamp")
+                if ts is not None and since <= int(ts) <= until:
+                    events[int(ts)] = float(b["fundingRate"])
+            if len(batch) < page or not stamps or min(stamps) < since:
+                break
+        return events
 
     def funding_now(self, symbol: str) -> FundingNow:
         """Current funding rate, its interval (hours), next funding time, mark and index."""
@@ -309,7 +370,7 @@ class CcxtMarketData:
         info = market.get("info") or {}
         if isinstance(info, dict) and ("fundingInterval" in info
                                        or "fundingIntervalHours" in info):
-            return _market_interval(market)
+            return _market_interval(market, self.id)
         if self.exchange.has.get("fetchFundingInterval"):
             try:
                 got = self.call(f"fetch_funding_interval {symbol}",
@@ -319,7 +380,7 @@ class CcxtMarketData:
                     return hours
             except (ExchangeError, DataError):
                 pass
-        return _market_interval(market)
+        return _market_interval(market, self.id)
 
     def mark_index(self, symbol: str) -> tuple[float, float]:
         """(mark price, index price) in USD of a contract, from its ticker."""
@@ -328,7 +389,7 @@ class CcxtMarketData:
             t = self.call(f"fetch_mark_price {symbol}", self.exchange.fetch_mark_price, symbol)
         else:
             t = self.call(f"fetch_ticker {symbol}", self.exchange.fetch_ticker, symbol)
-        mark = t.get("markPrice") or t.get("last")
+        mark = mark_of(t)
         index = t.get("indexPrice")
         if mark is None:
             raise DataError(f"{self.id}: no mark price for {symbol}; try another symbol")
@@ -356,17 +417,26 @@ class CcxtMarketData:
 
     # --- specs ----------------------------------------------------------------------------
     def leverage_tiers(self, symbol: str) -> tuple[MarginTier, ...]:
-        """Maintenance-margin tiers of one contract (empty when the exchange has none)."""
-        self.market(symbol)
+        """Maintenance-margin tiers of one contract (empty when the exchange has none).
+
+        Tiers ccxt gives in contracts (MEXC ``riskIncrVol``, profile ``tiers_in_contracts``)
+        are converted to quote notional at the current mark: contracts × size × mark.
+        """
+        market = self.market(symbol)
         ex = self.exchange
+        rows: list[dict[str, Any]] = []
         if ex.has.get("fetchLeverageTiers"):
             tiers = self.call(f"fetch_leverage_tiers {symbol}", ex.fetch_leverage_tiers, [symbol])
-            return tiers_from_ccxt(tiers.get(symbol) or [])
-        if ex.has.get("fetchMarketLeverageTiers"):
-            rows = self.call(f"fetch_market_leverage_tiers {symbol}",
-                             ex.fetch_market_leverage_tiers, symbol)
-            return tiers_from_ccxt(rows or [])
-        return ()
+            rows = list(tiers.get(symbol) or [])
+        elif ex.has.get("fetchMarketLeverageTiers"):
+            rows = list(self.call(f"fetch_market_leverage_tiers {symbol}",
+                                  ex.fetch_market_leverage_tiers, symbol) or [])
+        profile = PROFILES.get(self.id)
+        if rows and profile is not None and profile.tiers_in_contracts:
+            usd = float(market.get("contractSize") or 1.0) * self.mark_index(symbol)[0]
+            rows = [{**r, "minNotional": _num_or_none(r.get("minNotional"), usd),
+                     "maxNotional": _num_or_none(r.get("maxNotional"), usd)} for r in rows]
+        return tiers_from_ccxt(rows)
 
     def instrument(self, symbol: str, *, with_tiers: bool = True) -> Instrument:
         """Live contract spec of ``symbol`` as a core :class:`Instrument`.
@@ -376,19 +446,37 @@ class CcxtMarketData:
         """
         market = self.market(symbol)
         tiers: tuple[MarginTier, ...] = ()
+        builtin = _builtin(self.id, symbol)
+        label = "live"
         if with_tiers:
+            why = ""
             try:
                 tiers = self.leverage_tiers(symbol)
-            except ExchangeError:
+                if not tiers:
+                    why = f"ccxt reads no margin tiers from {self.id}"
+            except ExchangeError as err:
                 tiers = _builtin_tiers(self.id, symbol)
+                why = (f"{self.id} serves them to signed requests only (set read-only API "
+                       "keys)" if "API keys" in str(err) else f"reading them failed ({err})")
+            if why:  # the built-in table fills in: say so, with its date
+                label = (f"live; margin tiers built-in ({builtin.specs_as_of}): {why}"
+                         if builtin is not None else f"live; no margin tiers: {why}")
         interval = self.funding_interval(symbol) if market.get("swap") else None
         inst = instrument_from_market(family_of(self.id), market, tiers,
                                       precision_mode=int(self.exchange.precisionMode),
                                       funding_interval_hours=interval)
-        if not math.isnan(inst.max_leverage):
+        inst = replace(inst, specs_as_of=label)
+        if not math.isnan(inst.max_leverage) or builtin is None:
             return inst
-        builtin = _builtin(self.id, symbol)
-        return replace(inst, max_leverage=builtin.max_leverage) if builtin else inst
+        return replace(inst, max_leverage=builtin.max_leverage)
+
+
+def _num_or_none(value: Any, scale: float) -> float | None:
+    return None if value is None else float(value) * scale
+
+
+def _day(ms: int | None) -> str:
+    return "" if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).date().isoformat()
 
 
 def _builtin(ex_id: str, symbol: str) -> Instrument | None:
@@ -513,8 +601,12 @@ class CcxtPriceSource:
         return int(lo.value // 1_000_000), hi_ms
 
     def ohlcv(self, symbol: str, timeframe: str = "1d", start: TimeLike = None,
-              end: TimeLike = None) -> pd.DataFrame:
-        """Cached OHLCV of a ccxt symbol, fetching only the bars not cached yet."""
+              end: TimeLike = None, *, strict_start: bool | None = None) -> pd.DataFrame:
+        """Cached OHLCV of a ccxt symbol, fetching only the bars not cached yet.
+
+        ``strict_start`` (default: whether ``start`` was given): a start before what the
+        exchange can serve is an error rather than a shorter series."""
+        strict = start is not None if strict_start is None else strict_start
         check_timeframe(timeframe)
         since, until = self._range_ms(start, end, timeframe)
         cached = self.cache.read(self.exchange_id, symbol, timeframe)
@@ -545,7 +637,8 @@ class CcxtPriceSource:
                 continue
             prog = _bind_progress(self.progress, symbol)
             new = md.fetch_ohlcv(symbol, timeframe, since_ms=lo, until_ms=hi,
-                                 page_limit=self.page_limit, progress=prog)
+                                 page_limit=self.page_limit, progress=prog,
+                                 strict_start=strict)
             if not new.empty or frame is not None:
                 frame = self.cache.merge_write(self.exchange_id, symbol, timeframe, new,
                                                covered_from_ms=lo)
@@ -557,11 +650,12 @@ class CcxtPriceSource:
     def closes(self, assets: Sequence[str], start: TimeLike = None, end: TimeLike = None,
                timeframe: str = "1d") -> pd.DataFrame:
         """USD closes of ``assets`` (spot ``<ASSET>/<quote>``), fetched through the cache."""
+        strict = start is not None
         if start is None and not self.offline:
             lo, _ = self._range_ms(None, end, check_timeframe(timeframe))
             start = pd.Timestamp(lo, unit="ms")
-        series = {normalise_asset(a): self.ohlcv(self.spot_symbol(a), timeframe, start, end)[
-            "close"] for a in assets}
+        series = {normalise_asset(a): self.ohlcv(self.spot_symbol(a), timeframe, start, end,
+                                                 strict_start=strict)["close"] for a in assets}
         return slice_time(join_closes(series), start, end)
 
     def funding_history(self, symbol: str, start: TimeLike = None,

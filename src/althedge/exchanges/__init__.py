@@ -26,6 +26,7 @@ from althedge.exchanges.markets import (
     funding_interval_from_market,
     instrument_from_market,
     interval_hours,
+    mark_of,
     min_notional,
     tiers_from_ccxt,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "instrument_from_market",
     "interval_hours",
     "make_exchange",
+    "mark_of",
     "min_notional",
     "profile",
     "tiers_from_ccxt",

@@ -5,13 +5,17 @@ Sources: BingX API docs v3 (bingx-api.github.io/docs-v3) — "USDT-M Perp Future
 1–40 characters; ``positionSide`` BOTH in one-way mode, LONG/SHORT in hedge mode;
 ``reduceOnly`` "only in one-way mode"), "Query Order details" (by ``orderId`` or
 ``clientOrderId``; code 80016 "order not exist"), "Change Margin Type" (ISOLATED/CROSSED),
-"Set Leverage" (``side`` BOTH in one-way mode), "Query position mode"
+"Set Leverage" (``side`` BOTH in one-way mode, LONG or SHORT in hedge mode: the
+leverage of one side; althedge's hedge is the SHORT side), "Query position mode"
 (``dualSidePosition``), "Get Account Profit and Loss Fund Flow" (``incomeType``
 FUNDING_FEE, ``income`` signed: positive = received), "Position and Maintenance Margin
 Ratio" (tiers, signed endpoint). Coin-M: "Contract Information" (``minTickSize`` = USD
 per contract). ccxt 4.5.90 reads no funding history and no tiers for Coin-M contracts.
-Fees: standard users 0.02 % maker / 0.05 % taker on perpetuals (bingx.com fee page;
-the same rates in every symbol's ``makerFeeRate``/``takerFeeRate``).
+Fees: standard users 0.02 % maker / 0.05 % taker on perpetuals — BingX support article
+"Perpetual Futures | Fee Schedule" (bingx.io/en-us/support/articles/360046487573, read
+2026-12-02: taker 0.075 % "discounted as 0.050 %", maker 0.045 % "discounted as
+0.020 %"); the same as ccxt 4.5.90's ``fees['swap']`` and every symbol's
+``makerFeeRate``/``takerFeeRate``.
 Test environment: BingX's demo account ("VST", open-api-vst.bingx.com; ccxt sandbox,
 USDⓈ-M only).
 """
@@ -66,7 +70,8 @@ BINGX = ExchangeProfile(
     family="bingx",
     title="BingX (USDⓈ-M and Coin-M perpetuals)",
     contract_types=("linear", "inverse"),
-    fees=FeeSchedule(0.0002, 0.0005, "bingx.com fee page, standard users, perpetuals (2026-12)"),
+    fees=FeeSchedule(0.0002, 0.0005, "BingX support 'Perpetual Futures | Fee Schedule', "
+                     "standard users (read 2026-12-02; = ccxt 4.5.90)"),
     funding=FundingRules(interval_hours=8.0, received_sign=1.0, history="ccxt",
                          history_page=1000),
     trade_market_types=("swap",),
@@ -75,7 +80,7 @@ BINGX = ExchangeProfile(
     client_id_param="clientOrderId",
     client_id_unique="always",
     lookup=lookup,
-    leverage_params=lambda mode: {"side": "BOTH"},
+    leverage_side_params=lambda hedged: {"side": "SHORT" if hedged else "BOTH"},
     leverage_whole_number=True,
     position_mode=PositionModeRules(detect=hedge_mode, params=position_params),
     test_environment="sandbox",

@@ -56,8 +56,9 @@ def use_test_environment(exchange: Any) -> str:
         else:
             raise ccxt.NotSupported(str(exchange.id))
     except ccxt.NotSupported:
+        why = f" ({p.test_environment_note})" if p is not None and p.test_environment_note else ""
         raise InputError(
-            f"--testnet: {exchange.id} has no test or demo environment althedge can use; "
+            f"--testnet: {exchange.id} has no test or demo environment althedge can use{why}; "
             "drop --testnet (or use --venue paper)"
         ) from None
     return p.test_environment_note if p is not None else "sandbox"

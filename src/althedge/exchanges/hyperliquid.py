@@ -21,20 +21,28 @@ nothing is signed that the user did not ask for.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from althedge.exchanges.profile import ExchangeProfile, FeeSchedule, FundingRules
 
-__all__ = ["HYPERLIQUID", "cloid"]
+__all__ = ["CLOID", "HYPERLIQUID", "cloid"]
+
+#: Hyperliquid's client order id: "a 128 bit hex string" (docs, "Exchange endpoint")
+CLOID = re.compile(r"0x[0-9a-f]{32}")
 
 
 def cloid(client_order_id: str) -> str:
     """althedge's client id as a Hyperliquid cloid: ``0x`` + 32 hex digits (128 bits).
 
     Deterministic (the first 16 bytes of SHA-256 of the id), so a retry carries the same
-    cloid and the lookup after a timeout finds the order the first attempt placed.
+    cloid and the lookup after a timeout finds the order the first attempt placed. A
+    cloid passes through unchanged (an order althedge did not place, read back from the
+    exchange, is looked up and cancelled by its own cloid).
     """
+    if CLOID.fullmatch(client_order_id):
+        return client_order_id
     return "0x" + hashlib.sha256(client_order_id.encode()).hexdigest()[:32]
 
 

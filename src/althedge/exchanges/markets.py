@@ -39,6 +39,7 @@ __all__ = [
     "funding_interval_from_market",
     "instrument_from_market",
     "interval_hours",
+    "mark_of",
     "min_notional",
     "tiers_from_ccxt",
 ]
@@ -76,7 +77,9 @@ def tiers_from_ccxt(rows: Sequence[Mapping[str, Any]]) -> tuple[MarginTier, ...]
         mmr = _num(r.get("maintenanceMarginRate"))
         info = r.get("info") or {}
         published = _num(
-            info.get("cum", info.get("mmDeduction")) if isinstance(info, Mapping) else None
+            # Binance "cum", Bybit "mmDeduction", BingX "maintAmount"
+            next((info[k] for k in ("cum", "mmDeduction", "maintAmount") if k in info), None)
+            if isinstance(info, Mapping) else None
         )
         # the boundary is the previous cap (OKX lists floors as cap + 1 contract)
         boundary = out[-1].cap if out and math.isfinite(out[-1].cap) else floor
@@ -120,6 +123,23 @@ def funding_interval_from_market(
         if "fundingInterval" in info:  # Bybit: minutes
             return _num(info["fundingInterval"], 480.0) / 60.0
     return _default_interval(exchange_id)
+
+
+#: where a ccxt ticker keeps the mark price when ``markPrice`` is empty: Hyperliquid
+#: ``markPx`` (metaAndAssetCtxs), MEXC ``fairPrice`` (contract ticker), Deribit ``mark_price``
+_RAW_MARK_KEYS = ("markPx", "fairPrice", "mark_price")
+
+
+def mark_of(ticker: Mapping[str, Any]) -> float | None:
+    """The mark price of a ccxt ticker: ``markPrice``, else the exchange's own mark field in
+    ``info``, else the last price; None when there is none."""
+    info = ticker.get("info") or {}
+    raw = [info.get(k) for k in _RAW_MARK_KEYS] if isinstance(info, Mapping) else []
+    for value in (ticker.get("markPrice"), *raw, ticker.get("last")):
+        v = _num(value)
+        if not math.isnan(v) and v > 0:
+            return v
+    return None
 
 
 def min_notional(market: Mapping[str, Any]) -> float | None:

@@ -8,8 +8,13 @@ required with isolated margin; ``side`` 1 open long, 2 close short, 3 open short
 long; ``externalOid`` = the client order id), "Query the order based on the external
 number" (GET /api/v1/private/order/external/{symbol}/{external_oid}), "Switch leverage"
 (``openType``, ``positionType`` 1 long / 2 short), "Get details of user's funding rate"
-(``funding`` signed, positive = received). Fees: futures maker 0 %, taker 0.05 % (mexc.com
-fee page as encoded in ccxt 4.5.90; not re-read here).
+(``funding`` signed, positive = received). Fees: futures maker 0 %, taker 0.02 % without
+MX — MEXC's own pages, read 2026-12-02: "How to use MX token for MEXC trading fee
+discounts" (mexc.com/learn, dated 2025-09-02: futures maker 0 %, taker 0.02 %) and the
+learn article 17827791510370 ("the perpetual futures trading Maker fee rate is 0%, and the
+Taker fee rate is 0.02%"). ccxt 4.5.90 still ships taker 0.05 % (``fees.trading`` and the
+``takerFeeRate`` of its recorded contract-detail reply): older than MEXC's page. The
+account's own rate is in every contract-detail ``takerFeeRate``.
 
 **Order placement is restricted.** Since July 2022 MEXC has answered the futures order
 endpoints with ``{"code": 500, "message": "Under maintenance, please try again later"}``
@@ -65,12 +70,14 @@ MEXC = ExchangeProfile(
     family="mexc",
     title="MEXC (USDT-M perpetuals; API order placement restricted)",
     contract_types=("linear",),
-    fees=FeeSchedule(0.0, 0.0005, "mexc.com fee page, futures base tier (as in ccxt 4.5.90)"),
+    fees=FeeSchedule(0.0, 0.0002, "mexc.com/learn futures fee rates, no MX (2025-09-02; "
+                     "read 2026-12-02); ccxt 4.5.90 ships 0.05 %"),
     funding=FundingRules(interval_hours=8.0, received_sign=1.0, history="ccxt",
-                         history_page=100),
+                         history_page=100, rate_history_paging="page_num"),
     trade_market_types=("swap",),
     data_market_types=("spot", "swap"),
     ohlcv_page=2000,
+    tiers_in_contracts=True,  # riskIncrVol: ccxt's "notional" of MEXC tiers is contracts
     client_id_param="clientOrderId",
     client_id_unique="always",
     lookup=lookup,

@@ -93,6 +93,9 @@ class FundingRules:
     history_page: int = 100
     rate_history_hours: float | None = None
     settles_in_market_settle: bool = True
+    #: how the PUBLIC funding-rate history pages: ``"time"`` (a start/end window) or
+    #: ``"page_num"`` (MEXC: numbered pages, newest first, no time filter)
+    rate_history_paging: Literal["time", "page_num"] = "time"
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,16 @@ class ExchangeProfile:
     data_market_types: tuple[str, ...] | None = None
     #: bars per OHLCV request
     ohlcv_page: int = 1000
+    #: contracts' OHLCV: extra ccxt params and bars per request when they differ (WEEX:
+    #: ``historical`` = the history endpoint, which takes a start time, 100 bars a page)
+    contract_ohlcv_params: Mapping[str, Any] = field(default_factory=dict)
+    contract_ohlcv_page: int | None = None
+    #: ccxt's leverage tiers of this exchange step in CONTRACTS, not quote notional (MEXC
+    #: ``riskIncrVol``): converted to USD at the mark price when read
+    tiers_in_contracts: bool = False
+    #: market types whose candles ccxt can only read as "the latest bars" (no start time:
+    #: WEEX spot); older history is refused with one line naming the alternative
+    latest_ohlcv_only: tuple[str, ...] = ()
     #: the ccxt order param carrying our client id (``label`` on Deribit)
     client_id_param: str = "clientOrderId"
     client_id_unique: ClientIdUniqueness = "always"
@@ -140,6 +153,9 @@ class ExchangeProfile:
     #: extra params for ``set_margin_mode`` (given the leverage) and ``set_leverage``
     margin_mode_params: Callable[[str, float], dict[str, Any]] | None = None
     leverage_params: Callable[[str], dict[str, Any]] | None = None
+    #: extra ``set_leverage`` params given the position mode (True = hedge mode): the
+    #: leverage of one SIDE (BingX: ``side`` SHORT in hedge mode, BOTH in one-way mode)
+    leverage_side_params: Callable[[bool], dict[str, Any]] | None = None
     leverage_whole_number: bool = False
     #: margin mode is account-wide on some account types (Bybit unified): checked first
     account_wide_margin_mode: Callable[[Any], str | None] | None = None

@@ -96,7 +96,7 @@ __all__ = [
 DEFAULT_FUNDING_RATE_8H = 0.0001
 #: (maker, taker) fee rates of the base VIP tier, as published by each exchange's fee
 #: page (checked 2026-11): Binance USDⓈ-M/COIN-M 0.02 %/0.05 %, Bybit 0.02 %/0.055 %,
-#: OKX 0.02 %/0.05 %, Deribit futures 0 %/0.05 %, BingX 0.02 %/0.05 %, MEXC 0 %/0.05 %,
+#: OKX 0.02 %/0.05 %, Deribit futures 0 %/0.05 %, BingX 0.02 %/0.05 %, MEXC 0 %/0.02 %,
 #: WEEX 0.02 %/0.08 %, Hyperliquid 0.015 %/0.045 % (sources in each profile).
 #: One source: each exchange's profile (althedge.exchanges).
 FEE_SCHEDULES: dict[str, tuple[float, float]] = {

@@ -11,7 +11,7 @@ data to it and labels where each figure came from.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -317,8 +317,12 @@ def build_plan(
     exclude_bad_series: bool = False,
     funding_rate_8h: float | None = None,
     keep_bars: Sequence[str] = (),
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> HedgePlan:
     """Value the portfolio, measure betas and size the hedge, using data up to ``as_of``.
+
+    ``instruments`` (hedge asset → contract) replaces the built-in rows, e.g. with the
+    live specs and margin tiers of the exchange (``plan --exchange``).
 
     ``as_of=None`` uses the latest close in the source. ``funding_rate_8h`` (per 8 h)
     overrides both the portfolio file and the source. Series with ``error``-severity
@@ -577,7 +581,8 @@ def build_plan(
     # ---- 3. ratio, margin, liquidation, funding per leg
     legs = [
         _size_leg(
-            portfolio, source, asset, beta, total, closes, valuation_ts, funding_rate_8h, warnings
+            portfolio, source, asset, beta, total, closes, valuation_ts, funding_rate_8h,
+            warnings, (instruments or {}).get(asset),
         )
         for asset, beta in hedge_betas.items()
     ]
@@ -660,6 +665,19 @@ def scenarios(
     return out
 
 
+def live_instruments(portfolio: PortfolioConfig, market_data: Any) -> dict[str, Instrument]:
+    """Hedge asset → the LIVE spec of its contract (``CcxtMarketData.instrument``: contract
+    size, lot, minimums, max leverage from ``load_markets()``, margin tiers from ccxt where
+    it reads them, else the built-in ones, labelled in ``specs_as_of``). Empty when the
+    exchange is not the portfolio's ``hedge.exchange`` (the built-in rows apply)."""
+    from althedge.exchanges import family_of
+
+    if family_of(str(market_data.id)) != portfolio.hedge.exchange:
+        return {}
+    assets = list(dict.fromkeys([portfolio.hedge_asset, *portfolio.hedge.assets]))
+    return {a: market_data.instrument(_instrument_for(portfolio, a).symbol) for a in assets}
+
+
 def _instrument_for(portfolio: PortfolioConfig, asset: str) -> Instrument:
     if asset == portfolio.hedge_asset:
         inst: Instrument = portfolio.hedge_instrument()
@@ -703,9 +721,10 @@ def _size_leg(
     at: pd.Timestamp,
     funding_override: float | None,
     warnings: list[str],
+    live: Instrument | None = None,
 ) -> HedgeLeg:
     h = portfolio.hedge
-    inst = _instrument_for(portfolio, asset)
+    inst = live if live is not None else _instrument_for(portfolio, asset)
     price, _ = _latest(closes[asset])
     collateral = h.collateral_amount if inst.is_inverse else 0.0
     size = size_hedge(

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -62,6 +62,7 @@ from althedge.exchanges import (
     instrument_from_market,
     interval_hours,
     make_exchange,
+    mark_of,
     min_notional,
 )
 from althedge.exchanges import translate_error as _translate
@@ -175,6 +176,8 @@ class CcxtVenue(ExecutesOrders):
         self._leverages: dict[str, float | int] = {}
         self._margin_modes: dict[str, str] = {}
         self._hedge_mode: dict[str, bool] = {}
+        #: the exchange's form of a client id → althedge's (Hyperliquid cloid → our id)
+        self._our_ids: dict[str, str] = {}
         #: one-line notes for the user (e.g. a leverage rounded to a whole number)
         self.notices: list[str] = []
         #: a real exchange's deposits come from :meth:`deposits_since` (its history)
@@ -281,8 +284,8 @@ class CcxtVenue(ExecutesOrders):
             t = self._call("fetch mark price", ex.fetch_mark_price, symbol)
         else:
             t = self._call("fetch ticker", ex.fetch_ticker, symbol)
-        price = t.get("markPrice") or (t.get("info") or {}).get("mark_price") or t.get("last")
-        if price is None or not float(price) > 0:
+        price = mark_of(t)
+        if price is None:
             raise ExchangeError(f"{self.name} mark price: no mark price returned for {symbol}")
         return float(price)
 
@@ -363,6 +366,8 @@ class CcxtVenue(ExecutesOrders):
             )
         if ex.has.get("setLeverage") and p.ccxt_id != "deribit":
             params = p.leverage_params(margin_mode) if p.leverage_params else {}
+            if p.leverage_side_params is not None:  # BingX: the short side's leverage
+                params.update(p.leverage_side_params(self.hedge_mode(symbol)))
             self._tolerant("set leverage", lambda: ex.set_leverage(lev, symbol, params))
         self._leverage_set.add(symbol)
         self._leverages[symbol] = lev
@@ -394,12 +399,25 @@ class CcxtVenue(ExecutesOrders):
         return self._hedge_mode[symbol]
 
     # ------------------------------------------------------------------ orders
+    def exchange_client_id(self, client_order_id: str) -> str:
+        """althedge's client id in the exchange's own format (Hyperliquid: a hex cloid)."""
+        fmt = self.profile.client_id_format
+        if fmt is None:
+            return client_order_id
+        theirs = fmt(client_order_id)
+        self._our_ids[theirs] = client_order_id
+        return theirs
+
+    def remember_client_ids(self, client_order_ids: Iterable[str]) -> None:
+        """Client ids althedge issued (the journal's): orders read back from the exchange
+        carrying their exchange form (a Hyperliquid cloid) are reported under these."""
+        for cid in client_order_ids:
+            self.exchange_client_id(cid)
+
     def _order_params(self, order: OrderRequest) -> dict[str, Any]:
         p = self.profile
         cid = order.client_order_id
-        params: dict[str, Any] = {
-            p.client_id_param: p.client_id_format(cid) if p.client_id_format else cid
-        }
+        params: dict[str, Any] = {p.client_id_param: self.exchange_client_id(cid)}
         if p.order_leverage_param is not None and order.symbol in self._leverages:
             params[p.order_leverage_param] = self._leverages[order.symbol]
         if p.order_margin_mode_param is not None:
@@ -475,7 +493,7 @@ class CcxtVenue(ExecutesOrders):
         answered "no such order" allows the one re-send. If no lookup answers,
         :class:`OrderOutcomeUnknownError` is raised and nothing is re-sent.
         """
-        self._check_restriction()
+        self.check_orders_allowed()
         existing = self._lookup_all(order.symbol, order.client_order_id, "look up order")
         if existing:
             return self._pick(existing, order)
@@ -520,8 +538,9 @@ class CcxtVenue(ExecutesOrders):
         raise self._outcome_unknown(order, "the exchange answered 'not found' twice after "
                                     "failed sends")
 
-    def _check_restriction(self) -> None:
-        """Refuse, before anything is sent, where the exchange restricts API orders."""
+    def check_orders_allowed(self) -> None:
+        """Refuse, before anything is sent, where the exchange restricts API orders
+        (:class:`VenueRestrictedError`); the lifecycle asks before it journals an intent."""
         p = self.profile
         if p.order_restriction is None:
             return
@@ -604,20 +623,27 @@ class CcxtVenue(ExecutesOrders):
         return self._with_trade_fees(self._parse_order(raw, symbol, cid=client_order_id))
 
     def _with_trade_fees(self, result: OrderResult) -> OrderResult:
-        """Orders without a fee (Binance futures): the fee from the order's trades once final."""
+        """Orders without a fee (Binance futures) or an average price (Hyperliquid's
+        ``orderStatus``): both from the order's trades once final."""
         if (
             not self.profile.order_fee_from_trades
             or not result.is_final
             or result.filled_contracts <= 0
-            or result.fee.amount
+            or (result.fee.amount and result.average_price)
             or result.exchange_order_id is None
         ):
             return result
         fills = self.order_fills(result.symbol, result.client_order_id, result.exchange_order_id)
         if not fills:
             return result
-        total = sum(f.fee.amount for f in fills)
-        return replace(result, fee=Fee(amount=total, currency=fills[0].fee.currency))
+        done = result
+        if not result.fee.amount:
+            total = sum(f.fee.amount for f in fills)
+            done = replace(done, fee=Fee(amount=total, currency=fills[0].fee.currency))
+        size = sum(f.contracts for f in fills)
+        if not result.average_price and size > 0:
+            done = replace(done, average_price=sum(f.price * f.contracts for f in fills) / size)
+        return done
 
     def order_fills(
         self, symbol: str, client_order_id: str, exchange_order_id: str | None = None
@@ -1073,11 +1099,12 @@ class CcxtVenue(ExecutesOrders):
     ) -> OrderResult:
         info = raw.get("info") or {}
         ours = cid or (fallback.client_order_id if fallback else "")
-        client_id = (
-            ours  # the exchange carries a transformed id (Hyperliquid cloid): ours is known
-            if self.profile.client_id_format is not None and ours
-            else raw.get("clientOrderId") or info.get("label") or ours
-        )
+        theirs = raw.get("clientOrderId") or info.get("label")
+        if self.profile.client_id_format is not None:
+            # the exchange carries a transformed id (Hyperliquid cloid): ours when known
+            client_id = ours or self._our_ids.get(str(theirs), theirs or "")
+        else:
+            client_id = theirs or ours
         amount = raw.get("amount")
         filled = raw.get("filled")
         contracts = (

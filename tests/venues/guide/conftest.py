@@ -213,15 +213,22 @@ def fake_hyperliquid(local_server: Any, load_fixture: Any) -> FakeHyperliquid:
 point_at = sys.modules["althedge_tests_binance_usdm"].point_at
 
 
+def local_exchange(name: str, server: Any, **config: Any) -> Any:
+    """A real ccxt exchange ``name`` with ``config`` (keys), every API url on ``server``."""
+    import ccxt
+
+    ex = getattr(ccxt, name)({"timeout": 5_000, **config})
+    ex.has["fetchCurrencies"] = False
+    return point_at(ex, server.base)
+
+
 @pytest.fixture
 def hyperliquid(fake_hyperliquid: FakeHyperliquid, local_server: Any) -> Any:
     """A real ccxt.hyperliquid with a test wallet, every URL on the local server."""
-    import ccxt
-
-    ex = ccxt.hyperliquid({"walletAddress": HL_WALLET, "privateKey": HL_PRIVATE_KEY,
-                           "timeout": 5_000})
+    ex = local_exchange("hyperliquid", local_server, walletAddress=HL_WALLET,
+                        privateKey=HL_PRIVATE_KEY)
     ex.options["fetchMarkets"] = {"types": ["swap"]}
-    return point_at(ex, local_server.base)
+    return ex
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,6 +283,9 @@ class FakeBingX:
         s.route("GET", "/openApi/swap/v1/maintMarginRatio",
                 lambda r: (200, self.load("bingx_maintMarginRatio.json")))
         s.route("GET", "/openApi/swap/v2/trade/allFillOrders", self._fills)
+        s.route("GET", "/openApi/swap/v2/trade/openOrders", lambda r: _bx({"orders": [
+            self._order_row(o) for o in self.orders.values() if o["status"] == "NEW"]}))
+        s.route("GET", "/openApi/swap/v2/trade/forceOrders", lambda r: _bx({"orders": []}))
         s.route("GET", "/openApi/swap/v3/user/balance", lambda r: _bx([{
             "userId": "1", "asset": "USDT", "balance": "100000.0", "equity": "100000.0",
             "unrealizedProfit": "0", "realisedProfit": "0", "availableMargin": "100000.0",
@@ -287,6 +297,10 @@ class FakeBingX:
         return 200, {"code": 0, "msg": ""}
 
     def _leverage(self, r: Any) -> Reply:
+        # "Set Leverage": side BOTH in one-way mode only; LONG/SHORT in hedge mode
+        if (r.params["side"] == "BOTH") == self.dual_side:
+            return 200, {"code": 109400, "msg": f"side {r.params['side']} does not match "
+                                                "the position mode", "data": {}}
         self.leverage[r.params["side"]] = int(r.params["leverage"])
         return _bx({"leverage": int(r.params["leverage"]), "symbol": r.params["symbol"],
                     "availableLongVol": "0.0000", "availableShortVol": "0.0000"})
@@ -302,6 +316,12 @@ class FakeBingX:
         qty = float(p["quantity"])
         sell = p["side"] == "SELL"
         reduce_only = p.get("reduceOnly") == "true"
+        if (p["positionSide"] == "BOTH") == self.dual_side or (reduce_only and self.dual_side):
+            # "Place order": positionSide BOTH and reduceOnly belong to one-way mode
+            return 200, {"code": 109400, "msg": "positionSide/reduceOnly do not match the "
+                                                "position mode", "data": {}}
+        if self.dual_side and not sell and p["positionSide"] == "SHORT":
+            reduce_only = True  # closing the short side
         if reduce_only:
             opposite = self.position_amt > 0 if sell else self.position_amt < 0
             if not opposite:
@@ -396,12 +416,7 @@ def fake_bingx(local_server: Any, load_fixture: Any) -> FakeBingX:
 @pytest.fixture
 def bingx(fake_bingx: FakeBingX, local_server: Any, api_keys: tuple[str, str]) -> Any:
     """A real ccxt.bingx with test keys, every URL on the local server."""
-    import ccxt
-
-    key, secret = api_keys
-    ex = ccxt.bingx({"apiKey": key, "secret": secret, "timeout": 5_000})
-    ex.has["fetchCurrencies"] = False
-    return point_at(ex, local_server.base)
+    return local_exchange("bingx", local_server, apiKey=api_keys[0], secret=api_keys[1])
 
 
 # ---------------------------------------------------------------------------------------
@@ -435,6 +450,14 @@ class FakeMexc:
         s.route("GET", "/api/v1/private/position/funding_records",
                 lambda r: (200, self.load("mexc_funding_records.json")))
         s.route("GET", "/api/v1/private/position/open_positions", self._positions)
+        s.route("GET", "/api/v1/private/order/list/open_orders", lambda r: (200, {
+            "success": True, "code": 0,
+            "data": [copy.deepcopy(o) for o in self.orders.values() if o["state"] == "2"]}))
+        s.route("GET", "/api/v1/private/account/assets", lambda r: (200, {
+            "success": True, "code": 0, "data": [{
+                "currency": "USDT", "positionMargin": 0, "availableBalance": 100000,
+                "cashBalance": 100000, "frozenBalance": 0, "equity": 100000,
+                "unrealized": 0, "bonus": 0}]}))
         s.route("GET", "/api/v1/contract/ticker", lambda r: (200, {"success": True, "code": 0,
                 "data": {"symbol": "BTC_USDT", "lastPrice": self.fill_price,
                          "fairPrice": self.fill_price, "indexPrice": self.fill_price - 10,
@@ -521,12 +544,7 @@ def fake_mexc(local_server: Any, load_fixture: Any) -> FakeMexc:
 
 @pytest.fixture
 def mexc(fake_mexc: FakeMexc, local_server: Any, api_keys: tuple[str, str]) -> Any:
-    import ccxt
-
-    key, secret = api_keys
-    ex = ccxt.mexc({"apiKey": key, "secret": secret, "timeout": 5_000})
-    ex.has["fetchCurrencies"] = False
-    return point_at(ex, local_server.base)
+    return local_exchange("mexc", local_server, apiKey=api_keys[0], secret=api_keys[1])
 
 
 # ---------------------------------------------------------------------------------------
@@ -563,7 +581,33 @@ class FakeWeex:
             copy.deepcopy(o) for o in self.orders.values() if o["status"] == "NEW"]))
         s.route("GET", "/capi/v3/order/history", lambda r: (200, [
             copy.deepcopy(o) for o in self.orders.values() if o["status"] != "NEW"]))
+        s.route("POST", "/capi/v3/account/income", self._income)
+        s.route("GET", "/capi/v3/userTrades", lambda r: (200, [{
+            "id": o["orderId"] + 7, "orderId": o["orderId"], "symbol": o["symbol"],
+            "buyer": o["side"] == "BUY", "commission": f"{float(o['cumQuote']) * 0.0008:.8f}",
+            "commissionAsset": "USDT", "maker": False, "price": o["avgPrice"],
+            "qty": o["executedQty"], "quoteQty": o["cumQuote"], "realizedPnl": "0",
+            "side": o["side"], "positionSide": o["positionSide"], "time": o["time"]}
+            for o in self.orders.values() if o["status"] == "FILLED"
+            and str(o["orderId"]) == r.params.get("orderId", str(o["orderId"]))]))
+        s.route("GET", "/capi/v3/market/premiumIndex", lambda r: (200, [{
+            "symbol": "BTCUSDT", "markPrice": f"{self.fill_price:.1f}",
+            "indexPrice": f"{self.fill_price - 10:.1f}", "forecastFundingRate": "0.0001",
+            "lastFundingRate": "0.0001", "interestRate": "0.001",
+            "nextFundingTime": _now_ms() + 3_600_000, "time": _now_ms(),
+            "collectCycle": 480}]))
         return self
+
+    def _income(self, r: Any) -> Reply:
+        """"Get income" (``incomeType`` position_funding, signed: positive = received): one
+        payment just after ``startTime`` while a short is held, the shape of WEEX's docs."""
+        start = int(r.params.get("startTime") or _now_ms())
+        items = [] if self.position_btc <= 1e-12 else [{
+            "billId": str(793_622_764_958_253_481 + start % 1000), "asset": "USDT",
+            "symbol": "BTCUSDT", "income": "0.50000000", "incomeType": "position_funding",
+            "balance": "100000.5", "fillFee": "0", "time": str(start + 1),
+            "transferReason": "UNKNOWN_TRANSFER_REASON"}]
+        return 200, {"hasNextPage": False, "nextKey": None, "items": items}
 
     def _cancel(self, r: Any) -> Reply:
         oid = r.params.get("orderId")
@@ -624,10 +668,5 @@ def fake_weex(local_server: Any, load_fixture: Any) -> FakeWeex:
 
 @pytest.fixture
 def weex(fake_weex: FakeWeex, local_server: Any, api_keys: tuple[str, str]) -> Any:
-    import ccxt
-
-    key, secret = api_keys
-    ex = ccxt.weex({"apiKey": key, "secret": secret, "password": "weex-passphrase-123",
-                    "timeout": 5_000})
-    ex.has["fetchCurrencies"] = False
-    return point_at(ex, local_server.base)
+    return local_exchange("weex", local_server, apiKey=api_keys[0], secret=api_keys[1],
+                          password="weex-passphrase-123")

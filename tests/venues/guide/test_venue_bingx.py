@@ -101,6 +101,33 @@ def test_close_is_reduce_only_and_lookup_by_client_id(
     assert venue.position(SYMBOL) is None
 
 
+def test_hedge_mode_sets_the_short_sides_leverage_and_position_side(
+    venue: CcxtVenue, local_server: Any, fake_bingx: FakeBingX
+) -> None:
+    """BingX "Set Leverage": ``side`` is BOTH in one-way mode, LONG or SHORT in hedge
+    mode (the leverage of one side); "Place order": ``positionSide`` SHORT for the hedge
+    and no ``reduceOnly`` (one-way mode only) — closing is a BUY on the SHORT side."""
+    fake_bingx.dual_side = True
+    venue.set_leverage(SYMBOL, 3, "isolated")
+    (lev,) = local_server.calls("POST", "/openApi/swap/v2/trade/leverage")
+    assert lev.params["side"] == "SHORT" and lev.params["leverage"] == "3"
+    assert fake_bingx.leverage == {"SHORT": 3}
+    venue.place_order(OrderRequest(SYMBOL, "sell", 0.5, "market",
+                                   client_order_id("bxh", 0, "open")))
+    venue.place_order(OrderRequest(SYMBOL, "buy", 0.5, "market",
+                                   client_order_id("bxh", 1, "close"), reduce_only=True))
+    opened, closed = local_server.calls("POST", "/openApi/swap/v2/trade/order")
+    assert opened.params["positionSide"] == closed.params["positionSide"] == "SHORT"
+    assert "reduceOnly" not in closed.params and closed.params["side"] == "BUY"
+    assert fake_bingx.position_amt == 0.0
+
+
+def test_one_way_mode_sets_both_sides(venue: CcxtVenue, local_server: Any) -> None:
+    venue.set_leverage(SYMBOL, 4, "cross")
+    (lev,) = local_server.calls("POST", "/openApi/swap/v2/trade/leverage")
+    assert lev.params["side"] == "BOTH"
+
+
 def test_reduce_only_without_position_is_refused(venue: CcxtVenue) -> None:
     with pytest.raises(ExchangeError, match=r"reduce-only|reduce only"):
         venue.place_order(OrderRequest(SYMBOL, "buy", 0.1, "market",

@@ -132,3 +132,34 @@ def test_position_and_funding_in_usdc(venue: CcxtVenue) -> None:
     # hourly: Hyperliquid pays funding every hour (docs "Funding")
     steps = {b.timestamp_ms - a.timestamp_ms for a, b in itertools.pairwise(pays)}
     assert steps == {3_600_000}
+
+
+def test_resting_order_read_back_under_our_client_id(
+    venue: CcxtVenue, hyperliquid: Any, local_server: Any
+) -> None:
+    """A resting order comes back from ``frontendOpenOrders`` with its hex ``cloid``; a
+    venue that knows the intent (the journal's ids, as in a later CLI process) reports it
+    under althedge's client id, fetches and cancels it by that id; an order althedge did
+    not place keeps its cloid and can still be looked up and cancelled by it."""
+    cid = client_order_id("hl-rest", 0, "open")
+    venue.place_order(OrderRequest(SYMBOL, "sell", 0.2, "limit", cid, price=99_000.0))
+    fresh = CcxtVenue(hyperliquid, credentials=Credentials("hyperliquid", HL_WALLET,
+                                                           HL_PRIVATE_KEY, wallet=True),
+                      sleep=lambda _s: None)
+    (raw,) = fresh.open_orders(SYMBOL)
+    assert raw.client_order_id == cloid(cid)  # nothing known yet: the exchange's form
+    fresh.remember_client_ids([cid, client_order_id("hl-rest", 1, "close")])
+    (mine,) = fresh.open_orders(SYMBOL)
+    assert mine.client_order_id == cid and mine.status == "open"
+    assert mine.contracts == pytest.approx(0.2)
+    got = fresh.fetch_order(SYMBOL, cid)
+    assert got is not None and got.client_order_id == cid
+    stranger = client_order_id("someone-else", 0, "open")
+    venue.place_order(OrderRequest(SYMBOL, "sell", 0.1, "limit", stranger, price=99_500.0))
+    other = next(o for o in fresh.open_orders(SYMBOL) if o.client_order_id != cid)
+    assert other.client_order_id == cloid(stranger)
+    fresh.cancel_order(SYMBOL, other.client_order_id)
+    fresh.cancel_order(SYMBOL, cid)
+    assert fresh.open_orders(SYMBOL) == []
+    cancels = [a["action"] for a in _actions(local_server) if a["action"]["type"] == "cancel"]
+    assert len(cancels) == 2

@@ -161,6 +161,14 @@ def need_hedge(journal: Journal, what: str) -> HedgeRecord:
     return hedge
 
 
+def refuse_if_restricted(venue: Venue, live: bool) -> None:
+    """Live trading where the exchange restricts API orders (MEXC futures): the venue's
+    one-line refusal BEFORE anything is journaled or sent."""
+    check = getattr(venue, "check_orders_allowed", None)
+    if live and callable(check):
+        check()
+
+
 def refuse_if_unreconciled(rec: Reconciliation, what: str, live: bool) -> None:
     """Live trading with a journal/venue difference raises :class:`JournalError`."""
     if live and rec.differences:

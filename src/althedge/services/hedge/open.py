@@ -20,6 +20,7 @@ from althedge.services.hedge.common import (
     build_plan,
     held_short,
     persist,
+    refuse_if_restricted,
     refuse_if_unreconciled,
     venue_balance_settle,
     venue_balance_usd,
@@ -73,6 +74,7 @@ def open_hedge(
             "open; use `althedge hedge rebalance` or `althedge hedge close`"
         )
     refuse_if_unreconciled(rec, "hedge open", live)
+    refuse_if_restricted(venue, live)
     key = journal.next_hedge_key()
     limits = Limits.from_config(portfolio.limits)
     legs = _open_legs(venue, plan, rec, key, execution, limits)

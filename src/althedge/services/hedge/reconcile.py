@@ -100,6 +100,9 @@ def reconcile(
         sync_deposits(journal, venue, hedge)
     listed = all_positions(venue)
     others = sorted({p.symbol for p in listed or []} - set(legs) - set(wanted))
+    remember = getattr(venue, "remember_client_ids", None)
+    if callable(remember):  # orders come back under the exchange's form of our ids
+        remember(known)
     for sym in sorted(symbols | set(others)):
         for remote in venue.open_orders(sym):
             if remote.client_order_id not in known:

@@ -10,6 +10,7 @@ from althedge.services.hedge.common import (
     current_limits,
     need_hedge,
     portfolio_of,
+    refuse_if_restricted,
     refuse_if_unreconciled,
 )
 from althedge.services.hedge.executor import (
@@ -104,6 +105,7 @@ def start_resize(
     rec = rec if rec is not None else reconcile(journal, venue)
     hedge = need_hedge(journal, what)
     refuse_if_unreconciled(rec, what, live)
+    refuse_if_restricted(venue, live)
     # the open's way of working orders, minus its one-off --limit-at price (a level of
     # that day, not of a later rebalance or close)
     kept = {k: v for k, v in hedge.execution.items() if k not in ONE_OFF_EXECUTION_FIELDS}
