@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -168,3 +168,47 @@ def webhook() -> Iterator[tuple[str, type[WebhookHandler]]]:
     yield f"http://127.0.0.1:{httpd.server_port}/alerts", handler
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def short_journal(tmp_path: Path) -> Callable[..., Any]:
+    """``short_journal(venue, symbol, contracts, opened_ms)`` → (journal, hedge id): a
+    journal holding one open hedge whose leg is ``contracts`` short of ``symbol``."""
+    from althedge.journal import Journal
+
+    def build(venue: str, symbol: str, contracts: float, opened_ms: int) -> tuple[Any, int]:
+        j = Journal(tmp_path / "journal.sqlite")
+        at = "2025-11-13T02:13:20+00:00"
+        leg = {"symbol": symbol, "hedge_asset": "BTC", "leverage": 2.0, "margin_mode": "cross",
+               "exchange": venue, "opened_ms": opened_ms}
+        hid = j.create_hedge(venue=venue, symbol=symbol, opened_at=at, portfolio={},
+                             settings={"legs": [leg], "hedge_key": "k1"})
+        cid = f"ah{venue}open0"
+        j.record_intent(hedge_id=hid, client_order_id=cid, venue=venue, symbol=symbol,
+                        side="sell", amount=contracts, order_type="market", price=None,
+                        reduce_only=False, purpose="open", at=at)
+        j.record_result(cid, status="filled", filled=contracts, average_price=90_000.0,
+                        fee_usd=0.5, exchange_order_id="1", at=at)
+        return j, hid
+
+    return build
+
+
+def imported_once(journal: Any, venue: Any, hedge_id: int, price_text: str) -> None:
+    """Two commands' reconciliations: the liquidation is journaled (journal = venue) and
+    its critical alert raised — once."""
+    from althedge.services.hedge.reconcile import reconcile
+
+    rec = reconcile(journal, venue)
+    (alert,) = [a for a in journal.alerts() if a["kind"] == "liquidated"]
+    assert alert["severity"] == "critical" and price_text in alert["message"]
+    assert journal.net_contracts(hedge_id) == pytest.approx(0.0, abs=1e-9)
+    assert rec.ok, rec.differences
+    reconcile(journal, venue)
+    assert len([a for a in journal.alerts() if a["kind"] == "liquidated"]) == 1
+
+
+@pytest.fixture
+def liquidation_imported_once() -> Callable[..., None]:
+    """:func:`imported_once` for tests in other modules."""
+    return imported_once

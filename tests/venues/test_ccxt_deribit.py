@@ -394,31 +394,12 @@ def test_balances_from_every_currency_summary_and_the_wallets_history(deribit: A
     assert srv.calls("GET", "/api/v2/private/get_deposits")[0].params["currency"] == "BTC"
 
 
-def _journal_with_short(tmp_path: Any, opened: int) -> Any:
-    """A journal holding one open hedge: 100 contracts short of BTC-PERPETUAL."""
-    from althedge.journal import Journal
-
-    j = Journal(tmp_path / "journal.sqlite")
-    leg = {"symbol": SYMBOL, "hedge_asset": "BTC", "leverage": 2.0, "margin_mode": "cross",
-           "exchange": "deribit", "opened_ms": opened}
-    hid = j.create_hedge(venue="deribit", symbol=SYMBOL, opened_at="2025-11-13T02:13:20+00:00",
-                         portfolio={}, settings={"legs": [leg], "hedge_key": "k1"})
-    j.record_intent(hedge_id=hid, client_order_id="ahderibitopen0", venue="deribit",
-                    symbol=SYMBOL, side="sell", amount=100.0, order_type="market", price=None,
-                    reduce_only=False, purpose="open", at="2025-11-13T02:13:20+00:00")
-    j.record_result("ahderibitopen0", status="filled", filled=100.0, average_price=90_000.0,
-                    fee_usd=0.5, exchange_order_id="1", at="2025-11-13T02:13:20+00:00")
-    return j, hid
-
-
 def test_a_liquidation_is_imported_when_the_position_vanishes_with_its_trade(
-    deribit: Any, tmp_path: Any
+    deribit: Any, short_journal: Any, liquidation_imported_once: Any
 ) -> None:
     """The position is gone and the account's trades show our liquidation: the command's
     reconciliation journals it (journal = venue again) and raises the critical alert —
     once, however many commands run."""
-    from althedge.services.hedge.reconcile import reconcile
-
     venue, srv, _ = deribit
     opened = 1_763_000_000_000
     srv.route("GET", "/api/v2/private/get_positions", _rpc([]))  # the short is gone
@@ -429,15 +410,9 @@ def test_a_liquidation_is_imported_when_the_position_vanishes_with_its_trade(
         srv.route("GET", f"/api/v2/private/{path}", _rpc({"count": 0, "data": []}))
     srv.route("GET", "/api/v2/private/get_open_orders_by_instrument", _rpc([]))
     venue.exchange.milliseconds = lambda: opened + 86_400_000
-    j, hid = _journal_with_short(tmp_path, opened)
+    j, hid = short_journal("deribit", SYMBOL, 100.0, opened)
     with j:
-        rec = reconcile(j, venue)
-        (alert,) = [a for a in j.alerts() if a["kind"] == "liquidated"]
-        assert alert["severity"] == "critical" and "131,250.00" in alert["message"]
-        assert j.net_contracts(hid) == pytest.approx(0.0, abs=1e-9)
-        assert rec.ok, rec.differences
-        reconcile(j, venue)
-        assert len([a for a in j.alerts() if a["kind"] == "liquidated"]) == 1
+        liquidation_imported_once(j, venue, hid, "131,250.00")
 
 
 def test_deposits_refused_to_the_api_key_are_not_available_not_zero(deribit: Any) -> None:
@@ -463,7 +438,7 @@ def test_deposits_that_cannot_be_read_now_are_said_and_read_again_later(deribit:
 
 
 def test_a_coin_deposit_after_the_open_becomes_the_hedges_collateral(
-    deribit: Any, tmp_path: Any
+    deribit: Any, short_journal: Any
 ) -> None:
     """0.2 BTC deposited after the open is journaled once for the hedge, in BTC, at the
     mark of the leg settled in BTC: the inverse leg's attribution revalues it (collateral)."""
@@ -488,7 +463,7 @@ def test_a_coin_deposit_after_the_open_becomes_the_hedges_collateral(
         "last_price": 90_000.0, "timestamp": opened, "best_bid_price": 1.0,
         "best_ask_price": 1.0, "stats": {}, "state": "open"}))
     venue.exchange.milliseconds = lambda: opened + 86_400_000
-    j, hid = _journal_with_short(tmp_path, opened)
+    j, hid = short_journal("deribit", SYMBOL, 100.0, opened)
     with j:
         reconcile(j, venue)
         reconcile(j, venue)  # the next command: nothing new

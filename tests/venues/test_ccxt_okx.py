@@ -382,3 +382,23 @@ def test_balance_equity_and_transfer_bills(okx: Any) -> None:
     assert venue.equity_usd() == pytest.approx(1000 + 0.5 * 90_000)
     deps = venue.deposits_since(opened, ["USDT"])
     assert [(d.currency, d.amount) for d in deps] == [("USDT", 300.0), ("USDT", -40.0)]
+
+
+def test_the_command_imports_an_okx_liquidation_when_the_position_vanishes(
+    okx: Any, short_journal: Any, liquidation_imported_once: Any
+) -> None:
+    """The 60-contract short is gone and the order history holds the risk engine's
+    full_liquidation order: the reconciliation every command starts with journals it,
+    the journal equals the venue again, and the critical alert is raised once."""
+    venue, srv, _ = okx
+    opened = 1_763_000_000_000
+    srv.route("GET", "/api/v5/account/positions", _ok([]))
+    srv.route("GET", "/api/v5/trade/orders-pending", _ok([]))
+    srv.route("GET", "/api/v5/account/bills-archive", _ok([]))
+    liq = _liquidation_order("9001", opened + 86_400_000, "full_liquidation", "60")
+    srv.route("GET", "/api/v5/trade/orders-history-archive",
+              lambda r: _ok([liq] if r.params.get("category") == "full_liquidation" else []))
+    venue.exchange.milliseconds = lambda: opened + 2 * 86_400_000
+    j, hid = short_journal("okx", SYMBOL, 60.0, opened)
+    with j:
+        liquidation_imported_once(j, venue, hid, "131,250.00")
