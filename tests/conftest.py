@@ -212,3 +212,33 @@ def imported_once(journal: Any, venue: Any, hedge_id: int, price_text: str) -> N
 def liquidation_imported_once() -> Callable[..., None]:
     """:func:`imported_once` for tests in other modules."""
     return imported_once
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[Callable[[dict[tuple[str, str], str]], None]]:
+    """``memory_keyring({(service, username): secret})`` makes an in-memory OS keyring
+    the ``keyring`` library's backend for this test (the previous one comes back after)."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Memory(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self, store: dict[tuple[str, str], str]) -> None:
+            super().__init__()
+            self.store = dict(store)
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.store.pop((service, username), None)
+
+    previous: Any = keyring.get_keyring()
+    try:
+        yield lambda store: keyring.set_keyring(Memory(store))
+    finally:
+        keyring.set_keyring(previous)

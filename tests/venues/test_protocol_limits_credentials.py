@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import re
-from typing import ClassVar
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -141,32 +141,12 @@ def test_missing_credentials_name_the_variables_not_values() -> None:
     assert "ALTHEDGE_BYBIT_SECRET" in str(info.value) and KEY not in str(info.value)
 
 
-def test_keyring_is_used_when_env_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class Memory(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-        store: ClassVar[dict[tuple[str, str], str]] = {
-            ("althedge", "deribit:api_key"): KEY,
-            ("althedge", "deribit:secret"): SECRET,
-        }
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.store.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.store[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.store.pop((service, username), None)
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(Memory())
-    try:
-        creds = load_credentials("deribit", env={})
-    finally:
-        keyring.set_keyring(previous)
+def test_keyring_is_used_when_env_is_empty(memory_keyring: Any) -> None:
+    memory_keyring({
+        ("althedge", "deribit:api_key"): KEY,
+        ("althedge", "deribit:secret"): SECRET,
+    })
+    creds = load_credentials("deribit", env={})
     assert isinstance(creds, Credentials) and creds.source == "keyring"
     assert creds.ccxt_config()["secret"] == SECRET
     assert SECRET not in repr(creds)

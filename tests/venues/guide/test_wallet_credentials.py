@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -66,31 +66,11 @@ def test_missing_wallet_credentials_name_the_variables() -> None:
     assert "ALTHEDGE_HYPERLIQUID_WALLET_ADDRESS" in str(half.value)
 
 
-def test_wallet_from_keyring() -> None:
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class Memory(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-        store: ClassVar[dict[tuple[str, str], str]] = {
-            ("althedge", "hyperliquid:wallet_address"): ADDRESS,
-            ("althedge", "hyperliquid:private_key"): PRIVATE_KEY,
-        }
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.store.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.store[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.store.pop((service, username), None)
-
-    previous: Any = keyring.get_keyring()
-    keyring.set_keyring(Memory())
-    try:
-        creds = load_credentials("hyperliquid", env={})
-    finally:
-        keyring.set_keyring(previous)
+def test_wallet_from_keyring(memory_keyring: Any) -> None:
+    memory_keyring({
+        ("althedge", "hyperliquid:wallet_address"): ADDRESS,
+        ("althedge", "hyperliquid:private_key"): PRIVATE_KEY,
+    })
+    creds = load_credentials("hyperliquid", env={})
     assert isinstance(creds, Credentials) and creds.source == "keyring" and creds.wallet
     assert creds.ccxt_config() == {"walletAddress": ADDRESS, "privateKey": PRIVATE_KEY}
