@@ -84,6 +84,12 @@ def test_parts_have_no_circle() -> None:
         part = _part_of_path(path)
         if part in ALLOWED:
             edges[part].update(_part(m) for m in _imports(path) if _part(m) != part)
+    assert_no_import_circle(edges)
+
+
+def assert_no_import_circle(edges: dict[str, set[str]]) -> None:
+    """Fail naming the circle if the import graph ``edges`` (node → imported nodes) has one
+    (depth-first search; also used by tests/services/test_lifecycle_imports.py)."""
     state: dict[str, int] = {}
 
     def visit(node: str, trail: list[str]) -> None:

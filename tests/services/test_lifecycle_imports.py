@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.test_architecture import assert_no_import_circle
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -60,19 +62,7 @@ def test_hedge_package_has_no_circle() -> None:
         for m, deps in graph.items()
         if m != "althedge.services.hedge"  # the package's __init__ only re-exports
     }
-    state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        state[node] = 1
-        for nxt in sorted(inner.get(node, ())):
-            assert state.get(nxt) != 1, "import circle: " + " → ".join([*path, node, nxt])
-            if nxt not in state:
-                visit(nxt, [*path, node])
-        state[node] = 2
-
-    for module in sorted(inner):
-        if module not in state:
-            visit(module, [])
+    assert_no_import_circle(inner)
 
 
 def test_core_imports_nothing_outside_core_and_errors() -> None:
