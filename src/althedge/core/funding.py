@@ -33,7 +33,7 @@ def _out(x: Any) -> Any:
 def _interval(interval_hours: float) -> float:
     h = float(interval_hours)
     if not np.isfinite(h) or h <= 0:
-        raise InputError(f"funding interval: must be > 0 hours, got {interval_hours!r}")
+        raise InputError(f"interval hours: must be > 0 hours, got {interval_hours!r}")
     return h
 
 
