@@ -158,19 +158,36 @@ def reconcile(
             )
             rec.differences.append(message)
             _orphan_position(rec, venue, sym, pos, journal_contracts=0.0, message=message)
-    from althedge.services.hedge.balances import unexplained_balances
-
-    try:
-        if hedge is not None and isinstance(venue, AccountReports):
-            sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
-        rec.unexplained_balances = unexplained_balances(journal, venue)
-    except ExchangeError:
-        pass  # information only: a venue that cannot answer now never stops a command
+    _check_balances(journal, venue, hedge, rec)
     if rec.differences or rec.resolved:
         journal.record_event(
             hedge.id if hedge else None, "reconcile", rec.to_dict(), at=venue_now_iso(venue)
         )
     return rec
+
+
+def _check_balances(
+    journal: Journal, venue: Venue, hedge: HedgeRecord | None, rec: Reconciliation
+) -> None:
+    """The balance check (:func:`althedge.services.hedge.balances.check_balances`), after
+    the funding it counts is synced. Information only: a venue that cannot answer now
+    never stops a command — the check says so in one line (``checked`` False, a note)."""
+    from althedge.services.hedge.balances import check_balances
+
+    try:
+        if hedge is not None and isinstance(venue, AccountReports):
+            sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
+    except ExchangeError as err:
+        rec.unexplained_balances_checked = False
+        rec.unexplained_balances_note = (
+            f"balances not checked now ({err}); nothing is taken as explained — the next "
+            "command checks again"
+        )
+        return
+    found = check_balances(journal, venue)
+    rec.unexplained_balances = found.unexplained
+    rec.unexplained_balances_checked = found.checked
+    rec.unexplained_balances_note = found.note
 
 
 def way_out(venue: str) -> str:
