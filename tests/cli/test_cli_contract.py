@@ -3,8 +3,11 @@
 * ``-h``/``--help`` work, exit 0, and the root help lists every command and the exit codes;
 * every float/int option refuses NaN, ±inf and overflowing values with ONE line naming the
   option and exit 2, before any work is done (in-process, through the real entry point);
-* ``--help`` of any command imports none of numpy, pandas, ccxt, plotly (lazy imports: the
-  speed itself is measured in benchmarks/bench_cli.py, not here).
+* ``--help`` of any command, a usage error and every calculator's answer (``calc …``)
+  import none of numpy, pandas, ccxt, plotly, pyarrow, nor pydantic (typer 0.26+ parses
+  options through pydantic: the pin in pyproject.toml) — lazy imports and the core's
+  number path (core/numeric.py); the speed itself is measured in benchmarks/bench_cli.py,
+  not here.
 
 A new command (``levels``, ``serve``, ``sweep``…) is covered as soon as it is registered;
 if it has numeric options, add the arguments that make it parse to ``BASE_ARGS``.
@@ -146,7 +149,8 @@ _IMPORT_PROBE = """
 import json, sys
 from althedge.cli.main import _run
 code = _run(sys.argv[1:], debug=False)
-heavy = sorted(m for m in ("numpy", "pandas", "ccxt", "plotly", "pyarrow") if m in sys.modules)
+heavy = sorted(m for m in ("numpy", "pandas", "ccxt", "plotly", "pyarrow", "pydantic")
+               if m in sys.modules)
 sys.stderr.write(json.dumps({"code": code, "heavy": heavy}))
 """
 
@@ -160,6 +164,41 @@ def test_help_imports_no_heavy_library(path: tuple[str, ...]) -> None:
                           capture_output=True, text=True, timeout=60)
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report == {"code": 0, "heavy": []}
+
+
+_CALC_ANSWERS = [
+    ["calc", "pnl", *BASE_ARGS[("calc", "pnl")]],
+    ["calc", "pnl", "--contract", "inverse", "--side", "short", "--contracts", "100",
+     "--contract-size", "100", "--entry", "50000", "--exit", "45000", "--leverage", "5"],
+    ["calc", "liquidation", *BASE_ARGS[("calc", "liquidation")]],
+    ["calc", "liquidation", "--exchange", "binance", "--symbol", "BTC/USDT:USDT", "--side",
+     "short", "--contracts", "1", "--entry", "60000", "--leverage", "5"],
+    ["calc", "liquidation", "--table"],
+    ["calc", "funding", *BASE_ARGS[("calc", "funding")], "--json"],
+    ["calc", "basis", *BASE_ARGS[("calc", "basis")], "--expiry", "2099-03-26"],
+    ["calc", "hedge", *BASE_ARGS[("calc", "hedge")]],
+]
+
+
+@pytest.mark.parametrize("args", _CALC_ANSWERS, ids=lambda a: " ".join(a[:2]) + f" {len(a)}")
+def test_calculators_answer_without_heavy_libraries(args: list[str]) -> None:
+    """The calculators answer at once: single numbers go through the core's formulas
+    without numpy (the same formulas broadcast over arrays for the backtester)."""
+    proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, *args],
+                          capture_output=True, text=True, timeout=60)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}, proc.stdout
+    assert proc.stdout.strip(), "the calculator printed no answer"
+
+
+@pytest.mark.parametrize("args", [["calc", "pnl", "--bogus"], ["plan", "--funding-rate", "x"],
+                                  ["hedge", "open"], ["calc", "pnl", "--side", "up"]],
+                         ids=lambda a: " ".join(a))
+def test_usage_errors_import_no_heavy_library(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, *args],
+                          capture_output=True, text=True, timeout=60)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 2, "heavy": []}, proc.stderr
 
 
 @pytest.mark.parametrize("args", [["calc", "pnl", *BASE_ARGS[("calc", "pnl")]],

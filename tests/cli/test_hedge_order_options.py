@@ -26,7 +26,7 @@ def _help_of(home: Path, command: str) -> dict[str, str]:
     out: dict[str, str] = {}
     current = None
     for line in proc.stdout.splitlines():
-        m = re.match(r"^\s{2}(--[a-z-]+)\s*(?:<\w+>)?\s+(.*)$", line)
+        m = re.match(r"^\s{2}(--[a-z-]+)\s*(?:<\w+>|[A-Z][A-Z_|]*\b|\[[\w|]+\])?\s+(.*)$", line)
         if m:
             current = m.group(1)
             out[current] = m.group(2).strip()

@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import typer
-from rich.table import Table
 
 from althedge.cli.common import console, emit_json, err_console, parse_date
 from althedge.errors import InputError, JournalError
 from althedge.exchanges.registry import SUPPORTED_EXCHANGES
-from althedge.journal import Journal
 from althedge.services import state
 
 if TYPE_CHECKING:  # imported where used: `althedge hedge --help` stays fast
+    from althedge.journal import Journal
     from althedge.services.hedge import (
         CloseResult,
         ExecutionSettings,
@@ -78,6 +77,7 @@ def _journal(data_dir: Path | None, what: str, *, acting: bool) -> Iterator[Jour
     commands (status, monitor) take the lock when it is free; when another process holds
     it, or the journal cannot be written, they read a snapshot and write nothing.
     """
+    from althedge.journal import Journal
     from althedge.journal.lock import JournalLock
 
     path = state.journal_path(data_dir)
@@ -115,6 +115,7 @@ def _journal(data_dir: Path | None, what: str, *, acting: bool) -> Iterator[Jour
 def _read_only_journal(path: Path, lock: Any) -> tuple[Journal, str | None]:
     """(journal, why it is a read-only snapshot or None) for status and monitor."""
     from althedge.errors import JournalError
+    from althedge.journal import Journal
 
     try:
         taken = lock.try_acquire()
@@ -408,6 +409,8 @@ def _fmt(x: Any, spec: str = ",.2f") -> str:
 def _print_orders(result: LifecycleResult) -> None:
     if not result.orders:
         return
+    from rich.table import Table
+
     table = Table(title="orders" + (" (dry run — not sent)" if not result.live else ""))
     table.add_column("client id", overflow="fold", min_width=16)
     several = len({o["symbol"] for o in result.orders}) > 1  # a two-leg hedge: name the leg
@@ -638,6 +641,8 @@ def _print_orphans(rec: Reconciliation) -> None:
     """The table of what the venue holds that no open hedge explains, and the way out."""
     if not rec.orphans:
         return
+    from rich.table import Table
+
     table = Table(title="on the venue, explained by no open hedge", title_style="bold red")
     for col in ("venue", "symbol", "what", "contracts", "entry / price", "liquidation"):
         table.add_column(col)
@@ -669,6 +674,8 @@ def _print_balances(rec: Reconciliation) -> None:
         console.print(rec.unexplained_balances_note, soft_wrap=True, markup=False)
     if not rec.unexplained_balances:
         return
+    from rich.table import Table
+
     table = Table(title="balances not explained by any hedge (information: not a risk)")
     for col in ("venue", "currency", "venue balance", "explained", "not explained", "USD"):
         table.add_column(col)
@@ -714,6 +721,8 @@ def _print_status(s: HedgeStatus) -> None:
 
 
 def _print_figures(title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -900,6 +909,8 @@ def adopt_cmd(
 
 def _print_close(c: CloseResult) -> None:
     _print_result(c.result)
+    from rich.table import Table
+
     table = Table(title="attribution (USD)" + (" — estimated, dry run" if c.estimated else ""))
     table.add_column("component")
     table.add_column("USD", justify="right")

@@ -11,38 +11,26 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-import numpy as np
-
-from althedge.errors import InputError
+from althedge.core.numeric import as_values, positive_values, to_output
 
 __all__ = ["annualised_basis", "basis", "days_to_expiry"]
 
 
-def _out(x: Any) -> Any:
-    arr = np.asarray(x, dtype=float)
-    return float(arr) if arr.ndim == 0 else arr
-
-
 def _positive(name: str, value: Any) -> Any:
-    arr = np.asarray(value, dtype=float)
-    if np.any(~np.isfinite(arr) | (arr <= 0)):
-        raise InputError(f"{name}: must be a finite price > 0, got {value!r}")
-    return arr
+    return positive_values(name, value, what="price")
 
 
 def basis(spot: Any, futures: Any) -> Any:
     """F/S − 1 (a fraction; ×100 for %)."""
-    return _out(_positive("futures", futures) / _positive("spot", spot) - 1.0)
+    return to_output(_positive("futures", futures) / _positive("spot", spot) - 1.0)
 
 
 def annualised_basis(spot: Any, futures: Any, days_to_expiry: Any) -> Any:
     """(F/S − 1)·365/days; days must be > 0."""
-    d = np.asarray(days_to_expiry, dtype=float)
-    if np.any(~np.isfinite(d) | (d <= 0)):
-        raise InputError(
-            f"expiry: days to expiry must be > 0, got {days_to_expiry!r}; pass a future date"
-        )
-    return _out(np.asarray(basis(spot, futures), dtype=float) * 365.0 / d)
+    d = positive_values(
+        "expiry", days_to_expiry, what="number of days", fix="pass a future date"
+    )
+    return to_output(as_values(basis(spot, futures)) * 365.0 / d)
 
 
 def days_to_expiry(expiry: date | datetime, as_of: date | datetime) -> float:

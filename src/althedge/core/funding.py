@@ -15,24 +15,19 @@ Calculation" (same).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-import numpy as np
-
 from althedge.core.instruments import ContractType, Side, parse_contract_type, parse_side
+from althedge.core.numeric import as_values, positive_values, to_output
 from althedge.errors import InputError
 
 __all__ = ["annualised_funding_rate", "funding_payment", "funding_usd_per_year"]
 
 
-def _out(x: Any) -> Any:
-    arr = np.asarray(x, dtype=float)
-    return float(arr) if arr.ndim == 0 else arr
-
-
 def _interval(interval_hours: float) -> float:
     h = float(interval_hours)
-    if not np.isfinite(h) or h <= 0:
+    if not math.isfinite(h) or h <= 0:
         raise InputError(f"funding interval: must be > 0 hours, got {interval_hours!r}")
     return h
 
@@ -51,20 +46,16 @@ def funding_payment(
     """
     ct = parse_contract_type(contract_type)
     s = float(parse_side(side))
-    q = np.asarray(contracts, dtype=float)
-    if np.any(q < 0) or not np.all(np.isfinite(q)):
-        raise InputError(f"contracts: must be a finite number >= 0, got {contracts!r}")
-    p = np.asarray(mark_price, dtype=float)
-    if np.any(~np.isfinite(p) | (p <= 0)):
-        raise InputError(f"mark price: must be a finite number > 0, got {mark_price!r}")
-    cs = np.asarray(contract_size, dtype=float)
+    q = positive_values("contracts", contracts, zero_ok=True)
+    p = positive_values("mark price", mark_price)
+    cs = as_values(contract_size)
     value = q * cs * p if ct == ContractType.LINEAR else q * cs / p
-    return _out(-s * value * np.asarray(rate, dtype=float))
+    return to_output(-s * value * as_values(rate))
 
 
 def annualised_funding_rate(rate: Any, interval_hours: float = 8.0) -> Any:
     """Simple annualisation: rate × 24/interval × 365 (a fraction; ×100 for %)."""
-    return _out(np.asarray(rate, dtype=float) * 24.0 / _interval(interval_hours) * 365.0)
+    return to_output(as_values(rate) * 24.0 / _interval(interval_hours) * 365.0)
 
 
 def funding_usd_per_year(
@@ -75,5 +66,5 @@ def funding_usd_per_year(
     = −side·|notional|·annualised rate. A short (side −1) earns when rate > 0.
     """
     s = float(parse_side(side))
-    n = np.abs(np.asarray(notional_usd, dtype=float))
-    return _out(-s * n * np.asarray(annualised_funding_rate(rate, interval_hours), dtype=float))
+    n = abs(as_values(notional_usd))
+    return to_output(-s * n * as_values(annualised_funding_rate(rate, interval_hours)))

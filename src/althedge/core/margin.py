@@ -66,9 +66,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from althedge.core.instruments import (
     ContractType,
     MarginTier,
@@ -76,6 +73,7 @@ from althedge.core.instruments import (
     parse_contract_type,
     parse_side,
 )
+from althedge.core.numeric import any_true, as_values, maximum, positive_values, to_output
 from althedge.errors import ImpossiblePositionError, InputError
 
 __all__ = [
@@ -120,20 +118,6 @@ def _mmr(value: float) -> float:
     return v
 
 
-def _arr_check(name: str, value: Any, *, zero_ok: bool) -> npt.NDArray[np.float64]:
-    arr = np.asarray(value, dtype=float)
-    bad = ~np.isfinite(arr) | ((arr < 0) if zero_ok else (arr <= 0))
-    if np.any(bad):
-        need = ">= 0" if zero_ok else "> 0"
-        raise InputError(f"{name}: must be a finite number {need}, got {value!r}")
-    return arr
-
-
-def _out(x: Any) -> Any:
-    arr = np.asarray(x, dtype=float)
-    return float(arr) if arr.ndim == 0 else arr
-
-
 def initial_margin(
     contract_type: ContractType | str,
     contracts: Any,
@@ -146,12 +130,12 @@ def initial_margin(
     Broadcasts over numpy arrays; scalars in → float out.
     """
     ct = parse_contract_type(contract_type)
-    n = _arr_check("contracts", contracts, zero_ok=True) * _arr_check(
+    n = positive_values("contracts", contracts, zero_ok=True) * positive_values(
         "contract size", contract_size, zero_ok=False
     )
-    ep = _arr_check("entry price", entry_price, zero_ok=False)
-    lev = _arr_check("leverage", leverage, zero_ok=False)
-    return _out(n * ep / lev if ct == ContractType.LINEAR else n / ep / lev)
+    ep = positive_values("entry price", entry_price, zero_ok=False)
+    lev = positive_values("leverage", leverage, zero_ok=False)
+    return to_output(n * ep / lev if ct == ContractType.LINEAR else n / ep / lev)
 
 
 def maintenance_margin(
@@ -173,17 +157,17 @@ def maintenance_margin(
     scalars in → float out.
     """
     ct = parse_contract_type(contract_type)
-    n = _arr_check("contracts", contracts, zero_ok=True) * _arr_check(
+    n = positive_values("contracts", contracts, zero_ok=True) * positive_values(
         "contract size", contract_size, zero_ok=False
     )
-    p = _arr_check("price", price, zero_ok=False)
-    rate = _arr_check("mmr", mmr, zero_ok=True)
-    if np.any(rate >= 1):
+    p = positive_values("price", price, zero_ok=False)
+    rate = positive_values("mmr", mmr, zero_ok=True)
+    if any_true(rate >= 1):
         raise InputError(f"mmr: must be a fraction below 1 (0.005 = 0.5 %), got {mmr!r}")
     size_coin = _size_coin(ct, n, p)
-    rate = rate + _arr_check("mmr per coin", mmr_per_coin, zero_ok=True) * size_coin
+    rate = rate + positive_values("mmr per coin", mmr_per_coin, zero_ok=True) * size_coin
     value = n * p if ct == ContractType.LINEAR else size_coin
-    return _out(value * rate - np.asarray(maint_amount, dtype=float))
+    return to_output(value * rate - as_values(maint_amount))
 
 
 def bankruptcy_price(
@@ -641,7 +625,7 @@ def forfeited_margin(margin_balance: Any) -> Any:
     clearance fee", Bybit's insurance fund), a negative one (a gap through the
     bankruptcy price) is absorbed by the insurance fund, never charged to the account.
     """
-    return _out(np.maximum(np.asarray(margin_balance, dtype=float), 0.0))
+    return to_output(maximum(as_values(margin_balance), 0.0))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ Sources: Bybit help centre "P&L calculations (USDT Contract)" and "P&L Calculati
 (Inverse Contracts)"; Binance FAQ "How to Calculate the Margin Requirement" (PNL =
 side·Qty·multiplier·(1/entry − 1/exit) for COIN-M).
 
-All functions broadcast over numpy arrays; a scalar in gives a float out.
+All functions broadcast over numpy arrays; a scalar in gives a float out (and imports
+no numpy: core/numeric.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from althedge.core.instruments import ContractType, Side, parse_contract_type, parse_side
+from althedge.core.numeric import as_values, is_number, positive_values, to_output
 from althedge.errors import InputError
 
 __all__ = [
@@ -40,36 +39,16 @@ __all__ = [
     "roe_pct",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-Num = float | FloatArray
-
-
-def _out(x: Any) -> Any:
-    arr = np.asarray(x, dtype=float)
-    return float(arr) if arr.ndim == 0 else arr
-
-
-def _arr(x: Any) -> FloatArray:
-    return np.asarray(x, dtype=float)
-
-
-def _check_positive(name: str, value: Any, allow_zero: bool = False) -> None:
-    arr = _arr(value)
-    bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
-    if np.any(bad):
-        need = ">= 0" if allow_zero else "> 0"
-        raise InputError(f"{name}: must be a finite number {need}, got {value!r}")
-
 
 def position_value_usd(
     contract_type: ContractType | str, contracts: Any, contract_size: Any, price_usd: Any
 ) -> Any:
     """Position value in USD: linear |Q|·CS·P; inverse Q·CS (independent of price)."""
     ct = parse_contract_type(contract_type)
-    q = np.abs(_arr(contracts))
+    q = abs(as_values(contracts))
     if ct == ContractType.LINEAR:
-        return _out(q * _arr(contract_size) * _arr(price_usd))
-    return _out(q * _arr(contract_size) + 0.0 * _arr(price_usd))
+        return to_output(q * as_values(contract_size) * as_values(price_usd))
+    return to_output(q * as_values(contract_size) + 0.0 * as_values(price_usd))
 
 
 def position_value_coin(
@@ -77,15 +56,15 @@ def position_value_coin(
 ) -> Any:
     """Position value in coin: linear |Q|·CS; inverse |Q|·CS/P (Bybit "position value")."""
     ct = parse_contract_type(contract_type)
-    q = np.abs(_arr(contracts))
+    q = abs(as_values(contracts))
     if ct == ContractType.LINEAR:
-        return _out(q * _arr(contract_size) + 0.0 * _arr(price_usd))
-    _check_positive("price", price_usd)
-    return _out(q * _arr(contract_size) / _arr(price_usd))
+        return to_output(q * as_values(contract_size) + 0.0 * as_values(price_usd))
+    positive_values("price", price_usd)
+    return to_output(q * as_values(contract_size) / as_values(price_usd))
 
 
 def _side(side: Any) -> Any:
-    if isinstance(side, np.ndarray):
+    if not is_number(side) and hasattr(side, "astype"):  # an array of +1/−1
         return side.astype(float)
     return float(parse_side(side))
 
@@ -95,18 +74,19 @@ def linear_pnl_usd(
 ) -> Any:
     """Linear PnL in USD: side·Q·CS·(P − EP)."""
     s = _side(side)
-    return _out(s * _arr(contracts) * _arr(contract_size) * (_arr(exit_price) - _arr(entry_price)))
+    move = as_values(exit_price) - as_values(entry_price)
+    return to_output(s * as_values(contracts) * as_values(contract_size) * move)
 
 
 def inverse_pnl_coin(
     side: Side | str | int, contracts: Any, contract_size: Any, entry_price: Any, exit_price: Any
 ) -> Any:
     """Inverse PnL in coin: side·Q·CS·(1/EP − 1/P)."""
-    _check_positive("entry price", entry_price)
-    _check_positive("exit price", exit_price)
+    positive_values("entry price", entry_price)
+    positive_values("exit price", exit_price)
     s = _side(side)
-    inv = 1.0 / _arr(entry_price) - 1.0 / _arr(exit_price)
-    return _out(s * _arr(contracts) * _arr(contract_size) * inv)
+    inv = 1.0 / as_values(entry_price) - 1.0 / as_values(exit_price)
+    return to_output(s * as_values(contracts) * as_values(contract_size) * inv)
 
 
 def inverse_pnl_usd(
@@ -114,7 +94,7 @@ def inverse_pnl_usd(
 ) -> Any:
     """Inverse PnL in USD at the exit price: coin PnL × P = side·Q·CS·(P/EP − 1)."""
     coin = inverse_pnl_coin(side, contracts, contract_size, entry_price, exit_price)
-    return _out(_arr(coin) * _arr(exit_price))
+    return to_output(as_values(coin) * as_values(exit_price))
 
 
 def pnl_usd(
@@ -145,9 +125,9 @@ def roe_pct(
     COIN-M (PnL in coin over coin margin), side·(P/EP − 1)/IMR for USDⓈ-M; IMR = 1/L.
     """
     ct = parse_contract_type(contract_type)
-    _check_positive("leverage", leverage)
-    _check_positive("entry price", entry_price)
-    _check_positive("exit price", exit_price)
+    positive_values("leverage", leverage)
+    positive_values("entry price", entry_price)
+    positive_values("exit price", exit_price)
     s = float(parse_side(side))
     if ct == ContractType.LINEAR:
         r = s * (exit_price / entry_price - 1.0)
@@ -161,12 +141,12 @@ def average_entry_price(
 ) -> float:
     """Average entry of fills: arithmetic ΣQ·p/ΣQ (linear), harmonic ΣQ/Σ(Q/p) (inverse)."""
     ct = parse_contract_type(contract_type)
-    q = _arr(list(contracts))
-    p = _arr(list(prices))
+    q = as_values(list(contracts))
+    p = as_values(list(prices))
     if q.shape != p.shape or q.size == 0:
         raise InputError("fills: need as many prices as contract amounts, at least one")
-    _check_positive("contracts", q, allow_zero=True)
-    _check_positive("price", p)
+    positive_values("contracts", q, zero_ok=True)
+    positive_values("price", p)
     total = float(q.sum())
     if total <= 0:
         raise InputError("contracts: total must be > 0 to average an entry price")
@@ -193,15 +173,15 @@ class Position:
     def __post_init__(self) -> None:
         object.__setattr__(self, "contract_type", parse_contract_type(self.contract_type))
         object.__setattr__(self, "side", parse_side(self.side))
-        _check_positive("contracts", self.contracts, allow_zero=True)
-        _check_positive("contract size", self.contract_size)
+        positive_values("contracts", self.contracts, zero_ok=True)
+        positive_values("contract size", self.contract_size)
         if self.contracts > 0:
-            _check_positive("entry price", self.entry_price)
+            positive_values("entry price", self.entry_price)
 
     def add(self, contracts: float, price: float) -> Position:
         """Add ``contracts`` at ``price``; the entry becomes the (harmonic for inverse) average."""
-        _check_positive("contracts", contracts, allow_zero=True)
-        _check_positive("price", price)
+        positive_values("contracts", contracts, zero_ok=True)
+        positive_values("price", price)
         if contracts == 0:
             return self
         if self.contracts == 0:
@@ -213,8 +193,8 @@ class Position:
 
     def reduce(self, contracts: float, price: float) -> Position:
         """Close ``contracts`` at ``price``, realising their PnL; the entry price is unchanged."""
-        _check_positive("contracts", contracts, allow_zero=True)
-        _check_positive("price", price)
+        positive_values("contracts", contracts, zero_ok=True)
+        positive_values("price", price)
         if contracts > self.contracts * (1 + 1e-12):
             raise InputError(
                 f"contracts: cannot reduce by {contracts}, the position holds {self.contracts}"

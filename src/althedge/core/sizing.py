@@ -30,13 +30,17 @@ import math
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, overload
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, overload
 
 from althedge.core.instruments import ContractType, parse_contract_type
+from althedge.core.numeric import is_number, np
 from althedge.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    Num = float | FloatArray
 
 __all__ = [
     "HedgeSize",
@@ -47,9 +51,6 @@ __all__ = [
     "round_contracts",
     "size_hedge",
 ]
-
-FloatArray = npt.NDArray[np.float64]
-Num = float | FloatArray
 
 # Relative tolerance used to decide that a float quotient is "exactly on a step":
 # 0.3/0.1 = 2.9999999999999996 in binary floating point, and must count as 3 steps.
@@ -108,12 +109,8 @@ def _positive(name: str, value: float, fix: str) -> float:
 def _is_array(*values: Any) -> bool:
     """True when any argument is an array (ndarray, pandas object, list, ...)."""
     return any(
-        type(v) is not float and (isinstance(v, np.ndarray) or np.ndim(v) > 0) for v in values
+        not is_number(v) and (isinstance(v, np.ndarray) or np.ndim(v) > 0) for v in values
     )
-
-
-_REDUCE_MIN = np.minimum.reduce
-_REDUCE_MAX = np.maximum.reduce
 
 
 def _checked(name: str, value: Num, fix: str, *, zero_ok: bool) -> Num:
@@ -122,6 +119,8 @@ def _checked(name: str, value: Num, fix: str, *, zero_ok: bool) -> Num:
     Arrays are checked with two reductions (min > or ≥ 0, max < ∞; a NaN fails both);
     the message names the first offending element.
     """
+    if is_number(value):
+        return (_non_negative if zero_ok else _positive)(name, value, fix)  # type: ignore[arg-type]
     if type(value) is np.ndarray and value.dtype == np.float64:
         arr: FloatArray = value
     elif not _is_array(value):
@@ -133,8 +132,8 @@ def _checked(name: str, value: Num, fix: str, *, zero_ok: bool) -> Num:
             raise InputError(f"{name}: must be numbers, got {type(value).__name__}") from None
     if arr.size == 0:
         return arr
-    lo = float(_REDUCE_MIN(arr, axis=None))
-    if (lo >= 0.0 if zero_ok else lo > 0.0) and float(_REDUCE_MAX(arr, axis=None)) < math.inf:
+    lo = float(np.minimum.reduce(arr, axis=None))
+    if (lo >= 0.0 if zero_ok else lo > 0.0) and float(np.maximum.reduce(arr, axis=None)) < math.inf:
         return arr
     flat = arr.ravel()
     ok = np.isfinite(flat) & ((flat >= 0.0) if zero_ok else (flat > 0.0))
@@ -335,7 +334,7 @@ def _multiple_one_step(k: FloatArray, lot_step: float) -> FloatArray:
             return k
         prod = k * m if m != 1.0 else k
         out: FloatArray = prod * _POW10[e] if e >= 0 else prod / _POW10[-e]
-        if prod.size == 0 or float(_REDUCE_MAX(prod, axis=None)) < _EXACT_INT:
+        if prod.size == 0 or float(np.maximum.reduce(prod, axis=None)) < _EXACT_INT:
             return out
         slow = ~(prod < _EXACT_INT)
     else:
