@@ -414,13 +414,16 @@ def sync_funding(
     """
     if not isinstance(venue, AccountReports):
         return
-    since = next(
-        (leg.opened_ms for leg in hedge.legs if leg.symbol == instrument.symbol), None
-    )
+    leg = next((leg for leg in hedge.legs if leg.symbol == instrument.symbol), None)
+    since = None if leg is None else leg.opened_ms
+    # an adopted leg: a payment at the adoption's very moment is in the balance journaled
+    # then (``balance_open_settle``), so it is not this hedge's again
+    adopted = leg is not None and leg.pnl_open_settle is not None
     payments = venue.funding_payments(instrument.symbol, since_ms=since)
     rows = []
     for p in payments or []:
-        if since is not None and int(p.timestamp_ms) < since:
+        ts = int(p.timestamp_ms)
+        if since is not None and (ts < since or (adopted and ts == since)):
             continue
         amount_usd = (
             Money(p.amount, p.currency or instrument.settle).to_usd(float(p.mark_price)).amount
