@@ -20,8 +20,9 @@ it and the ``TYPE_CHECKING`` imports below mirror it for type checkers
 # ruff: noqa: F401  (the TYPE_CHECKING imports re-export _EXPORTS for type checkers)
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from althedge.core.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -146,13 +147,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only; mirrors
     from althedge.services.sweep import sweep
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'althedge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -107,6 +107,40 @@ def test_a_real_liquidation_is_imported_and_raises_the_alert(
         assert len([a for a in j.alerts() if a["kind"] == "liquidated"]) == 1
 
 
+def test_the_monitor_raises_the_liquidation_its_check_imported_once(
+    tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any
+) -> None:
+    """The liquidation is imported by the monitor check's own reconciliation: the check
+    raises the journaled ``liquidated`` alert (printed, in the summary) without journaling
+    it twice, and the next check does not raise it again."""
+    from althedge.services.monitor import run_monitor
+
+    source = open_source(shared_data / "daily")
+    cfg = parse_portfolio(PORTFOLIO)
+    with Journal(tmp_path / "journal.sqlite") as j:
+        live = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+        held = -j.net_contracts(live.hedge_id)  # type: ignore[arg-type]
+        fake_binance.force_orders = [{
+            "orderId": 6071832820, "symbol": "BTCUSDT", "status": "FILLED",
+            "clientOrderId": "autoclose-1596107620040000021", "price": "131000.00",
+            "avgPrice": "131250.00", "origQty": f"{held:.3f}", "executedQty": f"{held:.3f}",
+            "cumQuote": f"{held * 131_250:.2f}", "timeInForce": "IOC", "type": "LIMIT",
+            "reduceOnly": False, "closePosition": False, "side": "BUY", "positionSide": "BOTH",
+            "stopPrice": "0", "workingType": "CONTRACT_PRICE", "origType": "LIMIT",
+            "time": 4_102_444_800_000, "updateTime": 4_102_444_800_100,
+        }]
+        fake_binance.positions = []
+        lines: list[str] = []
+        summary = run_monitor(j, lambda _day: (binance_venue, source, AS_OF), every_s=0,
+                              iterations=2, on_line=lines.append, sleep=lambda _s: None)
+    liquidated = [a for a in summary.alerts if a["kind"] == "liquidated"]
+    assert len(liquidated) == 1 and liquidated[0]["severity"] == "critical"
+    assert "131,250.00" in liquidated[0]["message"]
+    assert sum("ALERT [critical] the venue liquidated" in line for line in lines) == 1
+    with Journal(tmp_path / "journal.sqlite") as j:
+        assert len([a for a in j.alerts() if a["kind"] == "liquidated"]) == 1
+
+
 def test_a_rebalance_below_the_minimum_notional_is_skipped_with_its_reason(
     tmp_path: Path, shared_data: Path, binance_venue: Any, fake_binance: Any,
     load_fixture: Any,

@@ -14,10 +14,10 @@ until an array is actually handled (the CLI's start-up target, benchmarks/README
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import TYPE_CHECKING, Any
 
+from althedge.core.lazy import LazyModule
 from althedge.errors import InputError
 
 __all__ = [
@@ -25,23 +25,10 @@ __all__ = [
 ]
 
 
-class _LazyModule:
-    """A module imported on the first attribute read; each attribute is then cached on
-    this object, so later reads cost one instance-dict lookup."""
-
-    def __init__(self, name: str) -> None:
-        self._module_name = name
-
-    def __getattr__(self, attr: str) -> Any:
-        value = getattr(importlib.import_module(self._module_name), attr)
-        setattr(self, attr, value)
-        return value
-
-
 if TYPE_CHECKING:
     import numpy as np
 else:
-    np = _LazyModule("numpy")
+    np = LazyModule("numpy")
 
 
 def is_number(x: Any) -> bool:

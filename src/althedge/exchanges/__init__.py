@@ -22,8 +22,9 @@ Adding an exchange: docs/venues.md, "Adding an exchange".
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from althedge.core.lazy import lazy_getattr
 
 #: each public name → the submodule that defines it (imported when the name is first read)
 _EXPORTS: dict[str, str] = {
@@ -92,10 +93,4 @@ if TYPE_CHECKING:
     from althedge.exchanges.profile import ExchangeProfile, FeeSchedule, FundingRules
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, {k: f"{__name__}.{m}" for k, m in _EXPORTS.items()})

@@ -11,6 +11,9 @@ first), stores the status as a journal snapshot, and evaluates the alert rules:
 * ``reconcile`` — the journal and the venue disagree;
 * ``balance`` (info) — a venue balance no hedge of the journal explains (a deposit or
   withdrawal outside althedge); never changes the exit code
+* ``liquidated`` (critical) — the venue liquidated a leg: the reconciliation the check
+  starts with imports the forced close into the journal and journals this alert; the
+  monitor prints it and POSTs it like the others (once: the next check finds it imported);
 * ``orphan`` — the venue holds a position or working order that no open hedge explains
   (also with no hedge open: a lost journal never hides a short);
 * ``underhedged`` — a leg holds fewer contracts than its target by more than
@@ -88,6 +91,10 @@ class MonitorSummary:
             "stopped_by": self.stopped_by,
             "last_status": self.last_status,
         }
+
+
+#: alerts the reconciliation itself journals (a liquidation imported from the venue)
+RECONCILIATION_ALERTS = ("liquidated",)
 
 
 def evaluate_alerts(status: HedgeStatus, thresholds: AlertThresholds) -> list[Alert]:
@@ -264,6 +271,7 @@ def _check(
     advance_days: int,
 ) -> tuple[date | None, bool | None, set[tuple[str, str]]]:
     """One check: status (reconciled), snapshot, alerts; (next day, triggers, active alerts)."""
+    known = {int(a["id"]) for a in journal.alerts()}
     try:
         venue, source, as_of = venue_at(day)
         status = hedge_status(journal, venue, source, as_of=as_of)
@@ -288,17 +296,24 @@ def _check(
         on_line(f"[{now_iso()}] trigger check failed: {exc}")
     now_alerts = evaluate_alerts(status, thresholds) + switch
     kinds = {(a.kind, a.symbol) for a in now_alerts}
-    for alert in now_alerts:
-        if (alert.kind, alert.symbol) in active:
-            continue
-        at = clock
-        journal.record_alert(
-            status.hedge_id,
-            kind=alert.kind,
-            severity=alert.severity,
-            message=alert.message,
-            at=at,
-        )
+    # what this check's reconciliation journaled itself (a liquidation it imported) is
+    # raised here too, with the time it was journaled (not journaled twice)
+    raised: list[tuple[Alert, str | None]] = [
+        (Alert(str(a["kind"]), str(a["severity"]), str(a["message"])), str(a["at"]))
+        for a in journal.alerts()
+        if int(a["id"]) not in known and a["kind"] in RECONCILIATION_ALERTS
+    ]
+    raised += [(a, None) for a in now_alerts if (a.kind, a.symbol) not in active]
+    for alert, journaled_at in raised:
+        at = journaled_at or clock
+        if journaled_at is None:
+            journal.record_alert(
+                status.hedge_id,
+                kind=alert.kind,
+                severity=alert.severity,
+                message=alert.message,
+                at=at,
+            )
         payload = {
             "at": at,
             "as_of": status.as_of,

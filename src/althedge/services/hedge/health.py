@@ -113,7 +113,7 @@ def _leg_alerts(leg: LegStatus | HedgeStatus, t: AlertThresholds, n_legs: int) -
                 Alert(
                     "underhedged",
                     "critical" if held <= 0 else "warning",
-                    f"underhedged{label}: {held:g} of {target:g} contracts held "
+                    f"underhedged{label}: {held + 0.0:g} of {target:g} contracts held "
                     f"({short_pct:.0f}% short of the target, limit {t.shortfall_pct:g}%); "
                     "finish it with `althedge hedge open PORTFOLIO.toml --live` (an open that "
                     "stopped half-way) or `althedge hedge rebalance --live`",
