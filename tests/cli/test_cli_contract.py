@@ -237,3 +237,14 @@ def test_errors_name_the_option_as_typed(capsys: pytest.CaptureFixture[str]) -> 
     code, out, err = _call(["backtest", PORTFOLIO, "--rebalance", "threshold:nan"], capsys)
     assert code == 2 and out == ""
     assert err.startswith("error: --rebalance: 'threshold:nan'"), err
+
+
+def test_readme_documents_the_same_exit_codes_as_the_help() -> None:
+    """Exit codes are documented once: README's table says what ``althedge --help`` says."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("| exit | meaning |", 1)[1].split("\n\n", 1)[0]
+    rows = [(int(m.group(1)), m.group(2).replace("`", "").strip())
+            for m in re.finditer(r"^\| (\d+) \| (.+?) \|$", table, flags=re.M)]
+    assert rows == [(n, t.replace("`", "")) for n, t in EXIT_CODES]

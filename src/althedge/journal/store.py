@@ -198,6 +198,16 @@ def _permissions(path: Path) -> str:
     return f"mode {st.st_mode & 0o777:04o}, owner uid {st.st_uid}"
 
 
+def _nearly_full(folder: Path) -> bool:
+    """Less than 1 MB free where the journal lives: SQLite then reports a failed write of
+    its shared-memory index as a bare "disk I/O error"."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20
+
+
 def describe_sqlite_error(path: Path, exc: BaseException, doing: str) -> str:
     """One line for a user: what is wrong with the journal at ``path`` and what to do.
 
@@ -219,7 +229,8 @@ def describe_sqlite_error(path: Path, exc: BaseException, doing: str) -> str:
             "command: those take turns through the lock file beside it), e.g. an sqlite3 shell "
             "or a backup tool; close it and run the command again"
         )
-    if "full" in text or "no space" in text:
+    if "full" in text or "no space" in text or ("disk i/o error" in text
+                                                  and _nearly_full(folder)):
         return (
             f"journal: cannot {doing}: the disk holding {path} is full; nothing of this step "
             "was written. Free some space and run the command again"

@@ -930,18 +930,27 @@ class PaperExchange(ExecutesOrders):
         """Write the state to ``<directory>/state.json`` atomically (only when ``persist``)."""
         if not self.persist or self.directory is None:
             return None
-        self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / STATE_FILE
-        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.directory)
+        tmp: str | None = None
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.directory)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self.to_dict(), fh, indent=1, sort_keys=True)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
+        except BaseException as exc:
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):  # a full disk, a read-only folder: one line
+                from althedge.files import output_error
+
+                err = output_error("paper account", target, exc)
+                what = str(err).split("; ", 1)[0]  # "paper account: cannot write X: why"
+                raise type(err)(f"{what}; this step did not happen on the paper account (its "
+                                "file is unchanged): fix that and run the command again") \
+                    from None
             raise
         return target
 
