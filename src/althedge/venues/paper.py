@@ -46,6 +46,7 @@ price feeds are not stored, they are supplied again when the state is loaded.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -78,6 +79,7 @@ from althedge.errors import (
     DataError,
     ExchangeError,
     InputError,
+    OutputError,
     UnknownInstrumentError,
 )
 from althedge.venues.execution import ExecutesOrders, round_to_step
@@ -944,13 +946,14 @@ class PaperExchange(ExecutesOrders):
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
             if isinstance(exc, OSError):  # a full disk, a read-only folder: one line
-                from althedge.files import output_error
-
-                err = output_error("paper account", target, exc)
-                what = str(err).split("; ", 1)[0]  # "paper account: cannot write X: why"
-                raise type(err)(f"{what}; this step did not happen on the paper account (its "
-                                "file is unchanged): fix that and run the command again") \
-                    from None
+                why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full",
+                       errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                       errno.EROFS: "the file system is read-only"}.get(
+                    exc.errno or 0, (exc.strerror or str(exc)).lower())
+                raise OutputError(
+                    f"paper account: cannot write {target}: {why}; this step did not happen "
+                    "on the paper account (its file is unchanged): fix that and run the "
+                    "command again") from None
             raise
         return target
 
