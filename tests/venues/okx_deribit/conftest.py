@@ -46,11 +46,8 @@ Reply = tuple[int, Any]
 TIERS = Path(__file__).resolve().parents[2] / "fixtures" / "ccxt_data" / "okx_position_tiers.json"
 
 
-def _clean(doc: Any) -> Any:
-    doc = copy.deepcopy(doc)
-    if isinstance(doc, dict):
-        doc.pop("_comment", None)
-    return doc
+#: a fixture without its ``_comment`` (a deep copy)
+_clean = _model._clean
 
 #: fake credentials (recognisable should they ever leak into output or files)
 OKX_KEYS = {"ALTHEDGE_OKX_API_KEY": "OKfakeKEY3e8a1c5d7f", "ALTHEDGE_OKX_SECRET":
