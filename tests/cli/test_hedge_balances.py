@@ -68,3 +68,31 @@ def test_balances_explained_exactly_then_a_deposit_outside_is_listed(
     after = ok_json(run(home, "hedge", "status", "--at", "2024-08-01", "--json"))
     (b,) = after["reconciliation"]["unexplained_balances"]  # the closed hedge's account
     assert b["unexplained_ccy"] == pytest.approx(DEPOSIT_USDT, abs=1e-6)
+
+
+def test_an_adopted_hedge_is_checked_from_its_adoption(tmp_path: Path) -> None:
+    """``hedge adopt`` journals the balance at adoption and the adopted short's PnL then
+    (at the adoption's mark, by its entry price): explained = that balance − that PnL +
+    hedge PnL at the mark + funding − fees. A paper short opened on 2024-06-03 loses its
+    journal and is adopted on 2024-06-17 (PnL since its entry in the balance): explained
+    on 2024-07-01 (funding paid meanwhile); a deposit outside althedge is listed."""
+    from tests.cli.test_hedge_orphans import PORTFOLIO
+
+    home = tmp_path / "home"
+    opened = run(home, "hedge", "open", str(PORTFOLIO), "--venue", "paper", "--at",
+                         "2024-06-03", "--live", "--json")
+    assert opened.returncode == 0, opened.stderr
+    for f in home.glob("journal.sqlite*"):
+        f.unlink()
+    adopted = run(home, "hedge", "adopt", str(PORTFOLIO), "--venue", "paper",
+                          "--at", "2024-06-17", "--live", "--json")
+    assert adopted.returncode == 0, adopted.stderr
+    for day in ("2024-06-17", "2024-07-01"):
+        status = ok_json(run(home, "hedge", "status", "--at", day, "--json"))
+        assert status["reconciliation"]["unexplained_balances"] == [], day
+        assert status["reconciliation"]["unexplained_balances_checked"] is True
+        assert status["unrealised_pnl_usd"] != 0.0  # the check is not trivially flat
+    _deposit_outside_althedge(home, DEPOSIT_USDT)
+    status = ok_json(run(home, "hedge", "status", "--at", "2024-07-01", "--json"))
+    (b,) = status["reconciliation"]["unexplained_balances"]
+    assert b["unexplained_ccy"] == pytest.approx(DEPOSIT_USDT, abs=1e-6)

@@ -104,3 +104,18 @@ def test_coin_collateral_balance_equity_and_transfers(coinm: Any) -> None:
     assert (dep.currency, dep.amount, dep.kind) == ("BTC", 0.05, "transfer")
     (call,) = srv.calls("GET", "/dapi/v1/income")
     assert call.params["incomeType"] == "TRANSFER" and call.params["startTime"] == str(opened)
+
+
+def test_balance_is_the_margin_balance_with_unrealised_pnl(coinm: Any) -> None:
+    """COIN-M "Account Information" (GET /dapi/v1/account): ``marginBalance`` (ccxt's
+    total) = ``walletBalance`` + ``unrealizedProfit``: the figure the balance check
+    compares with the journal's PnL at the mark — a short 0.002 BTC under water."""
+    venue, srv = coinm
+    srv.route("GET", "/dapi/v1/account", (200, {"assets": [{
+        "asset": "BTC", "walletBalance": "0.25", "unrealizedProfit": "-0.002",
+        "marginBalance": "0.248", "maintMargin": "0.001", "initialMargin": "0.01",
+        "positionInitialMargin": "0.01", "openOrderInitialMargin": "0",
+        "maxWithdrawAmount": "0.238", "crossWalletBalance": "0.25", "crossUnPnl": "-0.002",
+        "availableBalance": "0.238", "updateTime": 1_764_072_000_000}], "positions": [],
+        "canTrade": True}))
+    assert venue.balance("BTC") == pytest.approx(0.248)

@@ -484,3 +484,26 @@ def test_inverse_position_is_in_usd_contracts_with_coin_margin(bybit: Any) -> No
     assert pos.unrealised_pnl == pytest.approx(0.00037879)
     assert pos.liquidation_price == pytest.approx(179_000)
     assert srv.calls("GET", "/v5/position/list")[-1].params["category"] == "inverse"
+
+
+def test_balance_is_the_coins_equity_with_unrealised_pnl_not_ccxts_wallet_total(
+    bybit: Any,
+) -> None:
+    """Bybit V5 "Get Wallet Balance": ``walletBalance`` (ccxt's total) leaves out the open
+    positions' unrealised PnL; ``equity`` = walletBalance + unrealisedPnl. The balance
+    check compares equity with the journal's PnL at the mark, so the venue's balance is
+    ``equity``: a short 50 USDT under water and 0.001 BTC up on an inverse one."""
+    venue, srv, _, _ = bybit
+    _inverse_market(srv)
+    _account(srv, 6, "REGULAR_MARGIN")
+    srv.route("GET", "/v5/user/query-api", _ok({"unified": 0, "uta": 1, "readOnly": 0}))
+    wallet = _wallet("UNIFIED", {"USDT": "1000", "BTC": "0.5"})
+    for coin, upnl in zip(wallet["coin"], ("-50", "0.001"), strict=True):
+        coin["unrealisedPnl"] = upnl
+        coin["equity"] = str(float(coin["walletBalance"]) + float(upnl))
+    srv.route("GET", "/v5/account/wallet-balance", _ok({"list": [wallet]}))
+    assert venue.exchange.fetch_balance({"type": "swap", "subType": "linear"})["total"][
+        "USDT"] == pytest.approx(1000.0)  # ccxt's total: the wallet alone
+    assert venue.balance("USDT") == pytest.approx(950.0)
+    assert venue.balance("BTC") == pytest.approx(0.501)
+    assert venue.equity_usd() == pytest.approx(950.0 + 0.501 * 90_000)

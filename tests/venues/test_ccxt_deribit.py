@@ -475,3 +475,14 @@ def test_a_coin_deposit_after_the_open_becomes_the_hedges_collateral(
         # BTC 10 % higher: the 0.2 BTC collateral gained 0.2 × 9 000 = 1 800 USD
         att = leg_attribution(j, hedge, inst, 99_000.0, hedge.legs[0], j.deposits(hid))
         assert att.collateral_usd == pytest.approx(1_800.0)
+
+
+def test_balance_is_equity_with_the_sessions_unrealised_pnl(deribit: Any) -> None:
+    """Deribit private/get_account_summaries: ``equity`` (ccxt's total) = ``balance`` +
+    the session's unrealised PnL (futures settle into ``balance`` daily): the figure the
+    balance check compares with the journal's PnL at the mark — 0.5 + 0.00025 BTC."""
+    venue, srv, _ = deribit
+    srv.route("GET", "/api/v2/private/get_account_summaries", _rpc({"summaries": [
+        _summary()], "id": 7, "email": "x", "username": "x", "type": "main"}))
+    assert venue.balance("BTC") == pytest.approx(0.50025)
+    assert venue.balance("BTC") != pytest.approx(_summary()["balance"])

@@ -402,3 +402,16 @@ def test_the_command_imports_an_okx_liquidation_when_the_position_vanishes(
     j, hid = short_journal("okx", SYMBOL, 60.0, opened)
     with j:
         liquidation_imported_once(j, venue, hid, "131,250.00")
+
+
+def test_balance_is_eq_with_unrealised_pnl(okx: Any) -> None:
+    """OKX "Get balance": ``eq`` (ccxt's total) = ``cashBal`` + ``upl`` (+ isolated
+    equity): the figure the balance check compares with the journal's PnL at the mark. A
+    short 50 USDT under water: cash 1 000, equity 950."""
+    venue, srv, _ = okx
+    srv.route("GET", "/api/v5/account/balance", _ok([{
+        "totalEq": "950", "uTime": "1764072000000", "adjEq": "", "imr": "", "mmr": "",
+        "details": [{"ccy": "USDT", "eq": "950", "cashBal": "1000", "availBal": "900",
+                     "frozenBal": "100", "uTime": "1764072000000", "upl": "-50",
+                     "disEq": "950", "isoEq": "0"}]}]))
+    assert venue.balance("USDT") == pytest.approx(950.0)

@@ -176,8 +176,30 @@ def _make_venue(
     # only --live makes them required (and only --live ever sends an order)
     credentials = load_credentials(name, required=live)
     return CcxtVenue.create(
-        name, credentials, testnet=testnet, allow_account_changes=allow_account_change
+        name, credentials, testnet=testnet, allow_account_changes=allow_account_change,
+        timeout_ms=_exchange_timeout_ms(),
     )
+
+
+#: how long one exchange request may take (ms) before it counts as timed out (a read is
+#: then retried with backoff; default 10 000)
+ENV_EXCHANGE_TIMEOUT = "ALTHEDGE_EXCHANGE_TIMEOUT_MS"
+
+
+def _exchange_timeout_ms() -> int:
+    raw = os.environ.get(ENV_EXCHANGE_TIMEOUT, "").strip()
+    if not raw:
+        return 10_000
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 100 <= value <= 600_000:
+        raise InputError(
+            f"{ENV_EXCHANGE_TIMEOUT}: {raw!r} is not a timeout in ms from 100 to 600000; "
+            "set it to e.g. 10000, or unset it"
+        )
+    return value
 
 
 #: ``--at`` may run this many days past the last close (weekends, holidays) — no more.
@@ -369,8 +391,13 @@ def _print_reconciliation(rec: Reconciliation) -> None:
         err_console.print(f"[cyan]reconciled:[/] {line}", soft_wrap=True)
     for line in rec.differences:
         err_console.print(f"[bold yellow]difference:[/] {line}", soft_wrap=True)
-    for b in rec.unexplained_balances:  # shown, never a reason to refuse or to exit non-zero
-        err_console.print(f"[cyan]balance:[/] {b['message']}", soft_wrap=True, markup=False)
+    from rich.text import Text
+
+    notes = [b["message"] for b in rec.unexplained_balances]  # shown, never a reason to
+    if rec.unexplained_balances_note:  # refuse or to exit non-zero
+        notes.append(rec.unexplained_balances_note)
+    for line in notes:
+        err_console.print(Text.assemble(("balance: ", "cyan"), str(line)), soft_wrap=True)
 
 
 def _fmt(x: Any, spec: str = ",.2f") -> str:
@@ -641,7 +668,10 @@ def _print_orphans(rec: Reconciliation) -> None:
 
 
 def _print_balances(rec: Reconciliation) -> None:
-    """The table of venue balances no hedge of the journal explains (information only)."""
+    """The table of venue balances no hedge of the journal explains (information only),
+    or the one line saying they could not be checked now."""
+    if rec.unexplained_balances_note:
+        console.print(rec.unexplained_balances_note, soft_wrap=True, markup=False)
     if not rec.unexplained_balances:
         return
     from rich.table import Table

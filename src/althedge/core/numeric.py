@@ -74,7 +74,8 @@ def maximum(a: Any, b: Any) -> Any:
     """Element-wise larger of ``a`` and ``b`` (numpy's ``maximum``: NaN wins)."""
     if is_number(a) and is_number(b):
         x, y = float(a), float(b)
-        return x if (x >= y or math.isnan(x)) else y
+        # numpy keeps the second of two equal values (maximum(-0.0, 0.0) is 0.0)
+        return x if (x > y or math.isnan(x)) else y
     return np.maximum(as_values(a), as_values(b))
 
 

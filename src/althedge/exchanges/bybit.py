@@ -91,6 +91,23 @@ def balance_requests(exchange: Any) -> list[dict[str, Any]]:
     return [linear]
 
 
+def balance_equity(balance: Mapping[str, Any]) -> dict[str, float]:
+    """Each coin's ``equity`` in a V5 "Get Wallet Balance" reply (``result.list[].coin[]``):
+    the wallet balance PLUS the unrealised PnL of its positions (Bybit: "equity — equity
+    of the coin"; ``walletBalance`` excludes unrealised PnL, and that is ccxt's total)."""
+    out: dict[str, float] = {}
+    result = ((balance.get("info") or {}).get("result")) or {}
+    for account in result.get("list") or []:
+        for coin in account.get("coin") or []:
+            code = str(coin.get("coin") or "").upper()
+            figure = coin.get("equity")
+            if figure in (None, ""):
+                figure = coin.get("walletBalance")
+            if code and figure not in (None, ""):
+                out[code] = out.get(code, 0.0) + float(figure)
+    return out
+
+
 #: Bybit wallets that margin derivatives (V5 account types)
 _FUTURES_ACCOUNTS = ("UNIFIED", "CONTRACT")
 
@@ -160,6 +177,7 @@ BYBIT = ExchangeProfile(
     ),
     collateral_includes_pnl=True,
     balance_requests=balance_requests,
+    balance_equity=balance_equity,
     deposits=deposits,
     deposits_window_days=7,
     deposits_source="internal transfers into/out of the UNIFIED and CONTRACT wallets, and "

@@ -178,6 +178,11 @@ class ExchangeProfile:
     #: holds futures collateral, each wallet once (Bybit unified 1.0: UNIFIED for USDT and
     #: CONTRACT for inverse coins; Deribit: every currency's summary); None = one call
     balance_requests: Callable[[Any], list[dict[str, Any]]] | None = None
+    #: ``balance_equity(balance)`` → each currency's EQUITY (wallet + unrealised PnL) from
+    #: one ccxt ``fetch_balance`` reply, where ccxt's ``total`` is the wallet without
+    #: unrealised PnL (Bybit ``walletBalance``); None = ccxt's ``total`` is the equity
+    #: already (Binance ``marginBalance``, OKX ``eq``, Deribit ``equity``)
+    balance_equity: Callable[[Mapping[str, Any]], dict[str, float]] | None = None
     #: ``liquidations(exchange, market, since_ms, until_ms)`` → the account's liquidation
     #: executions on the market, each ``{"id", "timestamp", "side", "contracts" (exchange
     #: units), "price", "fee" (paid), "fee_currency"}``, where ccxt has no (usable)

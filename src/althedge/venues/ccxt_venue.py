@@ -943,23 +943,30 @@ class CcxtVenue(ExecutesOrders):
         return isinstance(cause, ccxt.PermissionDenied | ccxt.AuthenticationError)
 
     def _totals(self) -> dict[str, float]:
-        """Every currency's balance (ccxt ``fetch_balance`` total) over the wallets that
-        hold futures collateral (the profile's ``balance_requests``; each wallet once)."""
+        """Every currency's equity (wallet + unrealised PnL) over the wallets that hold
+        futures collateral (the profile's ``balance_requests``; each wallet once): ccxt's
+        ``fetch_balance`` total where that is the equity (Binance USDⓈ-M and COIN-M
+        ``marginBalance``, OKX ``eq``, Deribit ``equity``), else the profile's
+        ``balance_equity`` (Bybit: ``equity``, as ccxt's total is ``walletBalance``)."""
         rule = self.profile.balance_requests
         requests = self._call("read account type", rule, self.exchange) if rule else [{}]
+        equity = self.profile.balance_equity
         out: dict[str, float] = {}
         for params in requests:
             bal = self._call("fetch balance", self.exchange.fetch_balance, dict(params))
-            for ccy, amount in (bal.get("total") or {}).items():
+            figures = equity(bal) if equity is not None else (bal.get("total") or {})
+            for ccy, amount in figures.items():
                 if amount:
                     code = str(ccy).upper()
                     out[code] = out.get(code, 0.0) + float(amount)
         return out
 
     def balance(self, currency: str) -> float:
-        """The account's balance of ``currency`` (ccxt ``fetch_balance`` total; 0 if
-        none), over every wallet that holds futures collateral (Bybit unified 1.0: the
-        inverse contracts' coins are in the CONTRACT wallet)."""
+        """The account's equity in ``currency`` — wallet + margins + unrealised PnL, the
+        figure the unexplained-balance check compares with the journal's hedge PnL at the
+        mark (see :meth:`_totals` for the field per exchange; 0 if none) — over every
+        wallet that holds futures collateral (Bybit unified 1.0: the inverse contracts'
+        coins are in the CONTRACT wallet)."""
         return self._totals().get(currency.upper(), 0.0)
 
     def equity_usd(self) -> float:

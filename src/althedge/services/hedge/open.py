@@ -260,8 +260,11 @@ def _record_open(
     execution: ExecutionSettings,
     portfolio_path: str | None,
     extra_settings: Mapping[str, Any] | None,
+    pnl_open: Mapping[str, float] | None = None,
 ) -> HedgeRecord:
-    """Write the hedge row (every leg in its settings) and its plan: one transaction."""
+    """Write the hedge row (every leg in its settings) and its plan: one transaction.
+    ``pnl_open``: per symbol, an adopted position's PnL at this moment's mark (settlement
+    currency; in the balance read now — :class:`LegRecord` ``pnl_open_settle``)."""
     prices = {h.asset: float(h.price_usd) for h in plan.holdings}
     specs = [
         LegRecord(
@@ -273,6 +276,7 @@ def _record_open(
             balance_open_settle=venue_balance_settle(venue, o.instrument.settle),
             mark_open=o.mark,
             opened_ms=venue_now_ms(venue),
+            pnl_open_settle=None if pnl_open is None else pnl_open.get(o.symbol),
         )
         for o in legs
     ]

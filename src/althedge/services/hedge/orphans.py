@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from althedge.core.attribution import hedge_pnl_usd
+from althedge.core.instruments import ContractType, Instrument
 from althedge.errors import InputError
 from althedge.journal import Journal
 from althedge.services.hedge.common import (
@@ -136,6 +138,9 @@ def adopt_orphans(
     record = _record_open(
         journal, venue, portfolio, plan, legs, key, ExecutionSettings(), portfolio_path,
         {**(extra_settings or {}), "adopted": True},
+        pnl_open={leg.symbol: _pnl_settle(leg.instrument, float(o["contracts"]),
+                                         float(o.get("entry_price") or 0.0), leg.mark)
+                  for leg, o in zip(legs, orphans, strict=True)},
     )
     for step, o in enumerate(orphans):
         _record_adjustment(journal, venue, record, o["symbol"], float(o["contracts"]),
@@ -144,6 +149,18 @@ def adopt_orphans(
     result.hedge_id = record.id
     result.message = f"hedge #{record.id} adopted: " + "; ".join(lines)
     return result
+
+
+def _pnl_settle(instrument: Instrument, signed_contracts: float, entry: float,
+                mark: float) -> float:
+    """The PnL at ``mark`` of ``signed_contracts`` entered at ``entry`` — the adoption fill
+    — in the settlement currency (USD linear, coin inverse): the balance read at adoption
+    already holds it (the exchange's unrealised PnL), so the balance check takes it out."""
+    if entry <= 0 or mark <= 0:
+        return 0.0
+    pnl_usd = hedge_pnl_usd(instrument.contract_type, [signed_contracts], [entry],
+                            instrument.contract_size, mark)
+    return pnl_usd if instrument.contract_type == ContractType.LINEAR else pnl_usd / mark
 
 
 def _deposits_before(journal: Journal, venue: Venue, symbol: str) -> None:

@@ -158,19 +158,36 @@ def reconcile(
             )
             rec.differences.append(message)
             _orphan_position(rec, venue, sym, pos, journal_contracts=0.0, message=message)
-    from althedge.services.hedge.balances import unexplained_balances
-
-    try:
-        if hedge is not None and isinstance(venue, AccountReports):
-            sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
-        rec.unexplained_balances = unexplained_balances(journal, venue)
-    except ExchangeError:
-        pass  # information only: a venue that cannot answer now never stops a command
+    _check_balances(journal, venue, hedge, rec)
     if rec.differences or rec.resolved:
         journal.record_event(
             hedge.id if hedge else None, "reconcile", rec.to_dict(), at=venue_now_iso(venue)
         )
     return rec
+
+
+def _check_balances(
+    journal: Journal, venue: Venue, hedge: HedgeRecord | None, rec: Reconciliation
+) -> None:
+    """The balance check (:func:`althedge.services.hedge.balances.check_balances`), after
+    the funding it counts is synced. Information only: a venue that cannot answer now
+    never stops a command — the check says so in one line (``checked`` False, a note)."""
+    from althedge.services.hedge.balances import check_balances
+
+    try:
+        if hedge is not None and isinstance(venue, AccountReports):
+            sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
+    except ExchangeError as err:
+        rec.unexplained_balances_checked = False
+        rec.unexplained_balances_note = (
+            f"balances not checked now ({err}); nothing is taken as explained — the next "
+            "command checks again"
+        )
+        return
+    found = check_balances(journal, venue)
+    rec.unexplained_balances = found.unexplained
+    rec.unexplained_balances_checked = found.checked
+    rec.unexplained_balances_note = found.note
 
 
 def way_out(venue: str) -> str:
@@ -397,13 +414,16 @@ def sync_funding(
     """
     if not isinstance(venue, AccountReports):
         return
-    since = next(
-        (leg.opened_ms for leg in hedge.legs if leg.symbol == instrument.symbol), None
-    )
+    leg = next((leg for leg in hedge.legs if leg.symbol == instrument.symbol), None)
+    since = None if leg is None else leg.opened_ms
+    # an adopted leg: a payment at the adoption's very moment is in the balance journaled
+    # then (``balance_open_settle``), so it is not this hedge's again
+    adopted = leg is not None and leg.pnl_open_settle is not None
     payments = venue.funding_payments(instrument.symbol, since_ms=since)
     rows = []
     for p in payments or []:
-        if since is not None and int(p.timestamp_ms) < since:
+        ts = int(p.timestamp_ms)
+        if since is not None and (ts < since or (adopted and ts == since)):
             continue
         amount_usd = (
             Money(p.amount, p.currency or instrument.settle).to_usd(float(p.mark_price)).amount

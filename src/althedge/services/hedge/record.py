@@ -36,6 +36,9 @@ class LegRecord:
 
     ``balance_open_settle``: the venue balance in the leg's settlement currency before
     the hedge (coin for inverse), ``mark_open``: the leg's mark at open (USD).
+    ``pnl_open_settle``: for a position ``hedge adopt`` journaled, its PnL at the
+    adoption's mark by the journal's fills (settlement currency) — already in
+    ``balance_open_settle``, so the balance check takes it out; None otherwise.
     """
 
     symbol: str
@@ -46,6 +49,7 @@ class LegRecord:
     balance_open_settle: float | None = None
     mark_open: float | None = None
     opened_ms: int | None = None
+    pnl_open_settle: float | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], symbol: str | None = None) -> LegRecord:
@@ -58,6 +62,7 @@ class LegRecord:
             balance_open_settle=_opt_float(d.get("balance_open_settle")),
             mark_open=_opt_float(d.get("mark_open")),
             opened_ms=None if d.get("opened_ms") is None else int(d["opened_ms"]),
+            pnl_open_settle=_opt_float(d.get("pnl_open_settle")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +75,7 @@ class LegRecord:
             "balance_open_settle": self.balance_open_settle,
             "mark_open": self.mark_open,
             "opened_ms": self.opened_ms,
+            "pnl_open_settle": self.pnl_open_settle,
         }
 
 

@@ -63,6 +63,12 @@ class Reconciliation:
     #: (:func:`althedge.services.hedge.balances.unexplained_balances`); shown, never a
     #: difference: a balance is not a risk like a position (``ok`` ignores it)
     unexplained_balances: list[dict[str, Any]] = field(default_factory=list)
+    #: True when every settlement currency of the hedge was compared now; False when the
+    #: venue could not answer (429, timeout) or the journal has no balance to compare
+    #: with — ``unexplained_balances_note`` then says why in one line (None: no hedge of
+    #: the journal on this venue, nothing to compare)
+    unexplained_balances_checked: bool = False
+    unexplained_balances_note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,6 +94,8 @@ class Reconciliation:
             "venue_contracts": self.venue_contracts,
             "orphans": [dict(o) for o in self.orphans],
             "unexplained_balances": [dict(b) for b in self.unexplained_balances],
+            "unexplained_balances_checked": self.unexplained_balances_checked,
+            "unexplained_balances_note": self.unexplained_balances_note,
         }
 
 
