@@ -206,3 +206,44 @@ def test_sqlite_lock_held_by_another_program(tmp_path: Path) -> None:
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+_HOLD_SQLITE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def _rows(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("funding", "snapshots", "alerts", "events")}
+
+
+def test_a_lock_held_by_another_program_does_not_block_status_or_monitor(opened: Path) -> None:
+    """Another program (an sqlite3 shell, a backup tool — a real process here) holds the
+    journal's write lock: `hedge status` and `monitor` read a snapshot and say why, instead
+    of waiting 10 s and failing with exit 6; nothing is written meanwhile."""
+    path = opened / "journal.sqlite"
+    before = _rows(path)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_SQLITE_LOCK, str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        status = run(opened, "hedge", "status", "--at", "2024-07-01", "--json")
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["open"] is True
+        assert "locked by another program" in status.stderr and "snapshot" in status.stderr
+        monitor = run(opened, "monitor", "--iterations", "1", "--at", "2024-07-01", "--json")
+        assert monitor.returncode == 0, monitor.stderr
+        assert json.loads(monitor.stdout)["snapshots"] == 1
+        assert "Traceback" not in status.stderr + monitor.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _rows(path) == before  # a month of funding not written while locked ...
+    run(opened, "hedge", "status", "--at", "2024-07-01")
+    assert _rows(path)["funding"] > before["funding"]  # ... and written once it is free

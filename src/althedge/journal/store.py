@@ -286,6 +286,29 @@ class Journal:
                 )
         return None
 
+    def foreign_lock_problem(self, wait_s: float = 1.0) -> str | None:
+        """Why this journal cannot be written right now because another program (an
+        sqlite3 shell, a backup tool) holds SQLite's write lock, waiting ``wait_s`` for
+        it; None when a write could start. Takes and releases the write lock at once:
+        writes nothing. For read-only commands, which then read a snapshot instead of
+        failing on their first write."""
+        if self.read_only:
+            return None
+        conn = self._conn
+        (before,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {max(0, int(wait_s * 1000))}")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise JournalError(describe_sqlite_error(self.path, exc, "write")) from None
+            return describe_sqlite_error(self.path, exc, "write").removesuffix(
+                "; close it and run the command again")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(before)}")
+        return None
+
     def require_writable(self) -> None:
         """:class:`JournalError` now — before any order — when the journal cannot be written."""
         problem = self.write_problem()
