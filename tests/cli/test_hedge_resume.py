@@ -153,3 +153,46 @@ def test_restored_journal_never_takes_an_old_fill_as_the_new_open(
     assert done["current_contracts"] == pytest.approx(done["target_contracts"])
     orders: dict[str, Any] = _paper_orders(home)
     assert new["client_order_id"] in orders
+
+
+def test_restored_journal_opened_again_at_the_same_paper_date_is_caught(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """The paper clock cannot tell a restored journal's reused client id apart when the
+    open runs again at the SAME ``--at`` date: the old order and the new intent carry the
+    same paper time. The paper venue keeps the machine's clock of each order beside its
+    paper time, the journal keeps the machine's clock of each intent, and the order placed
+    before the intent was journaled is not taken: no "hedge #1 opened" at the old price,
+    one line "restored from an older copy", a new journal id, then an open with new ids."""
+    home = tmp_path / "home"
+    pf = _portfolio(tmp_path)
+    prices = str(shared_data / "daily")
+    assert run(home, "hedge", "status", "--prices", prices, "--at", DAY).returncode == 0
+    copy = tmp_path / "journal-copy.sqlite"
+    shutil.copy(home / "journal.sqlite", copy)
+    first_id = _journal_id(home)
+
+    opened = ok_json(run(home, "hedge", "open", str(pf), "--prices", prices, "--at", DAY,
+                         "--live", "--json"))
+    (old,) = opened["executed"]
+    ok_json(run(home, "hedge", "close", "--at", DAY, "--live", "--json"))
+    for f in home.glob("journal.sqlite*"):
+        f.unlink()
+    shutil.copy(copy, home / "journal.sqlite")
+
+    again = run(home, "hedge", "open", str(pf), "--prices", prices, "--at", DAY,
+                "--live", "--json")
+    assert again.returncode != 0
+    assert "Traceback" not in again.stderr
+    assert "hedge #1 opened" not in again.stdout + again.stderr
+    lines = [ln for ln in again.stderr.splitlines() if "restored from an older copy" in ln]
+    assert len(lines) == 1 and old["client_order_id"] in again.stderr
+    assert _journal_orders(home) == [(old["client_order_id"], "id_taken", "open", 0.0)]
+    assert _journal_id(home) != first_id
+
+    done = ok_json(run(home, "hedge", "open", str(pf), "--prices", prices, "--at", DAY,
+                       "--live", "--json"))
+    (new,) = done["executed"]
+    assert new["client_order_id"] != old["client_order_id"]
+    assert new["client_order_id"].startswith("ah" + _journal_id(home)[:6])
+    assert done["current_contracts"] == pytest.approx(done["target_contracts"])
