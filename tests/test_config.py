@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,49 @@ def test_cli_bad_file_one_line_exit_2(tmp_path: Path) -> None:
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1
     assert "holdings[0].amount" in err and "Traceback" not in err
+
+
+def _numeric_fields() -> list[tuple[str, str]]:
+    """(table, field) of every number a portfolio file can hold, from the models themselves
+    (a new numeric field is covered as soon as it is added)."""
+    import typing
+
+    from althedge.config import HedgeConfig, Holding, LimitsConfig
+
+    def is_number(hint: object) -> bool:
+        args = typing.get_args(hint)
+        return any(is_number(a) for a in args) if args else hint in (int, float)
+
+    out = []
+    for table, model in (("holdings", Holding), ("hedge", HedgeConfig),
+                         ("limits", LimitsConfig)):
+        for name, info in model.model_fields.items():
+            if is_number(info.annotation):
+                out.append((table, info.alias or name))
+    return out
+
+
+def test_every_numeric_field_is_enumerated() -> None:
+    names = {f for _, f in _numeric_fields()}
+    assert {"amount", "price_usd", "leverage", "lookback_days", "collateral_amount",
+            "funding_rate_8h", "max_notional_usd", "max_contracts", "max_leverage"} <= names
+
+
+@pytest.mark.parametrize(("table", "field"), _numeric_fields(), ids=lambda v: str(v))
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308])
+def test_every_numeric_field_refuses_non_finite_and_huge(table: str, field: str,
+                                                         value: float) -> None:
+    data: dict = {"holdings": [{"asset": "SOL", "amount": 10}]}
+    if table == "holdings":
+        data["holdings"][0][field] = value
+        where = f"holdings[0].{field}"
+    else:
+        data[table] = {field: value}
+        if field == "collateral_amount":
+            data["hedge"].update(contract="inverse", collateral_asset="BTC")
+        where = f"{table}.{field}"
+    with pytest.raises(ConfigError) as info:
+        parse_portfolio(data, "p.toml")
+    msg = str(info.value)
+    assert msg.startswith(f"p.toml: {where}: "), msg
+    assert ("finite" in msg) if not math.isfinite(value) else ("too large" in msg), msg

@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from althedge.files import jsonable, no_negative_zero
+from althedge.files import format_number, jsonable, no_negative_zero
 from althedge.journal import Journal
 
 NEGATIVE_ZERO = re.compile(r"-0\.0(?![0-9])")
@@ -48,3 +48,16 @@ def test_the_journal_never_stores_negative_zero(tmp_path: Path) -> None:
         row = conn.execute("SELECT portfolio_json, settings_json, attribution_json FROM hedges"
                            ).fetchone()
     assert not any(NEGATIVE_ZERO.search(str(col)) for col in row)
+
+
+def test_format_number_never_prints_negative_zero() -> None:
+    """Tables: ``-0.0`` and values that round to zero print unsigned (or ``+``) zeros;
+    everything else exactly as ``format`` does."""
+    assert format_number(-0.0, ",.2f") == "0.00"
+    assert format_number(-0.001, "+,.2f") == "+0.00"
+    assert format_number(-0.0004, ".1%") == "0.0%"
+    assert format_number(-0.0, ">8,.2f") == "    0.00"
+    assert format_number(-1.5, ",.2f") == "-1.50"
+    assert format_number(-1234.5, "+,.0f") == "-1,234"
+    assert format_number(3, ",d") == "3"
+    assert format_number(float("-inf"), ".2f") == "-inf"

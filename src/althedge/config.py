@@ -53,11 +53,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
                               allow_inf_nan=False)
 
-    @field_validator("*")
+    @field_validator("*", mode="before")  # before: 1e308 for an int is "too large" too
     @classmethod
     def _not_huge(cls, value: Any) -> Any:
         if (isinstance(value, int | float) and not isinstance(value, bool)
-                and abs(value) > MAX_FIELD_ABS):
+                and math.isfinite(value) and abs(value) > MAX_FIELD_ABS):  # NaN/inf: below
             raise ValueError(f"too large (more than {MAX_FIELD_ABS:g} in size); "
                              "use a realistic value")
         return value

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -38,6 +39,7 @@ __all__ = [
     "atomic_write_text",
     "check_dir",
     "check_targets",
+    "format_number",
     "jsonable",
     "no_negative_zero",
     "output_error",
@@ -64,7 +66,8 @@ def output_error(what: str, path: Path | str, exc: OSError | None = None,
             problem = f"{blocker} is a file, not a folder"
             fix = "pass a path inside a folder"
         elif code in (errno.EACCES, errno.EPERM):
-            problem = f"permission denied in {_first_existing(path.parent)}"
+            where = path if path.is_dir() else path.parent  # a folder target: itself
+            problem = f"permission denied in {_first_existing(where)}"
             fix = "pass a folder you can write to"
         elif code == errno.EROFS:
             problem = "the file system is read-only"
@@ -248,3 +251,20 @@ def no_negative_zero(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [no_negative_zero(v) for v in value]
     return value
+
+
+_SPEC = re.compile(r"^(?P<head>(?:.?[<>=^])?[-+ ]?)z?(?P<tail>.*)$")
+
+
+def format_number(value: Any, spec: str) -> str:
+    """``format(value, spec)`` that never shows a negative zero: ``-0.0`` and values that
+    round to zero at the spec's precision (−0.001 at ``.2f``) print ``0.00`` (``+0.00``
+    with a ``+`` sign), as in the JSON (Python's ``z`` option, PEP 682)."""
+    if not isinstance(value, float):
+        return format(value, spec)
+    m = _SPEC.match(spec)
+    assert m is not None  # the pattern matches every string
+    try:
+        return format(value, f"{m['head']}z{m['tail']}")
+    except ValueError:  # a spec without a float presentation type
+        return format(value + 0.0, spec)

@@ -64,6 +64,12 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "lev.toml").write_text(  # above the contract's maximum, within [limits]
         text.replace("leverage = 2 ", "leverage = 200 ", 1)
         .replace("max_leverage = 5", "max_leverage = 500", 1), "utf-8")
+    sweep = (ROOT / "examples" / "sweep.toml").read_text(encoding="utf-8")
+    (root / "nan_seed.toml").write_text(sweep.replace("seed = 7 ", "seed = nan ", 1), "utf-8")
+    (root / "huge_random.toml").write_text(sweep.replace("random = 24 ", "random = 1e308 ", 1),
+                                           "utf-8")
+    (root / "nan_window.toml").write_text(sweep.replace("window = 180 ", "window = nan ", 1),
+                                          "utf-8")
     (root / "empty").mkdir()
     (root / "empty" / "SOL-USD_1d.csv").write_text("timestamp,open,high,low,close,volume\n",
                                                    "utf-8")
@@ -131,6 +137,37 @@ CASES = [
     Case("amount-nan", ("plan", "{work}/nan.toml"), 2, ("nan.toml", "holdings[0].amount")),
     Case("hedge-value-overflow", ("calc", "hedge", "--value", "1e400", "--beta", "1.8",
                                   "--price", "65000", "--contract-size", "1"), 2, ("--value",)),
+    # --- numbers inside text options and spec files (were: internal error 70, a hang, or
+    # --- exit 0 with every run failed); messages name the option as typed ---------------
+    Case("backtest-fees-nan", ("backtest", P, "--fees", "nan"), 2, ("--fees:", "nan")),
+    Case("backtest-funding-inf", ("backtest", P, "--funding", "inf"), 2, ("--funding:",)),
+    Case("backtest-rebalance-threshold-nan", ("backtest", P, "--rebalance", "threshold:nan"),
+         2, ("--rebalance:", "threshold:nan")),
+    Case("backtest-basis-absurd", ("backtest", P, "--basis", "100"), 2, ("--basis:", "±1")),
+    Case("backtest-halflife-zero", ("backtest", P, "--halflife", "0"), 2, ("--halflife:",)),
+    Case("levels-bins-zero", ("levels", "BTC", "--bins", "0"), 2, ("--bins:",)),
+    Case("levels-value-area", ("levels", "BTC", "--value-area", "150"), 2, ("--value-area:",)),
+    Case("funding-interval-zero", ("calc", "funding", "--contract", "linear", "--contracts",
+                                   "1", "--contract-size", "1", "--mark", "5", "--rate",
+                                   "0.0001", "--interval-hours", "0"), 2,
+         ("--interval-hours:",), ("funding interval",)),
+    Case("liquidation-mmr", ("calc", "liquidation", "--exchange", "binance", "--contract",
+                             "linear", "--side", "short", "--contracts", "1", "--contract-size",
+                             "1", "--entry", "100", "--leverage", "2", "--mmr", "1.5"), 2,
+         ("--mmr:",)),
+    Case("limit-at-inf", ("hedge", "open", P, "--venue", "paper", "--at", "2024-06-03",
+                          "--limit-at", "inf"), 2, ("--limit-at", "finite")),
+    Case("calc-hedge-rounding-choice", ("calc", "hedge", "--value", "1", "--beta", "1",
+                                        "--price", "1", "--contract-size", "1", "--rounding",
+                                        "sideways"), 2, ("--rounding", "'down', 'up'")),
+    Case("sweep-workers-zero", ("sweep", "examples/sweep.toml", "--workers", "0"), 2,
+         ("--workers", "x>=1")),
+    Case("sweep-seed-nan", ("sweep", "{work}/nan_seed.toml", "--out", "{work}/sw"), 2,
+         ("nan_seed.toml", "seed", "nan is not a whole number"), ("internal",)),
+    Case("sweep-random-1e308", ("sweep", "{work}/huge_random.toml", "--out", "{work}/sw"), 2,
+         ("portfolios.random", "1e+308")),
+    Case("sweep-window-nan", ("sweep", "{work}/nan_window.toml", "--out", "{work}/sw"), 2,
+         ("settings.window", "finite")),
     # --- rows that cannot be read are never used silently -----------------------------------
     Case("plan-unreadable-rows", ("plan", P, "--prices", "{work}/sol_garbage"), 3,
          ("SOL", "56 row(s)", "could not be read", "--exclude-bad")),
@@ -202,3 +239,45 @@ def test_bad_input_is_one_clean_line(case: Case, work: Path, tmp_path: Path) -> 
     if "report" in case.id:  # nothing half-written next to the target
         target = Path(fill(case.args[-1]))
         assert not target.exists() or target.is_dir()
+
+
+def test_a_read_only_folder_target_is_named_itself(tmp_path: Path) -> None:
+    """``ALTHEDGE_HOME=RO_DIR althedge data import …``: the folder that refuses the write is
+    RO_DIR itself, not its (writable) parent."""
+    ro = tmp_path / "ro_home"
+    ro.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode:
+            pytest.skip("chattr +i is not available here")
+    else:
+        ro.chmod(0o500)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "althedge", "data", "import", str(DAILY / "SOL-USD_1d.csv")],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+            env={**os.environ, "ALTHEDGE_HOME": str(ro)})
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(ro)], check=True)
+        else:
+            ro.chmod(0o700)
+    assert proc.returncode == 7, proc.stderr
+    assert f"permission denied in {ro};" in proc.stderr, proc.stderr
+    assert list(ro.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [
+    ("calc", "pnl", "--contract", "linear", "--side", "short", "--contracts", "1",
+     "--contract-size", "1", "--entry", "5", "--exit", "5"),
+    ("calc", "funding", "--contract", "linear", "--contracts", "1", "--contract-size", "1",
+     "--mark", "5", "--rate", "-0.0", "--side", "short"),
+    ("calc", "basis", "--spot", "5", "--futures", "5"),
+    ("calc", "hedge", "--value", "1", "--beta", "0", "--price", "5", "--contract-size", "1"),
+], ids=lambda a: a[1])
+def test_tables_never_show_negative_zero(args: tuple[str, ...]) -> None:
+    """A short closed at its entry made 0.00, not "-0.00" (the JSON's -0.0 rule, in tables)."""
+    proc = subprocess.run([sys.executable, "-m", "althedge", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "0.00" in proc.stdout
+    assert "-0.0" not in proc.stdout, proc.stdout

@@ -218,3 +218,33 @@ def test_a_reader_that_goes_away_ends_the_command_with_exit_141_and_no_message(
         os.close(write_end)
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == ""
+
+
+def test_errors_name_the_option_as_typed(capsys: pytest.CaptureFixture[str]) -> None:
+    """The services name a setting by its field (``fees``, ``value area``, ``keep-bar``):
+    the command line says the option the user typed (``--fees``); other messages are
+    left alone."""
+    from althedge.cli.main import _name_the_option
+
+    options = {"fees": "--fees", "value-area": "--value-area", "interval-hours":
+               "--interval-hours"}
+    assert _name_the_option("fees: got 'nan'", options) == "--fees: got 'nan'"
+    assert _name_the_option("value area: must be in (0, 100]", options) == \
+        "--value-area: must be in (0, 100]"
+    assert _name_the_option("p.toml: hedge.leverage: 200x", options) is None
+    assert _name_the_option("--fees: already named", options) is None
+    assert _name_the_option("policy 'static:nan': must be finite", options) is None
+    code, out, err = _call(["backtest", PORTFOLIO, "--rebalance", "threshold:nan"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: --rebalance: 'threshold:nan'"), err
+
+
+def test_readme_documents_the_same_exit_codes_as_the_help() -> None:
+    """Exit codes are documented once: README's table says what ``althedge --help`` says."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("| exit | meaning |", 1)[1].split("\n\n", 1)[0]
+    rows = [(int(m.group(1)), m.group(2).replace("`", "").strip())
+            for m in re.finditer(r"^\| (\d+) \| (.+?) \|$", table, flags=re.M)]
+    assert rows == [(n, t.replace("`", "")) for n, t in EXIT_CODES]

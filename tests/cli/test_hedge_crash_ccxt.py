@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.test_hedge_cycle import ok_json
 
 from althedge.services.hedge import STEPS
 
@@ -102,10 +103,7 @@ class Scene:
         return proc
 
     def ok(self, *args: str) -> dict[str, Any]:
-        proc = self.run(*args)
-        assert proc.returncode == 0, proc.stderr
-        data: dict[str, Any] = json.loads(proc.stdout)
-        return data
+        return ok_json(self.run(*args))
 
     def kill_at(self, step: str, command: str, how: str) -> int:
         """Run ``command`` and kill it at ``step``; its exit status."""

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PLAN_KEYS = {"portfolio_value_usd", "portfolio_beta", "holdings", "hedge"}
@@ -133,3 +135,42 @@ def test_plan_inverse_with_collateral(tmp_path: Path) -> None:
     hedge = json.loads(proc.stdout)["hedge"]
     assert hedge["contract_type"] == "inverse" and hedge["contract_size"] == 100
     assert hedge["initial_margin_currency"] == "BTC"
+
+
+def test_funding_history_is_found_in_the_cache_or_where_it_looked_is_said(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """`plan --prices DIR` with no funding file in DIR nor beside it: the data cache's
+    funding history (here imported with `data import`) is used; without one, the message
+    names every place looked in (issue 11, "Honest about time")."""
+    prices = tmp_path / "prices" / "daily"
+    prices.mkdir(parents=True)
+    for asset in ("SOL", "AVAX", "LINK", "DOGE", "ADA", "BTC"):
+        (prices / f"{asset}-USD_1d.csv").write_bytes(
+            (shared_data / "daily" / f"{asset}-USD_1d.csv").read_bytes())
+    portfolio = str(ROOT / "examples" / "portfolio.toml")
+
+    def plan(home: Path) -> dict:
+        proc = subprocess.run(
+            [sys.executable, "-m", "althedge", "plan", portfolio, "--prices", str(prices),
+             "--json"], capture_output=True, text=True, cwd=ROOT,
+            env={**os.environ, "ALTHEDGE_HOME": str(home)}, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["hedges"][0]
+
+    empty = plan(tmp_path / "empty_home")
+    source = empty["funding_rate_source"]
+    assert source.startswith("assumed baseline")
+    assert str(prices) in source and "no such folder" in source
+    assert f"the data cache {tmp_path / 'empty_home' / 'cache'}" in source
+    home = tmp_path / "home"
+    imported = subprocess.run(
+        [sys.executable, "-m", "althedge", "data", "import",
+         str(shared_data / "funding" / "BTCUSDT_funding_daily.csv")],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "ALTHEDGE_HOME": str(home)})
+    assert imported.returncode == 0, imported.stderr
+    cached = plan(home)
+    assert cached["funding_rate_source"].startswith(f"history (files:{home / 'cache'}")
+    # the same history the README tour finds beside ../shared/data/daily: +3,209 USD a year
+    assert cached["funding_usd_per_year"] == pytest.approx(3209, abs=5)

@@ -49,7 +49,7 @@ def test_bad_input() -> None:
         funding_payment("linear", "long", 1, 1, 0, 0.0001)
     with pytest.raises(InputError, match="contracts"):
         funding_payment("linear", "long", -1, 1, 100, 0.0001)
-    with pytest.raises(InputError, match="funding interval"):
+    with pytest.raises(InputError, match="interval hours"):
         annualised_funding_rate(0.0001, interval_hours=0)
 
 

@@ -206,3 +206,103 @@ def test_sqlite_lock_held_by_another_program(tmp_path: Path) -> None:
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+_HOLD_SQLITE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def _rows(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("funding", "snapshots", "alerts", "events")}
+
+
+def test_a_lock_held_by_another_program_does_not_block_status_or_monitor(opened: Path) -> None:
+    """Another program (an sqlite3 shell, a backup tool — a real process here) holds the
+    journal's write lock: `hedge status` and `monitor` read a snapshot and say why, instead
+    of waiting 10 s and failing with exit 6; nothing is written meanwhile."""
+    path = opened / "journal.sqlite"
+    before = _rows(path)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_SQLITE_LOCK, str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        status = run(opened, "hedge", "status", "--at", "2024-07-01", "--json")
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["open"] is True
+        assert "locked by another program" in status.stderr and "snapshot" in status.stderr
+        monitor = run(opened, "monitor", "--iterations", "1", "--at", "2024-07-01", "--json")
+        assert monitor.returncode == 0, monitor.stderr
+        assert json.loads(monitor.stdout)["snapshots"] == 1
+        assert "Traceback" not in status.stderr + monitor.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _rows(path) == before  # a month of funding not written while locked ...
+    run(opened, "hedge", "status", "--at", "2024-07-01")
+    assert _rows(path)["funding"] > before["funding"]  # ... and written once it is free
+
+
+@contextmanager
+def _small_disk(path: Path, size_kb: int) -> Iterator[Path]:
+    """A real file system of ``size_kb`` (tmpfs) at ``path``; skipped where mounting is not
+    allowed (not root, no CAP_SYS_ADMIN)."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs",
+                              str(path)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def _fill(disk: Path, leave_kb: int) -> Path:
+    """Fill ``disk`` (ENOSPC), then give back ``leave_kb``."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError:
+            pass
+    size = filler.stat().st_size
+    os.truncate(filler, max(size - leave_kb * 1024, 0))
+    return filler
+
+
+@pytest.mark.parametrize("leave_kb", [0, 24, 48, 72, 96, 120])
+def test_a_real_full_disk_mid_rebalance_is_one_line_and_the_next_command_agrees(
+    tmp_path: Path, leave_kb: int
+) -> None:
+    """The data directory on a real, nearly full file system (a 300 KB tmpfs): whichever
+    write meets the full disk — opening the journal, the intent, the paper account, the
+    result after the send — the command ends with ONE line (exit 6 journal, 7 paper account),
+    never a traceback or an internal error; once space is free, `hedge status` finds journal
+    and venue in agreement (was: the order sent, then a traceback)."""
+    with _small_disk(tmp_path / "disk", 300) as disk:
+        home = disk / "home"
+        assert run(home, "hedge", "open", str(PORTFOLIO), "--venue", "paper", "--at", DAY,
+                   "--live").returncode == 0
+        assert run(home, "hedge", "status", "--at", "2024-08-05").returncode == 0
+        filler = _fill(disk, leave_kb)
+        proc = run(home, "hedge", "rebalance", "--threshold", "0", "--at", "2024-08-05",
+                   "--live")
+        filler.unlink()
+        assert proc.returncode in (0, 6, 7), proc.stderr
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+        if proc.returncode:
+            errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+            assert len(errors) == 1 and "full" in errors[0], proc.stderr
+            if "WAS sent" not in errors[0]:
+                assert "unchanged" in errors[0] or "nothing of this step" in errors[0]
+        status = run(home, "hedge", "status", "--at", "2024-08-05", "--json")
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["reconciliation"]["ok"] is True

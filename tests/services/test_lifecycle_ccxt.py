@@ -89,16 +89,7 @@ def test_a_real_liquidation_is_imported_and_raises_the_alert(
         held = -j.net_contracts(live.hedge_id)  # type: ignore[arg-type]
         assert held > 0
         # the exchange liquidated the short: a forced BUY of the whole position
-        fake_binance.force_orders = [{
-            "orderId": 6071832819, "symbol": "BTCUSDT", "status": "FILLED",
-            "clientOrderId": "autoclose-1596107620040000020", "price": "131000.00",
-            "avgPrice": "131250.00", "origQty": f"{held:.3f}", "executedQty": f"{held:.3f}",
-            "cumQuote": f"{held * 131_250:.2f}", "timeInForce": "IOC", "type": "LIMIT",
-            "reduceOnly": False, "closePosition": False, "side": "BUY", "positionSide": "BOTH",
-            "stopPrice": "0", "workingType": "CONTRACT_PRICE", "origType": "LIMIT",
-            "time": 4_102_444_800_000, "updateTime": 4_102_444_800_100,
-        }]
-        fake_binance.positions = []
+        fake_binance.liquidate(131_250.0)
         hedge_status(j, binance_venue, source, as_of=AS_OF)
         (alert,) = [a for a in j.alerts() if a["kind"] == "liquidated"]
         assert alert["severity"] == "critical" and "131,250.00" in alert["message"]
@@ -118,18 +109,8 @@ def test_the_monitor_raises_the_liquidation_its_check_imported_once(
     source = open_source(shared_data / "daily")
     cfg = parse_portfolio(PORTFOLIO)
     with Journal(tmp_path / "journal.sqlite") as j:
-        live = open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
-        held = -j.net_contracts(live.hedge_id)  # type: ignore[arg-type]
-        fake_binance.force_orders = [{
-            "orderId": 6071832820, "symbol": "BTCUSDT", "status": "FILLED",
-            "clientOrderId": "autoclose-1596107620040000021", "price": "131000.00",
-            "avgPrice": "131250.00", "origQty": f"{held:.3f}", "executedQty": f"{held:.3f}",
-            "cumQuote": f"{held * 131_250:.2f}", "timeInForce": "IOC", "type": "LIMIT",
-            "reduceOnly": False, "closePosition": False, "side": "BUY", "positionSide": "BOTH",
-            "stopPrice": "0", "workingType": "CONTRACT_PRICE", "origType": "LIMIT",
-            "time": 4_102_444_800_000, "updateTime": 4_102_444_800_100,
-        }]
-        fake_binance.positions = []
+        open_hedge(j, binance_venue, cfg, source, as_of=AS_OF, live=True, execution=FAST)
+        fake_binance.liquidate(131_250.0)
         lines: list[str] = []
         summary = run_monitor(j, lambda _day: (binance_venue, source, AS_OF), every_s=0,
                               iterations=2, on_line=lines.append, sleep=lambda _s: None)

@@ -229,3 +229,39 @@ def test_a_run_without_data_is_rows_named_like_the_runs_that_ran() -> None:
     assert rows["policy"].tolist() == ["none", "plan"]  # the same name for every file
     assert rows["policy_resolved"].iloc[1].startswith("plan (")
     assert str(rows["rank"].dtype) == "Int64" and sorted(rows["rank"]) == [1, 2]
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    *tables, key = path.split(".")
+    node = data
+    for t in tables:
+        node = node.setdefault(t, {})
+    node[key] = value
+    return data
+
+
+#: every number a sweep spec holds outside the policy strings (which are parsed like
+#: `backtest --compare`, tested there): whole numbers and reals, each where the spec puts it
+SPEC_NUMBERS = ["seed", "portfolios.random", "portfolios.coins", "portfolios.value_usd",
+                "portfolios.seed", "settings.window", "settings.halflife",
+                "settings.slippage_bps", "settings.min_trade_usd", "settings.basis_annual",
+                "settings.leverage", "settings.collateral_usd", "summary.bootstrap",
+                "summary.confidence", "walk_forward.choose_years", "walk_forward.confirm_years",
+                "walk_forward.step_years"]
+
+
+@pytest.mark.parametrize("field", SPEC_NUMBERS)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e308, "7"])
+def test_every_spec_number_refuses_nan_inf_huge_and_text(field: str, value: Any) -> None:
+    """One line naming the field (was: internal errors from int(nan), a hang on
+    random = 1e308, or every run failing with exit 0 on window = nan)."""
+    data = _spec()
+    if field.startswith("walk_forward"):
+        data.pop("periods")
+        data["walk_forward"] = {"start": "2019-01-01", "end": "2024-12-31"}
+    _set(data, field, value)
+    with pytest.raises(InputError) as info:
+        parse_spec(data)
+    msg = str(info.value)
+    assert "\n" not in msg and f"{field}:" in msg, msg
+    assert len(msg) < 300, msg  # no 309-digit integer in the message

@@ -20,6 +20,7 @@ from althedge.cli.common import (
     real_console,
 )
 from althedge.errors import InputError
+from althedge.files import format_number
 
 _REPORT_HELP = "Write ONE self-contained HTML page (plotly embedded, works offline)."
 
@@ -56,7 +57,7 @@ class _LazyProgress:
 def _fmt(x: Any, spec: str) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
-    return format(x, spec)
+    return format_number(x, spec)
 
 
 def backtest(
@@ -127,7 +128,12 @@ def backtest(
     from althedge.config import load_portfolio
     from althedge.data import open_source
     from althedge.files import check_targets
-    from althedge.services.backtest import BacktestSettings, parse_policy_list, run_backtest
+    from althedge.services.backtest import (
+        BacktestSettings,
+        check_settings,
+        parse_policy_list,
+        run_backtest,
+    )
 
     if policy and compare:
         raise InputError("policy: pass either --policy NAME or --compare LIST, not both")
@@ -160,6 +166,7 @@ def backtest(
         rounding=rounding, leverage=leverage, collateral_usd=collateral, top_up=top_up,
         basis_annual=basis, keep_bars=tuple(keep_bar or ()), rank_by=rank_by,
     )
+    check_settings(settings, pf.hedge.exchange)  # every setting, before the prices load
     bar = _LazyProgress(enabled=err_console.is_terminal)  # no bar (nor its blank line) in a pipe
     try:
         result = run_backtest(pf, source, specs, settings, progress=bar)

@@ -16,6 +16,7 @@ import typer
 from althedge.cli.calc_hedge import hedge
 from althedge.cli.common import console, emit_json, parse_date
 from althedge.errors import InputError
+from althedge.files import format_number
 
 # The core (numpy) is imported inside each command, so `althedge calc … --help` is fast.
 
@@ -62,7 +63,7 @@ def _fmt(x: float | None, spec: str = ",.2f") -> str:
         return "never" if x > 0 else "—"
     if isinstance(x, float) and math.isnan(x):
         return "—"
-    return format(x, spec)
+    return format_number(x, spec)
 
 
 def _positive(flag: str, value: float | None) -> None:
@@ -387,7 +388,7 @@ def funding_cmd(
     rows = [
         (f"payment per {interval_hours:g} h ({unit.upper()})", _fmt(abs(paid_by_longs), spec)),
         ("who pays", f"{payer} → {out['receiver']}" if payer != "nobody" else "nobody"),
-        ("annualised rate", f"{ann * 100:+.2f} %"),
+        ("annualised rate", f"{_fmt(ann * 100, '+.2f')} %"),
     ]
     if side is not None:
         rows.append((f"{side.value} receives ({unit.upper()})", _fmt(out[f"received_{unit}"],
@@ -437,9 +438,9 @@ def basis_cmd(
     if json_out:
         emit_json(out)
         return
-    rows = [("basis", f"{b * 100:+.4f} %"), ("structure", out["structure"])]
+    rows = [("basis", f"{_fmt(b * 100, '+.4f')} %"), ("structure", out["structure"])]
     if "annualised_basis_pct" in out:
         rows.append(("days to expiry", f"{out['days_to_expiry']:g}"))
-        rows.append(("annualised", f"{out['annualised_basis_pct']:+.2f} %"))
+        rows.append(("annualised", f"{_fmt(out['annualised_basis_pct'], '+.2f')} %"))
     rows.append(("a short future", out["short_futures"]))
     _print_kv(f"Basis · spot {spot:,.2f} futures {futures:,.2f}", rows)

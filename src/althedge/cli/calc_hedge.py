@@ -8,15 +8,33 @@ rounding to the lot step and minimum. Every number comes from
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import typer
 
 from althedge.cli.common import console, emit_json, err_console
 from althedge.errors import InputError
+from althedge.files import format_number
 
 if TYPE_CHECKING:
     from althedge.core.sizing import HedgeSize
+
+
+class ContractKind(StrEnum):
+    """``--contract`` of ``calc hedge`` (shown as a choice in ``--help``)."""
+
+    linear = "linear"
+    inverse = "inverse"
+
+
+class RoundingOpt(StrEnum):
+    """``--rounding`` of ``calc hedge`` (shown as a choice in ``--help``)."""
+
+    down = "down"
+    up = "up"
+    nearest = "nearest"
+    none = "none"
 
 
 def _decimals(step: float) -> int:
@@ -62,14 +80,16 @@ def hedge(
         "--contract-size",
         help="Contract size CS (> 0): coin per contract (linear) or USD per contract (inverse).",
     ),
-    contract: str = typer.Option("linear", "--contract", help="Contract type: linear or inverse."),
+    contract: ContractKind = typer.Option(
+        ContractKind.linear, "--contract", help="Contract type: linear or inverse."
+    ),
     collateral: float = typer.Option(
         0.0,
         "--collateral",
         help="Coin collateral C of an inverse position (its delta is hedged too).",
     ),
-    rounding: str = typer.Option(
-        "down", "--rounding", help="down, up, nearest, or none (fractional)."
+    rounding: RoundingOpt = typer.Option(
+        RoundingOpt.down, "--rounding", help="down, up, nearest, or none (fractional)."
     ),
     lot_step: float = typer.Option(1.0, "--lot-step", help="Exchange quantity step, contracts."),
     min_contracts: float = typer.Option(
@@ -79,8 +99,8 @@ def hedge(
 ) -> None:
     """Contracts to short for a portfolio worth --value USD with beta --beta (H = V·β)."""
     try:
-        return _hedge(value, beta, price, contract_size, contract, collateral, rounding,
-                      lot_step, min_contracts, as_json)
+        return _hedge(value, beta, price, contract_size, contract.value, collateral,
+                      rounding.value, lot_step, min_contracts, as_json)
     except InputError as err:
         field, sep, rest = str(err).partition(":")
         if sep and field in _FLAGS:
@@ -126,16 +146,17 @@ def _hedge(
     table.add_column("value", justify="right")
     table.add_row("portfolio value V", f"{value:,.2f} USD")
     table.add_row("beta β", f"{beta:.4g}")
-    table.add_row("hedge notional H", f"{size.notional_usd:,.2f} USD")
+    table.add_row("hedge notional H", f"{format_number(size.notional_usd, ',.2f')} USD")
     table.add_row(
         "contract", f"{size.contract_type.value}, {contract_size:g} {cs_unit} per contract"
     )
     if collateral:
         table.add_row("coin collateral C", f"{collateral:g} (C·P = {collateral * price:,.2f} USD)")
-    table.add_row("contracts (exact)", f"{size.contracts_exact:,.{dec}f}")
-    table.add_row(f"contracts ({size.rounding.value})", f"[bold]{size.contracts:,.{dec}f}[/]")
-    table.add_row("hedged notional", f"{size.hedged_notional_usd:,.2f} USD")
-    table.add_row("residual unhedged", f"{size.residual_usd:,.2f} USD")
+    table.add_row("contracts (exact)", format_number(size.contracts_exact, f",.{dec}f"))
+    rounded = format_number(size.contracts, f",.{dec}f")
+    table.add_row(f"contracts ({size.rounding.value})", f"[bold]{rounded}[/]")
+    table.add_row("hedged notional", f"{format_number(size.hedged_notional_usd, ',.2f')} USD")
+    table.add_row("residual unhedged", f"{format_number(size.residual_usd, ',.2f')} USD")
     ratio = size.hedge_ratio_achieved
     table.add_row("hedge ratio achieved", "n/a" if math.isnan(ratio) else f"{ratio:.1%}")
     console.print(table)

@@ -24,6 +24,7 @@ import typer
 from althedge.cli.common import console, emit_json, err_console, parse_date
 from althedge.errors import InputError, JournalError
 from althedge.exchanges.registry import SUPPORTED_EXCHANGES
+from althedge.files import format_number
 from althedge.services import state
 
 if TYPE_CHECKING:  # imported where used: `althedge hedge --help` stays fast
@@ -135,10 +136,12 @@ def _read_only_journal(path: Path, lock: Any) -> tuple[Journal, str | None]:
             lock.release()
             raise
         return Journal.snapshot(path), text
-    problem = journal.write_problem()
+    problem = journal.write_problem() or journal.foreign_lock_problem()
     if problem is None:
         return journal, None
     journal.close()
+    if "locked by another program" in problem:
+        problem += "; showing a snapshot of it, nothing is saved (close it for a fresh view)"
     return Journal.snapshot(path), problem
 
 
@@ -403,7 +406,7 @@ def _print_reconciliation(rec: Reconciliation) -> None:
 def _fmt(x: Any, spec: str = ",.2f") -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
-    return format(x + 0.0 if isinstance(x, float) else x, spec)  # + 0.0: no "-0"
+    return format_number(x, spec)  # never "-0.00"
 
 
 def _print_orders(result: LifecycleResult) -> None:

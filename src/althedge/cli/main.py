@@ -29,6 +29,7 @@ import functools
 import importlib
 import math
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from typing import Any
 import typer
 import typer.core
 
-from althedge.errors import ReaderGone
+from althedge.errors import InputError, ReaderGone
 
 #: Exit codes, documented once (here, the root ``--help`` epilog and the README).
 EXIT_CODES: tuple[tuple[int, str], ...] = (
@@ -103,8 +104,6 @@ _SUB_EPILOG = "Exit codes: 0 ok, 2 bad input, 3 data, 4 exchange, 5 cap, 6 journ
 
 def _check_number(flag: str, value: Any) -> None:
     """Refuse NaN, ±inf and magnitudes above :data:`MAX_ABS` (one line naming ``flag``)."""
-    from althedge.errors import InputError
-
     if isinstance(value, list | tuple):
         for v in value:
             _check_number(flag, v)
@@ -118,6 +117,25 @@ def _check_number(flag: str, value: Any) -> None:
     if abs(value) > MAX_ABS:
         raise InputError(f"{flag}: {value:g} is too large (more than {MAX_ABS:g} in size); "
                          "pass a realistic value")
+
+
+def _label(text: str) -> str:
+    """``--value-area`` / ``value area`` / ``value_area`` → ``value-area`` (to compare)."""
+    return re.sub(r"[\s_]+", "-", text.strip().lstrip("-").lower())
+
+
+def _name_the_option(message: str, options: dict[str, str]) -> str | None:
+    """``"fees: …"`` → ``"--fees: …"`` when ``fees`` is one of the command's options.
+
+    The services and core name a setting by its field (``fees``, ``value area``): the
+    same words serve a sweep spec or a Python caller. On the command line the user typed
+    ``--fees``, so the one-line error names that. None when nothing needs renaming.
+    """
+    head, sep, rest = message.partition(":")
+    if not sep or head.startswith("-") or len(head) > 40:
+        return None
+    flag = options.get(_label(head))
+    return None if flag is None else f"{flag}:{rest}"
 
 
 def guard_numbers(command: Any) -> Any:
@@ -138,11 +156,19 @@ def guard_numbers(command: Any) -> Any:
         return command
     flags = {p.name: (p.opts[0] if p.opts else str(p.name)) for p in command.params}
 
+    options = {_label(o): o for p in command.params for o in p.opts if o.startswith("--")}
+
     @functools.wraps(callback)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         for name, value in kwargs.items():
             _check_number(flags.get(name, name), value)
-        return callback(*args, **kwargs)
+        try:
+            return callback(*args, **kwargs)
+        except InputError as exc:
+            named = _name_the_option(str(exc), options)
+            if named is None:
+                raise
+            raise type(exc)(named) from exc.__cause__
 
     guarded._althedge_guarded = True  # type: ignore[attr-defined]
     command.callback = guarded

@@ -12,6 +12,7 @@ import typer
 
 from althedge.cli.common import compact_table, console, emit_json, parse_date
 from althedge.errors import InputError
+from althedge.files import format_number
 
 if TYPE_CHECKING:  # the services are imported inside the commands (fast --help)
     from althedge.services.plan import HedgePlan, HoldingLine
@@ -21,7 +22,9 @@ WIDE_COLUMNS = 110  # terminal width (columns) from which amount, R² and downsi
 
 
 def _fmt(x: float, spec: str = ",.2f", na: str = "—") -> str:
-    return na if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return na
+    return format_number(x, spec)
 
 
 def render_plan(plan: HedgePlan) -> None:

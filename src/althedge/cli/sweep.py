@@ -63,9 +63,9 @@ class _SweepBar:
 def sweep(
     spec: Path = typer.Argument(..., help="Sweep spec TOML (see examples/sweep.toml)."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Local worker processes (default: all cores)."
+        None, "--workers", min=1, help="Local worker processes (default: all cores)."
     ),
-    threads: int = typer.Option(1, "--threads", help="Threads per local worker."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Threads per local worker."),
     scheduler: str | None = typer.Option(
         None, "--scheduler",
         help="Address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (its workers "
@@ -81,7 +81,7 @@ def sweep(
         None, "--prices", help="Price folder (or 'bundled') instead of the spec's prices."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    top: int = typer.Option(8, "--top", help="Hedges shown per ranking table."),
+    top: int = typer.Option(8, "--top", min=1, help="Hedges shown per ranking table."),
 ) -> None:
     """Run many backtests — portfolios × hedges × settings × periods — on Dask, write them
     as Parquet (one row per run) and a summary with bootstrap intervals and the

@@ -28,7 +28,7 @@ __all__ = ["annualised_funding_rate", "funding_payment", "funding_usd_per_year"]
 def _interval(interval_hours: float) -> float:
     h = float(interval_hours)
     if not math.isfinite(h) or h <= 0:
-        raise InputError(f"funding interval: must be > 0 hours, got {interval_hours!r}")
+        raise InputError(f"interval hours: must be > 0 hours, got {interval_hours!r}")
     return h
 
 

@@ -343,5 +343,5 @@ def resolve_limit_at(
             f"--limit-at: {spec!r} is not poc, vah, val, hvn or a price, e.g. --limit-at vah"
         ) from None
     if not (value > 0 and math.isfinite(value)):
-        raise InputError(f"--limit-at: a price must be > 0, got {spec!r}")
+        raise InputError(f"--limit-at: a price must be a finite number > 0, got {spec!r}")
     return value

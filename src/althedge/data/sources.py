@@ -125,7 +125,8 @@ class FileSource:
     the one without a venue suffix wins (``BTC-USD_1d.csv`` over ``BTCUSDT-binance_1d.csv``).
     """
 
-    def __init__(self, root: Path | Traversable | str, name: str | None = None) -> None:
+    def __init__(self, root: Path | Traversable | str, name: str | None = None, *,
+                 data_dir: Path | str | None = None) -> None:
         self.root: Path | Traversable = Path(root) if isinstance(root, str) else root
         self.name = name or f"files:{self.root}"
         if isinstance(self.root, Path) and not self.root.exists():
@@ -146,13 +147,38 @@ class FileSource:
         if not self._funding and isinstance(self.root, Path):
             # `--prices data/daily`: the funding history is usually one folder up, beside it
             beside = self.root.resolve().parent / "funding"
-            if beside.is_dir() and beside != self.root.resolve():
-                self.funding_searched.append(str(beside))
-                for entry in scan_folder(beside, depth=1):
-                    if entry.kind == "funding":
-                        self._funding.setdefault(entry.asset, entry)
+            if beside != self.root.resolve():
+                if beside.is_dir():
+                    self.funding_searched.append(str(beside))
+                    self._add_funding(beside)
+                else:
+                    self.funding_searched.append(f"{beside} (no such folder)")
+        if not self._funding and isinstance(self.root, Path):
+            # then the data cache: funding fetched (`data fetch`) or imported (`data import`)
+            cache = Path(data_dir).expanduser() if data_dir is not None else default_home()
+            cache = cache / "cache"
+            self.funding_searched.append(f"the data cache {cache}")
+            if cache.is_dir():
+                for folder in sorted(p for p in cache.iterdir() if p.is_dir()):
+                    self._add_funding(folder)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
         self._unreadable: dict[tuple[str, str], str] = {}
+
+    def funding_origin(self, hedge_asset: str) -> str:
+        """Where the asset's funding history comes from (``files:FOLDER``), for labels: a
+        folder beside the prices or the data cache when the price folder has none."""
+        entry = self._funding.get(normalise_asset(hedge_asset))
+        if entry is None or not isinstance(entry.file, Path) or not isinstance(self.root, Path):
+            return self.name
+        if entry.file.resolve().is_relative_to(self.root.resolve()):
+            return self.name  # in the price folder itself
+        return f"files:{entry.file.parent}"
+
+    def _add_funding(self, folder: Path) -> None:
+        """Funding files of ``folder`` for the assets that have none yet."""
+        for entry in scan_folder(folder, depth=1):
+            if entry.kind == "funding":
+                self._funding.setdefault(entry.asset, entry)
 
     def symbols(self, timeframe: str = "1d") -> list[str]:
         """Assets with a file of this timeframe."""
@@ -272,4 +298,4 @@ def open_source(prices: str | Path | None = None, *, exchange: str | None = None
     path = Path(prices).expanduser()
     if path.is_file():
         path = path.parent
-    return FileSource(path)
+    return FileSource(path, data_dir=data_dir)

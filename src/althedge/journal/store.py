@@ -203,6 +203,16 @@ def _permissions(path: Path) -> str:
     return f"mode {st.st_mode & 0o777:04o}, owner uid {st.st_uid}"
 
 
+def _nearly_full(folder: Path) -> bool:
+    """Less than 1 MB free where the journal lives: SQLite then reports a failed write of
+    its shared-memory index as a bare "disk I/O error"."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20
+
+
 def describe_sqlite_error(path: Path, exc: BaseException, doing: str) -> str:
     """One line for a user: what is wrong with the journal at ``path`` and what to do.
 
@@ -224,7 +234,8 @@ def describe_sqlite_error(path: Path, exc: BaseException, doing: str) -> str:
             "command: those take turns through the lock file beside it), e.g. an sqlite3 shell "
             "or a backup tool; close it and run the command again"
         )
-    if "full" in text or "no space" in text:
+    if "full" in text or "no space" in text or ("disk i/o error" in text
+                                                  and _nearly_full(folder)):
         return (
             f"journal: cannot {doing}: the disk holding {path} is full; nothing of this step "
             "was written. Free some space and run the command again"
@@ -289,6 +300,29 @@ class Journal:
                 return describe_sqlite_error(
                     self.path, sqlite3.OperationalError("readonly"), "write the journal"
                 )
+        return None
+
+    def foreign_lock_problem(self, wait_s: float = 1.0) -> str | None:
+        """Why this journal cannot be written right now because another program (an
+        sqlite3 shell, a backup tool) holds SQLite's write lock, waiting ``wait_s`` for
+        it; None when a write could start. Takes and releases the write lock at once:
+        writes nothing. For read-only commands, which then read a snapshot instead of
+        failing on their first write."""
+        if self.read_only:
+            return None
+        conn = self._conn
+        (before,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {max(0, int(wait_s * 1000))}")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise JournalError(describe_sqlite_error(self.path, exc, "write")) from None
+            return describe_sqlite_error(self.path, exc, "write").removesuffix(
+                "; close it and run the command again")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(before)}")
         return None
 
     def require_writable(self) -> None:

@@ -531,7 +531,45 @@ def check_settings(settings: BacktestSettings, exchange: str = "binance") -> Non
         raise InputError(f"leverage: must be > 0, got {settings.leverage}; e.g. --leverage 2")
 
 
+def _finite(value: Any, field: str, example: str) -> float:
+    """``value`` as a float, or a one-line :class:`InputError` naming ``field`` when it is
+    not a finite number (NaN, ±inf, text): a setting may come from a sweep spec's TOML."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(f"{field}: must be a finite number, got {value!r}; e.g. {example}")
+    if abs(value) > 1e15:  # the CLI's limit for every number (cli/main.py MAX_ABS)
+        raise InputError(f"{field}: {value:g} is too large (more than 1e+15 in size); "
+                         f"e.g. {example}")
+    return float(value)
+
+
+def _check_numbers(settings: BacktestSettings) -> None:
+    """Every numeric setting finite and in range (NaN passes ``x < 0`` tests silently)."""
+    window = _finite(settings.window, "window", "--window 90")
+    if window != int(window) or not 3 <= window <= 1_000_000:
+        raise InputError(f"window: must be a whole number of bars from 3 to 1,000,000, got "
+                         f"{settings.window!r}; e.g. --window 90")
+    if not _finite(settings.halflife, "halflife", "--halflife 30") > 0:
+        raise InputError(f"halflife: must be > 0 bars, got {settings.halflife!r}; "
+                         "e.g. --halflife 30")
+    _finite(settings.slippage_bps, "slippage-bps", "--slippage-bps 2")
+    _finite(settings.min_trade_usd, "min-trade", "--min-trade 50")
+    if abs(_finite(settings.basis_annual, "basis", "--basis 0.05")) > 1:
+        raise InputError(f"basis: an annualised basis must be within ±1 (±100 % a year), got "
+                         f"{settings.basis_annual!r}; e.g. --basis 0.05")
+    if settings.collateral_usd is not None and not (
+        _finite(settings.collateral_usd, "collateral", "--collateral 5000") > 0
+    ):
+        raise InputError(f"collateral: must be > 0 USD, got {settings.collateral_usd!r}; omit "
+                         "it to start with the initial margin")
+    if not 0 < _finite(settings.margin_call_ratio, "margin_call_ratio", "0.8") <= 1:
+        raise InputError(f"margin_call_ratio: must be in (0, 1], got "
+                         f"{settings.margin_call_ratio!r}")
+    if settings.leverage is not None:
+        _finite(settings.leverage, "leverage", "--leverage 2")
+
+
 def _check_settings(settings: BacktestSettings) -> None:
+    _check_numbers(settings)
     if settings.timeframe not in _PERIODS_PER_YEAR:
         raise InputError(f"timeframe: must be 1d or 1h, got {settings.timeframe!r}")
     if settings.start is not None and settings.end is not None and (

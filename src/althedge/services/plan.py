@@ -701,7 +701,9 @@ def _funding_in_force(
         hist = source.funding_rates(proxy, end=at)
         hist = hist.loc[hist.index <= at].dropna() if not hist.empty else hist
         if not hist.empty and (at - hist.index[-1]).days <= 7:
-            label = f"history ({source.name}, {hist.index[-1].date()})"
+            origin = getattr(source, "funding_origin", None)
+            where = origin(proxy) if callable(origin) else source.name
+            label = f"history ({where}, {hist.index[-1].date()})"
             if proxy != asset:
                 label += f" — {proxy} perpetual used as proxy for {asset}"
             return float(hist.iloc[-1]), label

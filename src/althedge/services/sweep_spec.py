@@ -173,6 +173,37 @@ def _fail(field: str, msg: str) -> InputError:
     return InputError(f"sweep spec: {field}: {msg}")
 
 
+def _shown(value: Any) -> str:
+    """A value for a message: huge integers as 1e+308, not 309 digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return f"{float(value):g}"
+    return repr(value)
+
+
+def _whole(value: Any, field: str, lo: int, hi: int, example: str) -> int:
+    """A whole number from the spec in ``[lo, hi]``, or a one-line error naming ``field``
+    (NaN, ±inf, 2.5, text and 1e308 included: ``int()`` of them fails or hangs later)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+        isinstance(value, float) and not (math.isfinite(value) and value.is_integer())
+    ):
+        raise _fail(field, f"{_shown(value)} is not a whole number; e.g. {example}")
+    if not lo <= value <= hi:
+        raise _fail(field, f"must be from {lo:,} to {hi:,}, got {_shown(value)}; e.g. {example}")
+    return int(value)
+
+
+def _real(value: Any, field: str, example: str) -> float:
+    """A finite number from the spec, or a one-line error naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(field, f"{_shown(value)} is not a finite number; e.g. {example}")
+    return float(value)
+
+
+#: Largest seed (numpy takes any; a spec's is an int64) and most random portfolios.
+_MAX_SEED = 2**63 - 1
+_MAX_RANDOM = 100_000
+
+
 def _as_list(value: Any, field: str) -> list[Any]:
     out = list(value) if isinstance(value, list | tuple) else [value]
     if not out:
@@ -256,15 +287,16 @@ def _walk_forward(wf: Any, timeframe: str) -> list[Period]:
     end = _date(wf.get("end"), "walk_forward.end")
     if start is None or end is None:
         raise _fail("walk_forward", "start and end are required, e.g. start = \"2019-01-01\"")
-    try:
-        choose = float(wf.get("choose_years", 2))
-        confirm = float(wf.get("confirm_years", 1))
-        step = float(wf.get("step_years", confirm))
-    except (TypeError, ValueError):
-        raise _fail("walk_forward", "choose_years, confirm_years and step_years are numbers "
-                    "of years, e.g. 2") from None
-    if not (choose > 0 and confirm > 0 and step > 0):
-        raise _fail("walk_forward", "choose_years, confirm_years and step_years must be > 0")
+    years_of: dict[str, float] = {}
+    for key, default in (("choose_years", 2.0), ("confirm_years", 1.0), ("step_years", None)):
+        raw = wf.get(key, years_of.get("confirm_years") if default is None else default)
+        value = _real(raw, f"walk_forward.{key}", "2 (years)")
+        if not 0 < value <= 100:
+            raise _fail(f"walk_forward.{key}", f"must be > 0 and at most 100 years, got "
+                        f"{_shown(raw)}")
+        years_of[key] = value
+    choose, confirm, step = (years_of["choose_years"], years_of["confirm_years"],
+                             years_of["step_years"])
     tf = str(wf.get("timeframe", timeframe))
     s0, e = pd.Timestamp(start), pd.Timestamp(end)
 
@@ -293,7 +325,7 @@ def _walk_forward(wf: Any, timeframe: str) -> list[Period]:
 
 
 def _random(data: Mapping[str, Any], seed: int) -> RandomPortfolios | None:
-    count = int(data.get("random", 0) or 0)
+    count = _whole(data.get("random", 0), "portfolios.random", 0, _MAX_RANDOM, "random = 24")
     if count <= 0:
         return None
     universe = tuple(dict.fromkeys(str(c).strip().upper()
@@ -301,21 +333,21 @@ def _random(data: Mapping[str, Any], seed: int) -> RandomPortfolios | None:
                                                      "portfolios.universe")))
     coins = data.get("coins", 3)
     lo, hi = (coins, coins) if not isinstance(coins, list) else ((*tuple(coins), None))[:2]
-    try:
-        lo, hi = int(lo), int(hi if hi is not None else lo)
-    except (TypeError, ValueError):
-        raise _fail("portfolios.coins", "an integer or [min, max], e.g. [3, 5]") from None
+    lo = _whole(lo, "portfolios.coins", 1, len(universe), "coins = [3, 5]")
+    hi = _whole(hi if hi is not None else lo, "portfolios.coins", 1, len(universe),
+                "coins = [3, 5]")
     if not 1 <= lo <= hi <= len(universe):
         raise _fail("portfolios.coins", f"[{lo}, {hi}] must satisfy 1 ≤ min ≤ max ≤ the "
                     f"{len(universe)} coins of the universe")
     weighting = str(data.get("weighting", "equal")).lower()
     if weighting not in ("equal", "random"):
         raise _fail("portfolios.weighting", f"{weighting!r}: use equal or random")
-    value = float(data.get("value_usd", 10_000.0))
-    if not (math.isfinite(value) and value > 0):
-        raise _fail("portfolios.value_usd", f"must be > 0 USD, got {value}")
+    value = _real(data.get("value_usd", 10_000.0), "portfolios.value_usd", "value_usd = 10000")
+    if not 0 < value <= 1e15:
+        raise _fail("portfolios.value_usd", f"must be > 0 USD and at most 1e15, got {value:g}")
     return RandomPortfolios(count, universe, lo, hi, weighting, value,
-                            int(data.get("seed", seed)))
+                            _whole(data.get("seed", seed), "portfolios.seed", 0, _MAX_SEED,
+                                   "seed = 7"))
 
 
 def parse_spec(data: Mapping[str, Any], base: Path | None = None) -> SweepSpec:
@@ -331,7 +363,7 @@ def parse_spec(data: Mapping[str, Any], base: Path | None = None) -> SweepSpec:
     timeframe = str(data.get("timeframe", "1d"))
     if timeframe not in ("1d", "1h"):
         raise _fail("timeframe", f"{timeframe!r}: use 1d or 1h")
-    seed = int(data.get("seed", 0))
+    seed = _whole(data.get("seed", 0), "seed", 0, _MAX_SEED, "seed = 7")
     pdata = data.get("portfolios", {})
     if not isinstance(pdata, Mapping):
         raise _fail("portfolios", "must be a table with files and/or random")
@@ -376,8 +408,10 @@ def parse_spec(data: Mapping[str, Any], base: Path | None = None) -> SweepSpec:
         hedge=hedge, compared=tuple(compared), grid=tuple(grid),
         periods=tuple(_periods(data, timeframe)), seed=seed,
         metric=str(summary.get("metric", "rank")),
-        bootstrap=int(summary.get("bootstrap", 1000)),
-        confidence=float(summary.get("confidence", 0.95)),
+        bootstrap=_whole(summary.get("bootstrap", 1000), "summary.bootstrap", 0, 100_000,
+                         "bootstrap = 2000"),
+        confidence=_real(summary.get("confidence", 0.95), "summary.confidence",
+                         "confidence = 0.95"),
     )
     _check_grid(spec)
     return spec
@@ -399,6 +433,12 @@ def _check_grid(spec: SweepSpec) -> None:
                 parse_policy_list(list(spec.compared), window=settings.window,
                                   halflife=settings.halflife, portfolio=probe)
             except InputError as err:
+                head, sep, rest = str(err).partition(":")
+                key = head.strip().replace("-", "_")
+                key = {"min_trade": "min_trade_usd", "collateral": "collateral_usd",
+                       "basis": "basis_annual"}.get(key, key)
+                if sep and key in SETTING_KEYS:  # the field as the spec spells it
+                    raise _fail(f"settings.{key}", rest.strip()) from None
                 raise InputError(f"sweep spec: {err}") from None
             if "exchange" in combo:
                 try:

@@ -46,6 +46,7 @@ price feeds are not stored, they are supplied again when the state is loaded.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -79,6 +80,7 @@ from althedge.errors import (
     DataError,
     ExchangeError,
     InputError,
+    OutputError,
     UnknownInstrumentError,
 )
 from althedge.venues.execution import ExecutesOrders, round_to_step
@@ -935,18 +937,28 @@ class PaperExchange(ExecutesOrders):
         """Write the state to ``<directory>/state.json`` atomically (only when ``persist``)."""
         if not self.persist or self.directory is None:
             return None
-        self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / STATE_FILE
-        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.directory)
+        tmp: str | None = None
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.directory)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self.to_dict(), fh, indent=1, sort_keys=True)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
+        except BaseException as exc:
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):  # a full disk, a read-only folder: one line
+                why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full",
+                       errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                       errno.EROFS: "the file system is read-only"}.get(
+                    exc.errno or 0, (exc.strerror or str(exc)).lower())
+                raise OutputError(
+                    f"paper account: cannot write {target}: {why}; this step did not happen "
+                    "on the paper account (its file is unchanged): fix that and run the "
+                    "command again") from None
             raise
         return target
 

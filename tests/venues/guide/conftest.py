@@ -27,9 +27,25 @@ HL_WALLET = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
 
 Reply = tuple[int, Any]
 
+#: the shared helpers of tests/fixtures/binance_usdm.py (loaded by tests/conftest.py,
+#: which pytest imports before this one)
+point_at = sys.modules["althedge_tests_binance_usdm"].point_at
+net_fill = sys.modules["althedge_tests_binance_usdm"].net_fill
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass
+class GuideFake:
+    """What every fake here has: the server its routes are on, the fixture loader, the
+    mark (market orders and crossing limits fill there) and the orders by client id."""
+
+    server: Any
+    load: Any
+    fill_price: float = 97_600.0
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -41,13 +57,11 @@ def _now_ms() -> int:
 
 
 @dataclass
-class FakeHyperliquid:
-    server: Any
-    load: Any
+class FakeHyperliquid(GuideFake):
+    """Orders by cloid."""
+
     fill_on_create: bool = True
-    fill_price: float = 97_600.0
     leverage: dict[int, tuple[str, int]] = field(default_factory=dict)
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # by cloid
     fills: list[dict[str, Any]] = field(default_factory=list)
     position_szi: float = 0.0
     entry_px: float = 0.0
@@ -183,14 +197,8 @@ class FakeHyperliquid:
         }
         if not filled:
             return {"resting": {"oid": oid, "cloid": cloid} if cloid else {"oid": oid}}
-        signed = size if buy else -size
-        new = self.position_szi + signed
-        if self.position_szi == 0 or (self.position_szi > 0) == (signed > 0):
-            total = abs(self.position_szi) + size
-            self.entry_px = (
-                abs(self.position_szi) * self.entry_px + size * self.fill_price
-            ) / total
-        self.position_szi = round(new, 8)
+        self.position_szi, self.entry_px, _ = net_fill(
+            self.position_szi, self.entry_px, size if buy else -size, self.fill_price)
         fee = size * self.fill_price * 0.00045
         self.fills.append({
             "coin": coin, "px": f"{self.fill_price:.1f}", "sz": f"{size:.5f}",
@@ -203,14 +211,6 @@ class FakeHyperliquid:
                            "oid": oid, **({"cloid": cloid} if cloid else {})}}
 
 
-@pytest.fixture
-def fake_hyperliquid(local_server: Any, load_fixture: Any) -> FakeHyperliquid:
-    return FakeHyperliquid(local_server, load_fixture).install()
-
-
-#: the shared helper of tests/fixtures/binance_usdm.py (loaded by tests/conftest.py,
-#: which pytest imports before this one)
-point_at = sys.modules["althedge_tests_binance_usdm"].point_at
 
 
 def local_exchange(name: str, server: Any, **config: Any) -> Any:
@@ -220,15 +220,6 @@ def local_exchange(name: str, server: Any, **config: Any) -> Any:
     ex = getattr(ccxt, name)({"timeout": 5_000, **config})
     ex.has["fetchCurrencies"] = False
     return point_at(ex, server.base)
-
-
-@pytest.fixture
-def hyperliquid(fake_hyperliquid: FakeHyperliquid, local_server: Any) -> Any:
-    """A real ccxt.hyperliquid with a test wallet, every URL on the local server."""
-    ex = local_exchange("hyperliquid", local_server, walletAddress=HL_WALLET,
-                        privateKey=HL_PRIVATE_KEY)
-    ex.options["fetchMarkets"] = {"types": ["swap"]}
-    return ex
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,15 +237,13 @@ def _bx(data: Any) -> Reply:
 
 
 @dataclass
-class FakeBingX:
-    server: Any
-    load: Any
+class FakeBingX(GuideFake):
+    """Orders by clientOrderID."""
+
     fill_on_create: bool = True
-    fill_price: float = 97_600.0
     dual_side: bool = False
     margin_type: str = "CROSSED"
     leverage: dict[str, int] = field(default_factory=dict)
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # by clientOrderID
     position_amt: float = 0.0  # signed, BTC
     entry_px: float = 0.0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1_864_000_000_000_000_001))
@@ -347,12 +336,8 @@ class FakeBingX:
         }
         self.orders[cid or str(oid)] = row
         if filled:
-            signed = -qty if sell else qty
-            if self.position_amt == 0 or (self.position_amt > 0) == (signed > 0):
-                total = abs(self.position_amt) + qty
-                self.entry_px = (abs(self.position_amt) * self.entry_px
-                                 + qty * self.fill_price) / total
-            self.position_amt = round(self.position_amt + signed, 8)
+            self.position_amt, self.entry_px, _ = net_fill(
+                self.position_amt, self.entry_px, -qty if sell else qty, self.fill_price)
         return _bx({"order": {"symbol": p["symbol"], "orderId": oid, "side": p["side"],
                               "positionSide": p["positionSide"], "type": p["type"],
                               "clientOrderID": cid or "", "workingType": "MARK_PRICE"}})
@@ -408,17 +393,6 @@ class FakeBingX:
         return _bx({"fill_orders": out})
 
 
-@pytest.fixture
-def fake_bingx(local_server: Any, load_fixture: Any) -> FakeBingX:
-    return FakeBingX(local_server, load_fixture).install()
-
-
-@pytest.fixture
-def bingx(fake_bingx: FakeBingX, local_server: Any, api_keys: tuple[str, str]) -> Any:
-    """A real ccxt.bingx with test keys, every URL on the local server."""
-    return local_exchange("bingx", local_server, apiKey=api_keys[0], secret=api_keys[1])
-
-
 # ---------------------------------------------------------------------------------------
 # MEXC futures (contract API): "Get contract info", "Place order" (vol in contracts,
 # openType, leverage, side 1–4, externalOid), "Query the order based on the external
@@ -428,12 +402,10 @@ def bingx(fake_bingx: FakeBingX, local_server: Any, api_keys: tuple[str, str]) -
 
 
 @dataclass
-class FakeMexc:
-    server: Any
-    load: Any
+class FakeMexc(GuideFake):
+    """Orders by externalOid."""
+
     restricted: bool = True
-    fill_price: float = 97_600.0
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     position_vol: int = 0  # contracts, short positive
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(739_000_000_000_001))
 
@@ -445,6 +417,7 @@ class FakeMexc:
                 lambda r: (200, self.load("mexc_contract_detail.json")))
         s.route("POST", "/api/v1/private/order/create", self._create)
         s.route("POST", "/api/v1/private/order/cancel", self._cancel)
+        s.route("GET", "/api/v1/private/order/external/*", self._external)
         s.route("POST", "/api/v1/private/position/change_leverage",
                 lambda r: (200, {"success": True, "code": 0}))
         s.route("GET", "/api/v1/private/position/funding_records",
@@ -466,8 +439,9 @@ class FakeMexc:
                          "timestamp": _now_ms()}}))
         return self
 
-    def external(self, symbol: str, oid: str) -> Reply:
-        found = self.orders.get(oid)
+    def _external(self, r: Any) -> Reply:
+        """GET /api/v1/private/order/external/{symbol}/{external_oid}: a path per order."""
+        found = self.orders.get(r.path.rsplit("/", 1)[1])
         return 200, {"success": True, "code": 0, "data": copy.deepcopy(found)}
 
     def _create(self, r: Any) -> Reply:
@@ -521,32 +495,6 @@ class FakeMexc:
         return 200, {"success": True, "code": 0, "data": rows}
 
 
-@pytest.fixture
-def fake_mexc(local_server: Any, load_fixture: Any) -> FakeMexc:
-    fake = FakeMexc(local_server, load_fixture).install()
-    orig = local_server.routes
-
-    def external(r: Any) -> Reply:
-        _, _, symbol, oid = r.path.rsplit("/", 3)
-        return fake.external(symbol, oid)
-
-    # GET /api/v1/private/order/external/{symbol}/{external_oid}: a path per order
-    class Routes(dict):  # type: ignore[type-arg]
-        def get(self, key: Any, default: Any = None) -> Any:
-            method, path = key
-            if method == "GET" and path.startswith("/api/v1/private/order/external/"):
-                return external
-            return dict.get(self, key, default)
-
-    local_server.routes = Routes(orig)
-    return fake
-
-
-@pytest.fixture
-def mexc(fake_mexc: FakeMexc, local_server: Any, api_keys: tuple[str, str]) -> Any:
-    return local_exchange("mexc", local_server, apiKey=api_keys[0], secret=api_keys[1])
-
-
 # ---------------------------------------------------------------------------------------
 # WEEX contract API v3: "Get contract info", "Place order" (quantity in coin,
 # positionSide LONG/SHORT, newClientOrderId, reduceOnly), "Get current orders" /
@@ -555,11 +503,9 @@ def mexc(fake_mexc: FakeMexc, local_server: Any, api_keys: tuple[str, str]) -> A
 
 
 @dataclass
-class FakeWeex:
-    server: Any
-    load: Any
-    fill_price: float = 97_600.0
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+class FakeWeex(GuideFake):
+    """Orders by newClientOrderId."""
+
     position_btc: float = 0.0  # short positive
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(737_185_556_881_998_184))
 
@@ -661,12 +607,28 @@ class FakeWeex:
         return 200, {"orderId": oid, "clientOrderId": cid, "success": True}
 
 
-@pytest.fixture
-def fake_weex(local_server: Any, load_fixture: Any) -> FakeWeex:
-    return FakeWeex(local_server, load_fixture).install()
+def exchange_fixtures(name: str, fake: type, *, keys: bool = True, **config: Any) -> Any:
+    """The fixtures ``fake_<name>`` (the fake's routes on ``local_server``) and ``<name>``
+    (a real ccxt ``name`` on it with the test keys, else ``config``) — one pair per
+    exchange, made here."""
+
+    @pytest.fixture(name=f"fake_{name}")
+    def fake_fixture(local_server: Any, load_fixture: Any) -> Any:
+        return fake(local_server, load_fixture).install()
+
+    @pytest.fixture(name=name)
+    def exchange_fixture(request: pytest.FixtureRequest, local_server: Any,
+                         api_keys: tuple[str, str]) -> Any:
+        request.getfixturevalue(f"fake_{name}")
+        auth = {"apiKey": api_keys[0], "secret": api_keys[1]} if keys else {}
+        return local_exchange(name, local_server, **auth, **config)
+
+    return fake_fixture, exchange_fixture
 
 
-@pytest.fixture
-def weex(fake_weex: FakeWeex, local_server: Any, api_keys: tuple[str, str]) -> Any:
-    return local_exchange("weex", local_server, apiKey=api_keys[0], secret=api_keys[1],
-                          password="weex-passphrase-123")
+fake_hyperliquid, hyperliquid = exchange_fixtures(
+    "hyperliquid", FakeHyperliquid, keys=False, walletAddress=HL_WALLET,
+    privateKey=HL_PRIVATE_KEY, options={"fetchMarkets": {"types": ["swap"]}})
+fake_bingx, bingx = exchange_fixtures("bingx", FakeBingX)
+fake_mexc, mexc = exchange_fixtures("mexc", FakeMexc)
+fake_weex, weex = exchange_fixtures("weex", FakeWeex, password="weex-passphrase-123")

@@ -26,20 +26,27 @@ from althedge.exchanges import PROFILES
 from .conftest import HL_PRIVATE_KEY, HL_WALLET
 
 PORTFOLIO = """
-name = "guide exchange"
+name = "{exchange} exchange"
 holdings = [{{asset = "SOL", amount = 120}}, {{asset = "AVAX", amount = 400}},
             {{asset = "LINK", amount = 500}}]
 [hedge]
 exchange = "{exchange}"
-contract = "linear"
+contract = "{contract}"
 leverage = 2
-margin_mode = "isolated"
+margin_mode = "{margin_mode}"
 lookback_days = 90
 [limits]
 max_notional_usd = 250000
 max_contracts = {max_contracts}
 max_leverage = 5
 """
+
+
+def portfolio(exchange: str, *, max_contracts: float = 1000, contract: str = "linear",
+              margin_mode: str = "isolated") -> str:
+    """A portfolio file hedged on ``exchange`` (also tests/venues/okx_deribit's)."""
+    return PORTFOLIO.format(exchange=exchange, max_contracts=max_contracts, contract=contract,
+                            margin_mode=margin_mode)
 
 SECRETS = {
     "bingx": {"ALTHEDGE_BINGX_API_KEY": "BXfakeKEY4c2e9a71", "ALTHEDGE_BINGX_SECRET":
@@ -147,7 +154,7 @@ def test_open_status_rebalance_monitor_close(
     fake = request.getfixturevalue(fixture)
     home = tmp_path / "home"
     pf = tmp_path / "portfolio.toml"
-    pf.write_text(PORTFOLIO.format(exchange=venue, max_contracts=1000))
+    pf.write_text(portfolio(venue))
     outputs: list[str] = []
 
     def step(*args: str) -> dict[str, Any]:
@@ -211,7 +218,7 @@ def test_mexc_refuses_before_sending_then_runs_when_enabled(
 ) -> None:
     home = tmp_path / "home"
     pf = tmp_path / "portfolio.toml"
-    pf.write_text(PORTFOLIO.format(exchange="mexc", max_contracts=100_000))
+    pf.write_text(portfolio("mexc", max_contracts=100_000))
     refused = _run(home, local_server.base, "mexc", "hedge", "open", str(pf), "--venue", "mexc",
                    "--order-type", "market", "--live", "--json")
     assert refused.returncode == 4 and refused.stdout == ""

@@ -46,11 +46,8 @@ Reply = tuple[int, Any]
 TIERS = Path(__file__).resolve().parents[2] / "fixtures" / "ccxt_data" / "okx_position_tiers.json"
 
 
-def _clean(doc: Any) -> Any:
-    doc = copy.deepcopy(doc)
-    if isinstance(doc, dict):
-        doc.pop("_comment", None)
-    return doc
+#: a fixture without its ``_comment`` (a deep copy)
+_clean = _model._clean
 
 #: fake credentials (recognisable should they ever leak into output or files)
 OKX_KEYS = {"ALTHEDGE_OKX_API_KEY": "OKfakeKEY3e8a1c5d7f", "ALTHEDGE_OKX_SECRET":
@@ -207,16 +204,8 @@ class FakeOkx(Exchange):
     def _fill(self, o: dict[str, Any], sz: float, px: float, *, maker: bool) -> None:
         """The order fills in full at ``px``: the position, fee and realised PnL move."""
         signed = sz if o["side"] == "buy" else -sz
-        pnl = 0.0
-        if self.pos == 0 or (self.pos > 0) == (signed > 0):
-            total = abs(self.pos) + sz
-            self.avg_px = (abs(self.pos) * self.avg_px + sz * px) / total
-        else:
-            closed = min(sz, abs(self.pos))
-            pnl = closed * self.ct_val * (px - self.avg_px) * (1 if self.pos > 0 else -1)
-        self.pos = round(self.pos + signed, 8)
-        if self.pos == 0:
-            self.avg_px = 0.0
+        self.pos, self.avg_px, pnl_per_ct = _model.net_fill(self.pos, self.avg_px, signed, px)
+        pnl = pnl_per_ct * self.ct_val
         fee = sz * self.ct_val * px * (0.0002 if maker else 0.0005)
         self.usdt += pnl - fee
         now = str(_now_ms())
@@ -448,19 +437,8 @@ class FakeDeribit(Exchange):
               liquidation: str | None = None) -> dict[str, Any]:
         """The order fills in full at ``px``: position (USD), average price, BTC wallet."""
         signed = amount if o["direction"] == "buy" else -amount
-        pnl_btc = 0.0
-        if self.size_usd == 0 or (self.size_usd > 0) == (signed > 0):
-            total = abs(self.size_usd) + amount
-            # inverse: the average entry is the USD-weighted harmonic mean
-            coins = (abs(self.size_usd) / self.avg_px if self.avg_px else 0.0) + amount / px
-            self.avg_px = total / coins
-        else:
-            closed = min(amount, abs(self.size_usd))
-            # inverse PnL in BTC of closing a short: USD × (1/exit − 1/entry) × −1
-            pnl_btc = closed * (1 / self.avg_px - 1 / px) * (1 if self.size_usd > 0 else -1)
-        self.size_usd = round(self.size_usd + signed, 6)
-        if self.size_usd == 0:
-            self.avg_px = 0.0
+        self.size_usd, self.avg_px, pnl_btc = _model.net_fill(
+            self.size_usd, self.avg_px, signed, px, inverse=True)
         fee = 0.0 if maker else amount / px * 0.0005
         self.btc += pnl_btc - fee
         now = _now_ms()

@@ -31,24 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.test_hedge_cycle import ok_json
+from tests.venues.guide.test_cli_lifecycle import portfolio
 
 from .conftest import FakeDeribit, FakeOkx, serve_deribit, serve_okx
-
-PORTFOLIO = """
-name = "{exchange} liquidation"
-holdings = [{{asset = "SOL", amount = 120}}, {{asset = "AVAX", amount = 400}},
-            {{asset = "LINK", amount = 500}}]
-[hedge]
-exchange = "{exchange}"
-contract = "{contract}"
-leverage = 2
-margin_mode = "{margin_mode}"
-lookback_days = 90
-[limits]
-max_notional_usd = 250000
-max_contracts = 100000
-max_leverage = 5
-"""
 
 #: venue: (its fake, contract, margin mode, symbol)
 VENUES: dict[str, tuple[Callable[..., Any], str, str, str]] = {
@@ -98,10 +84,7 @@ class Session:
         return proc
 
     def ok(self, *args: str) -> dict[str, Any]:
-        proc = self.run(*args)
-        assert proc.returncode == 0, proc.stderr
-        data: dict[str, Any] = json.loads(proc.stdout)
-        return data
+        return ok_json(self.run(*args))
 
     def open(self) -> dict[str, Any]:
         return self.ok("hedge", "open", str(self.pf), "--venue", self.venue, "--live", "--json")
@@ -124,7 +107,8 @@ def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]
     venue = request.param
     serve, contract, margin_mode, _ = VENUES[venue]
     pf = tmp_path / "portfolio.toml"
-    pf.write_text(PORTFOLIO.format(exchange=venue, contract=contract, margin_mode=margin_mode))
+    pf.write_text(portfolio(venue, max_contracts=100_000, contract=contract,
+                            margin_mode=margin_mode))
     with serve() as fake:
         yield Session(fake, tmp_path / "home", pf, venue)
 

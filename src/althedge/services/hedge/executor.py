@@ -216,10 +216,18 @@ class JournaledExecutor:
                     f"hedge {purpose}: {line}. Nothing was recorded as this order's result; "
                     "run the command again (`althedge hedge status` shows journal and venue)"
                 )
-            journal.mark_status(res.client_order_id, "sent", at=venue_now_iso(venue))
-            self.step("sent")
-            record_result(journal, res, at=venue_now_iso(venue))
-            sync_deposits(journal, venue, hedge)
+            try:
+                journal.mark_status(res.client_order_id, "sent", at=venue_now_iso(venue))
+                self.step("sent")
+                record_result(journal, res, at=venue_now_iso(venue))
+                sync_deposits(journal, venue, hedge)
+            except JournalError as exc:  # the order IS at the venue: say so, and the way on
+                raise JournalError(
+                    f"{exc}. Order {res.client_order_id} ({res.side} {res.contracts:g} "
+                    f"{res.symbol}) WAS sent to {venue.name} and its intent is journaled: "
+                    "once the journal can be written, any althedge command (e.g. `althedge "
+                    "hedge status`) records its result from the venue"
+                ) from None
             self.step("recorded")
 
         # a simulated venue (paper) only moves when its clock does: waiting is pointless
