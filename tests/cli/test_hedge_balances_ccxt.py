@@ -50,6 +50,14 @@ def _explained(model: Any, home: Path) -> dict[str, Any]:
     return rec
 
 
+def _opened_live(model: Any, tmp_path: Path) -> Path:
+    """A hedge opened with ``--live`` on the model; its data directory."""
+    home = tmp_path / "home"
+    start = model.althedge(home, "hedge", "open", PORTFOLIO, "--venue", VENUE, "--live")
+    assert start.returncode == 0, start.stderr
+    return home
+
+
 def test_binance_equity_is_explained_until_money_arrives_outside_althedge(
     opened: tuple[Any, Path, str],  # noqa: F811
 ) -> None:
@@ -94,9 +102,7 @@ def test_binance_equity_is_explained_until_money_arrives_outside_althedge(
 def test_a_rate_limited_or_timed_out_balance_read_is_said_in_one_line(
     tmp_path: Path, binance_model: Any
 ) -> None:
-    model, home = binance_model, tmp_path / "home"
-    start = model.althedge(home, "hedge", "open", PORTFOLIO, "--venue", VENUE, "--live")
-    assert start.returncode == 0, start.stderr
+    model, home = binance_model, _opened_live(binance_model, tmp_path)
     model.transfer(OUTSIDE_USDT, reported=False)  # unexplained money the check must not hide
 
     model.refuse("GET", "/fapi/v3/account", RATE_LIMITED)
@@ -131,9 +137,7 @@ def test_a_rate_limited_or_timed_out_balance_read_is_said_in_one_line(
 def test_an_adopted_hedge_is_checked_from_its_adoption(
     tmp_path: Path, binance_model: Any
 ) -> None:
-    model, home = binance_model, tmp_path / "home"
-    start = model.althedge(home, "hedge", "open", PORTFOLIO, "--venue", VENUE, "--live")
-    assert start.returncode == 0, start.stderr
+    model, home = binance_model, _opened_live(binance_model, tmp_path)
     for f in home.glob("journal.sqlite*"):
         f.unlink()
     model.set_mark(90_000.0)  # the orphan is 2 000 USD/BTC under water when adopted

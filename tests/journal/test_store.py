@@ -265,7 +265,7 @@ def test_v3_funding_rows_gain_their_hedge_symbol(tmp_path: Path) -> None:
     )
     conn.close()
     with Journal(path) as j:
-        assert j.schema_version == 4
+        assert j.schema_version == MIGRATIONS[-1][0] >= 4
         assert j.funding(1)[0]["symbol"] == "BTC/USDT:USDT"
         assert j.funding_total_usd(1, "BTC/USDT:USDT") == pytest.approx(2.5)
         # the same instant on the other leg is a payment of its own; a repeat is not
@@ -275,3 +275,29 @@ def test_v3_funding_rows_gain_their_hedge_symbol(tmp_path: Path) -> None:
                                     symbol="ETH/USDT:USDT")
         assert j.funding_total_usd(1) == pytest.approx(3.5)
         assert j.funding_total_usd(1, "ETH/USDT:USDT") == pytest.approx(1.0)
+
+
+def test_v4_orders_gain_the_machine_clock_of_their_intent(tmp_path: Path) -> None:
+    """Migration 5: each intent keeps the machine's clock when it was journaled
+    (``created_wall_ms``) — the paper venue's orders are told apart by it when a restored
+    journal runs again at the same paper date; rows from before have none."""
+    import time
+
+    path = tmp_path / "j.sqlite"
+    conn = _old_journal(path, upto=4)
+    conn.execute(
+        "INSERT INTO orders (hedge_id, client_order_id, venue, symbol, side, amount,"
+        " order_type, price, reduce_only, purpose, status, created_at, updated_at)"
+        " VALUES (1, 'old', 'paper', 'BTC/USDT:USDT', 'sell', 1, 'market', NULL, 0, 'open',"
+        " 'filled', 't', 't')"
+    )
+    conn.close()
+    before = int(time.time() * 1000)
+    with Journal(path) as j:
+        assert j.schema_version == 5
+        old = j.order("old")
+        assert old is not None and old.created_wall_ms is None
+        _intent(j, 1, "new")
+        new = j.order("new")
+        assert new is not None and new.created_wall_ms is not None
+        assert before <= new.created_wall_ms <= int(time.time() * 1000)

@@ -143,11 +143,17 @@ DROP TABLE funding;
 ALTER TABLE funding_v4 RENAME TO funding
 """
 
+_V5 = """
+ALTER TABLE orders ADD COLUMN created_wall_ms INTEGER
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "hedges, plans, orders, fills, funding, snapshots, alerts, events", _V1),
     (2, "meta: installation id (makes client order ids unique per data directory)", _V2),
     (3, "fees and funding in the settlement currency; collateral deposits", _V3),
     (4, "funding per symbol (one hedge may hold several legs)", _V4),
+    (5, "orders: the machine's clock when the intent was journaled (paper: a restored "
+        "journal's reused client ids are told by it)", _V5),
 )
 
 

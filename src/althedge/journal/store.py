@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,6 +103,9 @@ class OrderRow:
     fee_usd: float
     created_at: str
     updated_at: str
+    #: the machine's clock (ms since the epoch) when the intent was journaled; None for
+    #: rows journaled before it was kept
+    created_wall_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ def _order(row: sqlite3.Row) -> OrderRow:
         fee_usd=row["fee_usd"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        created_wall_ms=None if row["created_wall_ms"] is None else int(row["created_wall_ms"]),
     )
 
 
@@ -583,8 +588,8 @@ class Journal:
             with self.transaction() as conn:
                 cur = conn.execute(
                     "INSERT INTO orders (hedge_id, client_order_id, venue, symbol, side, amount,"
-                    " order_type, price, reduce_only, purpose, status, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?)",
+                    " order_type, price, reduce_only, purpose, status, created_at, updated_at,"
+                    " created_wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?)",
                     (
                         hedge_id,
                         client_order_id,
@@ -598,6 +603,7 @@ class Journal:
                         purpose,
                         at,
                         at,
+                        int(time.time() * 1000),
                     ),
                 )
                 return int(cur.lastrowid or 0)

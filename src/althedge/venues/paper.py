@@ -51,6 +51,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -363,6 +364,9 @@ class PaperExchange(ExecutesOrders):
             "inv_cost": 0.0,  # Σ contracts/price (inverse harmonic average)
             "fee": 0.0,
             "timestamp_ms": _ms(self.now),
+            # the machine's clock too: a journal restored from a copy and run again at the
+            # same paper date reuses this client id, and only this tells the orders apart
+            "placed_wall_ms": int(time.time() * 1000),
         }
         self.orders[order.client_order_id] = entry
         reason = self._refusal(order, inst)
@@ -738,6 +742,7 @@ class PaperExchange(ExecutesOrders):
             fee=Fee(amount=float(e["fee"]), currency=inst.settle.upper()),
             reduce_only=req.reduce_only,
             timestamp_ms=int(e["timestamp_ms"]),
+            placed_wall_ms=None if e.get("placed_wall_ms") is None else int(e["placed_wall_ms"]),
         )
 
     # ------------------------------------------------------------------ funding, liquidation

@@ -203,6 +203,9 @@ class OrderResult:
     fee: Fee = field(default_factory=Fee)
     reduce_only: bool = False
     timestamp_ms: int | None = None
+    #: the machine's clock (ms) when the order was placed, where the venue runs on this
+    #: machine with a clock of its own (paper: ``timestamp_ms`` is its simulated date)
+    placed_wall_ms: int | None = None
 
     @property
     def remaining_contracts(self) -> float:
@@ -233,6 +236,7 @@ class OrderResult:
             fee=Fee.from_dict(d.get("fee") or {}),
             reduce_only=bool(d.get("reduce_only", False)),
             timestamp_ms=None if d.get("timestamp_ms") is None else int(d["timestamp_ms"]),
+            placed_wall_ms=None if d.get("placed_wall_ms") is None else int(d["placed_wall_ms"]),
         )
 
 

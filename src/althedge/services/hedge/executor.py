@@ -208,7 +208,8 @@ class JournaledExecutor:
             seen.add(res.client_order_id)
             row = journal.order(res.client_order_id)
             first = row.created_at if row is not None else intent_ms.get(res.client_order_id)
-            if predates(res, first):  # the venue answered with someone else's older order
+            wall = row.created_wall_ms if row is not None else None
+            if predates(res, first, wall):  # the venue answered with someone else's older order
                 line = refuse_taken_id(journal, venue, row or res.client_order_id, res,
                                        intent_ms.get(res.client_order_id))
                 raise JournalError(

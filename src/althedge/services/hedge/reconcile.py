@@ -40,6 +40,7 @@ from althedge.venues.protocol import (
 __all__ = [
     "CLOCK_SKEW_MS",
     "LOOKUP_BACKOFF_S",
+    "WALL_SLACK_MS",
     "all_positions",
     "import_liquidations",
     "lookup",
@@ -89,7 +90,7 @@ def reconcile(
                     "unknown to the venue"
                 )
             continue
-        if predates(remote, order.created_at):
+        if predates(remote, order.created_at, order.created_wall_ms):
             rec.resolved.append(refuse_taken_id(journal, venue, order, remote))
             continue
         added = record_result(journal, remote, at=venue_now_iso(venue))
@@ -242,11 +243,24 @@ def iso_ms(at: str) -> int | None:
     return int(t.timestamp() * 1000)
 
 
-def predates(remote: OrderResult, intent_at: str | int | None) -> bool:
+#: a venue on this machine (paper) and the journal share one clock: an order it placed
+#: more than this (ms) before the intent was journaled is not that intent's order
+WALL_SLACK_MS = 1_000
+
+
+def predates(
+    remote: OrderResult, intent_at: str | int | None, intent_wall_ms: int | None = None
+) -> bool:
     """True when the venue's order was placed before the intent it would answer (by
-    more than :data:`CLOCK_SKEW_MS`): its client id was used by someone else earlier — a
-    journal restored from an older copy — and nothing of it is this intent's result. An
-    order without a timestamp cannot be told apart and is taken."""
+    more than :data:`CLOCK_SKEW_MS` on the venue's clock, or — a venue on this machine that
+    reports ``placed_wall_ms``, the paper venue — by more than :data:`WALL_SLACK_MS` on the
+    machine's clock, which the journal kept as ``created_wall_ms``): its client id was
+    used by someone else earlier — a journal restored from an older copy, run again at the
+    same paper date — and nothing of it is this intent's result. An order without a
+    timestamp cannot be told apart and is taken."""
+    wall = remote.placed_wall_ms
+    if wall is not None and intent_wall_ms is not None and wall < intent_wall_ms - WALL_SLACK_MS:
+        return True
     at = iso_ms(intent_at) if isinstance(intent_at, str) else intent_at
     ts = remote.timestamp_ms
     return ts is not None and ts > 0 and at is not None and ts < at - CLOCK_SKEW_MS
@@ -271,9 +285,13 @@ def refuse_taken_id(
     when = _ms_iso(intent_ms) if isinstance(order, str) else order.created_at
     journal.mark_status(cid, ID_TAKEN, at=venue_now_iso(venue))
     new_id = journal.renew_journal_id()
+    wall = (
+        f" (by this machine's clock {_ms_iso(remote.placed_wall_ms)})"
+        if remote.placed_wall_ms is not None else ""
+    )
     return (
         f"client order id {cid} was already used on {venue.name} by an order placed "
-        f"{_ms_iso(remote.timestamp_ms)} ({remote.side} {remote.filled_contracts:g}/"
+        f"{_ms_iso(remote.timestamp_ms)}{wall} ({remote.side} {remote.filled_contracts:g}/"
         f"{remote.contracts:g} {remote.symbol} filled at {remote.average_price or 0:,.2f}), "
         f"before this journal's intent of {when}: this journal looks restored from an "
         "older copy. Nothing of that order was taken as this one's result (marked id_taken); "
@@ -294,7 +312,7 @@ def _found_late(
         remote = venue.fetch_order(symbol, order.client_order_id)
         if remote is None:
             continue
-        if predates(remote, order.created_at):
+        if predates(remote, order.created_at, order.created_wall_ms):
             rec.resolved.append(refuse_taken_id(journal, venue, order, remote))
             continue
         added = record_result(journal, remote, at=venue_now_iso(venue))
