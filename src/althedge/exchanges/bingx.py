@@ -30,6 +30,7 @@ from althedge.exchanges.profile import (
     FeeSchedule,
     FundingRules,
     PositionModeRules,
+    equity_of_data_rows,
 )
 
 __all__ = ["BINGX"]
@@ -83,6 +84,10 @@ BINGX = ExchangeProfile(
     leverage_side_params=lambda hedged: {"side": "SHORT" if hedged else "BOTH"},
     leverage_whole_number=True,
     position_mode=PositionModeRules(detect=hedge_mode, params=position_params),
+    # "Query account data" (GET /openApi/swap/v3/user/balance): ``equity`` = balance +
+    # unrealizedProfit; ccxt's total is ``maxWithdrawAmount``
+    balance_equity=equity_of_data_rows("asset"),
+    balance_requests=lambda exchange: [{"type": "swap"}],  # ccxt's default is the spot wallet
     test_environment="sandbox",
     test_environment_note="BingX demo account (VST; USDⓈ-M only)",
     no_change_codes=(),

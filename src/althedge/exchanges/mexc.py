@@ -32,7 +32,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from althedge.exchanges.profile import ExchangeProfile, FeeSchedule, FundingRules
+from althedge.exchanges.profile import (
+    ExchangeProfile,
+    FeeSchedule,
+    FundingRules,
+    equity_of_data_rows,
+)
 
 __all__ = ["MEXC", "ORDER_OPT_IN_ENV"]
 
@@ -88,6 +93,10 @@ MEXC = ExchangeProfile(
     margin_mode_via_leverage=True,
     leverage_params=lambda mode: {"openType": _open_type(mode), "positionType": 2},
     leverage_whole_number=True,
+    # "Get all informations of user's asset" (GET /api/v1/private/account/assets):
+    # ``equity`` = cash + unrealized; ccxt's total is availableBalance + frozenBalance
+    balance_equity=equity_of_data_rows("currency"),
+    balance_requests=lambda exchange: [{"type": "swap"}],  # ccxt's default is the spot wallet
     order_restriction=RESTRICTION,
     order_opt_in_env=ORDER_OPT_IN_ENV,
     restriction_codes=("500", "Under maintenance"),

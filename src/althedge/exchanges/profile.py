@@ -25,6 +25,7 @@ __all__ = [
     "LookupFn",
     "PositionModeRules",
     "TestEnvironment",
+    "equity_of_data_rows",
 ]
 
 #: How long an exchange keeps a client order id unique: ``"always"`` (a second order
@@ -49,6 +50,27 @@ DepositsFn = Callable[[Any, Sequence[str], int, int], list[dict[str, Any]]]
 
 #: ``liquidations(exchange, market, since_ms, until_ms)`` → liquidation executions
 LiquidationsFn = Callable[[Any, Mapping[str, Any], int | None, int], list[dict[str, Any]]]
+
+
+def equity_of_data_rows(
+    code_key: str, equity_key: str = "equity"
+) -> Callable[[Mapping[str, Any]], dict[str, float]]:
+    """A ``balance_equity`` reading each currency's ``equity_key`` from the rows of the
+    raw reply's ``data`` list (``info.data[]``, the currency in ``code_key``): BingX
+    "Query account data" and MEXC "Get all informations of user's asset" give the equity
+    there while ccxt's total is another figure."""
+
+    def equity(balance: Mapping[str, Any]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        rows = (balance.get("info") or {}).get("data")
+        for row in rows if isinstance(rows, list) else []:
+            code = str((row or {}).get(code_key) or "").upper()
+            value = (row or {}).get(equity_key)
+            if code and value not in (None, ""):
+                out[code] = out.get(code, 0.0) + float(value)
+        return out
+
+    return equity
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,15 @@ def test_funding_signed_as_received(venue: CcxtVenue) -> None:
     pays = venue.funding_payments(SYMBOL, since_ms=1764547200000)
     assert [p.amount for p in pays] == [7.5913, -1.5183]
     assert {p.currency for p in pays} == {"USDT"}
+
+
+def test_balance_is_the_equity_with_unrealised_pnl(venue: CcxtVenue, local_server: Any) -> None:
+    """BingX "Query account data": ``equity`` = ``balance`` + ``unrealizedProfit``; ccxt's
+    total is ``maxWithdrawAmount``. The balance check compares equity with the journal's
+    PnL at the mark, so the venue's balance is ``equity``: a short 50 USDT under water."""
+    local_server.route("GET", "/openApi/swap/v3/user/balance", (200, {"code": 0, "msg": "",
+        "data": [{"userId": "1", "asset": "USDT", "balance": "1000.0", "equity": "950.0",
+                  "unrealizedProfit": "-50.0", "realisedProfit": "0",
+                  "availableMargin": "850.0", "usedMargin": "100.0", "freezedMargin": "0",
+                  "maxWithdrawAmount": "850.0"}]}))
+    assert venue.balance("USDT") == pytest.approx(950.0)

@@ -92,3 +92,15 @@ def test_funding_reads_work_without_order_access(venue: CcxtVenue,
     monkeypatch.delenv(ORDER_OPT_IN_ENV, raising=False)
     pays = venue.funding_payments(SYMBOL, since_ms=1764547200000)
     assert [p.amount for p in pays] == [7.591328, -1.518266]
+
+
+def test_balance_is_the_equity_with_unrealised_pnl(venue: CcxtVenue, local_server: Any) -> None:
+    """MEXC "Get all informations of user's asset": ``equity`` = cash + ``unrealized``;
+    ccxt's total is availableBalance + frozenBalance (no position margin, no PnL). The
+    balance check compares equity with the journal's PnL at the mark: 50 USDT under water."""
+    local_server.route("GET", "/api/v1/private/account/assets", (200, {
+        "success": True, "code": 0, "data": [{
+            "currency": "USDT", "positionMargin": 100, "availableBalance": 850,
+            "cashBalance": 1000, "frozenBalance": 0, "equity": 950, "unrealized": -50,
+            "bonus": 0}]}))
+    assert venue.balance("USDT") == pytest.approx(950.0)
