@@ -282,12 +282,12 @@ def _fill(disk: Path, leave_kb: int) -> Path:
 def test_a_real_full_disk_mid_rebalance_is_one_line_and_the_next_command_agrees(
     tmp_path: Path, leave_kb: int
 ) -> None:
-    """The data directory on a real, nearly full file system (a 300 KB tmpfs): whichever
+    """The data directory on a real, nearly full file system (a 2 MB tmpfs): whichever
     write meets the full disk — opening the journal, the intent, the paper account, the
     result after the send — the command ends with ONE line (exit 6 journal, 7 paper account),
     never a traceback or an internal error; once space is free, `hedge status` finds journal
     and venue in agreement (was: the order sent, then a traceback)."""
-    with _small_disk(tmp_path / "disk", 300) as disk:
+    with _small_disk(tmp_path / "disk", 2048) as disk:
         home = disk / "home"
         assert run(home, "hedge", "open", str(PORTFOLIO), "--venue", "paper", "--at", DAY,
                    "--live").returncode == 0
