@@ -306,3 +306,19 @@ def test_a_real_full_disk_mid_rebalance_is_one_line_and_the_next_command_agrees(
         status = run(home, "hedge", "status", "--at", "2024-08-05", "--json")
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["reconciliation"]["ok"] is True
+
+
+def test_status_and_monitor_on_a_read_only_empty_data_directory(tmp_path: Path) -> None:
+    """A data directory nothing can be created in (immutable for root): `hedge status` and
+    `monitor` say "no open hedge" and why nothing is saved (was: internal error, exit 70,
+    creating the paper folder); an acting command refuses in one line."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with _read_only(home):
+        status = run(home, "hedge", "status")
+        assert status.returncode == 0, status.stderr
+        assert "no open hedge" in status.stdout and "read-only" in status.stderr
+        monitor = run(home, "monitor", "--iterations", "1")
+        assert monitor.returncode == 0, monitor.stderr
+        _one_line_error(run(home, "hedge", "close", "--live"))
+    assert list(home.iterdir()) == []

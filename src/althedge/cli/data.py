@@ -77,6 +77,10 @@ def fetch(
     end = to_timestamp(until, "until")
     _check_order(start, end, "--since", "--until")
     home = _data_dir(data_dir)
+    from althedge.files import check_targets
+
+    # the cache must be writable before anything is downloaded
+    check_targets([("--data-dir (or $ALTHEDGE_HOME)", home / "cache", True)])
     results: list[dict[str, Any]] = []
     notes: list[str] = []
     with Progress(TextColumn("{task.description}"), BarColumn(),

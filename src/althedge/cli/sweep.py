@@ -94,6 +94,9 @@ def sweep(
         raise InputError("workers: pass either --workers N (a local cluster) or --scheduler "
                          "ADDRESS, not both")
     folder = out or Path("out") / spec.stem
+    from althedge.files import check_targets
+
+    check_targets([("--out", folder, True)])  # before any task: a folder we can write
     bar = _SweepBar(enabled=not json_out)
     try:
         target: Any = spec

@@ -14,6 +14,7 @@ keyring.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -64,7 +65,9 @@ def journal_path(directory: str | Path | None = None) -> Path:
 def paper_dir(directory: str | Path | None = None) -> Path:
     """``<data dir>/paper`` — the paper exchange's persisted state (created if needed)."""
     path = data_dir(directory) / "paper"
-    path.mkdir(parents=True, exist_ok=True)
+    # a read-only data directory: reading works; a save says why (PaperExchange.save)
+    with contextlib.suppress(OSError):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
