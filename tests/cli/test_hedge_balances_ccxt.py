@@ -118,7 +118,11 @@ def test_a_rate_limited_or_timed_out_balance_read_is_said_in_one_line(
     assert "hedge #1" in table.stdout and "contracts held / target" in table.stdout
     monitor = model.althedge(home, "monitor", "--iterations", "1", "--every", "1s", "--json")
     assert monitor.returncode == 0, monitor.stderr
-    assert not [a for a in json.loads(monitor.stdout)["alerts"] if a["kind"] == "balance"]
+    summary = json.loads(monitor.stdout)
+    assert not [a for a in summary["alerts"] if a["kind"] == "balance"]
+    assert summary["last_status"]["reconciliation"]["unexplained_balances_checked"] is False
+    line = model.althedge(home, "monitor", "--iterations", "1", "--every", "1s")
+    assert line.returncode == 0 and "balances not checked now" in line.stdout + line.stderr
     model.refuse("GET", "/fapi/v3/account", None)
 
     for _ in range(4):  # every attempt (the read is retried with backoff) times out

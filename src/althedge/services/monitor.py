@@ -202,6 +202,7 @@ def _status_line(s: HedgeStatus) -> str:
         f"(open {f(s.target_beta, '.2f')}), ratio {f(s.hedge_ratio_achieved, '.0%')}, "
         f"uPnL {f(s.unrealised_pnl_usd, ',.2f')} USD, funding {f(s.funding_usd, ',.2f')} USD, "
         f"liq +{f(liq, '.1f')}%"
+        + ("; balances not checked now" if s.reconciliation.unexplained_balances_note else "")
     )
 
 
