@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from althedge.cli.calc_hedge import hedge
+from althedge.cli.calc_hedge import ContractOpt, hedge
 from althedge.cli.common import console, emit_json, parse_date
 from althedge.errors import InputError
 from althedge.files import format_number
@@ -22,11 +22,6 @@ from althedge.files import format_number
 
 app = typer.Typer(no_args_is_help=True)
 app.command("hedge")(hedge)
-
-
-class ContractOpt(StrEnum):
-    linear = "linear"
-    inverse = "inverse"
 
 
 class SideOpt(StrEnum):

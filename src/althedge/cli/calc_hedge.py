@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from althedge.core.sizing import HedgeSize
 
 
-class ContractKind(StrEnum):
-    """``--contract`` of ``calc hedge`` (shown as a choice in ``--help``)."""
+class ContractOpt(StrEnum):
+    """``--contract`` of every calculator (shown as a choice in ``--help``)."""
 
     linear = "linear"
     inverse = "inverse"
@@ -80,8 +80,8 @@ def hedge(
         "--contract-size",
         help="Contract size CS (> 0): coin per contract (linear) or USD per contract (inverse).",
     ),
-    contract: ContractKind = typer.Option(
-        ContractKind.linear, "--contract", help="Contract type: linear or inverse."
+    contract: ContractOpt = typer.Option(
+        ContractOpt.linear, "--contract", help="Contract type: linear or inverse."
     ),
     collateral: float = typer.Option(
         0.0,
