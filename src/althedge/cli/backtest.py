@@ -153,8 +153,15 @@ def backtest(
                 raise InputError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from None
     pf = load_portfolio(portfolio)
     source = open_source(prices or pf.hedge.price_source)
-    specs = parse_policy_list(compare or policy or "plan,auto,none", window=window,
-                              halflife=halflife, portfolio=pf)
+    flag = "--compare" if compare else "--policy"
+    try:
+        specs = parse_policy_list(compare or policy or "plan,auto,none", window=window,
+                                  halflife=halflife, portfolio=pf)
+    except InputError as exc:  # "policy 'static:nan': …" → "--policy 'static:nan': …"
+        text = str(exc)
+        if (compare or policy) and text.startswith("policy"):
+            raise InputError(flag + text.removeprefix("policy")) from None
+        raise
     if (report is not None or png is not None) and "static:1.8" not in {s.name for s in specs}:
         # the report always shows the seed article's fixed 1.8 against the measured beta
         specs.append(parse_policy_list("static:1.8")[0])
