@@ -74,3 +74,14 @@ def test_page_explains_equity_touching_zero(tmp_path: Path) -> None:
     assert day is not None
     page = write_html_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Why some drawdowns would read −100 %" in page and day in page
+
+
+@pytest.mark.parametrize(("value", "spec", "shown"), [
+    (-0.0, "{:.1f}", "0.0"), (-0.004, "{:+,.0f}", "+0"), (-0.4, "{:,.0f}", "0"),
+    (-1234.5, "{:,.0f}", "-1,234"), (float("nan"), "{:.1f}", "—"), ("n/a", "{:.1f}", "n/a"),
+])
+def test_report_cells_never_show_a_negative_zero(value: object, spec: str, shown: str) -> None:
+    """The HTML report's numbers follow the tables' and the JSON's rule: no "-0"."""
+    from althedge.services.report import _fmt
+
+    assert _fmt(value, spec) == shown

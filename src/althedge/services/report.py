@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from althedge.errors import InputError
-from althedge.files import atomic_write_bytes, check_targets
+from althedge.files import atomic_write_bytes, check_targets, format_number
 from althedge.services.backtest import BacktestResult
 
 __all__ = ["comparison_rows", "write_html_report", "write_png_charts"]
@@ -64,8 +64,8 @@ _COLUMNS: list[tuple[str, str, str]] = [
 def _fmt(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    try:
-        return spec.format(value)
+    try:  # every spec is "{:…}": never a negative zero (files.format_number)
+        return format_number(value, spec[2:-1])
     except (ValueError, TypeError):
         return str(value)
 
@@ -231,9 +231,9 @@ def _episodes_html(result: BacktestResult) -> str:
                     *names])
     rows = []
     for e in result.episodes:
-        cells = [e.name, f"{e.peak} → {e.trough}", f"{e.hedge_asset_drop_pct:.0f}",
-                 f"{e.unhedged_loss_pct:.0f}"]
-        cells += [f"{e.losses_pct[n]:.0f}" + ("" if e.hedged_at_start[n] else " (off)")
+        cells = [e.name, f"{e.peak} → {e.trough}", f"{e.hedge_asset_drop_pct:z.0f}",
+                 f"{e.unhedged_loss_pct:z.0f}"]
+        cells += [f"{e.losses_pct[n]:z.0f}" + ("" if e.hedged_at_start[n] else " (off)")
                   for n in names]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     note = ("<p class=\"muted\">Falls of 15 % or more of the hedge asset from a 14-day high, "

@@ -77,7 +77,7 @@ def status_alerts(s: HedgeStatus, thresholds: AlertThresholds | None = None) -> 
                 "beta_drift",
                 "warning",
                 f"beta drift: portfolio beta {s.current_beta:.2f} vs {s.target_beta:.2f} at open "
-                f"({d:+.1f}%, limit {t.beta_drift_pct:g}%); consider `althedge hedge rebalance`",
+                f"({d:+z.1f}%, limit {t.beta_drift_pct:g}%); consider `althedge hedge rebalance`",
             )
         )
     for leg in _legs_of(s):
@@ -114,7 +114,7 @@ def _leg_alerts(leg: LegStatus | HedgeStatus, t: AlertThresholds, n_legs: int) -
                     "underhedged",
                     "critical" if held <= 0 else "warning",
                     f"underhedged{label}: {held + 0.0:g} of {target:g} contracts held "
-                    f"({short_pct:.0f}% short of the target, limit {t.shortfall_pct:g}%); "
+                    f"({short_pct:z.0f}% short of the target, limit {t.shortfall_pct:g}%); "
                     "finish it with `althedge hedge open PORTFOLIO.toml --live` (an open that "
                     "stopped half-way) or `althedge hedge rebalance --live`",
                     symbol,
@@ -138,7 +138,7 @@ def _leg_alerts(leg: LegStatus | HedgeStatus, t: AlertThresholds, n_legs: int) -
             Alert(
                 "funding",
                 "warning",
-                f"funding{label}: rate {leg.funding_rate * 100:.4f}% per "
+                f"funding{label}: rate {leg.funding_rate * 100:z.4f}% per "
                 f"{leg.funding_interval_hours:g} h is negative; the short hedge is paying funding",
                 symbol,
             )

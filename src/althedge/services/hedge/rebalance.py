@@ -123,7 +123,7 @@ def _within_threshold(views: Sequence[dict[str, Any]], threshold_pct: float) -> 
         "within threshold: "
         + "; ".join(
             f"{prefix(v)}{v['current_contracts']:g} held vs "
-            f"{v['target_contracts']:g} targeted (|{v['drift_pct']:+.1f}%| ≤ {threshold_pct:g}%)"
+            f"{v['target_contracts']:g} targeted (|{v['drift_pct']:+z.1f}%| ≤ {threshold_pct:g}%)"
             for v in views
         )
         + "; nothing to do"
