@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from althedge.errors import DataError
+from althedge.errors import DataError, InputError
 from althedge.files import atomic_path
 
 #: the cache format. 2: Deribit funding rows carry the hour's rate (``interest_1h``);
@@ -76,6 +76,10 @@ class ParquetCache:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir).expanduser()
         self.root = self.data_dir / "cache"
+        # said before any exchange is asked (a fetch would fail only after the download)
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise InputError(f"data directory: {self.data_dir} is a file, not a folder; point "
+                             "$ALTHEDGE_HOME (or --data-dir) at a folder")
 
     def path(self, exchange: str, symbol: str, timeframe: str) -> Path:
         """File of one series (``timeframe="funding"`` for funding history)."""
