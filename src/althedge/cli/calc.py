@@ -13,12 +13,14 @@ from typing import Any
 
 import typer
 
-from althedge.cli.calc_hedge import ContractOpt, hedge
+from althedge.cli.calc_hedge import hedge
 from althedge.cli.common import console, emit_json, parse_date
+from althedge.core.instruments import ContractType
 from althedge.errors import InputError
 from althedge.files import format_number
 
-# The core (numpy) is imported inside each command, so `althedge calc … --help` is fast.
+# The core's formulas are imported inside each command; a number never imports numpy
+# (core/numeric.py), so `althedge calc …` answers at once (benchmarks/README.md).
 
 app = typer.Typer(no_args_is_help=True)
 app.command("hedge")(hedge)
@@ -84,7 +86,7 @@ def _print_kv(title: str, rows: list[tuple[str, str]]) -> None:
 
 @app.command("pnl")
 def pnl_cmd(
-    contract: ContractOpt = typer.Option(..., "--contract", help="linear or inverse."),
+    contract: ContractType = typer.Option(..., "--contract", help="linear or inverse."),
     side: SideOpt = typer.Option(..., "--side", help="long or short."),
     contracts: float = typer.Option(..., "--contracts", help="Number of contracts Q (>= 0)."),
     contract_size: float = typer.Option(
@@ -96,7 +98,7 @@ def pnl_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """PnL: linear side·Q·CS·(P − EP) USD; inverse side·Q·CS·(1/EP − 1/P) coin."""
-    from althedge.core.instruments import ContractType, Side
+    from althedge.core.instruments import Side
     from althedge.core.pnl import inverse_pnl_coin, pnl_usd, roe_pct
 
     _positive("--entry", entry)
@@ -183,7 +185,7 @@ def _rally_table(mmr: float, json_out: bool) -> None:
 def liquidation_cmd(
     exchange: ExchangeOpt | None = typer.Option(
         None, "--exchange", help="Whose formula to use. [required unless --table]"),
-    contract: ContractOpt | None = typer.Option(
+    contract: ContractType | None = typer.Option(
         None, "--contract", help="linear or inverse (taken from --symbol when omitted)."
     ),
     side: SideOpt | None = typer.Option(
@@ -225,7 +227,7 @@ def liquidation_cmd(
     --symbol (its tier table) or --contract, --contract-size and --mmr; --table alone
     prints the rally that liquidates a short at 1×…10×.
     """
-    from althedge.core.instruments import ContractType, get_instrument
+    from althedge.core.instruments import get_instrument
     from althedge.core.margin import liquidation_price
 
     if table:
@@ -330,7 +332,7 @@ def liquidation_cmd(
 
 @app.command("funding")
 def funding_cmd(
-    contract: ContractOpt = typer.Option(..., "--contract", help="linear or inverse."),
+    contract: ContractType = typer.Option(..., "--contract", help="linear or inverse."),
     contracts: float = typer.Option(..., "--contracts", help="Number of contracts Q (>= 0)."),
     contract_size: float = typer.Option(..., "--contract-size", help="Coin / USD per contract."),
     mark: float = typer.Option(..., "--mark", help="Mark price, USD."),
@@ -343,7 +345,7 @@ def funding_cmd(
 ) -> None:
     """Funding per interval: linear Q·CS·P·rate USD, inverse Q·CS/P·rate coin; >0: longs pay."""
     from althedge.core.funding import annualised_funding_rate, funding_payment
-    from althedge.core.instruments import ContractType, Side
+    from althedge.core.instruments import Side
 
     ct = ContractType(contract.value)
     if contract_size <= 0:

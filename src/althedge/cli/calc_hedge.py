@@ -8,33 +8,18 @@ rounding to the lot step and minimum. Every number comes from
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import typer
 
 from althedge.cli.common import console, emit_json, err_console
+from althedge.core.instruments import ContractType
+from althedge.core.sizing import Rounding
 from althedge.errors import InputError
 from althedge.files import format_number
 
 if TYPE_CHECKING:
     from althedge.core.sizing import HedgeSize
-
-
-class ContractOpt(StrEnum):
-    """``--contract`` of every calculator (shown as a choice in ``--help``)."""
-
-    linear = "linear"
-    inverse = "inverse"
-
-
-class RoundingOpt(StrEnum):
-    """``--rounding`` of ``calc hedge`` (shown as a choice in ``--help``)."""
-
-    down = "down"
-    up = "up"
-    nearest = "nearest"
-    none = "none"
 
 
 def _decimals(step: float) -> int:
@@ -80,16 +65,16 @@ def hedge(
         "--contract-size",
         help="Contract size CS (> 0): coin per contract (linear) or USD per contract (inverse).",
     ),
-    contract: ContractOpt = typer.Option(
-        ContractOpt.linear, "--contract", help="Contract type: linear or inverse."
+    contract: ContractType = typer.Option(
+        ContractType.LINEAR, "--contract", help="Contract type: linear or inverse."
     ),
     collateral: float = typer.Option(
         0.0,
         "--collateral",
         help="Coin collateral C of an inverse position (its delta is hedged too).",
     ),
-    rounding: RoundingOpt = typer.Option(
-        RoundingOpt.down, "--rounding", help="down, up, nearest, or none (fractional)."
+    rounding: Rounding = typer.Option(
+        Rounding.DOWN, "--rounding", help="down, up, nearest, or none (fractional)."
     ),
     lot_step: float = typer.Option(1.0, "--lot-step", help="Exchange quantity step, contracts."),
     min_contracts: float = typer.Option(
@@ -122,7 +107,7 @@ def _hedge(
 ) -> None:
     from rich.table import Table
 
-    from althedge.core.instruments import ContractType, parse_contract_type
+    from althedge.core.instruments import parse_contract_type
     from althedge.core.sizing import parse_rounding, size_hedge
 
     size = size_hedge(
