@@ -1,4 +1,5 @@
-"""Exception types of althedge. Every message is written for a user.
+"""Exception types of althedge (and :func:`os_problem`, an OSError in words). Every message
+is written for a user.
 
 This module imports nothing from the package, so every layer (core included)
 may raise these. The CLI turns any :class:`AlthedgeError` into a one-line
@@ -26,6 +27,8 @@ tests/test_public_api.py checks this drawing against the classes.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class AlthedgeError(Exception):
@@ -120,3 +123,19 @@ class OutputError(AlthedgeError):
     """
 
     exit_code = 7
+
+
+_OS_PROBLEMS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is full",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.EIO: "input/output error",
+}
+
+
+def os_problem(exc: OSError) -> str:
+    """What went wrong in an :class:`OSError`, in a few words for an :class:`OutputError`
+    message ("the disk is full"), else the system's own words, lower-cased."""
+    return _OS_PROBLEMS.get(exc.errno or 0, (exc.strerror or str(exc)).lower())

@@ -263,14 +263,11 @@ class _Stdout:
         self._stream = stream
 
     def _fail(self, exc: OSError) -> Exception:
-        from althedge.errors import OutputError
+        from althedge.errors import OutputError, os_problem
 
         if exc.errno == errno.EPIPE or isinstance(exc, BrokenPipeError):
             return ReaderGone()  # the reader went away: nothing to tell it, exit 141
-        words = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full",
-                 errno.EIO: "input/output error"}.get(exc.errno or 0,
-                                                      (exc.strerror or str(exc)).lower())
-        return OutputError(f"stdout: cannot write the output ({words}); redirect it to a "
+        return OutputError(f"stdout: cannot write the output ({os_problem(exc)}); redirect it to a "
                            "file on a disk with space, or to a pipe")
 
     def write(self, text: str) -> int:

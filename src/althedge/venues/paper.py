@@ -46,7 +46,6 @@ price feeds are not stored, they are supplied again when the state is loaded.
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -82,6 +81,7 @@ from althedge.errors import (
     InputError,
     OutputError,
     UnknownInstrumentError,
+    os_problem,
 )
 from althedge.venues.execution import ExecutesOrders, round_to_step
 from althedge.venues.protocol import (
@@ -951,14 +951,10 @@ class PaperExchange(ExecutesOrders):
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
             if isinstance(exc, OSError):  # a full disk, a read-only folder: one line
-                why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full",
-                       errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-                       errno.EROFS: "the file system is read-only"}.get(
-                    exc.errno or 0, (exc.strerror or str(exc)).lower())
                 raise OutputError(
-                    f"paper account: cannot write {target}: {why}; this step did not happen "
-                    "on the paper account (its file is unchanged): fix that and run the "
-                    "command again") from None
+                    f"paper account: cannot write {target}: {os_problem(exc)}; this step "
+                    "did not happen on the paper account (its file is unchanged): fix that "
+                    "and run the command again") from None
             raise
         return target
 

@@ -32,7 +32,7 @@ from althedge.core.attribution import hedge_pnl_usd
 from althedge.core.instruments import ContractType
 from althedge.errors import ExchangeError
 from althedge.journal import Journal
-from althedge.services.hedge.common import USD_LIKE
+from althedge.services.hedge.common import USD_LIKE, is_simulated
 from althedge.services.hedge.record import HedgeRecord
 from althedge.venues.protocol import Venue
 
@@ -42,6 +42,7 @@ __all__ = [
     "MARK_DRIFT_BPS",
     "BalanceCheck",
     "check_balances",
+    "not_checked_now",
     "unexplained_balances",
 ]
 
@@ -92,10 +93,16 @@ def check_balances(journal: Journal, venue: Venue) -> BalanceCheck:
     try:
         return _compare(journal, venue, hedge)
     except ExchangeError as err:
-        return BalanceCheck(checked=False, note=(
-            f"balances not checked now ({err}); nothing is taken as explained — the next "
-            "command checks again"
-        ))
+        return not_checked_now(err)
+
+
+def not_checked_now(err: ExchangeError) -> BalanceCheck:
+    """The check when the venue could not answer now (a 429, a timeout): said in one line,
+    nothing taken as explained."""
+    return BalanceCheck(checked=False, note=(
+        f"balances not checked now ({err}); nothing is taken as explained — the next "
+        "command checks again"
+    ))
 
 
 def _compare(journal: Journal, venue: Venue, hedge: HedgeRecord) -> BalanceCheck:
@@ -142,8 +149,8 @@ def _compare(journal: Journal, venue: Venue, hedge: HedgeRecord) -> BalanceCheck
                 for f in journal.funding(hedge.id, leg.symbol)
             )
         diff = held - explained
-        simulated = callable(getattr(venue, "advance_to", None))  # paper: one state, no drift
-        drift = 0.0 if simulated else open_notional_usd * MARK_DRIFT_BPS / 10_000 / price
+        # paper: one state, no drift
+        drift = 0.0 if is_simulated(venue) else open_notional_usd * MARK_DRIFT_BPS / 10_000 / price
         tolerance = max(BALANCE_TOLERANCE_USD / price, BALANCE_TOLERANCE_REL * abs(held), drift)
         if abs(diff) <= tolerance:
             continue

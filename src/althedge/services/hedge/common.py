@@ -31,6 +31,7 @@ __all__ = [
     "current_limits",
     "fee_usd",
     "held_short",
+    "is_simulated",
     "leg_label",
     "need_hedge",
     "persist",
@@ -70,6 +71,13 @@ def signed(position: VenuePosition | None) -> float:
     if position is None or position.contracts <= 0:
         return 0.0
     return float(position.side) * float(position.contracts)
+
+
+def is_simulated(venue: Venue) -> bool:
+    """True for a venue that runs on its own clock on this machine (paper: it moves only
+    when :meth:`~althedge.venues.paper.PaperExchange.advance_to` moves it), so waiting for
+    it, or for two of its reads to drift apart, is pointless."""
+    return callable(getattr(venue, "advance_to", None))
 
 
 def venue_time(venue: Venue) -> datetime:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from althedge.errors import ExchangeError, InputError, JournalError
 from althedge.journal import Journal
 from althedge.services.hedge.common import (
+    is_simulated,
     persist,
     record_result,
     signed,
@@ -231,7 +232,7 @@ class JournaledExecutor:
             self.step("recorded")
 
         # a simulated venue (paper) only moves when its clock does: waiting is pointless
-        simulated = callable(getattr(venue, "advance_to", None))
+        simulated = is_simulated(venue)
         ex = self.execution
         report = execute_order(
             venue,

@@ -22,6 +22,7 @@ from althedge.services.hedge.common import (
     EPS,
     USD_LIKE,
     active_record,
+    is_simulated,
     record_result,
     signed,
     venue_now_iso,
@@ -173,19 +174,15 @@ def _check_balances(
     """The balance check (:func:`althedge.services.hedge.balances.check_balances`), after
     the funding it counts is synced. Information only: a venue that cannot answer now
     never stops a command — the check says so in one line (``checked`` False, a note)."""
-    from althedge.services.hedge.balances import check_balances
+    from althedge.services.hedge.balances import check_balances, not_checked_now
 
     try:
         if hedge is not None and isinstance(venue, AccountReports):
             sync_funding_all(journal, venue, hedge)  # the balance check counts every payment
     except ExchangeError as err:
-        rec.unexplained_balances_checked = False
-        rec.unexplained_balances_note = (
-            f"balances not checked now ({err}); nothing is taken as explained — the next "
-            "command checks again"
-        )
-        return
-    found = check_balances(journal, venue)
+        found = not_checked_now(err)
+    else:
+        found = check_balances(journal, venue)
     rec.unexplained_balances = found.unexplained
     rec.unexplained_balances_checked = found.checked
     rec.unexplained_balances_note = found.note
@@ -213,7 +210,7 @@ def lookup(
     """The venue's order with this client id; ``patient``: ask again with backoff
     (:data:`LOOKUP_BACKOFF_S`, a few seconds in all) before concluding it never arrived."""
     found = venue.fetch_order(symbol, client_order_id)
-    simulated = callable(getattr(venue, "advance_to", None))
+    simulated = is_simulated(venue)
     if found is not None or not patient or simulated:
         return found
     for wait in LOOKUP_BACKOFF_S:
